@@ -1,0 +1,57 @@
+# Net Net — one target per job. `make run` and `make test` install what they need.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUF_VERSION := 1.61.0
+BUF := .tools/node_modules/.bin/buf
+STAMP := $(VENV)/.installed
+
+.PHONY: install proto proto-check run test lint bench clean
+
+install: $(STAMP) $(BUF)
+
+$(STAMP): pyproject.toml sdk/pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ./sdk -e '.[dev]'
+	touch $(STAMP)
+
+$(BUF):
+	mkdir -p .tools
+	npm install --silent --no-save --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+# Generated code lives in the SDK package; never edit it by hand.
+proto: $(STAMP) $(BUF)
+	cd protos && ../$(BUF) lint && ../$(BUF) format --exit-code >/dev/null
+	rm -rf sdk/netnet/common sdk/netnet/accounts sdk/netnet/sites sdk/netnet/cases sdk/netnet/gateway
+	$(BIN)/python -m grpc_tools.protoc -I protos \
+	  --python_out=sdk --grpc_python_out=sdk \
+	  --plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=sdk \
+	  --plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=sdk \
+	  $$(cd protos && find netnet -name '*.proto' | sort)
+	for d in $$(find sdk/netnet -type d); do touch $$d/__init__.py; done
+	touch sdk/netnet/py.typed
+
+# Fails when the committed generated code differs from what the protos give.
+proto-check: proto
+	git diff --exit-code --stat -- sdk/netnet || (echo "generated code is stale: run 'make proto' and commit" && exit 1)
+	test -z "$$(git status --porcelain --untracked-files=all -- sdk/netnet)" || (echo "generated code is not committed" && exit 1)
+
+run: install
+	$(BIN)/python -m deploy.launcher
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd protos && ../$(BUF) lint
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .tools .netnet

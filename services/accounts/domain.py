@@ -1,0 +1,265 @@
+"""Accounts domain: what an action is, which inputs are valid, how status follows actions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from services.common.errors import FailedPrecondition, Violations
+from services.common.reference import categories, departments, is_region, is_slug
+
+MAX_TEXT = 256
+MAX_REQUEST_ID = 128
+CLOCK_SKEW_US = 5 * 60 * 1_000_000
+EARLIEST_US = 946_684_800_000_000  # 2000-01-01
+CASE_NAME = re.compile(r"^cases/[A-Za-z0-9_.·-]{1,64}$")
+ROLLUP = "actions"
+
+
+class Kind(IntEnum):  # numbers match netnet.accounts.v1.AccountKind
+    USER = 1
+    GROUP = 2
+    LIVE_STREAMER = 3
+    PUBLIC_CHANNEL = 4
+
+
+class Status(IntEnum):  # numbers match netnet.accounts.v1.AccountStatus
+    ACTIVE = 1
+    WARNED = 2
+    RESTRICTED = 3
+    SUSPENDED = 4
+    BANNED = 5
+    CLOSED = 6
+    RESTORED = 7
+
+
+class Action(IntEnum):  # numbers match netnet.accounts.v1.ActionType
+    WARN = 1
+    RESTRICT = 2
+    SUSPEND = 3
+    BAN = 4
+    CLOSE_GROUP = 5
+    RESTORE = 6
+
+
+# A lighter measure never lifts a heavier one; only a restore does.
+SEVERITY = {
+    Status.ACTIVE: 0,
+    Status.RESTORED: 0,
+    Status.WARNED: 1,
+    Status.RESTRICTED: 2,
+    Status.SUSPENDED: 3,
+    Status.BANNED: 4,
+    Status.CLOSED: 5,
+}
+RESULT = {
+    Action.WARN: Status.WARNED,
+    Action.RESTRICT: Status.RESTRICTED,
+    Action.SUSPEND: Status.SUSPENDED,
+    Action.BAN: Status.BANNED,
+    Action.CLOSE_GROUP: Status.CLOSED,
+}
+RESTRICTIVE = {Status.RESTRICTED, Status.SUSPENDED, Status.BANNED, Status.CLOSED}
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    request_id: str
+    platform: str
+    platform_uid: str
+    kind: int
+    handle: str
+    action: int
+    category: str
+    legal_basis: str
+    department: str
+    region: str
+    campaign_id: str
+    special_action: str
+    case: str
+    effective_us: int | None
+    suspend_until_us: int | None
+
+    def request_key(self) -> int:
+        return hash64(self.request_id)
+
+    def ident_key(self) -> int:
+        return hash64(f"{self.platform}\x1f{self.platform_uid}")
+
+    def body_hash(self) -> int:
+        return hash64(repr(self))
+
+    def rollup_key(self) -> tuple[str, str, str, str, str]:
+        return (
+            self.department,
+            Action(self.action).name.lower(),
+            self.category,
+            self.campaign_id,
+            self.special_action,
+        )
+
+
+@dataclass
+class Account:
+    id: int
+    platform: str
+    platform_uid: str
+    kind: int
+    handle: str
+    status: int
+    suspended_until_us: int | None
+    first_action_us: int | None
+    last_action_us: int | None
+    action_count: int
+    revision: int
+
+
+@dataclass
+class ActionRecord:
+    id: int
+    account_id: int
+    request_id: str
+    action: int
+    category: str
+    legal_basis: str
+    department: str
+    region: str
+    campaign_id: str
+    special_action: str
+    case: str
+    actor: str
+    effective_us: int
+    suspend_until_us: int | None
+    record_us: int
+    retracted_us: int | None = None
+    retract_reason: str = ""
+    retracted_by: str = ""
+
+    def rollup_key(self) -> tuple[str, str, str, str, str]:
+        return (
+            self.department,
+            Action(self.action).name.lower(),
+            self.category,
+            self.campaign_id,
+            self.special_action,
+        )
+
+
+@dataclass
+class Outcome:
+    """What became of one record of a write."""
+
+    index: int
+    request_id: str
+    action_id: int = 0
+    duplicate: bool = False
+    field: str = ""
+    reason: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.reason)
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        if kind == "accepted":
+            return sum(1 for o in self.outcomes if o.action_id and not o.duplicate)
+        if kind == "duplicate":
+            return sum(1 for o in self.outcomes if o.duplicate)
+        return sum(1 for o in self.outcomes if o.rejected)
+
+
+def hash64(text: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+def validate(a: ActionInput, now_us: int, v: Violations, prefix: str = "") -> None:
+    """Every bad field of one input, named by its path (prefix + field)."""
+    p = prefix
+    v.check(
+        0 < len(a.request_id) <= MAX_REQUEST_ID,
+        f"{p}request_id",
+        f"required, at most {MAX_REQUEST_ID} characters",
+    )
+    v.check(
+        is_slug(a.platform),
+        f"{p}account.platform",
+        "required: lower-case letters, digits, '-' or '_'",
+    )
+    v.check(
+        0 < len(a.platform_uid) <= MAX_TEXT,
+        f"{p}account.platform_uid",
+        f"required, at most {MAX_TEXT} characters",
+    )
+    v.check(a.kind in Kind.__members__.values(), f"{p}account.kind", "required")
+    v.check(len(a.handle) <= MAX_TEXT, f"{p}account.handle", f"at most {MAX_TEXT} characters")
+    if v.check(a.action in Action.__members__.values(), f"{p}action", "required"):
+        v.check(
+            a.action != Action.CLOSE_GROUP or a.kind == Kind.GROUP,
+            f"{p}action",
+            "close_group applies to groups only",
+        )
+    v.check(a.category in categories(), f"{p}category", "unknown category")
+    v.check(len(a.legal_basis) <= 512, f"{p}legal_basis", "at most 512 characters")
+    v.check(a.department in departments(), f"{p}department", "unknown department")
+    v.check(not a.region or is_region(a.region), f"{p}region", "must be a 6-digit division code")
+    v.check(not a.campaign_id or is_slug(a.campaign_id), f"{p}campaign_id", "must be a slug")
+    v.check(
+        not a.special_action or is_slug(a.special_action), f"{p}special_action", "must be a slug"
+    )
+    v.check(
+        not a.special_action or bool(a.campaign_id), f"{p}special_action", "needs a campaign_id"
+    )
+    v.check(not a.case or bool(CASE_NAME.match(a.case)), f"{p}case", "must be cases/{case}")
+    effective = now_us if a.effective_us is None else a.effective_us
+    v.check(
+        EARLIEST_US <= effective <= now_us + CLOCK_SKEW_US,
+        f"{p}effective_time",
+        "must not lie in the future",
+    )
+    if a.action == Action.SUSPEND:
+        v.check(
+            a.suspend_until_us is not None and a.suspend_until_us > effective,
+            f"{p}suspend_until",
+            "required for suspend, after the effective time",
+        )
+    else:
+        v.check(a.suspend_until_us is None, f"{p}suspend_until", "only for suspend")
+
+
+def next_status(status: int, action: int) -> int:
+    """The status after one more action; a restore needs a prior restriction."""
+    if action == Action.RESTORE:
+        if status not in RESTRICTIVE:
+            raise FailedPrecondition(
+                "a restore needs a prior restriction, suspension, ban or closure",
+                reason="NOTHING_TO_RESTORE",
+            )
+        return Status.RESTORED
+    result = RESULT[Action(action)]
+    return result if SEVERITY[result] >= SEVERITY[Status(status)] else status
+
+
+def fold(account: Account, actions: list[ActionRecord]) -> None:
+    """Restate an account from its live actions (in effective order)."""
+    live = sorted(
+        (a for a in actions if a.retracted_us is None), key=lambda a: (a.effective_us, a.id)
+    )
+    status, until = Status.ACTIVE.value, None
+    for a in live:
+        status = next_status(status, a.action)
+        if a.action == Action.SUSPEND and status == Status.SUSPENDED:
+            until = a.suspend_until_us
+    account.status = status
+    account.suspended_until_us = until if status == Status.SUSPENDED else None
+    account.action_count = len(live)
+    account.first_action_us = live[0].effective_us if live else None
+    account.last_action_us = live[-1].effective_us if live else None

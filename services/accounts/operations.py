@@ -1,0 +1,264 @@
+"""Accounts use cases, each one transaction on the writer: record (one or a batch), retract."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+
+from services.accounts import store
+from services.accounts.domain import (
+    ROLLUP,
+    Account,
+    Action,
+    ActionInput,
+    ActionRecord,
+    BatchResult,
+    Kind,
+    Outcome,
+    Status,
+    fold,
+    next_status,
+)
+from services.common import audit, changes, rollups
+from services.common.clock import day_of
+from services.common.context import Principal
+from services.common.errors import (
+    DomainError,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+
+
+def action_name(account_id: int, action_id: int) -> str:
+    return f"accounts/{account_id}/actions/{action_id}"
+
+
+class _Reject(Exception):
+    def __init__(self, error: DomainError, field: str) -> None:
+        self.error, self.field = error, field
+
+
+def record(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    items: list[tuple[int, ActionInput]],
+    now_us: int,
+    strict: bool,
+) -> BatchResult:
+    """Record validated inputs. strict (one unary call): a refused record raises; otherwise
+    it is reported as rejected and the rest of the batch goes on."""
+    result = BatchResult()
+    existing = store.actions_by_request(conn, [a.request_key() for _, a in items])
+    accounts = store.accounts_by_ident(conn, list({a.ident_key() for _, a in items}))
+    next_account, next_action = store.next_ids(conn)
+    created: dict[int, Account] = {}  # ident key -> account new in this batch
+    touched: dict[int, Account] = {}
+    in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
+    seen: dict[int, tuple[str, int, int]] = {}
+    rows: list[tuple[int, int, ActionRecord]] = []
+    deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+
+    for index, a in items:
+        outcome = Outcome(index, a.request_id)
+        result.outcomes.append(outcome)
+        key, body = a.request_key(), a.body_hash()
+        try:
+            prior = existing.get(key) or seen.get(key)
+            if prior is not None:
+                if prior[0] != a.request_id or prior[1] != body:
+                    raise _Reject(
+                        InvalidArgument(
+                            [FieldViolation("request_id", "already used for a different action")],
+                            reason="REQUEST_ID_REUSED",
+                        ),
+                        "request_id",
+                    )
+                outcome.action_id, outcome.duplicate = prior[2], True
+                continue
+            ident = a.ident_key()
+            account = accounts.get(ident) or created.get(ident)
+            if account is None:
+                account = Account(
+                    next_account,
+                    a.platform,
+                    a.platform_uid,
+                    a.kind,
+                    a.handle,
+                    Status.ACTIVE,
+                    None,
+                    None,
+                    None,
+                    0,
+                    0,
+                )
+                created[ident] = account
+                next_account += 1
+            elif (account.platform, account.platform_uid) != (a.platform, a.platform_uid):
+                raise _Reject(FailedPrecondition("account identity hash collision"), "account")
+            elif account.kind != a.kind:
+                raise _Reject(
+                    InvalidArgument(
+                        [
+                            FieldViolation(
+                                "account.kind",
+                                f"the account is a {Kind(account.kind).name.lower()}",
+                            )
+                        ]
+                    ),
+                    "account.kind",
+                )
+            effective = now_us if a.effective_us is None else a.effective_us
+            rec = ActionRecord(
+                next_action,
+                account.id,
+                a.request_id,
+                a.action,
+                a.category,
+                a.legal_basis,
+                a.department,
+                a.region,
+                a.campaign_id,
+                a.special_action,
+                a.case,
+                principal.operator,
+                effective,
+                a.suspend_until_us,
+                now_us,
+            )
+            try:
+                _apply(conn, account, rec, in_batch[account.id], is_new=ident in created)
+            except FailedPrecondition as e:
+                raise _Reject(e, "action") from None
+        except _Reject as r:
+            if strict:
+                raise r.error from None
+            outcome.field, outcome.reason = r.field, r.error.message
+            continue
+        if a.handle:
+            account.handle = a.handle
+        account.revision += 1
+        next_action += 1
+        touched[account.id] = account
+        in_batch[account.id].append(rec)
+        seen[key] = (a.request_id, body, rec.id)
+        rows.append((key, body, rec))
+        deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
+        outcome.action_id = rec.id
+
+    new_ids = {a.id for a in created.values() if a.id in touched}
+    store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
+    store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
+    store.insert_actions(conn, rows)
+    rollups.apply(conn, ROLLUP, deltas, new_ids)
+    _log(conn, principal, rows, result, now_us, strict)
+    return result
+
+
+def _apply(
+    conn: sqlite3.Connection,
+    account: Account,
+    rec: ActionRecord,
+    earlier_in_batch: list[ActionRecord],
+    is_new: bool,
+) -> None:
+    """Advance the account's status by one action (refolding when it arrives out of order)."""
+    if account.last_action_us is None or rec.effective_us >= account.last_action_us:
+        status = next_status(account.status, rec.action)
+        if rec.action == Action.SUSPEND and status == Status.SUSPENDED:
+            account.suspended_until_us = rec.suspend_until_us
+        elif status != Status.SUSPENDED:
+            account.suspended_until_us = None
+        account.status = status
+        account.action_count += 1
+        account.first_action_us = account.first_action_us or rec.effective_us
+        account.last_action_us = rec.effective_us
+        return
+    history = [] if is_new else store.actions_of(conn, account.id)
+    fold(account, [*history, *earlier_in_batch, rec])
+
+
+def _log(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    rows: list[tuple[int, int, ActionRecord]],
+    result: BatchResult,
+    now_us: int,
+    strict: bool,
+) -> None:
+    if strict:
+        for _, _, rec in rows:
+            name = action_name(rec.account_id, rec.id)
+            changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
+            audit.append(conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us)
+        return
+    if rows:
+        campaigns = {rec.campaign_id for _, _, rec in rows}
+        changes.append(
+            conn,
+            changes.BULK_IMPORTED,
+            "accounts",
+            principal.department,
+            campaigns.pop() if len(campaigns) == 1 else "",
+            now_us,
+            len(rows),
+        )
+    if result.outcomes:
+        outcome = (
+            f"accepted={result.count('accepted')} duplicate={result.count('duplicate')} "
+            f"rejected={result.count('rejected')}"
+        )
+        audit.append(
+            conn,
+            principal,
+            "ImportActions",
+            "accounts",
+            result.outcomes[0].request_id,
+            outcome,
+            now_us,
+        )
+
+
+def retract(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    account_id: int,
+    action_id: int,
+    reason: str,
+    request_id: str,
+    now_us: int,
+) -> tuple[ActionRecord, Account]:
+    rec = store.get_action(conn, action_id)
+    if rec is None or rec.account_id != account_id:
+        raise NotFound(f"{action_name(account_id, action_id)} not found")
+    if rec.department != principal.department:
+        raise PermissionDenied(
+            f"the action was recorded by {rec.department!r}", reason="WRONG_DEPARTMENT"
+        )
+    if rec.retracted_us is not None:
+        raise FailedPrecondition("the action is already retracted", reason="ALREADY_RETRACTED")
+    account = store.get_account(conn, account_id)
+    assert account is not None
+    history = store.actions_of(conn, account_id)
+    for h in history:
+        if h.id == rec.id:
+            h.retracted_us = now_us
+    try:
+        fold(account, history)
+    except FailedPrecondition:
+        raise FailedPrecondition(
+            "retracting it would leave a later restore without a prior "
+            "restriction: retract that restore first",
+            reason="RESTORE_DEPENDS_ON_IT",
+        ) from None
+    account.revision += 1
+    rec.retracted_us, rec.retract_reason, rec.retracted_by = now_us, reason, principal.operator
+    store.retract(conn, rec.id, now_us, reason, principal.operator)
+    store.update_accounts(conn, [account])
+    rollups.apply(conn, ROLLUP, [(account.id, rec.rollup_key(), day_of(rec.effective_us), -1)])
+    name = action_name(account_id, action_id)
+    changes.append(conn, changes.RETRACTED, name, rec.department, rec.campaign_id, now_us)
+    audit.append(conn, principal, "RetractAction", name, request_id, "retracted", now_us)
+    return rec, account

@@ -1,0 +1,300 @@
+"""netnet.accounts.v1.AccountService: protobuf in, domain calls, protobuf out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.common.v1 import common_pb2
+from services.accounts import operations, store
+from services.accounts.domain import ROLLUP, Account, ActionInput, ActionRecord, validate
+from services.common import idempotency, metrics, names, paging, standard
+from services.common.auth import require_role, require_writer_for
+from services.common.context import current_principal
+from services.common.convert import to_ts, to_us
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.server import Runtime
+
+MAX_BATCH = 5000
+MAX_REJECTIONS = 100
+WRITERS = ("operator", "admin", "service")
+
+
+def account_pb(a: Account) -> pb.Account:
+    return pb.Account(
+        name=f"accounts/{a.id}",
+        platform=a.platform,
+        platform_uid=a.platform_uid,
+        kind=a.kind,
+        handle=a.handle,
+        status=a.status,  # type: ignore[arg-type]
+        suspended_until=to_ts(a.suspended_until_us),
+        first_action_time=to_ts(a.first_action_us),
+        last_action_time=to_ts(a.last_action_us),
+        action_count=a.action_count,
+        etag=str(a.revision),
+    )
+
+
+def action_pb(r: ActionRecord) -> pb.AccountAction:
+    return pb.AccountAction(
+        name=operations.action_name(r.account_id, r.id),
+        account=f"accounts/{r.account_id}",
+        action=r.action,
+        category=r.category,
+        legal_basis=r.legal_basis,  # type: ignore[arg-type]
+        department=r.department,
+        region=r.region,
+        campaign_id=r.campaign_id,
+        special_action=r.special_action,
+        case=r.case,
+        actor=r.actor,
+        request_id=r.request_id,
+        effective_time=to_ts(r.effective_us),
+        suspend_until=to_ts(r.suspend_until_us),
+        record_time=to_ts(r.record_us),
+        retracted=r.retracted_us is not None,
+        retract_reason=r.retract_reason,
+        retracted_by=r.retracted_by,
+        retract_time=to_ts(r.retracted_us),
+    )
+
+
+def action_input(m: pb.ActionInput) -> ActionInput:
+    return ActionInput(
+        m.request_id,
+        m.account.platform,
+        m.account.platform_uid,
+        m.account.kind,
+        m.account.handle,
+        m.action,
+        m.category,
+        m.legal_basis,
+        m.department,
+        m.region,
+        m.campaign_id,
+        m.special_action,
+        m.case,
+        to_us(m.effective_time, m.HasField("effective_time")),
+        to_us(m.suspend_until, m.HasField("suspend_until")),
+    )
+
+
+class AccountServicer(pb_grpc.AccountServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.db = runtime.db
+
+    async def RecordAction(
+        self, request: pb.RecordActionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordActionResponse:
+        a = action_input(request.action)
+        principal = require_writer_for(a.department)
+        now = self.rt.clock.now_us()
+        v = Violations()
+        validate(a, now, v, prefix="action.")
+        v.raise_if_any()
+        result = await self.db.write(
+            lambda c: operations.record(c, principal, [(0, a)], now, strict=True)
+        )
+        outcome = result.outcomes[0]
+        rec, account = await self.db.read(lambda c: _action_and_account(c, outcome.action_id))
+        return pb.RecordActionResponse(
+            action=action_pb(rec), account=account_pb(account), duplicate=outcome.duplicate
+        )
+
+    async def RetractAction(
+        self, request: pb.RetractActionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetractActionResponse:
+        principal = require_role(*WRITERS)
+        v = Violations()
+        v.check(0 < len(request.request_id) <= 128, "request_id", "required")
+        v.check(0 < len(request.reason) <= 512, "reason", "required, at most 512 characters")
+        v.raise_if_any()
+        account_id, action_id = names.parse(request.name, "name", "accounts", "actions")
+        now = self.rt.clock.now_us()
+        body = idempotency.fingerprint(request.SerializeToString(deterministic=True))
+
+        def job(c: object) -> bytes:
+            def work() -> bytes:
+                rec, account = operations.retract(
+                    c,
+                    principal,
+                    account_id,
+                    action_id,  # type: ignore[arg-type]
+                    request.reason,
+                    request.request_id,
+                    now,
+                )
+                return pb.RetractActionResponse(
+                    action=action_pb(rec), account=account_pb(account)
+                ).SerializeToString()
+
+            return idempotency.run_once(
+                c,
+                request.request_id,
+                "RetractAction",
+                body,  # type: ignore[arg-type]
+                now,
+                work,
+            )
+
+        return pb.RetractActionResponse.FromString(await self.db.write(job))
+
+    async def ImportActions(
+        self,
+        request_iterator: AsyncIterator[pb.ImportActionsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ImportActionsResponse:
+        principal = require_role(*WRITERS)
+        summary = common_pb2.ImportSummary()
+        index = 0
+        async for batch in request_iterator:
+            if len(batch.actions) > MAX_BATCH:
+                raise InvalidArgument([FieldViolation("actions", f"at most {MAX_BATCH} a batch")])
+            now = self.rt.clock.now_us()
+            valid: list[tuple[int, ActionInput]] = []
+            for m in batch.actions:
+                a = action_input(m)
+                require_writer_for(a.department)
+                v = Violations()
+                validate(a, now, v)
+                if v.items:
+                    summary.rejected += 1
+                    _note(summary, index, a.request_id, v.items[0].field, v.items[0].description)
+                else:
+                    valid.append((index, a))
+                index += 1
+            if valid:
+                result = await self.db.write(
+                    lambda c, valid=valid, now=now: operations.record(
+                        c, principal, valid, now, strict=False
+                    )
+                )
+                for o in result.outcomes:
+                    if o.rejected:
+                        summary.rejected += 1
+                        _note(summary, o.index, o.request_id, o.field, o.reason)
+                    elif o.duplicate:
+                        summary.duplicates += 1
+                    else:
+                        summary.accepted += 1
+            summary.batches += 1
+        for outcome in ("accepted", "duplicates", "rejected"):
+            metrics.IMPORTED.labels("accounts", outcome).inc(getattr(summary, outcome))
+        return pb.ImportActionsResponse(summary=summary)
+
+    async def GetAccount(
+        self, request: pb.GetAccountRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAccountResponse:
+        (account_id,) = names.parse(request.name, "name", "accounts")
+        account = await self.db.read(lambda c: store.get_account(c, account_id))
+        if account is None:
+            raise NotFound(f"{request.name} not found")
+        return pb.GetAccountResponse(account=account_pb(account))
+
+    async def BatchGetAccounts(
+        self, request: pb.BatchGetAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetAccountsResponse:
+        if len(request.names) > paging.MAX_PAGE_SIZE:
+            raise InvalidArgument([FieldViolation("names", "at most 1000")])
+        ids = [names.parse(n, f"names[{i}]", "accounts")[0] for i, n in enumerate(request.names)]
+        found = await self.db.read(lambda c: store.get_accounts(c, ids))
+        return pb.BatchGetAccountsResponse(
+            accounts=[account_pb(found[i]) for i in ids if i in found],
+            not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
+        )
+
+    async def ListAccounts(
+        self, request: pb.ListAccountsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAccountsResponse:
+        size = paging.page_size(request.page_size)
+        marks = {
+            k: val
+            for k, val in (
+                ("department", request.department),
+                ("campaign_id", request.campaign_id),
+                ("category", request.category),
+            )
+            if val
+        }
+        bound = [request.platform, request.kind, request.status, marks]
+        after = paging.decode(request.page_token, bound) or 0
+        rows = await self.db.read(
+            lambda c: store.list_accounts(
+                c, after, size + 1, request.platform, request.kind, request.status, marks
+            )
+        )
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        return pb.ListAccountsResponse(
+            accounts=[account_pb(a) for a in rows[:size]], next_page_token=token
+        )
+
+    async def ListAccountActions(
+        self, request: pb.ListAccountActionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAccountActionsResponse:
+        (account_id,) = names.parse(request.parent, "parent", "accounts")
+        size = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token, request.parent) or 0
+
+        def read(c: object) -> list[ActionRecord] | None:
+            if store.get_account(c, account_id) is None:  # type: ignore[arg-type]
+                return None
+            return store.actions_of(c, account_id, after, size + 1)  # type: ignore[arg-type]
+
+        rows = await self.db.read(read)
+        if rows is None:
+            raise NotFound(f"{request.parent} not found")
+        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
+        return pb.ListAccountActionsResponse(
+            actions=[action_pb(r) for r in rows[:size]], next_page_token=token
+        )
+
+    async def GetStats(
+        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStatsResponse:
+        current_principal()
+        rows, total = await standard.stats(
+            self.rt, ROLLUP, request.filter, list(request.group_by), subjects=True
+        )
+        return pb.GetStatsResponse(rows=rows, total=total)
+
+    async def WatchChanges(
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchChangesResponse]:
+        async for event in standard.watch(self.rt, request.after_seq):
+            yield pb.WatchChangesResponse(event=event)
+
+    async def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAuditEntriesResponse:
+        entries, token = await standard.audit_page(self.rt, request.page_size, request.page_token)
+        return pb.ListAuditEntriesResponse(entries=entries, next_page_token=token)
+
+    async def VerifyAuditChain(
+        self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyAuditChainResponse:
+        return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
+
+
+def _note(
+    summary: common_pb2.ImportSummary, index: int, request_id: str, field: str, reason: str
+) -> None:
+    if len(summary.rejections) < MAX_REJECTIONS:
+        summary.rejections.add(index=index, request_id=request_id, field=field, reason=reason)
+
+
+def _action_and_account(c: object, action_id: int) -> tuple[ActionRecord, Account]:
+    rec = store.get_action(c, action_id)  # type: ignore[arg-type]
+    assert rec is not None
+    account = store.get_account(c, rec.account_id)  # type: ignore[arg-type]
+    assert account is not None
+    return rec, account
+
+
+def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
+    pb_grpc.add_AccountServiceServicer_to_server(AccountServicer(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["AccountService"].full_name]

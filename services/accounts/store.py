@@ -1,0 +1,209 @@
+"""SQL for accounts and their actions (sqlite3 connection in, domain objects out)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from services.accounts.domain import Account, ActionRecord
+from services.common import rollups
+from services.common.rollups import CHUNK
+
+ACCOUNT_COLS = (
+    "id, platform, platform_uid, kind, handle, status, suspended_until_us, "
+    "first_action_us, last_action_us, action_count, revision"
+)
+ACTION_COLS = (
+    "id, account_id, request_id, action, category, legal_basis, department, region, "
+    "campaign_id, special_action, case_ref, actor, effective_us, suspend_until_us, "
+    "record_us, retracted_us, retract_reason, retracted_by"
+)
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Next free account and action ids (the single writer hands them out)."""
+    a = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM accounts").fetchone()[0]
+    b = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM account_actions").fetchone()[0]
+    return a, b
+
+
+def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Account]:
+    found: dict[int, Account] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            f"SELECT ident_key, {ACCOUNT_COLS} FROM accounts "
+            f"WHERE ident_key IN ({_marks(len(chunk))})",
+            chunk,
+        )
+        for key, *cols in rows:
+            found[key] = Account(*cols)
+    return found
+
+
+def actions_by_request(
+    conn: sqlite3.Connection, keys: list[int]
+) -> dict[int, tuple[str, int, int]]:
+    """request_key -> (request_id, body_hash, action id) for keys already recorded."""
+    found: dict[int, tuple[str, int, int]] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            "SELECT request_key, request_id, body_hash, id FROM account_actions "
+            f"WHERE request_key IN ({_marks(len(chunk))})",
+            chunk,
+        )
+        for key, rid, body, aid in rows:
+            found[key] = (rid, body, aid)
+    return found
+
+
+def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -> None:
+    conn.executemany(
+        f"INSERT INTO accounts (ident_key, {ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                key,
+                a.id,
+                a.platform,
+                a.platform_uid,
+                a.kind,
+                a.handle,
+                a.status,
+                a.suspended_until_us,
+                a.first_action_us,
+                a.last_action_us,
+                a.action_count,
+                a.revision,
+            )
+            for key, a in rows
+        ],
+    )
+
+
+def update_accounts(conn: sqlite3.Connection, accounts: Iterable[Account]) -> None:
+    conn.executemany(
+        "UPDATE accounts SET handle = ?, status = ?, suspended_until_us = ?, first_action_us = ?,"
+        " last_action_us = ?, action_count = ?, revision = ? WHERE id = ?",
+        [
+            (
+                a.handle,
+                a.status,
+                a.suspended_until_us,
+                a.first_action_us,
+                a.last_action_us,
+                a.action_count,
+                a.revision,
+                a.id,
+            )
+            for a in accounts
+        ],
+    )
+
+
+def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]) -> None:
+    """rows: (request_key, body_hash, action)."""
+    conn.executemany(
+        f"INSERT INTO account_actions (request_key, body_hash, {ACTION_COLS}) "
+        f"VALUES ({_marks(20)})",
+        [
+            (
+                key,
+                body,
+                r.id,
+                r.account_id,
+                r.request_id,
+                r.action,
+                r.category,
+                r.legal_basis,
+                r.department,
+                r.region,
+                r.campaign_id,
+                r.special_action,
+                r.case,
+                r.actor,
+                r.effective_us,
+                r.suspend_until_us,
+                r.record_us,
+                r.retracted_us,
+                r.retract_reason,
+                r.retracted_by,
+            )
+            for key, body, r in rows
+        ],
+    )
+
+
+def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str) -> None:
+    conn.execute(
+        "UPDATE account_actions SET retracted_us = ?, retract_reason = ?, "
+        "retracted_by = ? WHERE id = ?",
+        (now_us, reason, by, action_id),
+    )
+
+
+def get_account(conn: sqlite3.Connection, account_id: int) -> Account | None:
+    row = conn.execute(
+        f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?", (account_id,)
+    ).fetchone()
+    return Account(*row) if row else None
+
+
+def get_accounts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Account]:
+    found: dict[int, Account] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        for row in conn.execute(
+            f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN ({_marks(len(chunk))})", chunk
+        ):
+            found[row[0]] = Account(*row)
+    return found
+
+
+def get_action(conn: sqlite3.Connection, action_id: int) -> ActionRecord | None:
+    row = conn.execute(
+        f"SELECT {ACTION_COLS} FROM account_actions WHERE id = ?", (action_id,)
+    ).fetchone()
+    return ActionRecord(*row) if row else None
+
+
+def actions_of(
+    conn: sqlite3.Connection, account_id: int, after_id: int = 0, limit: int = -1
+) -> list[ActionRecord]:
+    rows = conn.execute(
+        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id = ? "
+        "AND id > ? ORDER BY id LIMIT ?",
+        (account_id, after_id, limit),
+    )
+    return [ActionRecord(*row) for row in rows]
+
+
+def list_accounts(
+    conn: sqlite3.Connection,
+    after_id: int,
+    limit: int,
+    platform: str,
+    kind: int,
+    status: int,
+    marks: dict[str, str],
+) -> list[Account]:
+    conds, params = ["a.id > ?"], [after_id]
+    for column, value in (("platform", platform), ("kind", kind), ("status", status)):
+        if value:
+            conds.append(f"a.{column} = ?")
+            params.append(value)
+    sql, p = rollups.subject_filter("actions", "a.id", marks)
+    conds.append(sql)
+    params += p
+    rows = conn.execute(
+        f"SELECT {', '.join('a.' + c for c in ACCOUNT_COLS.split(', '))} "
+        f"FROM accounts a WHERE {' AND '.join(conds)} ORDER BY a.id LIMIT ?",
+        (*params, limit),
+    )
+    return [Account(*row) for row in rows]

@@ -1,0 +1,116 @@
+"""JWT bearer tokens signed with the deployment key, and the checks made on them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import jwt
+
+from services.common.context import ROLES, Principal, current_principal
+from services.common.errors import PermissionDenied, Unauthenticated
+from services.common.reference import departments
+
+ALGORITHM = "HS256"
+ISSUER = "netnet"
+
+
+def ensure_key(path: Path) -> bytes:
+    """Read the signing key, creating a random one (mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def read_key(path: Path) -> bytes:
+    try:
+        return path.read_text().strip().encode()
+    except FileNotFoundError:
+        raise SystemExit(f"signing key {path} not found (set NETNET_KEY_FILE)") from None
+
+
+def issue_token(
+    key: bytes,
+    *,
+    operator: str,
+    department: str,
+    roles: list[str],
+    region: str = "",
+    ttl_seconds: int = 86400,
+) -> str:
+    if department not in departments():
+        raise ValueError(f"unknown department {department!r}")
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown or not roles:
+        raise ValueError(f"roles must be among {', '.join(ROLES)}")
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": operator,
+        "dept": department,
+        "region": region,
+        "roles": sorted(roles),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def verify_token(key: bytes, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("token expired", reason="TOKEN_EXPIRED") from None
+    except jwt.PyJWTError as e:
+        raise Unauthenticated(f"invalid token: {e}", reason="TOKEN_INVALID") from None
+    dept, roles = claims.get("dept"), claims.get("roles")
+    if dept not in departments() or not isinstance(roles, list):
+        raise Unauthenticated("token names no known department or roles", reason="TOKEN_INVALID")
+    return Principal(
+        operator=str(claims["sub"]),
+        department=dept,
+        region=str(claims.get("region", "")),
+        roles=frozenset(map(str, roles)),
+    )
+
+
+def principal_from_metadata(key: bytes, metadata: tuple[tuple[str, str | bytes], ...]) -> Principal:
+    for name, value in metadata:
+        if name == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated(
+                    "authorization must be 'Bearer <token>'", reason="TOKEN_MISSING"
+                )
+            return verify_token(key, token.strip())
+    raise Unauthenticated("missing bearer token", reason="TOKEN_MISSING")
+
+
+def require_role(*roles: str) -> Principal:
+    principal = current_principal()
+    if not principal.has(*roles):
+        raise PermissionDenied(f"needs one of the roles {', '.join(roles)}", reason="ROLE_REQUIRED")
+    return principal
+
+
+def require_writer_for(department: str) -> Principal:
+    """A department writes only records in its own name."""
+    principal = require_role("operator", "admin", "service")
+    if department and department != principal.department:
+        raise PermissionDenied(
+            f"department {principal.department!r} cannot write in the name of {department!r}",
+            reason="WRONG_DEPARTMENT",
+        )
+    return principal

@@ -1,0 +1,28 @@
+"""Time as integer microseconds since the epoch (UTC), with a clock tests can set."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+class Clock:
+    def now_us(self) -> int:
+        return time.time_ns() // 1000
+
+
+class ManualClock(Clock):
+    """A clock that moves only when told to (tests, simulations)."""
+
+    def __init__(self, start_us: int) -> None:
+        self.current = start_us
+
+    def now_us(self) -> int:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += int(seconds * 1_000_000)
+
+
+def day_of(us: int) -> str:
+    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d")

@@ -1,0 +1,117 @@
+"""Settings for a process, read once from NETNET_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ADDRS = {
+    "gateway": "127.0.0.1:50050",
+    "accounts": "127.0.0.1:50051",
+    "sites": "127.0.0.1:50052",
+    "cases": "127.0.0.1:50053",
+}
+DEFAULT_METRICS_PORTS = {"gateway": 9460, "accounts": 9461, "sites": 9462, "cases": 9463}
+
+
+class ConfigError(ValueError):
+    """A NETNET_* variable holds a value the process cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    addr: str
+    data_dir: Path
+    database_path: Path
+    key_file: Path
+    metrics_port: int
+    log_format: str
+    drain_seconds: float
+    max_message_bytes: int
+    sqlite_synchronous: str
+    overdue_sweep_seconds: float
+
+
+def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is outside {low}..{high}")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
+def _addr(env: dict[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{name}={value!r} must look like HOST:PORT")
+    return value
+
+
+def service_addr(service: str, env: dict[str, str] | None = None) -> str:
+    """The address a service listens on (and that clients dial)."""
+    env = dict(os.environ) if env is None else env
+    return _addr(env, f"NETNET_{service.upper()}_ADDR", DEFAULT_ADDRS[service])
+
+
+def data_dir(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_DATA_DIR") or ".netnet")
+
+
+def key_file(env: dict[str, str] | None = None) -> Path:
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_KEY_FILE") or data_dir(env) / "signing.key")
+
+
+def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
+    """Parse the environment; raise ConfigError naming the variable on a bad value."""
+    env = dict(os.environ) if env is None else env
+    directory = data_dir(env)
+    db = env.get("NETNET_DATABASE_URL") or ""
+    if db and not db.startswith("sqlite:///"):
+        raise ConfigError(
+            f"NETNET_DATABASE_URL={db!r}: only sqlite:///PATH is supported in this release"
+        )
+    return Settings(
+        service=service,
+        addr=service_addr(service, env),
+        data_dir=directory,
+        database_path=Path(db.removeprefix("sqlite:///")) if db else directory / f"{service}.db",
+        key_file=key_file(env),
+        metrics_port=_int(
+            env, f"NETNET_{service.upper()}_METRICS_PORT", DEFAULT_METRICS_PORTS[service], 0, 65535
+        ),
+        log_format=_choice(env, "NETNET_LOG_FORMAT", "json", ("json", "console")),
+        drain_seconds=_float(env, "NETNET_DRAIN_SECONDS", 10.0, 0.0, 600.0),
+        max_message_bytes=_int(env, "NETNET_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1 << 30),
+        sqlite_synchronous=_choice(env, "NETNET_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
+        overdue_sweep_seconds=_float(env, "NETNET_OVERDUE_SWEEP_SECONDS", 60.0, 0.1, 86400.0),
+    )

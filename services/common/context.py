@@ -1,0 +1,30 @@
+"""Request-scoped values (principal, request id), bound once per RPC."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+ROLES = ("operator", "analyst", "admin", "auditor", "service")
+
+
+@dataclass(frozen=True)
+class Principal:
+    operator: str
+    department: str
+    region: str
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+
+def current_principal() -> Principal:
+    principal = principal_var.get()
+    if principal is None:  # the interceptor authenticates every guarded RPC first
+        raise RuntimeError("no principal bound for this call")
+    return principal

@@ -1,0 +1,99 @@
+"""Protobuf helpers shared by servicers: timestamps, stats rows, audit entries, changes."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from netnet.common.v1 import common_pb2
+from services.common import audit, changes, rollups
+from services.common.clock import day_of
+from services.common.errors import Violations
+
+DIMENSIONS = {
+    common_pb2.DIMENSION_DEPARTMENT: "department",
+    common_pb2.DIMENSION_ACTION: "action",
+    common_pb2.DIMENSION_CATEGORY: "category",
+    common_pb2.DIMENSION_CAMPAIGN: "campaign_id",
+    common_pb2.DIMENSION_SPECIAL_ACTION: "special_action",
+    common_pb2.DIMENSION_DAY: "day",
+}
+
+
+def to_us(ts: Timestamp, present: bool = True) -> int | None:
+    """Microseconds, or None for an unset timestamp."""
+    if not present or (ts.seconds == 0 and ts.nanos == 0):
+        return None
+    return ts.seconds * 1_000_000 + ts.nanos // 1000
+
+
+def to_ts(us: int | None) -> Timestamp | None:
+    if us is None:
+        return None
+    ts = Timestamp()
+    ts.FromMicroseconds(us)
+    return ts
+
+
+def stats_query(
+    f: common_pb2.StatsFilter, group_by: list[int], v: Violations
+) -> rollups.StatsQuery:
+    groups = []
+    for i, g in enumerate(group_by):
+        if v.check(g in DIMENSIONS, f"group_by[{i}]", "unknown dimension"):
+            v.check(DIMENSIONS[g] not in groups, f"group_by[{i}]", "repeated dimension")
+            groups.append(DIMENSIONS[g])
+    start = to_us(f.start_time, f.HasField("start_time"))
+    end = to_us(f.end_time, f.HasField("end_time"))
+    v.check(
+        start is None or end is None or start < end, "filter.end_time", "must be after start_time"
+    )
+    return rollups.StatsQuery(
+        departments=tuple(f.departments),
+        actions=tuple(f.actions),
+        categories=tuple(f.categories),
+        campaign_id=f.campaign_id,
+        special_action=f.special_action,
+        start_day=day_of(start) if start is not None else "",
+        end_day=day_of(end) if end is not None else "",
+        group_by=tuple(groups),
+    )
+
+
+def stats_row(row: rollups.StatsRow) -> common_pb2.StatsRow:
+    pb = common_pb2.StatsRow(count=row.count, **row.keys)
+    if row.distinct is not None:
+        pb.distinct_subjects = row.distinct
+    return pb
+
+
+def audit_entry(e: audit.Entry) -> common_pb2.AuditEntry:
+    return common_pb2.AuditEntry(
+        seq=e.seq,
+        time=to_ts(e.time_us),
+        operator=e.operator,
+        department=e.department,
+        method=e.method,
+        resource=e.resource,
+        request_id=e.request_id,
+        outcome=e.outcome,
+        prev_hash=e.prev_hash,
+        hash=e.hash,
+    )
+
+
+def verification(r: audit.Verification) -> common_pb2.AuditVerification:
+    return common_pb2.AuditVerification(
+        ok=r.ok, entries_checked=r.checked, first_bad_seq=r.first_bad_seq, problem=r.problem
+    )
+
+
+def change_event(c: changes.Change) -> common_pb2.ChangeEvent:
+    return common_pb2.ChangeEvent(
+        seq=c.seq,
+        time=to_ts(c.time_us),
+        kind=c.kind,  # type: ignore[arg-type]
+        resource=c.resource,
+        department=c.department,
+        campaign_id=c.campaign_id,
+        count=c.count,
+    )

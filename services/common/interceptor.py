@@ -1,0 +1,143 @@
+"""One server interceptor, outermost first: request context, access log and metrics, auth,
+and the mapping of domain errors to google.rpc.Status."""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from services.common import metrics
+from services.common.auth import principal_from_metadata
+from services.common.context import principal_var, request_id_var
+from services.common.errors import DomainError, internal_status, to_status
+
+log = structlog.get_logger()
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, key: bytes) -> None:
+        self.service = service
+        self.key = key
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(OPEN_PREFIXES):
+            return handler
+        kwargs = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary), **kwargs
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary(method, handler.stream_unary), **kwargs
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream(method, handler.unary_stream), **kwargs
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._stream(method, handler.stream_stream), **kwargs
+        )
+
+    def _unary(self, method: str, behavior: Any) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            call = _Call(self, method, context)
+            try:
+                call.begin()
+                return await behavior(request, context)
+            except BaseException as e:
+                await call.fail(e)
+            finally:
+                call.end()
+
+        return call
+
+    def _stream(self, method: str, behavior: Any) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            call = _Call(self, method, context)
+            try:
+                call.begin()
+                async for response in behavior(request, context):
+                    yield response
+            except BaseException as e:
+                await call.fail(e)
+            finally:
+                call.end()
+
+        return call
+
+
+class _Call:
+    """The bookkeeping of one RPC."""
+
+    def __init__(
+        self, owner: ServerInterceptor, method: str, context: grpc.aio.ServicerContext
+    ) -> None:
+        self.owner, self.method, self.context = owner, method, context
+        self.code = "OK"
+        self.start = time.perf_counter()
+        self.department = ""
+
+    def begin(self) -> None:
+        metadata = tuple(self.context.invocation_metadata() or ())
+        rid = next((str(v) for k, v in metadata if k == REQUEST_ID_HEADER), "") or uuid.uuid4().hex
+        request_id_var.set(rid)
+        principal_var.set(None)
+        principal = principal_from_metadata(self.owner.key, metadata)
+        principal_var.set(principal)
+        self.department = principal.department
+
+    async def fail(self, error: BaseException) -> None:
+        if isinstance(error, DomainError):
+            self.code = error.code.name
+            await self.context.abort_with_status(
+                rpc_status.to_status(to_status(error, self.owner.service))
+            )
+        if isinstance(error, grpc.aio.AbortError):
+            code = self.context.code()
+            self.code = code.name if isinstance(code, grpc.StatusCode) else "ABORTED_BY_HANDLER"
+            raise error
+        if isinstance(error, Exception):
+            self.code = "INTERNAL"
+            log.error(
+                "unhandled error",
+                method=self.method,
+                error="".join(traceback.format_exception(error)),
+            )
+            await self.context.abort_with_status(
+                rpc_status.to_status(internal_status(self.owner.service))
+            )
+        self.code = "CANCELLED"
+        raise error
+
+    def end(self) -> None:
+        elapsed = time.perf_counter() - self.start
+        name = self.method.rsplit("/", 1)[-1]
+        metrics.RPCS.labels(self.owner.service, name, self.code).inc()
+        metrics.RPC_SECONDS.labels(self.owner.service, name).observe(elapsed)
+        log.info(
+            "rpc",
+            method=self.method,
+            code=self.code,
+            duration_ms=round(elapsed * 1000, 2),
+            request_id=request_id_var.get(),
+            department=self.department,
+        )

@@ -1,0 +1,42 @@
+"""Opaque keyset page tokens, bound to the filter they were issued for."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from services.common.errors import FieldViolation, InvalidArgument
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidArgument([FieldViolation("page_size", "must not be negative")])
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _bind(filter_: Any) -> str:
+    return hashlib.sha256(json.dumps(filter_, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def encode(filter_: Any, last_key: Any) -> str:
+    raw = json.dumps({"f": _bind(filter_), "k": last_key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str, filter_: Any) -> Any:
+    """The last key of the previous page, or None for the first page."""
+    if not token:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        bound, key = data["f"], data["k"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument([FieldViolation("page_token", "is not a valid page token")]) from None
+    if bound != _bind(filter_):
+        raise InvalidArgument([FieldViolation("page_token", "was issued for a different filter")])
+    return key

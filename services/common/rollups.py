@@ -1,0 +1,235 @@
+"""Rollup counters kept in the writing transaction, so statistics never scan records.
+
+Three tables (runtime migration): counts per (dimensions, day); for each subject the
+dimension values it has live records under ("marks"); and distinct subjects per subset of
+the five dimensions, with '*' for "any value" (32 subsets). Distinct counts are exact when
+the query's dimensions are one subset: not by day, and a filter with several values only
+on a dimension that is also grouped by.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+DIMS = ("department", "action", "category", "campaign_id", "special_action")
+ALL_GROUPS = (*DIMS, "day")
+ANY = "*"
+Key = tuple[str, str, str, str, str]
+MASKS = range(1 << len(DIMS))
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    departments: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    campaign_id: str = ""
+    special_action: str = ""
+    start_day: str = ""  # inclusive, YYYY-MM-DD
+    end_day: str = ""  # exclusive
+    group_by: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, tuple[str, ...]]:
+        """Filter values per dimension (only dimensions that filter)."""
+        given = {
+            "department": self.departments,
+            "action": self.actions,
+            "category": self.categories,
+            "campaign_id": (self.campaign_id,) if self.campaign_id else (),
+            "special_action": (self.special_action,) if self.special_action else (),
+        }
+        return {d: v for d, v in given.items() if v}
+
+
+@dataclass
+class StatsRow:
+    keys: dict[str, str]
+    count: int = 0
+    distinct: int | None = None
+
+
+@dataclass
+class StatsResult:
+    rows: list[StatsRow] = field(default_factory=list)
+    total: StatsRow = field(default_factory=lambda: StatsRow({}))
+
+
+def _project(key: Key, mask: int) -> Key:
+    return tuple(v if mask >> i & 1 else ANY for i, v in enumerate(key))  # type: ignore[return-value]
+
+
+def _load_marks(
+    conn: sqlite3.Connection, rollup: str, subjects: list[int]
+) -> dict[int, dict[Key, int]]:
+    marks: dict[int, dict[Key, int]] = defaultdict(dict)
+    for i in range(0, len(subjects), CHUNK):
+        chunk = subjects[i : i + CHUNK]
+        rows = conn.execute(
+            f"SELECT subject_id, {', '.join(DIMS)}, n FROM rollup_marks WHERE rollup = ? "
+            f"AND subject_id IN ({','.join('?' * len(chunk))})",
+            (rollup, *chunk),
+        )
+        for subject, *dims, n in rows:
+            marks[subject][tuple(dims)] = n  # type: ignore[index]
+    return marks
+
+
+def apply(
+    conn: sqlite3.Connection,
+    rollup: str,
+    deltas: Iterable[tuple[int | None, Key, str, int]],
+    new_subjects: set[int] | frozenset[int] = frozenset(),
+) -> None:
+    """Add each (subject or None, dimension key, day, +1/-1) to the counters."""
+    counts: Counter[tuple[str, ...]] = Counter()
+    per_subject: dict[int, Counter[Key]] = defaultdict(Counter)
+    for subject, key, day, delta in deltas:
+        counts[(*key, day)] += delta
+        if subject is not None:
+            per_subject[subject][key] += delta
+    conn.executemany(
+        "INSERT INTO rollup_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+        "SET n = n + excluded.n",
+        [(rollup, *k, n) for k, n in counts.items() if n],
+    )
+    if not per_subject:
+        return
+    existing = _load_marks(conn, rollup, [s for s in per_subject if s not in new_subjects])
+    distinct: Counter[Key] = Counter()
+    first_seen: Counter[Key] = Counter()  # subjects seen for the first time, by their one key
+    upserts: list[tuple[object, ...]] = []
+    deletes: list[tuple[object, ...]] = []
+    for subject, changes in per_subject.items():
+        before = existing.get(subject, {})
+        if not before and len(changes) == 1:
+            ((key, delta),) = changes.items()
+            if delta > 0:
+                first_seen[key] += 1
+                upserts.append((rollup, subject, *key, delta))
+            continue
+        after = dict(before)
+        for key, delta in changes.items():
+            after[key] = after.get(key, 0) + delta
+            if after[key] > 0:
+                upserts.append((rollup, subject, *key, delta))
+            else:
+                deletes.append((rollup, subject, *key))
+        live_before = {k for k, n in before.items() if n > 0}
+        live_after = {k for k, n in after.items() if n > 0}
+        if live_before != live_after:
+            for mask in MASKS:
+                was = {_project(k, mask) for k in live_before}
+                now = {_project(k, mask) for k in live_after}
+                for p in now - was:
+                    distinct[p] += 1
+                for p in was - now:
+                    distinct[p] -= 1
+    for key, n in first_seen.items():
+        for mask in MASKS:
+            distinct[_project(key, mask)] += n
+    conn.executemany(
+        "INSERT INTO rollup_marks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+        "SET n = n + excluded.n",
+        upserts,
+    )
+    conn.executemany(
+        f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
+        f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
+        deletes,
+    )
+    conn.executemany(
+        "INSERT INTO rollup_distinct VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
+        "SET n = n + excluded.n",
+        [(rollup, *k, n) for k, n in distinct.items() if n],
+    )
+
+
+def subject_filter(
+    rollup: str, subject_column: str, values: dict[str, str]
+) -> tuple[str, list[object]]:
+    """SQL condition: the subject has live records under all these dimension values."""
+    if not values:
+        return "1", []
+    conds = " AND ".join(f"m.{d} = ?" for d in values)
+    return (
+        f"EXISTS (SELECT 1 FROM rollup_marks m WHERE m.rollup = ? AND "
+        f"m.subject_id = {subject_column} AND {conds})",
+        [rollup, *values.values()],
+    )
+
+
+def _in(column: str, values: tuple[str, ...]) -> tuple[str, list[object]]:
+    return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+
+def distinct_available(q: StatsQuery, group_by: tuple[str, ...]) -> bool:
+    if "day" in group_by or q.start_day or q.end_day:
+        return False
+    return all(len(v) == 1 or d in group_by for d, v in q.values().items())
+
+
+def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[str, ...], int]:
+    conds, params = ["rollup = ?"], [rollup]
+    for d, values in q.values().items():
+        sql, p = _in(d, values)
+        conds.append(sql)
+        params += p
+    if q.start_day:
+        conds.append("day >= ?")
+        params.append(q.start_day)
+    if q.end_day:
+        conds.append("day < ?")
+        params.append(q.end_day)
+    cols = ", ".join(q.group_by)
+    select = f"{cols}, SUM(n)" if cols else "SUM(n)"
+    group = f"GROUP BY {cols}" if cols else ""
+    rows = conn.execute(
+        f"SELECT {select} FROM rollup_counts WHERE {' AND '.join(conds)} {group}", params
+    ).fetchall()
+    return {tuple(r[:-1]): r[-1] for r in rows if r[-1]}
+
+
+def _distinct(
+    conn: sqlite3.Connection, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
+) -> dict[tuple[str, ...], int]:
+    filters = q.values()
+    conds, params = ["rollup = ?"], [rollup]
+    for d in DIMS:
+        if d in group_by or d in filters:
+            conds.append(f"{d} != '{ANY}'")
+            if d in filters:
+                sql, p = _in(d, filters[d])
+                conds.append(sql)
+                params += p
+        else:
+            conds.append(f"{d} = '{ANY}'")
+    cols = ", ".join(group_by)
+    select = f"{cols}, SUM(n)" if cols else "SUM(n)"
+    group = f"GROUP BY {cols}" if cols else ""
+    rows = conn.execute(
+        f"SELECT {select} FROM rollup_distinct WHERE {' AND '.join(conds)} {group}", params
+    )
+    return {tuple(r[:-1]): r[-1] or 0 for r in rows}
+
+
+def query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) -> StatsResult:
+    counts = _counts(conn, rollup, q)
+    by_group = subjects and distinct_available(q, q.group_by)
+    distinct = _distinct(conn, rollup, q, q.group_by) if by_group else {}
+    result = StatsResult()
+    for key in sorted(counts):
+        result.rows.append(
+            StatsRow(
+                dict(zip(q.group_by, key, strict=True)),
+                counts[key],
+                distinct.get(key, 0) if by_group else None,
+            )
+        )
+    result.total.count = sum(counts.values())
+    if subjects and distinct_available(q, ()):
+        result.total.distinct = _distinct(conn, rollup, q, ()).get((), 0)
+    return result

@@ -1,0 +1,145 @@
+"""Bootstrap shared by every server: grpc.aio server, health, reflection, database, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.common import metrics
+from services.common.auth import ensure_key
+from services.common.changes import ChangeFeed
+from services.common.clock import Clock
+from services.common.config import ConfigError, Settings, load_settings
+from services.common.db import Database
+from services.common.interceptor import ServerInterceptor
+from services.common.logging import configure
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Runtime:
+    """What a servicer gets from the process: settings, database, feed, clock."""
+
+    settings: Settings
+    db: Database
+    feed: ChangeFeed
+    clock: Clock
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # process name, e.g. "accounts"
+    migrations: Path
+    # Adds servicers to the server; returns the full names of the gRPC services served.
+    register: Callable[[grpc.aio.Server, Runtime], list[str]]
+    # Background loops (sweeps) that run while serving.
+    background: tuple[Callable[[Runtime], Awaitable[None]], ...] = field(default=())
+
+
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.so_reuseport", 0),
+    ]
+
+
+class RunningServer:
+    """A started server: its port, its runtime, and a clean stop."""
+
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        runtime: Runtime,
+        health_servicer: health.aio.HealthServicer,
+        names: list[str],
+        tasks: list[asyncio.Task[None]],
+    ) -> None:
+        self.server, self.port, self.runtime = server, port, runtime
+        self._health, self._names, self._tasks = health_servicer, names, tasks
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING, refuse new calls, drain in-flight ones, close the database."""
+        await self._health.enter_graceful_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.server.stop(self.runtime.settings.drain_seconds if grace is None else grace)
+        await self.runtime.db.close()
+
+
+async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = None) -> RunningServer:
+    key = ensure_key(settings.key_file)
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(spec.name, key)], options=server_options(settings)
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    db = Database(settings.database_path, settings.sqlite_synchronous)
+    runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock())
+    names = spec.register(server, runtime)
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(settings.addr)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.addr}")
+    await server.start()
+    applied = await db.open([(spec.name, spec.migrations)])
+    tasks = [asyncio.create_task(loop(runtime)) for loop in spec.background]
+    for name in ["", *names]:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info(
+        "serving",
+        service=spec.name,
+        addr=settings.addr,
+        port=port,
+        database=str(settings.database_path),
+        migrations_applied=applied,
+    )
+    return RunningServer(server, port, runtime, health_servicer, names, tasks)
+
+
+async def _serve(spec: ServiceSpec, settings: Settings) -> None:
+    running = await start(spec, settings)
+    metrics.serve(settings.metrics_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("draining", service=spec.name, grace_seconds=settings.drain_seconds)
+    await running.stop()
+    log.info("stopped", service=spec.name)
+
+
+def main(spec: ServiceSpec) -> None:
+    """Process entry point: settings from the environment, serve until SIGTERM/SIGINT."""
+    try:
+        settings = load_settings(spec.name)
+    except ConfigError as e:
+        print(f"{spec.name}: configuration error: {e}", file=sys.stderr)
+        sys.exit(2)
+    configure(settings.log_format)
+    try:
+        asyncio.run(_serve(spec, settings))
+    except OSError as e:
+        print(f"{spec.name}: cannot start: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,46 @@
+"""The RPCs every service has in the same shape: stats, change feed, audit log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from netnet.common.v1 import common_pb2
+from services.common import audit, convert, paging, rollups
+from services.common.auth import require_role
+from services.common.errors import FieldViolation, InvalidArgument, Violations
+from services.common.server import Runtime
+
+
+async def stats(
+    runtime: Runtime, rollup: str, f: common_pb2.StatsFilter, group_by: list[int], subjects: bool
+) -> tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]:
+    v = Violations()
+    q = convert.stats_query(f, group_by, v)
+    v.raise_if_any()
+    result = await runtime.db.read(lambda c: rollups.query(c, rollup, q, subjects))
+    return [convert.stats_row(r) for r in result.rows], convert.stats_row(result.total)
+
+
+async def watch(runtime: Runtime, after_seq: int) -> AsyncIterator[common_pb2.ChangeEvent]:
+    if after_seq < 0:
+        raise InvalidArgument([FieldViolation("after_seq", "must not be negative")])
+    async for change in runtime.feed.watch(after_seq):
+        yield convert.change_event(change)
+
+
+async def audit_page(
+    runtime: Runtime, size: int, token: str
+) -> tuple[list[common_pb2.AuditEntry], str]:
+    require_role("auditor")
+    limit = paging.page_size(size)
+    after = paging.decode(token, "audit") or 0
+    entries = await runtime.db.read(lambda c: audit.page(c, after, limit + 1))
+    more = len(entries) > limit
+    entries = entries[:limit]
+    next_token = paging.encode("audit", entries[-1].seq) if more else ""
+    return [convert.audit_entry(e) for e in entries], next_token
+
+
+async def verify_audit(runtime: Runtime) -> common_pb2.AuditVerification:
+    require_role("auditor")
+    return convert.verification(await runtime.db.read(audit.verify))
