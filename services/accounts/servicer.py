@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from functools import partial
 
 import grpc
 
@@ -30,7 +32,7 @@ def account_pb(a: Account) -> pb.Account:
         platform_uid=a.platform_uid,
         kind=a.kind,
         handle=a.handle,
-        status=a.status,  # type: ignore[arg-type]
+        status=a.status,
         suspended_until=to_ts(a.suspended_until_us),
         first_action_time=to_ts(a.first_action_us),
         last_action_time=to_ts(a.last_action_us),
@@ -45,7 +47,7 @@ def action_pb(r: ActionRecord) -> pb.AccountAction:
         account=f"accounts/{r.account_id}",
         action=r.action,
         category=r.category,
-        legal_basis=r.legal_basis,  # type: ignore[arg-type]
+        legal_basis=r.legal_basis,
         department=r.department,
         region=r.region,
         campaign_id=r.campaign_id,
@@ -118,13 +120,13 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         now = self.rt.clock.now_us()
         body = idempotency.fingerprint(request.SerializeToString(deterministic=True))
 
-        def job(c: object) -> bytes:
+        def job(c: sqlite3.Connection) -> bytes:
             def work() -> bytes:
                 rec, account = operations.retract(
                     c,
                     principal,
                     account_id,
-                    action_id,  # type: ignore[arg-type]
+                    action_id,
                     request.reason,
                     request.request_id,
                     now,
@@ -137,7 +139,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                 c,
                 request.request_id,
                 "RetractAction",
-                body,  # type: ignore[arg-type]
+                body,
                 now,
                 work,
             )
@@ -170,8 +172,12 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                 index += 1
             if valid:
                 result = await self.db.write(
-                    lambda c, valid=valid, now=now: operations.record(
-                        c, principal, valid, now, strict=False
+                    partial(
+                        operations.record,
+                        principal=principal,
+                        items=valid,
+                        now_us=now,
+                        strict=False,
                     )
                 )
                 for o in result.outcomes:
@@ -240,10 +246,10 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.decode(request.page_token, request.parent) or 0
 
-        def read(c: object) -> list[ActionRecord] | None:
-            if store.get_account(c, account_id) is None:  # type: ignore[arg-type]
+        def read(c: sqlite3.Connection) -> list[ActionRecord] | None:
+            if store.get_account(c, account_id) is None:
                 return None
-            return store.actions_of(c, account_id, after, size + 1)  # type: ignore[arg-type]
+            return store.actions_of(c, account_id, after, size + 1)
 
         rows = await self.db.read(read)
         if rows is None:
@@ -287,10 +293,10 @@ def _note(
         summary.rejections.add(index=index, request_id=request_id, field=field, reason=reason)
 
 
-def _action_and_account(c: object, action_id: int) -> tuple[ActionRecord, Account]:
-    rec = store.get_action(c, action_id)  # type: ignore[arg-type]
+def _action_and_account(c: sqlite3.Connection, action_id: int) -> tuple[ActionRecord, Account]:
+    rec = store.get_action(c, action_id)
     assert rec is not None
-    account = store.get_account(c, rec.account_id)  # type: ignore[arg-type]
+    account = store.get_account(c, rec.account_id)
     assert account is not None
     return rec, account
 

@@ -193,7 +193,8 @@ def list_accounts(
     status: int,
     marks: dict[str, str],
 ) -> list[Account]:
-    conds, params = ["a.id > ?"], [after_id]
+    conds: list[str] = ["a.id > ?"]
+    params: list[object] = [after_id]
     for column, value in (("platform", platform), ("kind", kind), ("status", status)):
         if value:
             conds.append(f"a.{column} = ?")

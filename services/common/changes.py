@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 from services.common.db import Database
 
@@ -66,7 +67,7 @@ class ChangeFeed:
         seq = after_seq
         while True:
             moved = self._moved
-            changes = await self._db.read(lambda c: _after(c, seq))
+            changes = await self._db.read(partial(_after, seq=seq))
             for change in changes:
                 yield change
                 seq = change.seq

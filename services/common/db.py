@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,9 +34,9 @@ class _Pending:
     )
 
 
-def _run_on(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+async def _run_on(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
     # aiosqlite.Connection._execute runs fn on the connection's own thread (pinned version).
-    return conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
+    return await conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
 
 
 def apply_migrations(conn: sqlite3.Connection, directories: list[tuple[str, Path]]) -> list[str]:
@@ -154,7 +155,7 @@ class Database:
                     break
                 group.append(item)
             try:
-                outcomes = await _run_on(self._writer, lambda c: _commit_group(c, group))
+                outcomes = await _run_on(self._writer, partial(_commit_group, group=group))
             except Exception as e:  # the commit itself failed: nothing of the group landed
                 log.error("group commit failed", error=str(e))
                 for p in group:

@@ -173,7 +173,8 @@ def distinct_available(q: StatsQuery, group_by: tuple[str, ...]) -> bool:
 
 
 def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[str, ...], int]:
-    conds, params = ["rollup = ?"], [rollup]
+    conds: list[str] = ["rollup = ?"]
+    params: list[object] = [rollup]
     for d, values in q.values().items():
         sql, p = _in(d, values)
         conds.append(sql)
@@ -197,7 +198,8 @@ def _distinct(
     conn: sqlite3.Connection, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
 ) -> dict[tuple[str, ...], int]:
     filters = q.values()
-    conds, params = ["rollup = ?"], [rollup]
+    conds: list[str] = ["rollup = ?"]
+    params: list[object] = [rollup]
     for d in DIMS:
         if d in group_by or d in filters:
             conds.append(f"{d} != '{ANY}'")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import structlog
@@ -43,7 +44,7 @@ class ServiceSpec:
     # Adds servicers to the server; returns the full names of the gRPC services served.
     register: Callable[[grpc.aio.Server, Runtime], list[str]]
     # Background loops (sweeps) that run while serving.
-    background: tuple[Callable[[Runtime], Awaitable[None]], ...] = field(default=())
+    background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:

@@ -1,0 +1,1 @@
+"""Gateway: cross-department status (placeholder until the gateway issue lands)."""
