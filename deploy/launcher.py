@@ -1,0 +1,174 @@
+"""Local launcher behind `make run`: the services as child processes on SQLite under
+NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.auth import ensure_key, issue_token
+from services.common.config import ConfigError, data_dir, key_file, load_settings
+
+# Processes in start order; the others join as they land.
+PROCESSES = (("accounts", "services.accounts"),)
+START_TIMEOUT = 60.0
+TOKEN_TTL = 30 * 86400
+
+
+@dataclass
+class Child:
+    name: str
+    addr: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
+def port_free(addr: str) -> bool:
+    host, _, port = addr.rpartition(":")
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def healthy(addr: str, timeout: float) -> bool:
+    with grpc.insecure_channel(addr) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+def stop_all(children: list[Child], grace: float) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace + 5
+    for child in children:
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def write_admin_token(directory: Path) -> Path:
+    token = issue_token(ensure_key(key_file()), operator="admin", department="office",
+                        roles=["admin", "auditor", "analyst"], ttl_seconds=TOKEN_TTL)
+    path = directory / "admin.token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def main() -> int:
+    try:
+        settings = {name: load_settings(name) for name, _ in PROCESSES}
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    directory = data_dir()
+    logs = directory / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    busy = [f"{name} ({s.addr})" for name, s in settings.items() if not port_free(s.addr)]
+    if busy:
+        print(f"cannot start: address already in use for {', '.join(busy)}. Stop whatever "
+              "holds it, or set NETNET_<SERVICE>_ADDR to another port.", file=sys.stderr)
+        return 1
+    token_path = write_admin_token(directory)
+    children: list[Child] = []
+    stopping = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    env = {**os.environ, "NETNET_DATA_DIR": str(directory)}
+    for name, module in PROCESSES:
+        log = logs / f"{name}.log"
+        out = log.open("ab")
+        process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        children.append(Child(name, settings[name].addr, log, process))
+    deadline = time.monotonic() + START_TIMEOUT
+    waiting = list(children)
+    while waiting and not stopping:
+        for child in list(waiting):
+            if child.process.poll() is not None:
+                print(f"{child.name} exited with code {child.process.returncode} while "
+                      f"starting; its last log lines ({child.log}):\n{tail(child.log)}",
+                      file=sys.stderr)
+                stop_all(children, 5)
+                return 1
+            if healthy(child.addr, 1.0):
+                waiting.remove(child)
+        if time.monotonic() > deadline:
+            print(f"not healthy after {START_TIMEOUT:.0f}s: "
+                  f"{', '.join(c.name for c in waiting)}", file=sys.stderr)
+            stop_all(children, 5)
+            return 1
+        time.sleep(0.1)
+    if not stopping:
+        print_ready(children, directory, token_path)
+    while not stopping:
+        crashed = [c for c in children if c.process.poll() is not None]
+        if crashed:
+            for c in crashed:
+                print(f"{c.name} stopped unexpectedly (exit code {c.process.returncode}); "
+                      f"last log lines ({c.log}):\n{tail(c.log)}", file=sys.stderr)
+            print("stopping the others", file=sys.stderr)
+            stop_all(children, max(s.drain_seconds for s in settings.values()))
+            return 1
+        time.sleep(0.2)
+    print("\nstopping (draining in-flight calls)...", flush=True)
+    stop_all(children, max(s.drain_seconds for s in settings.values()))
+    print("all stopped", flush=True)
+    return 0
+
+
+def print_ready(children: list[Child], directory: Path, token_path: Path) -> None:
+    print("\nNet Net is running (SQLite under {}):\n".format(directory))
+    print(f"  {'service':<10} {'address':<18} {'health':<8} log")
+    for c in children:
+        print(f"  {c.name:<10} {c.addr:<18} {'SERVING':<8} {c.log}")
+    first = children[0]
+    print(f"""
+Admin token (department office, roles admin/auditor/analyst): {token_path}
+Call a service over reflection, for example:
+
+  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\
+    -H "authorization: Bearer $(cat {token_path})" -d '{{"group_by":["DIMENSION_DEPARTMENT"]}}' \\
+    http://{first.addr}/netnet.accounts.v1.AccountService/GetStats
+
+Issue a token for a department operator:
+
+  .venv/bin/python -m services.common.tokens --operator alice --department cac --role operator
+
+Press Ctrl-C to stop.""", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
