@@ -1,0 +1,171 @@
+"""Recording many records at once: per-record request ids, outcomes, and the import stream."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from netnet.common.v1 import common_pb2
+from services.common import metrics
+from services.common.clock import Clock
+from services.common.errors import DomainError, FieldViolation, InvalidArgument, Violations
+
+MAX_BATCH = 5000
+MAX_REJECTIONS = 100
+CHUNK = 500
+In = TypeVar("In")
+Msg = TypeVar("Msg")
+
+
+def hash64(text: str) -> int:
+    """A signed 64-bit key for a natural text key (looked up by integer index)."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
+    )
+
+
+@dataclass
+class Outcome:
+    """What became of one record of a write."""
+
+    index: int
+    request_id: str
+    record_id: int = 0
+    name: str = ""  # resource name of the record, when the write knows it
+    duplicate: bool = False
+    field: str = ""
+    reason: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.reason)
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        if kind == "accepted":
+            return sum(1 for o in self.outcomes if o.record_id and not o.duplicate)
+        if kind == "duplicate":
+            return sum(1 for o in self.outcomes if o.duplicate)
+        return sum(1 for o in self.outcomes if o.rejected)
+
+    def audit_outcome(self) -> str:
+        return (
+            f"accepted={self.count('accepted')} duplicate={self.count('duplicate')} "
+            f"rejected={self.count('rejected')}"
+        )
+
+
+class Reject(Exception):
+    """One record refused: raised as its error in a unary call, reported in a bulk one."""
+
+    def __init__(self, error: DomainError, field: str) -> None:
+        super().__init__(error.message)
+        self.error, self.field = error, field
+
+
+class RequestKeys:
+    """Request ids of a table's records, looked up once per batch and tracked within it."""
+
+    def __init__(self, conn: sqlite3.Connection, table: str, request_ids: list[str]) -> None:
+        self.known: dict[int, tuple[str, int, int]] = {}
+        keys = list({hash64(r) for r in request_ids})
+        for i in range(0, len(keys), CHUNK):
+            chunk = keys[i : i + CHUNK]
+            rows = conn.execute(
+                f"SELECT request_key, request_id, body_hash, id FROM {table} "
+                f"WHERE request_key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, rid, body, rec in rows:
+                self.known[key] = (rid, body, rec)
+
+    def prior(self, request_id: str, body_hash: int) -> int | None:
+        """The id recorded under this request id, or None; another body is refused."""
+        found = self.known.get(hash64(request_id))
+        if found is None:
+            return None
+        if found[0] != request_id or found[1] != body_hash:
+            raise Reject(
+                InvalidArgument(
+                    [FieldViolation("request_id", "already used for a different record")],
+                    reason="REQUEST_ID_REUSED",
+                ),
+                "request_id",
+            )
+        return found[2]
+
+    def add(self, request_id: str, body_hash: int, record_id: int) -> None:
+        self.known[hash64(request_id)] = (request_id, body_hash, record_id)
+
+
+def next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The next free id of a table (the single writer hands ids out)."""
+    return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
+
+
+@dataclass
+class Importer(Generic[Msg, In]):
+    """Drives a client-streaming import: per batch, prepare each record (convert, authorize,
+    validate), write the valid ones in one transaction, and sum up the outcomes."""
+
+    service: str
+    clock: Clock
+    records: Callable[[Msg], Sequence[object]]
+    prepare: Callable[[object, int, Violations], In]
+    write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
+    on_result: Callable[[BatchResult], None] | None = None
+
+    async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
+        summary = common_pb2.ImportSummary()
+        index = 0
+        async for batch in batches:
+            records = self.records(batch)
+            if len(records) > MAX_BATCH:
+                raise InvalidArgument([FieldViolation("batch", f"at most {MAX_BATCH} records")])
+            now = self.clock.now_us()
+            valid: list[tuple[int, In]] = []
+            for record in records:
+                v = Violations()
+                item = self.prepare(record, now, v)
+                if v.items:
+                    summary.rejected += 1
+                    _note(
+                        summary,
+                        index,
+                        getattr(record, "request_id", ""),
+                        v.items[0].field,
+                        v.items[0].description,
+                    )
+                else:
+                    valid.append((index, item))
+                index += 1
+            if valid:
+                result = await self.write(valid, now)
+                for o in result.outcomes:
+                    if o.rejected:
+                        summary.rejected += 1
+                        _note(summary, o.index, o.request_id, o.field, o.reason)
+                    elif o.duplicate:
+                        summary.duplicates += 1
+                    else:
+                        summary.accepted += 1
+                if self.on_result is not None:
+                    self.on_result(result)
+            summary.batches += 1
+        for outcome in ("accepted", "duplicates", "rejected"):
+            metrics.IMPORTED.labels(self.service, outcome).inc(getattr(summary, outcome))
+        return summary
+
+
+def _note(
+    summary: common_pb2.ImportSummary, index: int, request_id: str, field: str, reason: str
+) -> None:
+    if len(summary.rejections) < MAX_REJECTIONS:
+        summary.rejections.add(index=index, request_id=request_id, field=field, reason=reason)

@@ -1,0 +1,627 @@
+"""netnet.sites.v1.SiteService: protobuf in, domain calls, protobuf out."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+
+import grpc
+import structlog
+
+from netnet.sites.v1 import sites_pb2 as pb
+from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
+from services.common import idempotency, names, paging, standard
+from services.common.auth import require_role, require_writer_for
+from services.common.bulk import Importer
+from services.common.context import Principal
+from services.common.convert import to_ts, to_us
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.reference import categories, is_slug
+from services.common.server import Runtime
+from services.sites import operations, store
+from services.sites.domain import (
+    BATCH_ROLLUP,
+    CONTENT_ROLLUP,
+    SITE_ROLLUP,
+    STATUS_ROLLUP,
+    ActionInput,
+    Batch,
+    DispositionInput,
+    DispositionRow,
+    Site,
+    SiteActionRow,
+    SiteRef,
+    canonical_identifier,
+    validate_action,
+    validate_disposition,
+    validate_problems,
+    validate_ref,
+)
+
+WRITERS = ("operator", "admin", "service")
+MAX_ITEM_RESULTS = 10_000
+STATS_ROLLUPS = {
+    pb.STATS_SUBJECT_SITE_ACTIONS: (SITE_ROLLUP, True),
+    pb.STATS_SUBJECT_CONTENT: (CONTENT_ROLLUP, False),
+    pb.STATS_SUBJECT_NOTICE_BATCHES: (BATCH_ROLLUP, False),
+    pb.STATS_SUBJECT_SITE_STATUS: (STATUS_ROLLUP, False),
+}
+log = structlog.get_logger()
+
+
+def site_pb(s: Site) -> pb.Site:
+    return pb.Site(
+        name=f"sites/{s.id}",
+        kind=s.kind,
+        identifier=s.identifier,  # type: ignore[arg-type]
+        display_name=s.display_name,
+        operator_entity=s.operator_entity,
+        icp_filing=s.icp_filing,
+        region=s.region,
+        status=s.status,  # type: ignore[arg-type]
+        notice_due_time=to_ts(s.due_us),
+        first_action_time=to_ts(s.first_action_us),
+        last_action_time=to_ts(s.last_action_us),
+        action_count=s.action_count,
+        etag=str(s.revision),
+    )
+
+
+def action_pb(r: SiteActionRow) -> pb.SiteAction:
+    return pb.SiteAction(
+        name=operations.action_name(r.site_id, r.id),
+        site=f"sites/{r.site_id}",
+        action=r.action,
+        category=r.category,
+        department=r.department,  # type: ignore[arg-type]
+        region=r.region,
+        campaign_id=r.campaign_id,
+        special_action=r.special_action,
+        case=r.case,
+        actor=r.actor,
+        request_id=r.request_id,
+        effective_time=to_ts(r.effective_us),
+        due_time=to_ts(r.due_us),
+        problems=r.problems,
+        notice_batch=operations.batch_name(r.notice_batch_id) if r.notice_batch_id else "",
+        record_time=to_ts(r.record_us),
+        retracted=r.retracted_us is not None,
+        retract_reason=r.retract_reason,
+        retracted_by=r.retracted_by,
+        retract_time=to_ts(r.retracted_us),
+    )
+
+
+def batch_pb(b: Batch) -> pb.NoticeBatch:
+    return pb.NoticeBatch(
+        name=operations.batch_name(b.id),
+        title=b.title,
+        department=b.department,
+        category=b.category,
+        campaign_id=b.campaign_id,
+        special_action=b.special_action,
+        due_time=to_ts(b.due_us),
+        state=b.state,
+        entry_count=b.entry_count,  # type: ignore[arg-type]
+        create_time=to_ts(b.create_us),
+        publish_time=to_ts(b.publish_us),
+        etag=str(b.revision),
+    )
+
+
+def disposition_pb(d: DispositionRow) -> pb.Disposition:
+    return pb.Disposition(
+        name=operations.disposition_name(d.site_id, d.id),
+        site=f"sites/{d.site_id}",
+        locator=d.locator,
+        content_sha256=d.content_sha256,
+        perceptual_hash=d.perceptual_hash,
+        category=d.category,
+        measure=d.measure,
+        handler=d.handler,  # type: ignore[arg-type]
+        department=d.department,
+        campaign_id=d.campaign_id,
+        special_action=d.special_action,
+        actor=d.actor,
+        request_id=d.request_id,
+        effective_time=to_ts(d.effective_us),
+        record_time=to_ts(d.record_us),
+    )
+
+
+def site_ref(m: pb.SiteRef) -> SiteRef:
+    return SiteRef(m.kind, m.identifier, m.display_name, m.operator_entity, m.icp_filing, m.region)
+
+
+def ref_pb(r: SiteRef) -> pb.SiteRef:
+    return pb.SiteRef(
+        kind=r.kind,
+        identifier=r.identifier,  # type: ignore[arg-type]
+        display_name=r.display_name,
+        operator_entity=r.operator_entity,
+        icp_filing=r.icp_filing,
+        region=r.region,
+    )
+
+
+def action_input(m: pb.SiteActionInput) -> ActionInput:
+    return ActionInput(
+        m.request_id,
+        site_ref(m.site),
+        m.action,
+        m.category,
+        m.department,
+        m.region,
+        m.campaign_id,
+        m.special_action,
+        m.case,
+        to_us(m.effective_time, m.HasField("effective_time")),
+        to_us(m.due_time, m.HasField("due_time")),
+        tuple(m.problems),
+    )
+
+
+def disposition_input(m: pb.DispositionInput) -> DispositionInput:
+    return DispositionInput(
+        m.request_id,
+        site_ref(m.site),
+        m.locator,
+        m.content_sha256,
+        m.perceptual_hash,
+        m.category,
+        m.measure,
+        m.handler,
+        m.department,
+        m.campaign_id,
+        m.special_action,
+        to_us(m.effective_time, m.HasField("effective_time")),
+    )
+
+
+def _prepare_disposition(m: object, now: int, v: Violations) -> DispositionInput:
+    d = disposition_input(m)  # type: ignore[arg-type]
+    require_writer_for(d.department)
+    return validate_disposition(d, now, v)
+
+
+def _request_id(request_id: str, v: Violations) -> None:
+    v.check(0 < len(request_id) <= 128, "request_id", "required, at most 128 characters")
+
+
+class SiteServicer(pb_grpc.SiteServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.db = runtime.db
+
+    async def _once(
+        self,
+        request: object,
+        method: str,
+        request_id: str,
+        work: Callable[[sqlite3.Connection], bytes],
+    ) -> bytes:
+        """Run a mutation once per request id, in the writer's transaction."""
+        body = idempotency.fingerprint(request.SerializeToString(deterministic=True))  # type: ignore[attr-defined]
+        now = self.rt.clock.now_us()
+        return await self.db.write(
+            lambda c: idempotency.run_once(c, request_id, method, body, now, lambda: work(c))
+        )
+
+    async def RecordSiteAction(
+        self, request: pb.RecordSiteActionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordSiteActionResponse:
+        principal = require_writer_for(request.action.department)
+        now = self.rt.clock.now_us()
+        v = Violations()
+        a = validate_action(action_input(request.action), now, v, "action.")
+        v.raise_if_any()
+        result = await self.db.write(
+            partial(
+                operations.record_actions,
+                principal=principal,
+                items=[(0, a)],
+                now_us=now,
+                strict=True,
+            )
+        )
+        outcome = result.outcomes[0]
+
+        def read(c: sqlite3.Connection) -> tuple[SiteActionRow, Site]:
+            row = store.get_action(c, outcome.record_id)
+            assert row is not None
+            site = store.get_site(c, row.site_id)
+            assert site is not None
+            return row, site
+
+        row, site = await self.db.read(read)
+        return pb.RecordSiteActionResponse(
+            action=action_pb(row), site=site_pb(site), duplicate=outcome.duplicate
+        )
+
+    async def RetractSiteAction(
+        self, request: pb.RetractSiteActionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RetractSiteActionResponse:
+        principal = require_role(*WRITERS)
+        v = Violations()
+        _request_id(request.request_id, v)
+        v.check(0 < len(request.reason) <= 512, "reason", "required, at most 512 characters")
+        v.raise_if_any()
+        site_id, action_id = names.parse(request.name, "name", "sites", "actions")
+        now = self.rt.clock.now_us()
+
+        def work(c: sqlite3.Connection) -> bytes:
+            row, site = operations.retract_action(
+                c, principal, site_id, action_id, request.reason, request.request_id, now
+            )
+            return pb.RetractSiteActionResponse(
+                action=action_pb(row), site=site_pb(site)
+            ).SerializeToString()
+
+        return pb.RetractSiteActionResponse.FromString(
+            await self._once(request, "RetractSiteAction", request.request_id, work)
+        )
+
+    async def GetSite(
+        self, request: pb.GetSiteRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetSiteResponse:
+        (site_id,) = names.parse(request.name, "name", "sites")
+        site = await self.db.read(lambda c: store.get_site(c, site_id))
+        if site is None:
+            raise NotFound(f"{request.name} not found")
+        return pb.GetSiteResponse(site=site_pb(site))
+
+    async def BatchGetSites(
+        self, request: pb.BatchGetSitesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetSitesResponse:
+        if len(request.names) > paging.MAX_PAGE_SIZE:
+            raise InvalidArgument([FieldViolation("names", "at most 1000")])
+        ids = [names.parse(n, f"names[{i}]", "sites")[0] for i, n in enumerate(request.names)]
+        found = await self.db.read(lambda c: store.get_sites(c, ids))
+        return pb.BatchGetSitesResponse(
+            sites=[site_pb(found[i]) for i in ids if i in found],
+            not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
+        )
+
+    async def ListSites(
+        self, request: pb.ListSitesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSitesResponse:
+        size = paging.page_size(request.page_size)
+        identifier = ""
+        if request.identifier:
+            identifier = canonical_identifier(request.kind, request.identifier) or ""
+            if not identifier:
+                raise InvalidArgument(
+                    [
+                        FieldViolation(
+                            "identifier", "must be a host or package id (and kind must be set)"
+                        )
+                    ]
+                )
+        marks = {
+            k: val
+            for k, val in (
+                ("department", request.department),
+                ("campaign_id", request.campaign_id),
+                ("category", request.category),
+            )
+            if val
+        }
+        bound = [request.kind, request.status, identifier, marks]
+        after = paging.decode(request.page_token, bound) or 0
+        rows = await self.db.read(
+            lambda c: store.list_sites(
+                c, after, size + 1, request.kind, request.status, identifier, marks
+            )
+        )
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        return pb.ListSitesResponse(sites=[site_pb(s) for s in rows[:size]], next_page_token=token)
+
+    async def ListSiteActions(
+        self, request: pb.ListSiteActionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSiteActionsResponse:
+        (site_id,) = names.parse(request.parent, "parent", "sites")
+        size = paging.page_size(request.page_size)
+        after = paging.decode(request.page_token, request.parent) or 0
+
+        def read(c: sqlite3.Connection) -> list[SiteActionRow] | None:
+            if store.get_site(c, site_id) is None:
+                return None
+            return store.actions_of(c, site_id, after, size + 1)
+
+        rows = await self.db.read(read)
+        if rows is None:
+            raise NotFound(f"{request.parent} not found")
+        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
+        return pb.ListSiteActionsResponse(
+            actions=[action_pb(r) for r in rows[:size]], next_page_token=token
+        )
+
+    async def ListOverdueSites(
+        self, request: pb.ListOverdueSitesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListOverdueSitesResponse:
+        size = paging.page_size(request.page_size)
+        batch_id = (
+            names.parse(request.notice_batch, "notice_batch", "noticeBatches")[0]
+            if request.notice_batch
+            else 0
+        )
+        bound = [request.department, batch_id]
+        after = paging.decode(request.page_token, bound) or 0
+        now = self.rt.clock.now_us()
+        rows = await self.db.read(
+            lambda c: store.overdue(c, now, after, size + 1, request.department, batch_id)
+        )
+        token = paging.encode(bound, rows[size - 1][0].id) if len(rows) > size else ""
+        return pb.ListOverdueSitesResponse(
+            sites=[pb.OverdueSite(site=site_pb(s), notice=action_pb(a)) for s, a in rows[:size]],
+            next_page_token=token,
+        )
+
+    async def CreateNoticeBatch(
+        self, request: pb.CreateNoticeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateNoticeBatchResponse:
+        b = request.batch
+        principal = require_writer_for(b.department)
+        now = self.rt.clock.now_us()
+        v = Violations()
+        _request_id(request.request_id, v)
+        v.check(0 < len(b.title) <= 256, "batch.title", "required, at most 256 characters")
+        v.check(b.category in categories(), "batch.category", "unknown category")
+        v.check(not b.campaign_id or is_slug(b.campaign_id), "batch.campaign_id", "must be a slug")
+        v.check(
+            not b.special_action or (is_slug(b.special_action) and bool(b.campaign_id)),
+            "batch.special_action",
+            "must be a slug, with a campaign_id",
+        )
+        due = to_us(b.due_time, b.HasField("due_time"))
+        v.check(due is not None and due > now, "batch.due_time", "required, in the future")
+        v.raise_if_any()
+
+        def work(c: sqlite3.Connection) -> bytes:
+            batch = operations.create_batch(
+                c,
+                principal,
+                b.title,
+                b.category,
+                b.campaign_id,
+                b.special_action,
+                due or 0,
+                request.request_id,
+                now,
+            )
+            return pb.CreateNoticeBatchResponse(batch=batch_pb(batch)).SerializeToString()
+
+        return pb.CreateNoticeBatchResponse.FromString(
+            await self._once(request, "CreateNoticeBatch", request.request_id, work)
+        )
+
+    async def AddNoticeEntries(
+        self, request: pb.AddNoticeEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddNoticeEntriesResponse:
+        principal = require_role(*WRITERS)
+        v = Violations()
+        _request_id(request.request_id, v)
+        v.check(0 < len(request.entries) <= 1000, "entries", "1 to 1000 entries required")
+        entries = []
+        for i, e in enumerate(request.entries):
+            entries.append(
+                (validate_ref(site_ref(e.site), v, f"entries[{i}].site."), tuple(e.problems))
+            )
+            validate_problems(tuple(e.problems), v, f"entries[{i}].problems")
+        v.raise_if_any()
+        (batch_id,) = names.parse(request.batch, "batch", "noticeBatches")
+        now = self.rt.clock.now_us()
+
+        def work(c: sqlite3.Connection) -> bytes:
+            batch = operations.add_entries(c, principal, batch_id, entries, request.request_id, now)
+            return pb.AddNoticeEntriesResponse(batch=batch_pb(batch)).SerializeToString()
+
+        return pb.AddNoticeEntriesResponse.FromString(
+            await self._once(request, "AddNoticeEntries", request.request_id, work)
+        )
+
+    async def PublishNoticeBatch(
+        self, request: pb.PublishNoticeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishNoticeBatchResponse:
+        principal = require_role(*WRITERS)
+        v = Violations()
+        _request_id(request.request_id, v)
+        v.raise_if_any()
+        (batch_id,) = names.parse(request.name, "name", "noticeBatches")
+        now = self.rt.clock.now_us()
+
+        def work(c: sqlite3.Connection) -> bytes:
+            batch = operations.publish_batch(
+                c, principal, batch_id, request.etag, request.request_id, now
+            )
+            return pb.PublishNoticeBatchResponse(batch=batch_pb(batch)).SerializeToString()
+
+        return pb.PublishNoticeBatchResponse.FromString(
+            await self._once(request, "PublishNoticeBatch", request.request_id, work)
+        )
+
+    async def GetNoticeBatch(
+        self, request: pb.GetNoticeBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetNoticeBatchResponse:
+        (batch_id,) = names.parse(request.name, "name", "noticeBatches")
+
+        def read(
+            c: sqlite3.Connection,
+        ) -> tuple[Batch | None, list[tuple[SiteRef, tuple[str, ...]]]]:
+            return store.get_batch(c, batch_id), store.entries_of(c, batch_id)
+
+        batch, entries = await self.db.read(read)
+        if batch is None:
+            raise NotFound(f"{request.name} not found")
+        return pb.GetNoticeBatchResponse(
+            batch=batch_pb(batch),
+            entries=[pb.NoticeEntry(site=ref_pb(r), problems=p) for r, p in entries],
+        )
+
+    async def ListNoticeBatches(
+        self, request: pb.ListNoticeBatchesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListNoticeBatchesResponse:
+        size = paging.page_size(request.page_size)
+        bound = [request.department, request.campaign_id]
+        after = paging.decode(request.page_token, bound) or 0
+        rows = await self.db.read(
+            lambda c: store.list_batches(
+                c, after, size + 1, request.department, request.campaign_id
+            )
+        )
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        return pb.ListNoticeBatchesResponse(
+            batches=[batch_pb(b) for b in rows[:size]], next_page_token=token
+        )
+
+    async def RecordDisposition(
+        self, request: pb.RecordDispositionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordDispositionResponse:
+        principal = require_writer_for(request.disposition.department)
+        now = self.rt.clock.now_us()
+        v = Violations()
+        d = validate_disposition(disposition_input(request.disposition), now, v, "disposition.")
+        v.raise_if_any()
+        result = await self.db.write(
+            partial(
+                operations.record_dispositions,
+                principal=principal,
+                items=[(0, d)],
+                now_us=now,
+                strict=True,
+            )
+        )
+        outcome = result.outcomes[0]
+
+        def read(c: sqlite3.Connection) -> tuple[DispositionRow, int]:
+            row = store.get_disposition(c, outcome.record_id)
+            assert row is not None
+            return row, store.count_by_content(c, row.content_sha256) - 1
+
+        row, earlier = await self.db.read(read)
+        return pb.RecordDispositionResponse(
+            disposition=disposition_pb(row), duplicate=outcome.duplicate, earlier_count=earlier
+        )
+
+    async def ImportDispositions(
+        self,
+        request_iterator: AsyncIterator[pb.ImportDispositionsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> pb.ImportDispositionsResponse:
+        principal: Principal = require_role(*WRITERS)
+        results: list[pb.ItemResult] = []
+
+        def keep(result: object) -> None:
+            for o in result.outcomes:  # type: ignore[attr-defined]
+                if len(results) <= MAX_ITEM_RESULTS:
+                    results.append(
+                        pb.ItemResult(
+                            index=o.index,
+                            request_id=o.request_id,
+                            name=o.name,
+                            duplicate=o.duplicate,
+                            field=o.field,
+                            reason=o.reason,
+                        )
+                    )
+
+        importer: Importer[pb.ImportDispositionsRequest, DispositionInput] = Importer(
+            service="sites",
+            clock=self.rt.clock,
+            records=lambda m: m.dispositions,
+            prepare=_prepare_disposition,
+            write=lambda items, now: self.db.write(
+                partial(
+                    operations.record_dispositions,
+                    principal=principal,
+                    items=items,
+                    now_us=now,
+                    strict=False,
+                )
+            ),
+            on_result=keep,
+        )
+        summary = await importer.run(request_iterator)
+        if summary.accepted + summary.duplicates + summary.rejected > MAX_ITEM_RESULTS:
+            results = []
+        return pb.ImportDispositionsResponse(
+            summary=summary, results=sorted(results, key=lambda r: r.index)
+        )
+
+    async def LookupContentHash(
+        self, request: pb.LookupContentHashRequest, context: grpc.aio.ServicerContext
+    ) -> pb.LookupContentHashResponse:
+        v = Violations()
+        sha, phash = request.content_sha256.lower(), request.perceptual_hash.lower()
+        v.check(
+            bool(sha) != bool(phash),
+            "content_sha256",
+            "give either content_sha256 or perceptual_hash",
+        )
+        v.check(not sha or len(sha) == 64, "content_sha256", "must be 64 hex digits")
+        v.check(not phash or len(phash) == 16, "perceptual_hash", "must be 16 hex digits")
+        v.raise_if_any()
+        size = paging.page_size(request.page_size)
+        bound = [sha, phash]
+        after = paging.decode(request.page_token, bound) or 0
+
+        def read(c: sqlite3.Connection) -> tuple[list[DispositionRow], list[str]]:
+            return (
+                store.by_content(c, sha, phash, after, size + 1),
+                store.content_departments(c, sha, phash),
+            )
+
+        rows, departments = await self.db.read(read)
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        return pb.LookupContentHashResponse(
+            dispositions=[disposition_pb(d) for d in rows[:size]],
+            departments=departments,
+            next_page_token=token,
+        )
+
+    async def GetStats(
+        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStatsResponse:
+        if request.subject not in STATS_ROLLUPS:
+            raise InvalidArgument([FieldViolation("subject", "required")])
+        rollup, subjects = STATS_ROLLUPS[request.subject]
+        rows, total = await standard.stats(
+            self.rt, rollup, request.filter, list(request.group_by), subjects=subjects
+        )
+        return pb.GetStatsResponse(rows=rows, total=total)
+
+    async def WatchChanges(
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchChangesResponse]:
+        async for event in standard.watch(self.rt, request.after_seq):
+            yield pb.WatchChangesResponse(event=event)
+
+    async def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAuditEntriesResponse:
+        entries, token = await standard.audit_page(self.rt, request.page_size, request.page_token)
+        return pb.ListAuditEntriesResponse(entries=entries, next_page_token=token)
+
+    async def VerifyAuditChain(
+        self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VerifyAuditChainResponse:
+        return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
+
+
+async def overdue_sweep(runtime: Runtime) -> None:
+    """Background loop: mark past-due notices overdue (and emit their change events)."""
+    while True:
+        marked = await runtime.db.write(
+            lambda c: operations.sweep_overdue(c, runtime.clock.now_us())
+        )
+        if marked:
+            log.info("overdue sweep", marked=marked)
+        if marked < operations.SWEEP_LIMIT:
+            await asyncio.sleep(runtime.settings.overdue_sweep_seconds)
+
+
+def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
+    pb_grpc.add_SiteServiceServicer_to_server(SiteServicer(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["SiteService"].full_name]

@@ -1,0 +1,492 @@
+"""SQL for sites, site actions, notice batches and dispositions (no protobuf here)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from services.common import rollups
+from services.common.bulk import CHUNK, hash64, next_id
+from services.sites.domain import (
+    SITE_ROLLUP,
+    STATUS_ROLLUP,
+    Batch,
+    DispositionRow,
+    Site,
+    SiteActionRow,
+    SiteRef,
+    Status,
+)
+
+SITE_COLS = (
+    "id, kind, identifier, display_name, operator_entity, icp_filing, region, status, "
+    "due_us, notice_action_id, first_action_us, last_action_us, action_count, revision"
+)
+ACTION_COLS = (
+    "id, site_id, request_id, action, category, department, region, campaign_id, "
+    "special_action, case_ref, actor, effective_us, due_us, problems, "
+    "notice_batch_id, record_us, retracted_us, retract_reason, retracted_by"
+)
+BATCH_COLS = (
+    "id, title, department, category, campaign_id, special_action, due_us, state, "
+    "entry_count, create_us, publish_us, revision"
+)
+DISPOSITION_COLS = (
+    "id, site_id, request_id, locator, content_sha256, perceptual_hash, category, "
+    "measure, handler, department, campaign_id, special_action, actor, "
+    "effective_us, record_us"
+)
+
+
+def _action(row: tuple[object, ...]) -> SiteActionRow:
+    values = list(row)
+    values[13] = tuple(json.loads(str(values[13])))
+    return SiteActionRow(*values)  # type: ignore[arg-type]
+
+
+def _in(n: int) -> str:
+    return ",".join("?" * n)
+
+
+class SiteBook:
+    """The sites a write touches: loaded once (by identity or id), new ones created in memory,
+    all saved together at the end of the transaction with the sites-by-status counters."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, refs: Iterable[SiteRef] = (), ids: Iterable[int] = ()
+    ) -> None:
+        self.conn = conn
+        self.by_key: dict[int, Site] = {}
+        self.status_before: dict[int, int] = {}
+        keys = list({r.ident_key() for r in refs})
+        for column, values in (("ident_key", keys), ("id", list(set(ids)))):
+            for i in range(0, len(values), CHUNK):
+                chunk = values[i : i + CHUNK]
+                for key, *cols in conn.execute(
+                    f"SELECT ident_key, {SITE_COLS} FROM sites "
+                    f"WHERE {column} IN ({_in(len(chunk))})",
+                    chunk,
+                ):
+                    site = self.by_key[key] = Site(*cols)
+                    self.status_before[site.id] = site.status
+        self.by_id = {s.id: s for s in self.by_key.values()}
+        self.created: dict[int, Site] = {}
+        self.touched: dict[int, Site] = {}
+        self._next = next_id(conn, "sites")
+
+    def site(self, ref: SiteRef) -> Site:
+        key = ref.ident_key()
+        site = self.by_key.get(key)
+        if site is None:
+            site = Site(
+                self._next,
+                ref.kind,
+                ref.identifier,
+                ref.display_name,
+                ref.operator_entity,
+                ref.icp_filing,
+                ref.region,
+                Status.ACTIVE,
+                None,
+                None,
+                None,
+                None,
+                0,
+                0,
+            )
+            self._next += 1
+            self.by_key[key] = self.created[key] = self.by_id[site.id] = site
+        else:
+            for attr in ("display_name", "operator_entity", "icp_filing", "region"):
+                if getattr(ref, attr):
+                    setattr(site, attr, getattr(ref, attr))
+        return site
+
+    def touch(self, site: Site) -> None:
+        """Mark a site changed (a new revision)."""
+        site.revision += 1
+        self.touched[site.id] = site
+
+    def keep(self, site: Site) -> None:
+        """Make sure a site created here is saved even though it did not change."""
+        if site.revision == 0:
+            self.touch(site)
+
+    def save(self) -> set[int]:
+        """Write new and changed sites; returns the ids of the new ones."""
+        new = {s.id for s in self.created.values() if s.id in self.touched}
+        self.conn.executemany(
+            f"INSERT INTO sites (ident_key, {SITE_COLS}) VALUES ({_in(15)})",
+            [(key, *_site_values(s)) for key, s in self.created.items() if s.id in new],
+        )
+        update_sites(self.conn, [s for s in self.touched.values() if s.id not in new])
+        deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+        for site in self.touched.values():
+            before = self.status_before.get(site.id)
+            if before != site.status:
+                if before is not None:
+                    deltas.append((None, _status_key(before), "", -1))
+                deltas.append((None, _status_key(site.status), "", 1))
+        rollups.apply(self.conn, STATUS_ROLLUP, deltas)
+        return new
+
+
+def _status_key(status: int) -> rollups.Key:
+    return ("", Status(status).name.lower(), "", "", "")
+
+
+def _site_values(s: Site) -> tuple[object, ...]:
+    return (
+        s.id,
+        s.kind,
+        s.identifier,
+        s.display_name,
+        s.operator_entity,
+        s.icp_filing,
+        s.region,
+        s.status,
+        s.due_us,
+        s.notice_action_id,
+        s.first_action_us,
+        s.last_action_us,
+        s.action_count,
+        s.revision,
+    )
+
+
+def update_sites(conn: sqlite3.Connection, sites: Iterable[Site]) -> None:
+    conn.executemany(
+        "UPDATE sites SET display_name = ?, operator_entity = ?, icp_filing = ?, region = ?, "
+        "status = ?, due_us = ?, notice_action_id = ?, first_action_us = ?, last_action_us = ?, "
+        "action_count = ?, revision = ? WHERE id = ?",
+        [
+            (
+                s.display_name,
+                s.operator_entity,
+                s.icp_filing,
+                s.region,
+                s.status,
+                s.due_us,
+                s.notice_action_id,
+                s.first_action_us,
+                s.last_action_us,
+                s.action_count,
+                s.revision,
+                s.id,
+            )
+            for s in sites
+        ],
+    )
+
+
+def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, SiteActionRow]]) -> None:
+    """rows: (body_hash, action)."""
+    conn.executemany(
+        f"INSERT INTO site_actions (request_key, body_hash, {ACTION_COLS}) VALUES ({_in(21)})",
+        [
+            (
+                hash64(r.request_id),
+                body,
+                r.id,
+                r.site_id,
+                r.request_id,
+                r.action,
+                r.category,
+                r.department,
+                r.region,
+                r.campaign_id,
+                r.special_action,
+                r.case,
+                r.actor,
+                r.effective_us,
+                r.due_us,
+                json.dumps(list(r.problems), ensure_ascii=False),
+                r.notice_batch_id,
+                r.record_us,
+                r.retracted_us,
+                r.retract_reason,
+                r.retracted_by,
+            )
+            for body, r in rows
+        ],
+    )
+
+
+def retract_action(
+    conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str
+) -> None:
+    conn.execute(
+        "UPDATE site_actions SET retracted_us = ?, retract_reason = ?, retracted_by = ? "
+        "WHERE id = ?",
+        (now_us, reason, by, action_id),
+    )
+
+
+def get_site(conn: sqlite3.Connection, site_id: int) -> Site | None:
+    row = conn.execute(f"SELECT {SITE_COLS} FROM sites WHERE id = ?", (site_id,)).fetchone()
+    return Site(*row) if row else None
+
+
+def get_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Site]:
+    found: dict[int, Site] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        for row in conn.execute(
+            f"SELECT {SITE_COLS} FROM sites WHERE id IN ({_in(len(chunk))})", chunk
+        ):
+            found[row[0]] = Site(*row)
+    return found
+
+
+def get_action(conn: sqlite3.Connection, action_id: int) -> SiteActionRow | None:
+    row = conn.execute(
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE id = ?", (action_id,)
+    ).fetchone()
+    return _action(row) if row else None
+
+
+def actions_of(
+    conn: sqlite3.Connection, site_id: int, after_id: int = 0, limit: int = -1
+) -> list[SiteActionRow]:
+    rows = conn.execute(
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (site_id, after_id, limit),
+    )
+    return [_action(r) for r in rows]
+
+
+def list_sites(
+    conn: sqlite3.Connection,
+    after_id: int,
+    limit: int,
+    kind: int,
+    status: int,
+    identifier: str,
+    marks: dict[str, str],
+) -> list[Site]:
+    conds: list[str] = ["s.id > ?"]
+    params: list[object] = [after_id]
+    for column, value in (("kind", kind), ("status", status), ("identifier", identifier)):
+        if value:
+            conds.append(f"s.{column} = ?")
+            params.append(value)
+    sql, p = rollups.subject_filter(SITE_ROLLUP, "s.id", marks)
+    conds.append(sql)
+    params += p
+    cols = ", ".join(f"s.{c}" for c in SITE_COLS.split(", "))
+    rows = conn.execute(
+        f"SELECT {cols} FROM sites s WHERE {' AND '.join(conds)} ORDER BY s.id LIMIT ?",
+        (*params, limit),
+    )
+    return [Site(*r) for r in rows]
+
+
+def due_notices(conn: sqlite3.Connection, now_us: int, limit: int) -> list[Site]:
+    """Notified sites whose notice is past due (the overdue sweep's work)."""
+    rows = conn.execute(
+        f"SELECT {SITE_COLS} FROM sites WHERE status = ? AND due_us <= ? ORDER BY due_us LIMIT ?",
+        (Status.NOTIFIED, now_us, limit),
+    )
+    return [Site(*r) for r in rows]
+
+
+def overdue(
+    conn: sqlite3.Connection, now_us: int, after_id: int, limit: int, department: str, batch_id: int
+) -> list[tuple[Site, SiteActionRow]]:
+    conds: list[str] = ["s.status IN (?, ?)", "s.due_us <= ?", "s.id > ?"]
+    params: list[object] = [Status.NOTIFIED, Status.OVERDUE, now_us, after_id]
+    if department:
+        conds.append("a.department = ?")
+        params.append(department)
+    if batch_id:
+        conds.append("a.notice_batch_id = ?")
+        params.append(batch_id)
+    site_cols = ", ".join(f"s.{c}" for c in SITE_COLS.split(", "))
+    action_cols = ", ".join(f"a.{c}" for c in ACTION_COLS.split(", "))
+    rows = conn.execute(
+        f"SELECT {site_cols}, {action_cols} FROM sites s JOIN site_actions a "
+        f"ON a.id = s.notice_action_id WHERE {' AND '.join(conds)} ORDER BY s.id LIMIT ?",
+        (*params, limit),
+    )
+    n = len(SITE_COLS.split(", "))
+    return [(Site(*r[:n]), _action(r[n:])) for r in rows]
+
+
+def insert_batch(conn: sqlite3.Connection, b: Batch) -> None:
+    conn.execute(
+        f"INSERT INTO notice_batches ({BATCH_COLS}) VALUES ({_in(12)})",
+        (
+            b.id,
+            b.title,
+            b.department,
+            b.category,
+            b.campaign_id,
+            b.special_action,
+            b.due_us,
+            b.state,
+            b.entry_count,
+            b.create_us,
+            b.publish_us,
+            b.revision,
+        ),
+    )
+
+
+def update_batch(conn: sqlite3.Connection, b: Batch) -> None:
+    conn.execute(
+        "UPDATE notice_batches SET state = ?, entry_count = ?, publish_us = ?, "
+        "revision = ? WHERE id = ?",
+        (b.state, b.entry_count, b.publish_us, b.revision, b.id),
+    )
+
+
+def get_batch(conn: sqlite3.Connection, batch_id: int) -> Batch | None:
+    row = conn.execute(
+        f"SELECT {BATCH_COLS} FROM notice_batches WHERE id = ?", (batch_id,)
+    ).fetchone()
+    return Batch(*row) if row else None
+
+
+def list_batches(
+    conn: sqlite3.Connection, after_id: int, limit: int, department: str, campaign_id: str
+) -> list[Batch]:
+    conds: list[str] = ["id > ?"]
+    params: list[object] = [after_id]
+    for column, value in (("department", department), ("campaign_id", campaign_id)):
+        if value:
+            conds.append(f"{column} = ?")
+            params.append(value)
+    rows = conn.execute(
+        f"SELECT {BATCH_COLS} FROM notice_batches WHERE {' AND '.join(conds)} ORDER BY id LIMIT ?",
+        (*params, limit),
+    )
+    return [Batch(*r) for r in rows]
+
+
+def add_entries(
+    conn: sqlite3.Connection,
+    batch_id: int,
+    first_seq: int,
+    entries: list[tuple[SiteRef, tuple[str, ...]]],
+) -> None:
+    conn.executemany(
+        "INSERT INTO notice_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                batch_id,
+                first_seq + i,
+                r.kind,
+                r.identifier,
+                r.display_name,
+                r.operator_entity,
+                r.icp_filing,
+                r.region,
+                json.dumps(list(problems), ensure_ascii=False),
+            )
+            for i, (r, problems) in enumerate(entries)
+        ],
+    )
+
+
+def entries_of(conn: sqlite3.Connection, batch_id: int) -> list[tuple[SiteRef, tuple[str, ...]]]:
+    rows = conn.execute(
+        "SELECT kind, identifier, display_name, operator_entity, icp_filing, "
+        "region, problems FROM notice_entries WHERE batch_id = ? ORDER BY seq",
+        (batch_id,),
+    )
+    return [(SiteRef(*r[:6]), tuple(json.loads(r[6]))) for r in rows]
+
+
+def insert_dispositions(conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]) -> None:
+    """rows: (body_hash, disposition)."""
+    conn.executemany(
+        f"INSERT INTO dispositions (request_key, body_hash, content_key, {DISPOSITION_COLS}) "
+        f"VALUES ({_in(18)})",
+        [
+            (
+                hash64(d.request_id),
+                body,
+                hash64(d.content_sha256),
+                d.id,
+                d.site_id,
+                d.request_id,
+                d.locator,
+                d.content_sha256,
+                d.perceptual_hash,
+                d.category,
+                d.measure,
+                d.handler,
+                d.department,
+                d.campaign_id,
+                d.special_action,
+                d.actor,
+                d.effective_us,
+                d.record_us,
+            )
+            for body, d in rows
+        ],
+    )
+
+
+def get_disposition(conn: sqlite3.Connection, disposition_id: int) -> DispositionRow | None:
+    row = conn.execute(
+        f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE id = ?", (disposition_id,)
+    ).fetchone()
+    return DispositionRow(*row) if row else None
+
+
+def by_content(
+    conn: sqlite3.Connection, sha256: str, phash: str, after_id: int, limit: int
+) -> list[DispositionRow]:
+    if sha256:
+        rows = conn.execute(
+            f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE content_key = ? "
+            "AND content_sha256 = ? AND id > ? ORDER BY id LIMIT ?",
+            (hash64(sha256), sha256, after_id, limit),
+        )
+    else:
+        rows = conn.execute(
+            f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE "
+            "perceptual_hash = ? AND id > ? ORDER BY id LIMIT ?",
+            (phash, after_id, limit),
+        )
+    return [DispositionRow(*r) for r in rows]
+
+
+def content_departments(conn: sqlite3.Connection, sha256: str, phash: str) -> list[str]:
+    if sha256:
+        rows = conn.execute(
+            "SELECT DISTINCT department FROM dispositions WHERE content_key = ? "
+            "AND content_sha256 = ? ORDER BY 1",
+            (hash64(sha256), sha256),
+        )
+    else:
+        rows = conn.execute(
+            "SELECT DISTINCT department FROM dispositions WHERE perceptual_hash = ? ORDER BY 1",
+            (phash,),
+        )
+    return [r[0] for r in rows]
+
+
+def count_by_content(conn: sqlite3.Connection, sha256: str) -> int:
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM dispositions WHERE content_key = ? AND content_sha256 = ?",
+            (hash64(sha256), sha256),
+        ).fetchone()[0]
+    )
+
+
+def disposition_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, int]:
+    """disposition id -> site id."""
+    found: dict[int, int] = {}
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        found.update(
+            conn.execute(
+                f"SELECT id, site_id FROM dispositions WHERE id IN ({_in(len(chunk))})", chunk
+            ).fetchall()
+        )
+    return found
