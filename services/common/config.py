@@ -32,6 +32,7 @@ class Settings:
     max_message_bytes: int
     sqlite_synchronous: str
     overdue_sweep_seconds: float
+    handover_ack_seconds: float
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -113,5 +114,8 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         drain_seconds=_float(env, "NETNET_DRAIN_SECONDS", 10.0, 0.0, 600.0),
         max_message_bytes=_int(env, "NETNET_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1 << 30),
         sqlite_synchronous=_choice(env, "NETNET_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
-        overdue_sweep_seconds=_float(env, "NETNET_OVERDUE_SWEEP_SECONDS", 60.0, 0.1, 86400.0),
+        overdue_sweep_seconds=_float(env, "NETNET_OVERDUE_SWEEP_SECONDS", 60.0, 0.01, 86400.0),
+        handover_ack_seconds=_float(
+            env, "NETNET_HANDOVER_ACK_SECONDS", 3 * 86400.0, 1.0, 365 * 86400.0
+        ),
     )

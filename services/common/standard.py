@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+
+from google.protobuf.message import Message
 
 from netnet.common.v1 import common_pb2
-from services.common import audit, convert, paging, rollups
+from services.common import audit, convert, idempotency, paging, rollups
 from services.common.auth import require_role
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.server import Runtime
@@ -44,3 +47,23 @@ async def audit_page(
 async def verify_audit(runtime: Runtime) -> common_pb2.AuditVerification:
     require_role("auditor")
     return convert.verification(await runtime.db.read(audit.verify))
+
+
+async def once(
+    runtime: Runtime,
+    request: Message,
+    method: str,
+    request_id: str,
+    work: Callable[[sqlite3.Connection], Message],
+) -> bytes:
+    """Run a mutation once per request id, in the writer's transaction; the serialized
+    response is stored with the change and returned again for a repeat."""
+    if not 0 < len(request_id) <= 128:
+        raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
+    body = idempotency.fingerprint(request.SerializeToString(deterministic=True))
+    now = runtime.clock.now_us()
+    return await runtime.db.write(
+        lambda c: idempotency.run_once(
+            c, request_id, method, body, now, lambda: work(c).SerializeToString()
+        )
+    )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 
 import grpc
 import structlog
+from google.protobuf.message import Message
 
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
-from services.common import idempotency, names, paging, standard
+from services.common import names, paging, standard
 from services.common.auth import require_role, require_writer_for
 from services.common.bulk import Importer
 from services.common.context import Principal
@@ -195,20 +196,6 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         self.rt = runtime
         self.db = runtime.db
 
-    async def _once(
-        self,
-        request: object,
-        method: str,
-        request_id: str,
-        work: Callable[[sqlite3.Connection], bytes],
-    ) -> bytes:
-        """Run a mutation once per request id, in the writer's transaction."""
-        body = idempotency.fingerprint(request.SerializeToString(deterministic=True))  # type: ignore[attr-defined]
-        now = self.rt.clock.now_us()
-        return await self.db.write(
-            lambda c: idempotency.run_once(c, request_id, method, body, now, lambda: work(c))
-        )
-
     async def RecordSiteAction(
         self, request: pb.RecordSiteActionRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordSiteActionResponse:
@@ -251,16 +238,14 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         site_id, action_id = names.parse(request.name, "name", "sites", "actions")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> bytes:
+        def work(c: sqlite3.Connection) -> Message:
             row, site = operations.retract_action(
                 c, principal, site_id, action_id, request.reason, request.request_id, now
             )
-            return pb.RetractSiteActionResponse(
-                action=action_pb(row), site=site_pb(site)
-            ).SerializeToString()
+            return pb.RetractSiteActionResponse(action=action_pb(row), site=site_pb(site))
 
         return pb.RetractSiteActionResponse.FromString(
-            await self._once(request, "RetractSiteAction", request.request_id, work)
+            await standard.once(self.rt, request, "RetractSiteAction", request.request_id, work)
         )
 
     async def GetSite(
@@ -379,7 +364,7 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         v.check(due is not None and due > now, "batch.due_time", "required, in the future")
         v.raise_if_any()
 
-        def work(c: sqlite3.Connection) -> bytes:
+        def work(c: sqlite3.Connection) -> Message:
             batch = operations.create_batch(
                 c,
                 principal,
@@ -391,10 +376,10 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
                 request.request_id,
                 now,
             )
-            return pb.CreateNoticeBatchResponse(batch=batch_pb(batch)).SerializeToString()
+            return pb.CreateNoticeBatchResponse(batch=batch_pb(batch))
 
         return pb.CreateNoticeBatchResponse.FromString(
-            await self._once(request, "CreateNoticeBatch", request.request_id, work)
+            await standard.once(self.rt, request, "CreateNoticeBatch", request.request_id, work)
         )
 
     async def AddNoticeEntries(
@@ -414,12 +399,12 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         (batch_id,) = names.parse(request.batch, "batch", "noticeBatches")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> bytes:
+        def work(c: sqlite3.Connection) -> Message:
             batch = operations.add_entries(c, principal, batch_id, entries, request.request_id, now)
-            return pb.AddNoticeEntriesResponse(batch=batch_pb(batch)).SerializeToString()
+            return pb.AddNoticeEntriesResponse(batch=batch_pb(batch))
 
         return pb.AddNoticeEntriesResponse.FromString(
-            await self._once(request, "AddNoticeEntries", request.request_id, work)
+            await standard.once(self.rt, request, "AddNoticeEntries", request.request_id, work)
         )
 
     async def PublishNoticeBatch(
@@ -432,14 +417,14 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         (batch_id,) = names.parse(request.name, "name", "noticeBatches")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> bytes:
+        def work(c: sqlite3.Connection) -> Message:
             batch = operations.publish_batch(
                 c, principal, batch_id, request.etag, request.request_id, now
             )
-            return pb.PublishNoticeBatchResponse(batch=batch_pb(batch)).SerializeToString()
+            return pb.PublishNoticeBatchResponse(batch=batch_pb(batch))
 
         return pb.PublishNoticeBatchResponse.FromString(
-            await self._once(request, "PublishNoticeBatch", request.request_id, work)
+            await standard.once(self.rt, request, "PublishNoticeBatch", request.request_id, work)
         )
 
     async def GetNoticeBatch(

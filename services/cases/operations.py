@@ -1,0 +1,740 @@
+"""Cases use cases, each one transaction on the writer: every change is checked, timed,
+attributed, written to the case's timeline, the audit chain and the change feed, and the
+counters are restated by difference."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+from services.cases import store
+from services.cases.domain import (
+    CAMPAIGN_UPDATABLE,
+    HANDOVERS,
+    TYPICAL,
+    Campaign,
+    Case,
+    CaseState,
+    Clue,
+    ClueState,
+    Event,
+    EventKind,
+    Handover,
+    HandoverState,
+    Measure,
+    MeasureRecord,
+    Party,
+    PartyKind,
+    TypicalCase,
+    check_handover_step,
+    check_transition,
+    contributions,
+    difference,
+    mask_name,
+    real_name_in,
+    require_lead,
+)
+from services.common import audit, changes, rollups
+from services.common.clock import day_of
+from services.common.context import Principal
+from services.common.errors import (
+    AlreadyExists,
+    EtagMismatch,
+    FailedPrecondition,
+    NotFound,
+    PermissionDenied,
+)
+from services.common.reference import COORDINATING_OFFICE
+
+
+def case_name(case_id: int) -> str:
+    return f"cases/{case_id}"
+
+
+def _log(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    method: str,
+    name: str,
+    request_id: str,
+    outcome: str,
+    now_us: int,
+    campaign_id: str = "",
+    kind: int = changes.UPDATED,
+) -> None:
+    changes.append(conn, kind, name, principal.department, campaign_id, now_us)
+    audit.append(conn, principal, method, name, request_id, outcome, now_us)
+
+
+def _event(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case: Case,
+    kind: EventKind,
+    detail: str,
+    now_us: int,
+    fields: list[str] | None = None,
+    from_state: int = 0,
+    to_state: int = 0,
+) -> None:
+    store.add_event(
+        conn,
+        Event(
+            0,
+            case.id,
+            kind,
+            now_us,
+            principal.operator,
+            principal.department,
+            detail,
+            fields or [],
+            from_state,
+            to_state,
+        ),
+    )
+
+
+def _restate(
+    conn: sqlite3.Connection,
+    before: tuple[Case, list[Party]] | None,
+    after: tuple[Case, list[Party]],
+) -> None:
+    old = contributions(*before) if before else []
+    for rollup, deltas in difference(old, contributions(*after)).items():
+        rollups.apply(conn, rollup, deltas)
+
+
+def _case(conn: sqlite3.Connection, case_id: int) -> Case:
+    case = store.get_case(conn, case_id)
+    if case is None:
+        raise NotFound(f"{case_name(case_id)} not found")
+    return case
+
+
+def _check_etag(etag: str, revision: int) -> None:
+    if etag and etag != str(revision):
+        raise EtagMismatch("the record changed since it was read; read it again")
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def create_campaign(
+    conn: sqlite3.Connection, principal: Principal, c: Campaign, request_id: str, now_us: int
+) -> Campaign:
+    if store.campaign_by_slug(conn, c.slug) is not None:
+        raise AlreadyExists(f"campaign {c.slug!r} already exists")
+    c = replace(
+        c, id=store.next_id(conn, "campaigns"), create_us=now_us, update_us=now_us, revision=1
+    )
+    store.save_campaign(conn, c)
+    _log(
+        conn,
+        principal,
+        "CreateCampaign",
+        f"campaigns/{c.slug}",
+        request_id,
+        "created",
+        now_us,
+        c.slug,
+        changes.CREATED,
+    )
+    return c
+
+
+def update_campaign(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    new: Campaign,
+    fields: tuple[str, ...],
+    etag: str,
+    request_id: str,
+    now_us: int,
+) -> Campaign:
+    current = store.campaign_by_slug(conn, new.slug)
+    if current is None:
+        raise NotFound(f"campaigns/{new.slug} not found")
+    _check_etag(etag, current.revision)
+    attrs = {
+        "start_time": "start_us",
+        "end_time": "end_us",
+        "participating_departments": "participating",
+    }
+    for f in fields:
+        assert f in CAMPAIGN_UPDATABLE
+        setattr(current, attrs.get(f, f), getattr(new, attrs.get(f, f)))
+    if current.end_us <= current.start_us:
+        raise FailedPrecondition("end_time must be after start_time", reason="BAD_PERIOD")
+    current.update_us, current.revision = now_us, current.revision + 1
+    store.save_campaign(conn, current)
+    _log(
+        conn,
+        principal,
+        "UpdateCampaign",
+        f"campaigns/{current.slug}",
+        request_id,
+        "updated " + ",".join(fields),
+        now_us,
+        current.slug,
+    )
+    return current
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def create_case(
+    conn: sqlite3.Connection, principal: Principal, c: Case, request_id: str, now_us: int
+) -> Case:
+    c = replace(
+        c,
+        id=store.next_id(conn, "cases"),
+        state=CaseState.REGISTERED,
+        lead_department=principal.department,
+        create_us=now_us,
+        update_us=now_us,
+        revision=1,
+    )
+    store.save_case(conn, c)
+    _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
+    _restate(conn, None, (c, []))
+    _log(
+        conn,
+        principal,
+        "CreateCase",
+        case_name(c.id),
+        request_id,
+        "created",
+        now_us,
+        c.campaign_id,
+        changes.CREATED,
+    )
+    return c
+
+
+def update_case(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case_id: int,
+    new: Case,
+    fields: tuple[str, ...],
+    etag: str,
+    request_id: str,
+    now_us: int,
+) -> Case:
+    case = _case(conn, case_id)
+    require_lead(principal, case)
+    _check_etag(etag, case.revision)
+    before = replace(case)
+    attrs = {"assisting_departments": "assisting", "linked_resources": "linked"}
+    for f in fields:
+        setattr(case, attrs.get(f, f), getattr(new, attrs.get(f, f)))
+    case.update_us, case.revision = now_us, case.revision + 1
+    store.save_case(conn, case)
+    parties = store.parties_of(conn, case.id)
+    _restate(conn, (before, parties), (case, parties))
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.UPDATED,
+        "changed " + ", ".join(fields),
+        now_us,
+        list(fields),
+    )
+    _log(
+        conn,
+        principal,
+        "UpdateCase",
+        case_name(case.id),
+        request_id,
+        "updated " + ",".join(fields),
+        now_us,
+        case.campaign_id,
+    )
+    return case
+
+
+def transition(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case_id: int,
+    to_state: int,
+    note: str,
+    etag: str,
+    request_id: str,
+    now_us: int,
+) -> Case:
+    case = _case(conn, case_id)
+    require_lead(principal, case)
+    _check_etag(etag, case.revision)
+    check_transition(case, to_state)
+    before = replace(case)
+    case.state, case.update_us, case.revision = to_state, now_us, case.revision + 1
+    store.save_case(conn, case)
+    parties = store.parties_of(conn, case.id)
+    _restate(conn, (before, parties), (case, parties))
+    detail = f"{CaseState(before.state).name.lower()} → {CaseState(to_state).name.lower()}"
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.STATE_CHANGED,
+        f"{detail}. {note}".strip(". "),
+        now_us,
+        from_state=before.state,
+        to_state=to_state,
+    )
+    _log(
+        conn,
+        principal,
+        "TransitionCase",
+        case_name(case.id),
+        request_id,
+        detail,
+        now_us,
+        case.campaign_id,
+    )
+    return case
+
+
+# --- parties -----------------------------------------------------------------------------
+
+
+def _party(
+    conn: sqlite3.Connection, principal: Principal, case_id: int, party_id: int
+) -> tuple[Case, list[Party], Party]:
+    case = _case(conn, case_id)
+    require_lead(principal, case)
+    parties = store.parties_of(conn, case.id)
+    party = next((p for p in parties if p.id == party_id), None)
+    if party is None:
+        raise NotFound(f"{case_name(case_id)}/parties/{party_id} not found")
+    return case, parties, party
+
+
+def _copy(parties: list[Party]) -> list[Party]:
+    return [replace(p, measures=list(p.measures)) for p in parties]
+
+
+def add_party(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case_id: int,
+    party: Party,
+    request_id: str,
+    now_us: int,
+) -> Party:
+    case = _case(conn, case_id)
+    require_lead(principal, case)
+    party = replace(
+        party,
+        id=store.next_id(conn, "parties"),
+        case_id=case.id,
+        masked_name=mask_name(party.real_name, party.kind),
+        measures=[],
+        sentence_months=None,
+        sentence_fine_fen=0,
+        sentence_us=None,
+    )
+    store.save_party(conn, party)
+    kind = PartyKind(party.kind).name.lower()
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.PARTY_ADDED,
+        f"{kind} {party.masked_name} added" + (f" ({party.role})" if party.role else ""),
+        now_us,
+    )
+    _log(
+        conn,
+        principal,
+        "AddParty",
+        f"{case_name(case.id)}/parties/{party.id}",
+        request_id,
+        "added",
+        now_us,
+        case.campaign_id,
+        changes.CREATED,
+    )
+    return party
+
+
+def record_measure(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case_id: int,
+    party_id: int,
+    measure: int,
+    time_us: int,
+    request_id: str,
+    now_us: int,
+) -> Party:
+    case, parties, party = _party(conn, principal, case_id, party_id)
+    if party.kind != PartyKind.SUSPECT:
+        raise FailedPrecondition("coercive measures apply to suspects", reason="NOT_A_SUSPECT")
+    before = _copy(parties)
+    record = MeasureRecord(measure, time_us, principal.department)
+    store.add_measure(conn, party.id, record)
+    party.measures.append(record)
+    _restate(conn, (case, before), (case, parties))
+    what = Measure(measure).name.lower().replace("_", " ")
+    _event(
+        conn, principal, case, EventKind.MEASURE_RECORDED, f"{party.masked_name}: {what}", now_us
+    )
+    _log(
+        conn,
+        principal,
+        "RecordMeasure",
+        f"{case_name(case.id)}/parties/{party.id}",
+        request_id,
+        what,
+        now_us,
+        case.campaign_id,
+    )
+    return party
+
+
+def record_sentence(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    case_id: int,
+    party_id: int,
+    months: int,
+    fine_fen: int,
+    time_us: int,
+    request_id: str,
+    now_us: int,
+) -> Party:
+    case, parties, party = _party(conn, principal, case_id, party_id)
+    before = _copy(parties)
+    party.sentence_months, party.sentence_fine_fen, party.sentence_us = months, fine_fen, time_us
+    store.save_party(conn, party)
+    _restate(conn, (case, before), (case, parties))
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.SENTENCED,
+        f"{party.masked_name}: sentenced to {months} months, fine {fine_fen} fen",
+        now_us,
+    )
+    _log(
+        conn,
+        principal,
+        "RecordSentence",
+        f"{case_name(case.id)}/parties/{party.id}",
+        request_id,
+        "sentenced",
+        now_us,
+        case.campaign_id,
+    )
+    return party
+
+
+# --- typical cases -----------------------------------------------------------------------
+
+
+def publish_typical(
+    conn: sqlite3.Connection, principal: Principal, t: TypicalCase, request_id: str, now_us: int
+) -> TypicalCase:
+    """Publish a frozen, anonymised summary (by the lead department or the office)."""
+    case = _case(conn, t.case_id)
+    if principal.department not in (case.lead_department, COORDINATING_OFFICE):
+        raise PermissionDenied(
+            "typical cases are published by the lead department or the coordinating office",
+            reason="NOT_PUBLISHER",
+        )
+    texts = {
+        "typical_case.title": t.title,
+        "typical_case.region": t.region,
+        "typical_case.summary": t.summary,
+        "typical_case.outcome": t.outcome,
+    }
+    bad = real_name_in(texts, store.real_names(conn, case.id))
+    if bad:
+        raise FailedPrecondition(
+            f"{bad} contains a party's real name: use the masked form", reason="REAL_NAME_IN_TEXT"
+        )
+    t = replace(
+        t,
+        id=store.next_id(conn, "typical_cases"),
+        campaign_id=case.campaign_id,
+        publish_us=now_us,
+        published_by=principal.operator,
+        department=principal.department,
+    )
+    store.add_typical(conn, t)
+    rollups.apply(
+        conn,
+        TYPICAL,
+        [
+            (
+                None,
+                (
+                    case.lead_department,
+                    "published",
+                    case.primary_category(),
+                    case.campaign_id,
+                    case.special_action,
+                ),
+                day_of(now_us),
+                1,
+            )
+        ],
+    )
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.TYPICAL_CASE_PUBLISHED,
+        f"published as typicalCases/{t.id}",
+        now_us,
+    )
+    _log(
+        conn,
+        principal,
+        "PublishTypicalCase",
+        f"typicalCases/{t.id}",
+        request_id,
+        "published",
+        now_us,
+        case.campaign_id,
+        changes.CREATED,
+    )
+    return t
+
+
+# --- clues and hand-overs ----------------------------------------------------------------
+
+
+def record_clue(
+    conn: sqlite3.Connection, principal: Principal, c: Clue, request_id: str, now_us: int
+) -> Clue:
+    c = replace(
+        c,
+        id=store.next_id(conn, "clues"),
+        holder_department=principal.department,
+        state=ClueState.OPEN,
+        case_id=None,
+        create_us=now_us,
+        revision=1,
+    )
+    store.save_clue(conn, c)
+    _log(
+        conn,
+        principal,
+        "RecordClue",
+        f"clues/{c.id}",
+        request_id,
+        "recorded",
+        now_us,
+        c.campaign_id,
+        changes.CREATED,
+    )
+    return c
+
+
+def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
+    clue = store.get_clue(conn, clue_id)
+    if clue is None:
+        raise NotFound(f"clues/{clue_id} not found")
+    return clue
+
+
+def clue_visible(principal: Principal, clue: Clue, handovers: list[Handover]) -> bool:
+    involved = {clue.holder_department, COORDINATING_OFFICE}
+    involved |= {h.from_department for h in handovers} | {h.to_department for h in handovers}
+    return principal.department in involved
+
+
+def _count_handover(
+    conn: sqlite3.Connection, clue: Clue, department: str, step: str, now_us: int
+) -> None:
+    rollups.apply(
+        conn,
+        HANDOVERS,
+        [
+            (
+                None,
+                (department, step, clue.category, clue.campaign_id, clue.special_action),
+                day_of(now_us),
+                1,
+            )
+        ],
+    )
+
+
+def transfer(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    clue_id: int,
+    to_department: str,
+    to_region: str,
+    note: str,
+    request_id: str,
+    now_us: int,
+) -> Handover:
+    clue = _clue(conn, clue_id)
+    if clue.holder_department != principal.department:
+        raise PermissionDenied(
+            f"the clue is held by {clue.holder_department!r}", reason="NOT_HOLDER"
+        )
+    if clue.state not in (ClueState.OPEN, ClueState.RETURNED):
+        raise FailedPrecondition(
+            f"the clue is {ClueState(clue.state).name.lower()}", reason="CLUE_STATE"
+        )
+    if to_department == clue.holder_department and to_region == clue.holder_region:
+        raise FailedPrecondition("the clue is already held there", reason="SAME_HOLDER")
+    h = Handover(
+        store.next_id(conn, "handovers"),
+        clue.id,
+        clue.holder_department,
+        clue.holder_region,
+        to_department,
+        to_region,
+        note,
+        HandoverState.SENT,
+        now_us,
+        principal.operator,
+    )
+    store.save_handover(conn, h)
+    clue.state, clue.revision = ClueState.IN_TRANSFER, clue.revision + 1
+    store.save_clue(conn, clue)
+    _count_handover(conn, clue, principal.department, "sent", now_us)
+    _log(
+        conn,
+        principal,
+        "TransferClue",
+        f"clues/{clue.id}/handovers/{h.id}",
+        request_id,
+        f"sent to {to_department}",
+        now_us,
+        clue.campaign_id,
+        changes.CREATED,
+    )
+    return h
+
+
+def _handover(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    clue_id: int,
+    handover_id: int,
+    to: HandoverState,
+) -> tuple[Clue, Handover]:
+    h = store.get_handover(conn, handover_id)
+    if h is None or h.clue_id != clue_id:
+        raise NotFound(f"clues/{clue_id}/handovers/{handover_id} not found")
+    check_handover_step(h, principal, to)
+    return _clue(conn, clue_id), h
+
+
+def acknowledge(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    clue_id: int,
+    handover_id: int,
+    request_id: str,
+    now_us: int,
+) -> Handover:
+    clue, h = _handover(conn, principal, clue_id, handover_id, HandoverState.ACKNOWLEDGED)
+    h.state, h.ack_us, h.ack_by = HandoverState.ACKNOWLEDGED, now_us, principal.operator
+    store.save_handover(conn, h)
+    _count_handover(conn, clue, principal.department, "acknowledged", now_us)
+    _log(
+        conn,
+        principal,
+        "AcknowledgeHandover",
+        f"clues/{clue.id}/handovers/{h.id}",
+        request_id,
+        "acknowledged",
+        now_us,
+        clue.campaign_id,
+    )
+    return h
+
+
+def accept(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    clue_id: int,
+    handover_id: int,
+    case_id: int | None,
+    new_case: Case | None,
+    request_id: str,
+    now_us: int,
+) -> tuple[Handover, Case]:
+    clue, h = _handover(conn, principal, clue_id, handover_id, HandoverState.ACCEPTED)
+    if case_id is not None:
+        case = _case(conn, case_id)
+        if (
+            principal.department != case.lead_department
+            and principal.department not in case.assisting
+        ):
+            raise PermissionDenied(
+                "a clue joins a case of the receiving department's own (lead or assisting)",
+                reason="CASE_NOT_OURS",
+            )
+        _event(conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us)
+    else:
+        assert new_case is not None
+        case = create_case(conn, principal, new_case, request_id, now_us)
+        _event(conn, principal, case, EventKind.CLUE_JOINED, f"opened from clues/{clue.id}", now_us)
+    h.state, h.resolve_us, h.resolved_by, h.case_id = (
+        HandoverState.ACCEPTED,
+        now_us,
+        principal.operator,
+        case.id,
+    )
+    store.save_handover(conn, h)
+    clue.state, clue.case_id, clue.revision = ClueState.ACCEPTED, case.id, clue.revision + 1
+    clue.holder_department, clue.holder_region = h.to_department, h.to_region
+    store.save_clue(conn, clue)
+    _count_handover(conn, clue, principal.department, "accepted", now_us)
+    _log(
+        conn,
+        principal,
+        "AcceptHandover",
+        f"clues/{clue.id}/handovers/{h.id}",
+        request_id,
+        f"accepted into {case_name(case.id)}",
+        now_us,
+        clue.campaign_id,
+    )
+    return h, case
+
+
+def give_back(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    clue_id: int,
+    handover_id: int,
+    reasons: list[str],
+    request_id: str,
+    now_us: int,
+) -> Handover:
+    clue, h = _handover(conn, principal, clue_id, handover_id, HandoverState.RETURNED)
+    h.state, h.resolve_us, h.resolved_by, h.return_reasons = (
+        HandoverState.RETURNED,
+        now_us,
+        principal.operator,
+        reasons,
+    )
+    store.save_handover(conn, h)
+    clue.state, clue.revision = ClueState.RETURNED, clue.revision + 1
+    clue.holder_department, clue.holder_region = h.from_department, h.from_region
+    store.save_clue(conn, clue)
+    _count_handover(conn, clue, principal.department, "returned", now_us)
+    _log(
+        conn,
+        principal,
+        "ReturnHandover",
+        f"clues/{clue.id}/handovers/{h.id}",
+        request_id,
+        "returned",
+        now_us,
+        clue.campaign_id,
+    )
+    return h

@@ -1,0 +1,362 @@
+"""SQL for campaigns, clues, hand-overs, cases, events, parties and typical cases."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import astuple
+
+from services.cases.domain import (
+    Campaign,
+    Case,
+    Clue,
+    Event,
+    Facts,
+    Handover,
+    MeasureRecord,
+    Party,
+    TypicalCase,
+)
+from services.common.bulk import CHUNK, next_id
+
+CAMPAIGN_COLS = (
+    "id, slug, title, start_us, end_us, lead_department, participating, "
+    "special_actions, create_us, update_us, revision"
+)
+CASE_COLS = (
+    "id, number, title, kind, lead_department, lead_region, assisting, provinces, "
+    "campaign_id, special_action, categories, state, facts, linked, create_us, "
+    "update_us, revision"
+)
+CLUE_COLS = (
+    "id, source, summary, holder_department, holder_region, category, campaign_id, "
+    "special_action, state, case_id, create_us, revision"
+)
+HANDOVER_COLS = (
+    "id, clue_id, from_department, from_region, to_department, to_region, note, "
+    "state, sent_us, sent_by, ack_us, ack_by, resolve_us, resolved_by, case_id, "
+    "return_reasons"
+)
+EVENT_COLS = "id, case_id, kind, time_us, actor, department, detail, fields, from_state, to_state"
+PARTY_COLS = (
+    "id, case_id, kind, real_name, masked_name, role, sentence_months, "
+    "sentence_fine_fen, sentence_us"
+)
+TYPICAL_COLS = (
+    "id, case_id, campaign_id, title, region, summary, outcome, publish_us, "
+    "published_by, department"
+)
+
+
+def _q(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _j(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+__all__ = ["next_id"]
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+
+def _campaign(row: tuple[object, ...]) -> Campaign:
+    v = list(row)
+    v[6] = json.loads(str(v[6]))
+    v[7] = [tuple(x) for x in json.loads(str(v[7]))]
+    return Campaign(*v)  # type: ignore[arg-type]
+
+
+def save_campaign(conn: sqlite3.Connection, c: Campaign) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO campaigns ({CAMPAIGN_COLS}) VALUES ({_q(11)})",
+        (
+            c.id,
+            c.slug,
+            c.title,
+            c.start_us,
+            c.end_us,
+            c.lead_department,
+            _j(c.participating),
+            _j(c.special_actions),
+            c.create_us,
+            c.update_us,
+            c.revision,
+        ),
+    )
+
+
+def campaign_by_slug(conn: sqlite3.Connection, slug: str) -> Campaign | None:
+    row = conn.execute(f"SELECT {CAMPAIGN_COLS} FROM campaigns WHERE slug = ?", (slug,)).fetchone()
+    return _campaign(row) if row else None
+
+
+def list_campaigns(conn: sqlite3.Connection, after_id: int, limit: int) -> list[Campaign]:
+    rows = conn.execute(
+        f"SELECT {CAMPAIGN_COLS} FROM campaigns WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    )
+    return [_campaign(r) for r in rows]
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def _case(row: tuple[object, ...]) -> Case:
+    v = list(row)
+    for i in (6, 7, 10, 13):
+        v[i] = json.loads(str(v[i]))
+    f = json.loads(str(v[12]))
+    f["items"] = [tuple(x) for x in f["items"]]
+    v[12] = Facts(**f)
+    return Case(*v)  # type: ignore[arg-type]
+
+
+def save_case(conn: sqlite3.Connection, c: Case) -> None:
+    facts = c.facts.__dict__
+    conn.execute(
+        f"INSERT OR REPLACE INTO cases ({CASE_COLS}) VALUES ({_q(17)})",
+        (
+            c.id,
+            c.number,
+            c.title,
+            c.kind,
+            c.lead_department,
+            c.lead_region,
+            _j(c.assisting),
+            _j(c.provinces),
+            c.campaign_id,
+            c.special_action,
+            _j(c.categories),
+            c.state,
+            _j(facts),
+            _j(c.linked),
+            c.create_us,
+            c.update_us,
+            c.revision,
+        ),
+    )
+
+
+def get_case(conn: sqlite3.Connection, case_id: int) -> Case | None:
+    row = conn.execute(f"SELECT {CASE_COLS} FROM cases WHERE id = ?", (case_id,)).fetchone()
+    return _case(row) if row else None
+
+
+def get_cases(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Case]:
+    found: dict[int, Case] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i : i + CHUNK]
+        for row in conn.execute(
+            f"SELECT {CASE_COLS} FROM cases WHERE id IN ({_q(len(chunk))})", chunk
+        ):
+            found[row[0]] = _case(row)
+    return found
+
+
+def list_cases(
+    conn: sqlite3.Connection,
+    after_id: int,
+    limit: int,
+    department: str,
+    everything: bool,
+    filters: dict[str, object],
+) -> list[Case]:
+    """Cases after an id that match the filters and that the department may see."""
+    conds: list[str] = ["id > ?"]
+    params: list[object] = [after_id]
+    for column, value in filters.items():
+        if value:
+            conds.append(f"{column} = ?")
+            params.append(value)
+    if not everything:
+        conds.append(
+            "(lead_department = ? OR EXISTS (SELECT 1 FROM json_each(assisting) WHERE value = ?))"
+        )
+        params += [department, department]
+    rows = conn.execute(
+        f"SELECT {CASE_COLS} FROM cases WHERE {' AND '.join(conds)} ORDER BY id LIMIT ?",
+        (*params, limit),
+    )
+    return [_case(r) for r in rows]
+
+
+def add_event(conn: sqlite3.Connection, e: Event) -> None:
+    conn.execute(
+        f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_q(10)})",
+        (
+            e.id or None,
+            e.case_id,
+            e.kind,
+            e.time_us,
+            e.actor,
+            e.department,
+            e.detail,
+            _j(e.fields),
+            e.from_state,
+            e.to_state,
+        ),
+    )
+
+
+def events_of(conn: sqlite3.Connection, case_id: int, after_id: int, limit: int) -> list[Event]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLS} FROM case_events WHERE case_id = ? AND id > ? ORDER BY id LIMIT ?",
+        (case_id, after_id, limit),
+    )
+    out = []
+    for r in rows:
+        v = list(r)
+        v[7] = json.loads(v[7])
+        out.append(Event(*v))
+    return out
+
+
+# --- clues and hand-overs ----------------------------------------------------------------
+
+
+def save_clue(conn: sqlite3.Connection, c: Clue) -> None:
+    conn.execute(f"INSERT OR REPLACE INTO clues ({CLUE_COLS}) VALUES ({_q(12)})", astuple(c))
+
+
+def get_clue(conn: sqlite3.Connection, clue_id: int) -> Clue | None:
+    row = conn.execute(f"SELECT {CLUE_COLS} FROM clues WHERE id = ?", (clue_id,)).fetchone()
+    return Clue(*row) if row else None
+
+
+def _handover(row: tuple[object, ...]) -> Handover:
+    v = list(row)
+    v[15] = json.loads(str(v[15]))
+    return Handover(*v)  # type: ignore[arg-type]
+
+
+def save_handover(conn: sqlite3.Connection, h: Handover) -> None:
+    values = list(astuple(h))
+    values[15] = _j(h.return_reasons)
+    conn.execute(f"INSERT OR REPLACE INTO handovers ({HANDOVER_COLS}) VALUES ({_q(16)})", values)
+
+
+def get_handover(conn: sqlite3.Connection, handover_id: int) -> Handover | None:
+    row = conn.execute(
+        f"SELECT {HANDOVER_COLS} FROM handovers WHERE id = ?", (handover_id,)
+    ).fetchone()
+    return _handover(row) if row else None
+
+
+def handovers_of(conn: sqlite3.Connection, clue_id: int) -> list[Handover]:
+    rows = conn.execute(
+        f"SELECT {HANDOVER_COLS} FROM handovers WHERE clue_id = ? ORDER BY id", (clue_id,)
+    )
+    return [_handover(r) for r in rows]
+
+
+def list_handovers(
+    conn: sqlite3.Connection,
+    department: str,
+    incoming: bool,
+    state: int,
+    sent_before_us: int | None,
+    after_id: int,
+    limit: int,
+) -> list[Handover]:
+    conds: list[str] = [f"{'to' if incoming else 'from'}_department = ?", "id > ?"]
+    params: list[object] = [department, after_id]
+    if state:
+        conds.append("state = ?")
+        params.append(state)
+    if sent_before_us is not None:
+        conds.append("sent_us <= ?")
+        params.append(sent_before_us)
+    rows = conn.execute(
+        f"SELECT {HANDOVER_COLS} FROM handovers WHERE {' AND '.join(conds)} ORDER BY id LIMIT ?",
+        (*params, limit),
+    )
+    return [_handover(r) for r in rows]
+
+
+# --- parties -----------------------------------------------------------------------------
+
+
+def save_party(conn: sqlite3.Connection, p: Party) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO parties ({PARTY_COLS}) VALUES ({_q(9)})",
+        (
+            p.id,
+            p.case_id,
+            p.kind,
+            p.real_name,
+            p.masked_name,
+            p.role,
+            p.sentence_months,
+            p.sentence_fine_fen,
+            p.sentence_us,
+        ),
+    )
+
+
+def add_measure(conn: sqlite3.Connection, party_id: int, m: MeasureRecord) -> None:
+    conn.execute(
+        "INSERT INTO party_measures (party_id, measure, time_us, department) VALUES (?, ?, ?, ?)",
+        (party_id, m.measure, m.time_us, m.department),
+    )
+
+
+def parties_of(
+    conn: sqlite3.Connection, case_id: int, after_id: int = 0, limit: int = -1
+) -> list[Party]:
+    parties = [
+        Party(*r[:6], measures=[], sentence_months=r[6], sentence_fine_fen=r[7], sentence_us=r[8])
+        for r in conn.execute(
+            f"SELECT {PARTY_COLS} FROM parties WHERE case_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (case_id, after_id, limit),
+        )
+    ]
+    by_id = {p.id: p for p in parties}
+    if by_id:
+        ids = list(by_id)
+        for party_id, measure, time_us, dept in conn.execute(
+            "SELECT party_id, measure, time_us, department FROM party_measures "
+            f"WHERE party_id IN ({_q(len(ids))}) ORDER BY id",
+            ids,
+        ):
+            by_id[party_id].measures.append(MeasureRecord(measure, time_us, dept))
+    return parties
+
+
+def real_names(conn: sqlite3.Connection, case_id: int) -> list[str]:
+    return [
+        r[0] for r in conn.execute("SELECT real_name FROM parties WHERE case_id = ?", (case_id,))
+    ]
+
+
+# --- typical cases -----------------------------------------------------------------------
+
+
+def add_typical(conn: sqlite3.Connection, t: TypicalCase) -> None:
+    conn.execute(f"INSERT INTO typical_cases ({TYPICAL_COLS}) VALUES ({_q(10)})", astuple(t))
+
+
+def get_typical(conn: sqlite3.Connection, typical_id: int) -> TypicalCase | None:
+    row = conn.execute(
+        f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id = ?", (typical_id,)
+    ).fetchone()
+    return TypicalCase(*row) if row else None
+
+
+def list_typical(
+    conn: sqlite3.Connection, campaign_id: str, after_id: int, limit: int
+) -> list[TypicalCase]:
+    if campaign_id:
+        rows = conn.execute(
+            f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE campaign_id = ? "
+            "AND id > ? ORDER BY id LIMIT ?",
+            (campaign_id, after_id, limit),
+        )
+    else:
+        rows = conn.execute(
+            f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+    return [TypicalCase(*r) for r in rows]
