@@ -307,7 +307,7 @@ def parties_of(
     conn: sqlite3.Connection, case_id: int, after_id: int = 0, limit: int = -1
 ) -> list[Party]:
     parties = [
-        Party(*r[:6], measures=[], sentence_months=r[6], sentence_fine_fen=r[7], sentence_us=r[8])
+        Party(r[0], r[1], r[2], r[3], r[4], r[5], [], r[6], r[7], r[8])
         for r in conn.execute(
             f"SELECT {PARTY_COLS} FROM parties WHERE case_id = ? AND id > ? ORDER BY id LIMIT ?",
             (case_id, after_id, limit),
