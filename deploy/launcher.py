@@ -19,7 +19,11 @@ from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings
 
 # Processes in start order; the others join as they land.
-PROCESSES = (("accounts", "services.accounts"), ("sites", "services.sites"))
+PROCESSES = (
+    ("accounts", "services.accounts"),
+    ("sites", "services.sites"),
+    ("cases", "services.cases"),
+)
 START_TIMEOUT = 60.0
 TOKEN_TTL = 30 * 86400
 
