@@ -753,6 +753,24 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
         return pb.ListCasesResponse(cases=[case_pb(c) for c in rows[:size]], next_page_token=token)
 
+    async def FindCaseHolders(
+        self, request: pb.FindCaseHoldersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindCaseHoldersResponse:
+        if not request.number or len(request.number) > 32:
+            raise InvalidArgument([FieldViolation("number", "required, at most 32 characters")])
+        principal = current_principal()
+        found = await self.db.read(lambda c: store.cases_by_number(c, request.number))
+        return pb.FindCaseHoldersResponse(
+            holders=[
+                pb.CaseHolder(
+                    case=operations.case_name(c.id) if can_view(principal, c) else "",
+                    lead_department=c.lead_department,
+                    assisting_departments=c.assisting,
+                )
+                for c in found
+            ]
+        )
+
     async def ListCaseEvents(
         self, request: pb.ListCaseEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListCaseEventsResponse:
@@ -947,7 +965,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, request.after_seq):
+        async for event in standard.watch(self.rt, request.after_seq, request.from_end):
             yield pb.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(

@@ -183,6 +183,13 @@ def list_cases(
     return [_case(r) for r in rows]
 
 
+def cases_by_number(conn: sqlite3.Connection, number: str, limit: int = 100) -> list[Case]:
+    rows = conn.execute(
+        f"SELECT {CASE_COLS} FROM cases WHERE number = ? ORDER BY id LIMIT ?", (number, limit)
+    )
+    return [_case(r) for r in rows]
+
+
 def add_event(conn: sqlite3.Connection, e: Event) -> None:
     conn.execute(
         f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_q(10)})",

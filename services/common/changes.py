@@ -42,6 +42,10 @@ def append(
     )
 
 
+def last_seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM change_log").fetchone()[0])
+
+
 def _after(conn: sqlite3.Connection, seq: int) -> list[Change]:
     rows = conn.execute(
         "SELECT seq, time_us, kind, resource, department, campaign_id, count "

@@ -13,6 +13,7 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ALL_GROUPS = (*DIMS, "day")
@@ -62,6 +63,12 @@ def _project(key: Key, mask: int) -> Key:
     return tuple(v if mask >> i & 1 else ANY for i, v in enumerate(key))  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=4096)
+def _projections(key: Key) -> tuple[Key, ...]:
+    """The key under every mask, in mask order (a batch repeats a few keys many times)."""
+    return tuple(_project(key, mask) for mask in MASKS)
+
+
 def _load_marks(
     conn: sqlite3.Connection, rollup: str, subjects: list[int]
 ) -> dict[int, dict[Key, int]]:
@@ -86,11 +93,15 @@ def apply(
 ) -> None:
     """Add each (subject or None, dimension key, day, +1/-1) to the counters."""
     counts: Counter[tuple[str, ...]] = Counter()
-    per_subject: dict[int, Counter[Key]] = defaultdict(Counter)
+    per_subject: dict[int, dict[Key, int]] = {}  # plain dicts: most subjects get one change
     for subject, key, day, delta in deltas:
         counts[(*key, day)] += delta
         if subject is not None:
-            per_subject[subject][key] += delta
+            changes = per_subject.get(subject)
+            if changes is None:
+                per_subject[subject] = {key: delta}
+            else:
+                changes[key] = changes.get(key, 0) + delta
     conn.executemany(
         "INSERT INTO rollup_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
         "SET n = n + excluded.n",
@@ -121,16 +132,16 @@ def apply(
         live_before = {k for k, n in before.items() if n > 0}
         live_after = {k for k, n in after.items() if n > 0}
         if live_before != live_after:
-            for mask in MASKS:
-                was = {_project(k, mask) for k in live_before}
-                now = {_project(k, mask) for k in live_after}
-                for p in now - was:
-                    distinct[p] += 1
-                for p in was - now:
-                    distinct[p] -= 1
+            # (mask, projection) pairs: the same per-mask set differences, in one pass.
+            was = {mp for k in live_before for mp in enumerate(_projections(k))}
+            now = {mp for k in live_after for mp in enumerate(_projections(k))}
+            for _, p in now - was:
+                distinct[p] += 1
+            for _, p in was - now:
+                distinct[p] -= 1
     for key, n in first_seen.items():
-        for mask in MASKS:
-            distinct[_project(key, mask)] += n
+        for p in _projections(key):
+            distinct[p] += n
     conn.executemany(
         "INSERT INTO rollup_marks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
         "SET n = n + excluded.n",
@@ -235,3 +246,18 @@ def query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) 
     if subjects and distinct_available(q, ()):
         result.total.distinct = _distinct(conn, rollup, q, ()).get((), 0)
     return result
+
+
+def departments_of(conn: sqlite3.Connection, rollup: str, subjects: list[int]
+                   ) -> dict[int, list[str]]:
+    """subject -> departments with live records on it (whom to contact about it)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    unique = sorted(set(subjects))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i:i + CHUNK]
+        rows = conn.execute(
+            "SELECT DISTINCT subject_id, department FROM rollup_marks WHERE rollup = ? AND "
+            f"subject_id IN ({','.join('?' * len(chunk))}) ORDER BY 1, 2", (rollup, *chunk))
+        for subject, department in rows:
+            found[subject].append(department)
+    return found

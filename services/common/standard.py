@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from google.protobuf.message import Message
 
 from netnet.common.v1 import common_pb2
-from services.common import audit, convert, idempotency, paging, rollups
+from services.common import audit, changes, convert, idempotency, paging, rollups
 from services.common.auth import require_role
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.server import Runtime
@@ -24,9 +24,13 @@ async def stats(
     return [convert.stats_row(r) for r in result.rows], convert.stats_row(result.total)
 
 
-async def watch(runtime: Runtime, after_seq: int) -> AsyncIterator[common_pb2.ChangeEvent]:
+async def watch(
+    runtime: Runtime, after_seq: int, from_end: bool = False
+) -> AsyncIterator[common_pb2.ChangeEvent]:
     if after_seq < 0:
         raise InvalidArgument([FieldViolation("after_seq", "must not be negative")])
+    if from_end:
+        after_seq = await runtime.db.read(changes.last_seq)
     async for change in runtime.feed.watch(after_seq):
         yield convert.change_event(change)
 

@@ -26,6 +26,8 @@ ICP = re.compile(r"^[\w\u4e00-\u9fff-]{1,64}$")
 SITE_ROLLUP, CONTENT_ROLLUP, BATCH_ROLLUP = "site_actions", "content", "notice_batches"
 # Sites by current status: one count per site, under action = the status name.
 STATUS_ROLLUP = "site_status"
+# Actions on apps alone (apps notified, apps removed), beside all site actions.
+APP_ROLLUP = "app_actions"
 
 
 class Kind(IntEnum):  # netnet.sites.v1.SiteKind

@@ -17,6 +17,7 @@ from services.common.errors import (
 )
 from services.sites import store
 from services.sites.domain import (
+    APP_ROLLUP,
     BATCH_ROLLUP,
     CONTENT_ROLLUP,
     SITE_ROLLUP,
@@ -25,6 +26,7 @@ from services.sites.domain import (
     Batch,
     DispositionInput,
     DispositionRow,
+    Kind,
     Site,
     SiteActionRow,
     SiteRef,
@@ -114,7 +116,7 @@ def record_actions(
         outcome.record_id = row.id
     new = book.save()
     store.insert_actions(conn, rows)
-    rollups.apply(conn, SITE_ROLLUP, deltas, new)
+    _count(conn, book, deltas, new)
     if strict and batch is None:
         for _, row in rows:
             name = action_name(row.site_id, row.id)
@@ -123,6 +125,19 @@ def record_actions(
                 conn, principal, "RecordSiteAction", name, row.request_id, "recorded", now_us
             )
     return result
+
+
+def _count(
+    conn: sqlite3.Connection,
+    book: store.SiteBook,
+    deltas: list[tuple[int | None, rollups.Key, str, int]],
+    new: set[int],
+) -> None:
+    """Site-action counters, and the same for apps alone."""
+    rollups.apply(conn, SITE_ROLLUP, deltas, new)
+    apps = [d for d in deltas if d[0] is not None and book.by_id[d[0]].kind == Kind.APP]
+    if apps:
+        rollups.apply(conn, APP_ROLLUP, apps, new)
 
 
 def _advance(
@@ -179,7 +194,7 @@ def retract_action(
     row.retracted_us, row.retract_reason, row.retracted_by = now_us, reason, principal.operator
     store.retract_action(conn, row.id, now_us, reason, principal.operator)
     book.save()
-    rollups.apply(conn, SITE_ROLLUP, [(site.id, row.rollup_key(), day_of(row.effective_us), -1)])
+    _count(conn, book, [(site.id, row.rollup_key(), day_of(row.effective_us), -1)], set())
     name = action_name(site_id, action_id)
     changes.append(conn, changes.RETRACTED, name, row.department, row.campaign_id, now_us)
     audit.append(conn, principal, "RetractSiteAction", name, request_id, "retracted", now_us)

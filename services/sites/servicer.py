@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
-from services.common import names, paging, standard
+from services.common import names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
 from services.common.bulk import Importer
 from services.common.context import Principal
@@ -23,6 +23,7 @@ from services.common.reference import categories, is_slug
 from services.common.server import Runtime
 from services.sites import operations, store
 from services.sites.domain import (
+    APP_ROLLUP,
     BATCH_ROLLUP,
     CONTENT_ROLLUP,
     SITE_ROLLUP,
@@ -48,12 +49,14 @@ STATS_ROLLUPS = {
     pb.STATS_SUBJECT_CONTENT: (CONTENT_ROLLUP, False),
     pb.STATS_SUBJECT_NOTICE_BATCHES: (BATCH_ROLLUP, False),
     pb.STATS_SUBJECT_SITE_STATUS: (STATUS_ROLLUP, False),
+    pb.STATS_SUBJECT_APP_ACTIONS: (APP_ROLLUP, True),
 }
 log = structlog.get_logger()
 
 
-def site_pb(s: Site) -> pb.Site:
+def site_pb(s: Site, departments: list[str] | None = None) -> pb.Site:
     return pb.Site(
+        departments=departments,
         name=f"sites/{s.id}",
         kind=s.kind,
         identifier=s.identifier,  # type: ignore[arg-type]
@@ -252,10 +255,12 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         self, request: pb.GetSiteRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSiteResponse:
         (site_id,) = names.parse(request.name, "name", "sites")
-        site = await self.db.read(lambda c: store.get_site(c, site_id))
-        if site is None:
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(c, [s for s in [store.get_site(c, site_id)] if s])
+        )
+        if not rows:
             raise NotFound(f"{request.name} not found")
-        return pb.GetSiteResponse(site=site_pb(site))
+        return pb.GetSiteResponse(site=site_pb(rows[0], deps.get(site_id)))
 
     async def BatchGetSites(
         self, request: pb.BatchGetSitesRequest, context: grpc.aio.ServicerContext
@@ -263,9 +268,12 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         if len(request.names) > paging.MAX_PAGE_SIZE:
             raise InvalidArgument([FieldViolation("names", "at most 1000")])
         ids = [names.parse(n, f"names[{i}]", "sites")[0] for i, n in enumerate(request.names)]
-        found = await self.db.read(lambda c: store.get_sites(c, ids))
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(c, list(store.get_sites(c, ids).values()))
+        )
+        found = {s.id: s for s in rows}
         return pb.BatchGetSitesResponse(
-            sites=[site_pb(found[i]) for i in ids if i in found],
+            sites=[site_pb(found[i], deps.get(i)) for i in ids if i in found],
             not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
         )
 
@@ -295,13 +303,18 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         }
         bound = [request.kind, request.status, identifier, marks]
         after = paging.decode(request.page_token, bound) or 0
-        rows = await self.db.read(
-            lambda c: store.list_sites(
-                c, after, size + 1, request.kind, request.status, identifier, marks
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(
+                c,
+                store.list_sites(
+                    c, after, size + 1, request.kind, request.status, identifier, marks
+                ),
             )
         )
         token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
-        return pb.ListSitesResponse(sites=[site_pb(s) for s in rows[:size]], next_page_token=token)
+        return pb.ListSitesResponse(
+            sites=[site_pb(s, deps.get(s.id)) for s in rows[:size]], next_page_token=token
+        )
 
     async def ListSiteActions(
         self, request: pb.ListSiteActionsRequest, context: grpc.aio.ServicerContext
@@ -580,7 +593,7 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, request.after_seq):
+        async for event in standard.watch(self.rt, request.after_seq, request.from_end):
             yield pb.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(
@@ -593,6 +606,12 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifyAuditChainResponse:
         return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
+
+
+def _with_departments(
+    c: sqlite3.Connection, sites: list[Site]
+) -> tuple[list[Site], dict[int, list[str]]]:
+    return sites, rollups.departments_of(c, SITE_ROLLUP, [s.id for s in sites])
 
 
 async def overdue_sweep(runtime: Runtime) -> None:

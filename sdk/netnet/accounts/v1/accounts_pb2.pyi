@@ -113,6 +113,7 @@ class Account(_message.Message):
     LAST_ACTION_TIME_FIELD_NUMBER: _builtins.int
     ACTION_COUNT_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    DEPARTMENTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """accounts/{id}"""
     platform: _builtins.str
@@ -131,6 +132,10 @@ class Account(_message.Message):
     def first_action_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def last_action_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Departments with live actions on the account (whom to contact)."""
+
     def __init__(
         self,
         *,
@@ -145,10 +150,11 @@ class Account(_message.Message):
         last_action_time: _timestamp_pb2.Timestamp | None = ...,
         action_count: _builtins.int = ...,
         etag: _builtins.str = ...,
+        departments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["first_action_time", b"first_action_time", "last_action_time", b"last_action_time", "suspended_until", b"suspended_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_count", b"action_count", "etag", b"etag", "first_action_time", b"first_action_time", "handle", b"handle", "kind", b"kind", "last_action_time", b"last_action_time", "name", b"name", "platform", b"platform", "platform_uid", b"platform_uid", "status", b"status", "suspended_until", b"suspended_until"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_count", b"action_count", "departments", b"departments", "etag", b"etag", "first_action_time", b"first_action_time", "handle", b"handle", "kind", b"kind", "last_action_time", b"last_action_time", "name", b"name", "platform", b"platform", "platform_uid", b"platform_uid", "status", b"status", "suspended_until", b"suspended_until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -564,6 +570,7 @@ class ListAccountsRequest(_message.Message):
     DEPARTMENT_FIELD_NUMBER: _builtins.int
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
+    PLATFORM_UID_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     platform: _builtins.str
@@ -573,6 +580,8 @@ class ListAccountsRequest(_message.Message):
     """Accounts acted on by this department / in this campaign / for this category."""
     campaign_id: _builtins.str
     category: _builtins.str
+    platform_uid: _builtins.str
+    """Exact platform id (with platform)."""
     def __init__(
         self,
         *,
@@ -584,10 +593,11 @@ class ListAccountsRequest(_message.Message):
         department: _builtins.str = ...,
         campaign_id: _builtins.str = ...,
         category: _builtins.str = ...,
+        platform_uid: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "category", b"category", "department", b"department", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "platform", b"platform", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "category", b"category", "department", b"department", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "platform", b"platform", "platform_uid", b"platform_uid", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -720,15 +730,19 @@ class WatchChangesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    FROM_END_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
+    from_end: _builtins.bool
+    """Start after the newest change instead (after_seq is then ignored)."""
     def __init__(
         self,
         *,
         after_seq: _builtins.int = ...,
+        from_end: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "from_end", b"from_end"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

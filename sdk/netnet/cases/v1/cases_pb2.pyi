@@ -1147,6 +1147,72 @@ class ListCasesResponse(_message.Message):
 Global___ListCasesResponse: _TypeAlias = ListCasesResponse  # noqa: Y015
 
 @_typing.final
+class FindCaseHoldersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    number: _builtins.str
+    def __init__(
+        self,
+        *,
+        number: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["number", b"number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindCaseHoldersRequest: _TypeAlias = FindCaseHoldersRequest  # noqa: Y015
+
+@_typing.final
+class CaseHolder(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASE_FIELD_NUMBER: _builtins.int
+    LEAD_DEPARTMENT_FIELD_NUMBER: _builtins.int
+    ASSISTING_DEPARTMENTS_FIELD_NUMBER: _builtins.int
+    case: _builtins.str
+    """cases/{case} when the caller may see it, else empty."""
+    lead_department: _builtins.str
+    @_builtins.property
+    def assisting_departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        case: _builtins.str = ...,
+        lead_department: _builtins.str = ...,
+        assisting_departments: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assisting_departments", b"assisting_departments", "case", b"case", "lead_department", b"lead_department"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CaseHolder: _TypeAlias = CaseHolder  # noqa: Y015
+
+@_typing.final
+class FindCaseHoldersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holders(self) -> _containers.RepeatedCompositeFieldContainer[Global___CaseHolder]: ...
+    def __init__(
+        self,
+        *,
+        holders: _abc.Iterable[Global___CaseHolder] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holders", b"holders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindCaseHoldersResponse: _TypeAlias = FindCaseHoldersResponse  # noqa: Y015
+
+@_typing.final
 class CaseEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1762,15 +1828,19 @@ class WatchChangesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    FROM_END_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
+    from_end: _builtins.bool
+    """Start after the newest change instead (after_seq is then ignored)."""
     def __init__(
         self,
         *,
         after_seq: _builtins.int = ...,
+        from_end: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "from_end", b"from_end"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -100,6 +100,11 @@ class CaseServiceStub:
                 request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesRequest.SerializeToString,
                 response_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesResponse.FromString,
                 _registered_method=True)
+        self.FindCaseHolders = channel.unary_unary(
+                '/netnet.cases.v1.CaseService/FindCaseHolders',
+                request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersRequest.SerializeToString,
+                response_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersResponse.FromString,
+                _registered_method=True)
         self.ListCaseEvents = channel.unary_unary(
                 '/netnet.cases.v1.CaseService/ListCaseEvents',
                 request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.ListCaseEventsRequest.SerializeToString,
@@ -254,6 +259,14 @@ class CaseServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindCaseHolders(self, request, context):
+        """Which departments hold cases with this number: open to every caller (whom to contact);
+        the case itself is named only where the caller may see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListCaseEvents(self, request, context):
         """The immutable timeline of a case.
         """
@@ -395,6 +408,11 @@ def add_CaseServiceServicer_to_server(servicer, server):
                     servicer.ListCases,
                     request_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesRequest.FromString,
                     response_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'FindCaseHolders': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindCaseHolders,
+                    request_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersRequest.FromString,
+                    response_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersResponse.SerializeToString,
             ),
             'ListCaseEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCaseEvents,
@@ -809,6 +827,33 @@ class CaseService:
             '/netnet.cases.v1.CaseService/ListCases',
             netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesRequest.SerializeToString,
             netnet_dot_cases_dot_v1_dot_cases__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindCaseHolders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.cases.v1.CaseService/FindCaseHolders',
+            netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersRequest.SerializeToString,
+            netnet_dot_cases_dot_v1_dot_cases__pb2.FindCaseHoldersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,10 @@ class CaseServiceStub:
     """Looks up many cases; names that do not resolve or are not visible are listed."""
     ListCases: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListCasesRequest, _cases_pb2.ListCasesResponse]
     """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+    FindCaseHolders: _grpc.UnaryUnaryMultiCallable[_cases_pb2.FindCaseHoldersRequest, _cases_pb2.FindCaseHoldersResponse]
+    """Which departments hold cases with this number: open to every caller (whom to contact);
+    the case itself is named only where the caller may see it.
+    """
     ListCaseEvents: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListCaseEventsRequest, _cases_pb2.ListCaseEventsResponse]
     """The immutable timeline of a case."""
     AddParty: _grpc.UnaryUnaryMultiCallable[_cases_pb2.AddPartyRequest, _cases_pb2.AddPartyResponse]
@@ -101,6 +105,10 @@ class CaseServiceAsyncStub(CaseServiceStub):
     """Looks up many cases; names that do not resolve or are not visible are listed."""
     ListCases: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListCasesRequest, _cases_pb2.ListCasesResponse]  # type: ignore[assignment]
     """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+    FindCaseHolders: _aio.UnaryUnaryMultiCallable[_cases_pb2.FindCaseHoldersRequest, _cases_pb2.FindCaseHoldersResponse]  # type: ignore[assignment]
+    """Which departments hold cases with this number: open to every caller (whom to contact);
+    the case itself is named only where the caller may see it.
+    """
     ListCaseEvents: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListCaseEventsRequest, _cases_pb2.ListCaseEventsResponse]  # type: ignore[assignment]
     """The immutable timeline of a case."""
     AddParty: _aio.UnaryUnaryMultiCallable[_cases_pb2.AddPartyRequest, _cases_pb2.AddPartyResponse]  # type: ignore[assignment]
@@ -220,6 +228,16 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_cases_pb2.ListCasesResponse, _abc.Awaitable[_cases_pb2.ListCasesResponse]]:
         """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+
+    @_abc_1.abstractmethod
+    def FindCaseHolders(
+        self,
+        request: _cases_pb2.FindCaseHoldersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cases_pb2.FindCaseHoldersResponse, _abc.Awaitable[_cases_pb2.FindCaseHoldersResponse]]:
+        """Which departments hold cases with this number: open to every caller (whom to contact);
+        the case itself is named only where the caller may see it.
+        """
 
     @_abc_1.abstractmethod
     def ListCaseEvents(

@@ -178,6 +178,8 @@ class _StatsSubjectEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StatsSub
     """Published notice batches (action "published")."""
     STATS_SUBJECT_SITE_STATUS: _StatsSubject.ValueType  # 4
     """Sites by their current status (action values are status names: banned, overdue, ...)."""
+    STATS_SUBJECT_APP_ACTIONS: _StatsSubject.ValueType  # 5
+    """Actions on apps only (distinct: apps), e.g. apps notified and removed."""
 
 class StatsSubject(_StatsSubject, metaclass=_StatsSubjectEnumTypeWrapper):
     """Which records statistics count."""
@@ -191,6 +193,8 @@ STATS_SUBJECT_NOTICE_BATCHES: StatsSubject.ValueType  # 3
 """Published notice batches (action "published")."""
 STATS_SUBJECT_SITE_STATUS: StatsSubject.ValueType  # 4
 """Sites by their current status (action values are status names: banned, overdue, ...)."""
+STATS_SUBJECT_APP_ACTIONS: StatsSubject.ValueType  # 5
+"""Actions on apps only (distinct: apps), e.g. apps notified and removed."""
 Global___StatsSubject: _TypeAlias = StatsSubject  # noqa: Y015
 
 @_typing.final
@@ -210,6 +214,7 @@ class Site(_message.Message):
     LAST_ACTION_TIME_FIELD_NUMBER: _builtins.int
     ACTION_COUNT_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    DEPARTMENTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """sites/{id}"""
     kind: Global___SiteKind.ValueType
@@ -230,6 +235,10 @@ class Site(_message.Message):
     def first_action_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def last_action_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def departments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Departments with live actions on the site (whom to contact)."""
+
     def __init__(
         self,
         *,
@@ -246,10 +255,11 @@ class Site(_message.Message):
         last_action_time: _timestamp_pb2.Timestamp | None = ...,
         action_count: _builtins.int = ...,
         etag: _builtins.str = ...,
+        departments: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["first_action_time", b"first_action_time", "last_action_time", b"last_action_time", "notice_due_time", b"notice_due_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_count", b"action_count", "display_name", b"display_name", "etag", b"etag", "first_action_time", b"first_action_time", "icp_filing", b"icp_filing", "identifier", b"identifier", "kind", b"kind", "last_action_time", b"last_action_time", "name", b"name", "notice_due_time", b"notice_due_time", "operator_entity", b"operator_entity", "region", b"region", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_count", b"action_count", "departments", b"departments", "display_name", b"display_name", "etag", b"etag", "first_action_time", b"first_action_time", "icp_filing", b"icp_filing", "identifier", b"identifier", "kind", b"kind", "last_action_time", b"last_action_time", "name", b"name", "notice_due_time", b"notice_due_time", "operator_entity", b"operator_entity", "region", b"region", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1484,15 +1494,19 @@ class WatchChangesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     AFTER_SEQ_FIELD_NUMBER: _builtins.int
+    FROM_END_FIELD_NUMBER: _builtins.int
     after_seq: _builtins.int
+    from_end: _builtins.bool
+    """Start after the newest change instead (after_seq is then ignored)."""
     def __init__(
         self,
         *,
         after_seq: _builtins.int = ...,
+        from_end: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_seq", b"after_seq", "from_end", b"from_end"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
