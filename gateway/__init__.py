@@ -1,1 +1,1 @@
-"""Gateway: cross-department status (placeholder until the gateway issue lands)."""
+"""Gateway: the cross-department view over the accounts, sites and cases services."""

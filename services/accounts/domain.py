@@ -62,6 +62,10 @@ RESULT = {
     Action.CLOSE_GROUP: Status.CLOSED,
 }
 RESTRICTIVE = {Status.RESTRICTED, Status.SUSPENDED, Status.BANNED, Status.CLOSED}
+# By plain number, for the per-record hot path (a dict lookup, not an enum call).
+ACTION_NAMES = {int(a): a.name.lower() for a in Action}
+_RESULT_OF: dict[int, Status] = {int(a): s for a, s in RESULT.items()}
+_SEVERITY_OF: dict[int, int] = {int(s): n for s, n in SEVERITY.items()}
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class ActionInput:
         return hash64(self.request_id)
 
     def ident_key(self) -> int:
-        return hash64(f"{self.platform}\x1f{self.platform_uid}")
+        return ident_key(self.platform, self.platform_uid)
 
     def body_hash(self) -> int:
         return hash64(repr(self))
@@ -94,7 +98,7 @@ class ActionInput:
     def rollup_key(self) -> tuple[str, str, str, str, str]:
         return (
             self.department,
-            Action(self.action).name.lower(),
+            ACTION_NAMES.get(self.action) or Action(self.action).name.lower(),
             self.category,
             self.campaign_id,
             self.special_action,
@@ -140,7 +144,7 @@ class ActionRecord:
     def rollup_key(self) -> tuple[str, str, str, str, str]:
         return (
             self.department,
-            Action(self.action).name.lower(),
+            ACTION_NAMES.get(self.action) or Action(self.action).name.lower(),
             self.category,
             self.campaign_id,
             self.special_action,
@@ -173,6 +177,11 @@ class BatchResult:
         if kind == "duplicate":
             return sum(1 for o in self.outcomes if o.duplicate)
         return sum(1 for o in self.outcomes if o.rejected)
+
+
+def ident_key(platform: str, platform_uid: str) -> int:
+    """The integer key an account is found by."""
+    return hash64(f"{platform}\x1f{platform_uid}")
 
 
 def hash64(text: str) -> int:
@@ -244,8 +253,11 @@ def next_status(status: int, action: int) -> int:
                 reason="NOTHING_TO_RESTORE",
             )
         return Status.RESTORED
-    result = RESULT[Action(action)]
-    return result if SEVERITY[result] >= SEVERITY[Status(status)] else status
+    result = _RESULT_OF.get(action) or RESULT[Action(action)]
+    severity = _SEVERITY_OF.get(status)
+    if severity is None:
+        severity = SEVERITY[Status(status)]
+    return result if SEVERITY[result] >= severity else status
 
 
 def fold(account: Account, actions: list[ActionRecord]) -> None:

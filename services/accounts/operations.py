@@ -221,6 +221,20 @@ def _log(
         )
 
 
+def owned_action(
+    conn: sqlite3.Connection, principal: Principal, account_id: int, action_id: int
+) -> ActionRecord:
+    """The action, if it exists and the caller's department recorded it."""
+    rec = store.get_action(conn, action_id)
+    if rec is None or rec.account_id != account_id:
+        raise NotFound(f"{action_name(account_id, action_id)} not found")
+    if rec.department != principal.department:
+        raise PermissionDenied(
+            f"the action was recorded by {rec.department!r}", reason="WRONG_DEPARTMENT"
+        )
+    return rec
+
+
 def retract(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -230,13 +244,7 @@ def retract(
     request_id: str,
     now_us: int,
 ) -> tuple[ActionRecord, Account]:
-    rec = store.get_action(conn, action_id)
-    if rec is None or rec.account_id != account_id:
-        raise NotFound(f"{action_name(account_id, action_id)} not found")
-    if rec.department != principal.department:
-        raise PermissionDenied(
-            f"the action was recorded by {rec.department!r}", reason="WRONG_DEPARTMENT"
-        )
+    rec = owned_action(conn, principal, account_id, action_id)
     if rec.retracted_us is not None:
         raise FailedPrecondition("the action is already retracted", reason="ALREADY_RETRACTED")
     account = store.get_account(conn, account_id)

@@ -12,8 +12,15 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
 from services.accounts import operations, store
-from services.accounts.domain import ROLLUP, Account, ActionInput, ActionRecord, validate
-from services.common import idempotency, metrics, names, paging, standard
+from services.accounts.domain import (
+    ROLLUP,
+    Account,
+    ActionInput,
+    ActionRecord,
+    ident_key,
+    validate,
+)
+from services.common import idempotency, metrics, names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
 from services.common.context import current_principal
 from services.common.convert import to_ts, to_us
@@ -25,8 +32,15 @@ MAX_REJECTIONS = 100
 WRITERS = ("operator", "admin", "service")
 
 
-def account_pb(a: Account) -> pb.Account:
+def _with_departments(
+    c: sqlite3.Connection, accounts: list[Account]
+) -> tuple[list[Account], dict[int, list[str]]]:
+    return accounts, rollups.departments_of(c, ROLLUP, [a.id for a in accounts])
+
+
+def account_pb(a: Account, departments: list[str] | None = None) -> pb.Account:
     return pb.Account(
+        departments=departments,
         name=f"accounts/{a.id}",
         platform=a.platform,
         platform_uid=a.platform_uid,
@@ -99,13 +113,19 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         v = Violations()
         validate(a, now, v, prefix="action.")
         v.raise_if_any()
-        result = await self.db.write(
-            lambda c: operations.record(c, principal, [(0, a)], now, strict=True)
-        )
+        try:
+            result = await self.db.write(
+                lambda c: operations.record(c, principal, [(0, a)], now, strict=True)
+            )
+        except InvalidArgument as e:  # fields of the input: name them by their request path
+            raise InvalidArgument(
+                [FieldViolation(f"action.{f.field}", f.description) for f in e.violations],
+                reason=e.reason,
+            ) from None
         outcome = result.outcomes[0]
-        rec, account = await self.db.read(lambda c: _action_and_account(c, outcome.action_id))
+        rec, account, deps = await self.db.read(lambda c: _action_and_account(c, outcome.action_id))
         return pb.RecordActionResponse(
-            action=action_pb(rec), account=account_pb(account), duplicate=outcome.duplicate
+            action=action_pb(rec), account=account_pb(account, deps), duplicate=outcome.duplicate
         )
 
     async def RetractAction(
@@ -131,10 +151,13 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                     request.request_id,
                     now,
                 )
+                deps = rollups.departments_of(c, ROLLUP, [account.id]).get(account.id)
                 return pb.RetractActionResponse(
-                    action=action_pb(rec), account=account_pb(account)
+                    action=action_pb(rec), account=account_pb(account, deps)
                 ).SerializeToString()
 
+            # Before any replay: a stored answer is no way around the department check.
+            operations.owned_action(c, principal, account_id, action_id)
             return idempotency.run_once(
                 c,
                 request.request_id,
@@ -159,6 +182,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                 raise InvalidArgument([FieldViolation("actions", f"at most {MAX_BATCH} a batch")])
             now = self.rt.clock.now_us()
             valid: list[tuple[int, ActionInput]] = []
+            refused: list[tuple[int, str, str, str]] = []  # noted in stream order below
             for m in batch.actions:
                 a = action_input(m)
                 require_writer_for(a.department)
@@ -166,7 +190,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                 validate(a, now, v)
                 if v.items:
                     summary.rejected += 1
-                    _note(summary, index, a.request_id, v.items[0].field, v.items[0].description)
+                    refused.append((index, a.request_id, v.items[0].field, v.items[0].description))
                 else:
                     valid.append((index, a))
                 index += 1
@@ -183,11 +207,13 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
                 for o in result.outcomes:
                     if o.rejected:
                         summary.rejected += 1
-                        _note(summary, o.index, o.request_id, o.field, o.reason)
+                        refused.append((o.index, o.request_id, o.field, o.reason))
                     elif o.duplicate:
                         summary.duplicates += 1
                     else:
                         summary.accepted += 1
+            for rejection in sorted(refused):
+                _note(summary, *rejection)
             summary.batches += 1
         for outcome in ("accepted", "duplicates", "rejected"):
             metrics.IMPORTED.labels("accounts", outcome).inc(getattr(summary, outcome))
@@ -197,10 +223,12 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self, request: pb.GetAccountRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetAccountResponse:
         (account_id,) = names.parse(request.name, "name", "accounts")
-        account = await self.db.read(lambda c: store.get_account(c, account_id))
-        if account is None:
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(c, [a for a in [store.get_account(c, account_id)] if a])
+        )
+        if not rows:
             raise NotFound(f"{request.name} not found")
-        return pb.GetAccountResponse(account=account_pb(account))
+        return pb.GetAccountResponse(account=account_pb(rows[0], deps.get(account_id)))
 
     async def BatchGetAccounts(
         self, request: pb.BatchGetAccountsRequest, context: grpc.aio.ServicerContext
@@ -208,9 +236,12 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         if len(request.names) > paging.MAX_PAGE_SIZE:
             raise InvalidArgument([FieldViolation("names", "at most 1000")])
         ids = [names.parse(n, f"names[{i}]", "accounts")[0] for i, n in enumerate(request.names)]
-        found = await self.db.read(lambda c: store.get_accounts(c, ids))
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(c, list(store.get_accounts(c, ids).values()))
+        )
+        found = {a.id: a for a in rows}
         return pb.BatchGetAccountsResponse(
-            accounts=[account_pb(found[i]) for i in ids if i in found],
+            accounts=[account_pb(found[i], deps.get(i)) for i in ids if i in found],
             not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
         )
 
@@ -227,16 +258,29 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
             )
             if val
         }
-        bound = [request.platform, request.kind, request.status, marks]
+        if request.platform_uid and not request.platform:
+            raise InvalidArgument([FieldViolation("platform", "required with platform_uid")])
+        ident = ident_key(request.platform, request.platform_uid) if request.platform_uid else 0
+        bound = [request.platform, request.kind, request.status, marks, request.platform_uid]
         after = paging.decode(request.page_token, bound) or 0
-        rows = await self.db.read(
-            lambda c: store.list_accounts(
-                c, after, size + 1, request.platform, request.kind, request.status, marks
+        rows, deps = await self.db.read(
+            lambda c: _with_departments(
+                c,
+                store.list_accounts(
+                    c,
+                    after,
+                    size + 1,
+                    request.platform,
+                    request.kind,
+                    request.status,
+                    marks,
+                    ident,
+                ),
             )
         )
         token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
         return pb.ListAccountsResponse(
-            accounts=[account_pb(a) for a in rows[:size]], next_page_token=token
+            accounts=[account_pb(a, deps.get(a.id)) for a in rows[:size]], next_page_token=token
         )
 
     async def ListAccountActions(
@@ -244,17 +288,18 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
     ) -> pb.ListAccountActionsResponse:
         (account_id,) = names.parse(request.parent, "parent", "accounts")
         size = paging.page_size(request.page_size)
-        after = paging.decode(request.page_token, request.parent) or 0
+        bound = [request.parent, request.newest_first]
+        after = paging.decode(request.page_token, bound) or 0
 
         def read(c: sqlite3.Connection) -> list[ActionRecord] | None:
             if store.get_account(c, account_id) is None:
                 return None
-            return store.actions_of(c, account_id, after, size + 1)
+            return store.actions_of(c, account_id, after, size + 1, request.newest_first)
 
         rows = await self.db.read(read)
         if rows is None:
             raise NotFound(f"{request.parent} not found")
-        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
         return pb.ListAccountActionsResponse(
             actions=[action_pb(r) for r in rows[:size]], next_page_token=token
         )
@@ -271,7 +316,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, request.after_seq):
+        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
             yield pb.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(
@@ -293,12 +338,14 @@ def _note(
         summary.rejections.add(index=index, request_id=request_id, field=field, reason=reason)
 
 
-def _action_and_account(c: sqlite3.Connection, action_id: int) -> tuple[ActionRecord, Account]:
+def _action_and_account(
+    c: sqlite3.Connection, action_id: int
+) -> tuple[ActionRecord, Account, list[str]]:
     rec = store.get_action(c, action_id)
     assert rec is not None
     account = store.get_account(c, rec.account_id)
     assert account is not None
-    return rec, account
+    return rec, account, rollups.departments_of(c, ROLLUP, [account.id]).get(account.id, [])
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:

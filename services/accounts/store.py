@@ -174,12 +174,19 @@ def get_action(conn: sqlite3.Connection, action_id: int) -> ActionRecord | None:
 
 
 def actions_of(
-    conn: sqlite3.Connection, account_id: int, after_id: int = 0, limit: int = -1
+    conn: sqlite3.Connection,
+    account_id: int,
+    after_id: int = 0,
+    limit: int = -1,
+    newest_first: bool = False,
 ) -> list[ActionRecord]:
+    """Actions in id order (or newest first), after a keyset position (0: the start)."""
+    op, order = ("<", "DESC") if newest_first else (">", "ASC")
+    start = after_id or (2**63 - 1 if newest_first else 0)
     rows = conn.execute(
-        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id = ? "
-        "AND id > ? ORDER BY id LIMIT ?",
-        (account_id, after_id, limit),
+        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id = ? AND id {op} ? "
+        f"ORDER BY id {order} LIMIT ?",
+        (account_id, start, limit),
     )
     return [ActionRecord(*row) for row in rows]
 
@@ -192,10 +199,16 @@ def list_accounts(
     kind: int,
     status: int,
     marks: dict[str, str],
+    ident_key: int = 0,
 ) -> list[Account]:
     conds: list[str] = ["a.id > ?"]
     params: list[object] = [after_id]
-    for column, value in (("platform", platform), ("kind", kind), ("status", status)):
+    for column, value in (
+        ("platform", platform),
+        ("kind", kind),
+        ("status", status),
+        ("ident_key", ident_key),
+    ):
         if value:
             conds.append(f"a.{column} = ?")
             params.append(value)

@@ -389,9 +389,16 @@ def validate_campaign(c: Campaign, v: Violations, p: str, fields: tuple[str, ...
         v.check(is_slug(c.slug), f"{p}id", "required: a slug")
     if "title" in fields:
         v.check(0 < len(c.title) <= MAX_TEXT, f"{p}title", "required, at most 256 characters")
-    if "start_time" in fields or "end_time" in fields:
+    # Each time only when named: an update of end_time alone keeps the stored start_time
+    # (the merged period is checked when the update is applied).
+    if "start_time" in fields:
         v.check(c.start_us > 0, f"{p}start_time", "required")
-        v.check(c.end_us > c.start_us, f"{p}end_time", "required, after start_time")
+    if "end_time" in fields:
+        v.check(
+            c.end_us > 0 and ("start_time" not in fields or c.end_us > c.start_us),
+            f"{p}end_time",
+            "required, after start_time",
+        )
     if "lead_department" in fields:
         v.check(c.lead_department in departments(), f"{p}lead_department", "unknown department")
     if "participating_departments" in fields:

@@ -41,6 +41,8 @@ from services.common.errors import (
     AlreadyExists,
     EtagMismatch,
     FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
     NotFound,
     PermissionDenied,
 )
@@ -164,7 +166,9 @@ def update_campaign(
         assert f in CAMPAIGN_UPDATABLE
         setattr(current, attrs.get(f, f), getattr(new, attrs.get(f, f)))
     if current.end_us <= current.start_us:
-        raise FailedPrecondition("end_time must be after start_time", reason="BAD_PERIOD")
+        # Bad input, like the same period on create: name the field the request changed.
+        field = "campaign.end_time" if "end_time" in fields else "campaign.start_time"
+        raise InvalidArgument([FieldViolation(field, "the period must end after it starts")])
     current.update_us, current.revision = now_us, current.revision + 1
     store.save_campaign(conn, current)
     _log(

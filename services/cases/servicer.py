@@ -647,16 +647,25 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         v = Violations()
         fields = _mask_fields(list(request.update_mask.paths), UPDATABLE, v)
         case = case_in(request.case)
-        validate_case(case, v, "case.", tuple(f for f in fields if f != "assisting_departments"))
+        # Checked against the stored case: assisting departments against its lead, a special
+        # action against its campaign (unless the mask changes the campaign too).
+        deferred = tuple(
+            f
+            for f in ("assisting_departments", "special_action")
+            if f in fields and (f != "special_action" or "campaign_id" not in fields)
+        )
+        validate_case(case, v, "case.", tuple(f for f in fields if f not in deferred))
         v.raise_if_any()
         now = self.rt.clock.now_us()
 
         def work(c: sqlite3.Connection) -> Message:
-            if "assisting_departments" in fields:
-                current = store.get_case(c, case_id)
-                case.lead_department = current.lead_department if current else ""
+            current = store.get_case(c, case_id) if deferred else None
+            if current is not None:
+                case.lead_department = current.lead_department
+                if "campaign_id" not in fields:
+                    case.campaign_id = current.campaign_id
                 check = Violations()
-                validate_case(case, check, "case.", ("assisting_departments",))
+                validate_case(case, check, "case.", deferred)
                 check.raise_if_any()
             return pb.UpdateCaseResponse(
                 case=case_pb(
@@ -965,7 +974,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, request.after_seq, request.from_end):
+        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
             yield pb.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 
 
 class Clock:
@@ -24,5 +25,14 @@ class ManualClock(Clock):
         self.current += int(seconds * 1_000_000)
 
 
+DAY_US = 86_400 * 1_000_000
+
+
 def day_of(us: int) -> str:
-    return datetime.fromtimestamp(us / 1_000_000, UTC).strftime("%Y-%m-%d")
+    return _day(us // DAY_US)
+
+
+@lru_cache(maxsize=1024)
+def _day(day: int) -> str:
+    """YYYY-MM-DD of a day number since the epoch (a batch repeats a few days many times)."""
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")

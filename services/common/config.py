@@ -33,6 +33,8 @@ class Settings:
     sqlite_synchronous: str
     overdue_sweep_seconds: float
     handover_ack_seconds: float
+    source_timeout_seconds: float
+    watch_debounce_seconds: float
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -115,6 +117,10 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         max_message_bytes=_int(env, "NETNET_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 1 << 30),
         sqlite_synchronous=_choice(env, "NETNET_SQLITE_SYNCHRONOUS", "NORMAL", ("NORMAL", "FULL")),
         overdue_sweep_seconds=_float(env, "NETNET_OVERDUE_SWEEP_SECONDS", 60.0, 0.01, 86400.0),
+        source_timeout_seconds=_float(
+            env, "NETNET_GATEWAY_SOURCE_TIMEOUT_SECONDS", 2.0, 0.01, 60.0
+        ),
+        watch_debounce_seconds=_float(env, "NETNET_GATEWAY_DEBOUNCE_SECONDS", 0.5, 0.0, 60.0),
         handover_ack_seconds=_float(
             env, "NETNET_HANDOVER_ACK_SECONDS", 3 * 86400.0, 1.0, 365 * 86400.0
         ),

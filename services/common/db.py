@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import aiosqlite
 import structlog
 
+from services.common.errors import Unavailable
+
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], T]
 log = structlog.get_logger()
@@ -122,14 +124,16 @@ class Database:
     async def write(self, job: Job[T]) -> T:
         """Run job in a transaction; returns once it is committed (or raises its error)."""
         if self._task is None or self._task.done():
-            raise RuntimeError("database is closed")
+            # Not open yet (starting) or closed (stopping): a clean, retryable refusal.
+            raise Unavailable("the database is not open", reason="NOT_SERVING")
         pending = _Pending(job)
         await self._queue.put(pending)
         return await asyncio.shield(pending.future)  # type: ignore[no-any-return]
 
     async def read(self, job: Job[T]) -> T:
         """Run job on the reader connection inside one read transaction (one snapshot)."""
-        assert self._reader is not None, "database is not open"
+        if self._reader is None:
+            raise Unavailable("the database is not open", reason="NOT_SERVING")
 
         def snapshot(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN")

@@ -17,4 +17,7 @@ IMPORTED = Counter("netnet_import_records_total", "Bulk-import records", ["servi
 def serve(port: int, host: str = "127.0.0.1") -> None:
     """Expose /metrics; port 0 turns the endpoint off."""
     if port:
-        start_http_server(port, addr=host)
+        try:
+            start_http_server(port, addr=host)
+        except OSError as e:  # say which port: the error alone does not
+            raise OSError(f"cannot serve metrics on {host}:{port}: {e.strerror or e}") from e

@@ -248,16 +248,19 @@ def query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) 
     return result
 
 
-def departments_of(conn: sqlite3.Connection, rollup: str, subjects: list[int]
-                   ) -> dict[int, list[str]]:
+def departments_of(
+    conn: sqlite3.Connection, rollup: str, subjects: list[int]
+) -> dict[int, list[str]]:
     """subject -> departments with live records on it (whom to contact about it)."""
     found: dict[int, list[str]] = defaultdict(list)
     unique = sorted(set(subjects))
     for i in range(0, len(unique), CHUNK):
-        chunk = unique[i:i + CHUNK]
+        chunk = unique[i : i + CHUNK]
         rows = conn.execute(
             "SELECT DISTINCT subject_id, department FROM rollup_marks WHERE rollup = ? AND "
-            f"subject_id IN ({','.join('?' * len(chunk))}) ORDER BY 1, 2", (rollup, *chunk))
+            f"subject_id IN ({','.join('?' * len(chunk))}) ORDER BY 1, 2",
+            (rollup, *chunk),
+        )
         for subject, department in rows:
             found[subject].append(department)
     return found

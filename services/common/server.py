@@ -35,12 +35,14 @@ class Runtime:
     db: Database
     feed: ChangeFeed
     clock: Clock
+    # Called after the server has drained (e.g. closing client channels).
+    on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str  # process name, e.g. "accounts"
-    migrations: Path
+    migrations: Path | None  # None: a process without a database (the gateway)
     # Adds servicers to the server; returns the full names of the gRPC services served.
     register: Callable[[grpc.aio.Server, Runtime], list[str]]
     # Background loops (sweeps) that run while serving.
@@ -81,6 +83,8 @@ class RunningServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.server.stop(self.runtime.settings.drain_seconds if grace is None else grace)
+        for close in self.runtime.on_stop:
+            await close()
         await self.runtime.db.close()
 
 
@@ -99,11 +103,14 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(settings.addr)
+    try:
+        port = server.add_insecure_port(settings.addr)
+    except RuntimeError:  # grpc raises (rather than returning 0) when the bind fails
+        port = 0
     if port == 0:
         raise OSError(f"cannot listen on {settings.addr}")
     await server.start()
-    applied = await db.open([(spec.name, spec.migrations)])
+    applied = await db.open([(spec.name, spec.migrations)]) if spec.migrations else []
     tasks = [asyncio.create_task(loop(runtime)) for loop in spec.background]
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -112,15 +119,17 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         service=spec.name,
         addr=settings.addr,
         port=port,
-        database=str(settings.database_path),
+        database=str(settings.database_path) if spec.migrations else None,
         migrations_applied=applied,
     )
     return RunningServer(server, port, runtime, health_servicer, names, tasks)
 
 
 async def _serve(spec: ServiceSpec, settings: Settings) -> None:
-    running = await start(spec, settings)
+    # Metrics first: if its port is taken, fail before the database threads exist (they
+    # would keep the process alive after the error).
     metrics.serve(settings.metrics_port)
+    running = await start(spec, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 
+import grpc
 from google.protobuf.message import Message
 
 from netnet.common.v1 import common_pb2
@@ -25,12 +26,15 @@ async def stats(
 
 
 async def watch(
-    runtime: Runtime, after_seq: int, from_end: bool = False
+    runtime: Runtime, context: grpc.aio.ServicerContext, after_seq: int, from_end: bool = False
 ) -> AsyncIterator[common_pb2.ChangeEvent]:
+    """The change log from a position; initial metadata goes out at once, so a watcher
+    knows it is connected before the first change."""
     if after_seq < 0:
         raise InvalidArgument([FieldViolation("after_seq", "must not be negative")])
     if from_end:
         after_seq = await runtime.db.read(changes.last_seq)
+    await context.send_initial_metadata(())
     async for change in runtime.feed.watch(after_seq):
         yield convert.change_event(change)
 

@@ -218,16 +218,16 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         )
         outcome = result.outcomes[0]
 
-        def read(c: sqlite3.Connection) -> tuple[SiteActionRow, Site]:
+        def read(c: sqlite3.Connection) -> tuple[SiteActionRow, list[Site], dict[int, list[str]]]:
             row = store.get_action(c, outcome.record_id)
             assert row is not None
-            site = store.get_site(c, row.site_id)
-            assert site is not None
-            return row, site
+            return row, *_with_departments(c, [s for s in [store.get_site(c, row.site_id)] if s])
 
-        row, site = await self.db.read(read)
+        row, sites, deps = await self.db.read(read)
         return pb.RecordSiteActionResponse(
-            action=action_pb(row), site=site_pb(site), duplicate=outcome.duplicate
+            action=action_pb(row),
+            site=site_pb(sites[0], deps.get(row.site_id)),
+            duplicate=outcome.duplicate,
         )
 
     async def RetractSiteAction(
@@ -245,7 +245,8 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
             row, site = operations.retract_action(
                 c, principal, site_id, action_id, request.reason, request.request_id, now
             )
-            return pb.RetractSiteActionResponse(action=action_pb(row), site=site_pb(site))
+            deps = rollups.departments_of(c, SITE_ROLLUP, [site.id]).get(site.id)
+            return pb.RetractSiteActionResponse(action=action_pb(row), site=site_pb(site, deps))
 
         return pb.RetractSiteActionResponse.FromString(
             await standard.once(self.rt, request, "RetractSiteAction", request.request_id, work)
@@ -321,17 +322,18 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
     ) -> pb.ListSiteActionsResponse:
         (site_id,) = names.parse(request.parent, "parent", "sites")
         size = paging.page_size(request.page_size)
-        after = paging.decode(request.page_token, request.parent) or 0
+        bound = [request.parent, request.newest_first]
+        after = paging.decode(request.page_token, bound) or 0
 
         def read(c: sqlite3.Connection) -> list[SiteActionRow] | None:
             if store.get_site(c, site_id) is None:
                 return None
-            return store.actions_of(c, site_id, after, size + 1)
+            return store.actions_of(c, site_id, after, size + 1, request.newest_first)
 
         rows = await self.db.read(read)
         if rows is None:
             raise NotFound(f"{request.parent} not found")
-        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
+        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
         return pb.ListSiteActionsResponse(
             actions=[action_pb(r) for r in rows[:size]], next_page_token=token
         )
@@ -593,7 +595,7 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
     async def WatchChanges(
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, request.after_seq, request.from_end):
+        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
             yield pb.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(

@@ -248,11 +248,19 @@ def get_action(conn: sqlite3.Connection, action_id: int) -> SiteActionRow | None
 
 
 def actions_of(
-    conn: sqlite3.Connection, site_id: int, after_id: int = 0, limit: int = -1
+    conn: sqlite3.Connection,
+    site_id: int,
+    after_id: int = 0,
+    limit: int = -1,
+    newest_first: bool = False,
 ) -> list[SiteActionRow]:
+    """Actions in id order (or newest first), after a keyset position (0: the start)."""
+    op, order = ("<", "DESC") if newest_first else (">", "ASC")
+    start = after_id or (2**63 - 1 if newest_first else 0)
     rows = conn.execute(
-        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id = ? AND id > ? ORDER BY id LIMIT ?",
-        (site_id, after_id, limit),
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id = ? AND id {op} ? "
+        f"ORDER BY id {order} LIMIT ?",
+        (site_id, start, limit),
     )
     return [_action(r) for r in rows]
 

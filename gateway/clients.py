@@ -1,0 +1,122 @@
+"""Long-lived channels to the three services, each call with its own deadline; a source that
+fails is data (a health row), not an exception."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from netnet.accounts.v1 import accounts_pb2, accounts_pb2_grpc
+from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc, cases_pb2, cases_pb2_grpc
+from netnet.sites.v1 import sites_pb2, sites_pb2_grpc
+from services.common.config import service_addr
+
+SOURCES = ("accounts", "sites", "cases")
+SAFE_PREFIXES = ("Get", "BatchGet", "List", "Find", "Lookup", "Verify")
+T = TypeVar("T")
+Metadata = tuple[tuple[str, str], ...]
+
+OK, UNAVAILABLE, DEADLINE_EXCEEDED, ERROR = 1, 2, 3, 4  # netnet.gateway.v1.SourceState
+
+
+def _service_config() -> str:
+    """Retry on UNAVAILABLE, for the read-only (safe) methods only."""
+    names = []
+    for module in (accounts_pb2, sites_pb2, cases_pb2, campaigns_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            names += [
+                {"service": service.full_name, "method": m.name}
+                for m in service.methods
+                if m.name.startswith(SAFE_PREFIXES)
+            ]
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": names,
+                    "retryPolicy": {
+                        "maxAttempts": 3,
+                        "initialBackoff": "0.05s",
+                        "maxBackoff": "0.5s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+@dataclass
+class Health:
+    source: str
+    state: int = OK
+    error: str = ""
+    latency_ms: float = 0.0
+
+    def worse(self, other: Health) -> Health:
+        return other if other.state > self.state else self
+
+
+class Backends:
+    """One channel per service for the life of the process."""
+
+    def __init__(self, addrs: dict[str, str] | None = None) -> None:
+        addrs = addrs or {s: service_addr(s) for s in SOURCES}
+        options = [
+            ("grpc.service_config", _service_config()),
+            ("grpc.enable_retries", 1),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ]
+        self.channels = {s: grpc.aio.insecure_channel(addrs[s], options=options) for s in SOURCES}
+        self.accounts = accounts_pb2_grpc.AccountServiceStub(self.channels["accounts"])
+        self.sites = sites_pb2_grpc.SiteServiceStub(self.channels["sites"])
+        self.cases = cases_pb2_grpc.CaseServiceStub(self.channels["cases"])
+        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(self.channels["cases"])
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+
+def classify(error: BaseException, source: str, latency_ms: float) -> Health:
+    if isinstance(error, TimeoutError):
+        return Health(source, DEADLINE_EXCEEDED, "no answer within the deadline", latency_ms)
+    if isinstance(error, grpc.aio.AioRpcError):
+        code = error.code()
+        state = {
+            grpc.StatusCode.UNAVAILABLE: UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED: DEADLINE_EXCEEDED,
+        }.get(code, ERROR)
+        return Health(source, state, f"{code.name}: {error.details() or ''}".strip(), latency_ms)
+    raise error
+
+
+async def guarded(
+    source: str, budget: float, call: Callable[[float], Awaitable[T]]
+) -> tuple[T | None, Health]:
+    """Run call(timeout) within budget seconds; failures come back as a health row."""
+    start = time.perf_counter()
+    try:
+        result = await asyncio.wait_for(call(budget), timeout=budget)
+    except (TimeoutError, grpc.aio.AioRpcError) as e:
+        return None, classify(e, source, (time.perf_counter() - start) * 1000)
+    return result, Health(source, OK, "", (time.perf_counter() - start) * 1000)
+
+
+async def per_source(
+    budget: float, calls: dict[str, Callable[[float], Awaitable[Any]]]
+) -> tuple[dict[str, Any], dict[str, Health]]:
+    """All sources in parallel, each within the same budget."""
+    names = list(calls)
+    outcomes = await asyncio.gather(*(guarded(n, budget, calls[n]) for n in names))
+    results = {n: r for n, (r, h) in zip(names, outcomes, strict=True) if h.state == OK}
+    return results, {n: h for n, (_, h) in zip(names, outcomes, strict=True)}

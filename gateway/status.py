@@ -1,0 +1,254 @@
+"""Campaign status: which stats each figure comes from, the fan-out, and the composition."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gateway.clients import OK, Backends, Health, Metadata, per_source
+from netnet.accounts.v1 import accounts_pb2
+from netnet.cases.v1 import campaigns_pb2, cases_pb2
+from netnet.common.v1 import common_pb2
+from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.sites.v1 import sites_pb2
+from services.common.reference import departments as department_names
+
+Table = dict[str, dict[str, dict[str, int]]]  # scope -> key -> figure -> value
+
+
+def _is(value: str) -> Callable[[str], bool]:
+    return lambda action: action == value
+
+
+def _starts(prefix: str) -> Callable[[str], bool]:
+    return lambda action: action.startswith(prefix)
+
+
+def _any(action: str) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One stats query and the figures read off its rows."""
+
+    source: str
+    subject: int  # the source's StatsSubject (0 for accounts, which has one)
+    by_action: bool
+    figures: tuple[tuple[str, Callable[[str], bool]], ...]
+    distinct: bool  # distinct subjects where exact (suspects, sites, accounts), else records
+
+
+METRICS = (
+    Metric("accounts", 0, False, (("accounts_handled", _any),), True),
+    Metric("accounts", 0, True, (("groups_closed", _is("close_group")),), False),
+    Metric(
+        "sites",
+        sites_pb2.STATS_SUBJECT_SITE_ACTIONS,
+        True,
+        (("sites_closed", _is("close")), ("sites_banned", _is("ban"))),
+        True,
+    ),
+    Metric(
+        "sites",
+        sites_pb2.STATS_SUBJECT_APP_ACTIONS,
+        True,
+        (
+            ("apps_notified", _is("notify_rectification")),
+            ("apps_removed", _is("remove_from_stores")),
+        ),
+        True,
+    ),
+    Metric(
+        "sites", sites_pb2.STATS_SUBJECT_NOTICE_BATCHES, False, (("notice_batches", _any),), False
+    ),
+    Metric(
+        "sites",
+        sites_pb2.STATS_SUBJECT_CONTENT,
+        True,
+        (("content_direct", _starts("direct:")), ("content_platform", _starts("platform:"))),
+        False,
+    ),
+    Metric(
+        "cases",
+        cases_pb2.STATS_SUBJECT_CASES,
+        True,
+        (("cases_administrative", _is("administrative")), ("cases_criminal", _is("criminal"))),
+        False,
+    ),
+    Metric(
+        "cases",
+        cases_pb2.STATS_SUBJECT_MEASURES,
+        True,
+        (("suspects_detained", _is("criminal_detention")), ("suspects_arrested", _is("arrest"))),
+        True,
+    ),
+    Metric(
+        "cases", cases_pb2.STATS_SUBJECT_TYPICAL_CASES, False, (("typical_cases", _any),), False
+    ),
+    Metric(
+        "cases", cases_pb2.STATS_SUBJECT_ILLEGAL_GAINS, False, (("illegal_gains_fen", _any),), False
+    ),
+)
+SCOPES = {
+    "department": common_pb2.DIMENSION_DEPARTMENT,
+    "special_action": common_pb2.DIMENSION_SPECIAL_ACTION,
+    "total": 0,
+}
+FIGURE_SOURCE = {name: m.source for m in METRICS for name, _ in m.figures}
+
+
+@dataclass(frozen=True)
+class Query:
+    campaign_id: str
+    departments: tuple[str, ...]
+    start: Timestamp | None
+    end: Timestamp | None
+
+    def stats_filter(self) -> common_pb2.StatsFilter:
+        f = common_pb2.StatsFilter(campaign_id=self.campaign_id, departments=list(self.departments))
+        if self.start is not None:
+            f.start_time.CopyFrom(self.start)
+        if self.end is not None:
+            f.end_time.CopyFrom(self.end)
+        return f
+
+
+def _stats_call(
+    backends: Backends, metric: Metric, scope: str, query: Query, metadata: Metadata, timeout: float
+) -> Any:
+    group_by = [d for d in (SCOPES[scope],) if d]
+    if metric.by_action:
+        group_by.append(common_pb2.DIMENSION_ACTION)
+    stats_filter = query.stats_filter()
+    if metric.source == "accounts":
+        return backends.accounts.GetStats(
+            accounts_pb2.GetStatsRequest(filter=stats_filter, group_by=group_by),
+            metadata=metadata,
+            timeout=timeout,
+        )
+    stub, request_type = (
+        (backends.sites, sites_pb2.GetStatsRequest)
+        if metric.source == "sites"
+        else (backends.cases, cases_pb2.GetStatsRequest)
+    )
+    return stub.GetStats(
+        request_type(
+            subject=metric.subject,  # type: ignore[arg-type]
+            filter=stats_filter,
+            group_by=group_by,
+        ),
+        metadata=metadata,
+        timeout=timeout,
+    )
+
+
+async def _fetch_source(
+    backends: Backends, source: str, query: Query, metadata: Metadata, budget: float
+) -> Table:
+    plan = [(m, scope) for m in METRICS if m.source == source for scope in SCOPES]
+    replies = await asyncio.gather(
+        *(_stats_call(backends, m, scope, query, metadata, budget) for m, scope in plan)
+    )
+    table: Table = defaultdict(lambda: defaultdict(dict))
+    for (metric, scope), reply in zip(plan, replies, strict=True):
+        rows = list(reply.rows) if scope != "total" or metric.by_action else [reply.total]
+        for row in rows:
+            key = "" if scope == "total" else getattr(row, scope)
+            value = (
+                row.distinct_subjects
+                if metric.distinct and row.HasField("distinct_subjects")
+                else row.count
+            )
+            for figure, matches in metric.figures:
+                if matches(row.action):
+                    cell = table[scope][key]
+                    cell[figure] = cell.get(figure, 0) + value
+    return table
+
+
+async def fetch(
+    backends: Backends, query: Query, metadata: Metadata, budget: float
+) -> tuple[dict[str, Table], dict[str, Health], campaigns_pb2.Campaign | None]:
+    """Every source in parallel, and the campaign's titles, each within the budget."""
+    calls: dict[str, Callable[[float], Any]] = {
+        source: partial(_fetch_source, backends, source, query, metadata)
+        for source in ("accounts", "sites", "cases")
+    }
+    calls["campaign"] = lambda t: backends.campaigns.GetCampaign(
+        campaigns_pb2.GetCampaignRequest(name=f"campaigns/{query.campaign_id}"),
+        metadata=metadata,
+        timeout=t,
+    )
+    results, health = await per_source(budget, calls)
+    reply = results.pop("campaign", None)
+    health.pop("campaign")
+    return results, health, reply.campaign if reply is not None else None
+
+
+def _figures(tables: dict[str, Table], scope: str, key: str) -> pb.Figures:
+    figures = pb.Figures()
+    for figure, source in FIGURE_SOURCE.items():
+        table = tables.get(source)
+        if table is not None:  # an unanswered source leaves its figures unset
+            setattr(figures, figure, table[scope][key].get(figure, 0) if key in table[scope] else 0)
+    return figures
+
+
+def compose(
+    query: Query,
+    tables: dict[str, Table],
+    health: dict[str, Health],
+    campaign: campaigns_pb2.Campaign | None,
+    now: Timestamp,
+) -> pb.CampaignStatus:
+    names = department_names()
+    seen = {k for t in tables.values() for k in t["department"]}
+    wanted = list(query.departments) or [d for d in names if d in seen]
+    titles = {s.id: s.title for s in campaign.special_actions} if campaign else {}
+    specials = sorted({k for t in tables.values() for k in t["special_action"] if k} | set(titles))
+    status = pb.CampaignStatus(
+        campaign_id=query.campaign_id,
+        campaign_title=campaign.title if campaign else "",
+        departments=[
+            pb.DepartmentFigures(
+                department=d,
+                department_name=names.get(d, d),
+                figures=_figures(tables, "department", d),
+            )
+            for d in wanted
+        ],
+        special_actions=[
+            pb.SpecialActionFigures(
+                special_action=s,
+                title=titles.get(s, s),
+                figures=_figures(tables, "special_action", s),
+            )
+            for s in specials
+        ],
+        total=_figures(tables, "total", ""),
+        sources=[
+            pb.SourceHealth(
+                source=h.source,
+                state=h.state,  # type: ignore[arg-type]
+                error=h.error,
+                latency_ms=round(h.latency_ms, 2),
+            )
+            for h in health.values()
+        ],
+        complete=all(h.state == OK for h in health.values()),
+        as_of=now,
+    )
+    start = query.start or (campaign.start_time if campaign else None)
+    end = query.end or (campaign.end_time if campaign else None)
+    if start is not None:
+        status.start_time.CopyFrom(start)
+    if end is not None:
+        status.end_time.CopyFrom(end)
+    return status

@@ -1,0 +1,249 @@
+"""The audit log: one hash-chained entry per mutation; edits and deletions are detected."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import grpc
+import pytest
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.common.v1 import common_pb2
+from services.common.clock import ManualClock
+from services.common.server import RunningServer
+from tests.service.accounts.helpers import (
+    START_US,
+    Stub,
+    Tokens,
+    action,
+    bad_fields,
+    expect_error,
+    record,
+    stream,
+)
+
+
+async def _write_some(stub: Stub, tokens: Tokens, clock: ManualClock) -> list[str]:
+    """Five mutations; returns the resources they were about."""
+    cac = tokens("cac", operator="alice")
+    a = await record(stub, cac, action("r1", "u1"))
+    clock.advance(1)
+    b = await record(stub, tokens("mps", operator="bob"), action("r2", "u2", department="mps"))
+    clock.advance(1)
+    await record(stub, cac, action("r1", "u1"))  # duplicate: no entry
+    await expect_error(  # refused: no entry
+        record(stub, cac, action("r3", "u3", pb.ACTION_TYPE_RESTORE)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    x = await stub.RetractAction(
+        pb.RetractActionRequest(request_id="x1", name=a.action.name, reason="mistake"), metadata=cac
+    )
+    await stub.RetractAction(  # replay: no entry
+        pb.RetractActionRequest(request_id="x1", name=a.action.name, reason="mistake"), metadata=cac
+    )
+    clock.advance(1)
+    await stub.ImportActions(
+        stream(
+            [[action("i1", "u4"), action("i2", "u5", pb.ACTION_TYPE_RESTORE), action("r1", "u1")]]
+        ),
+        metadata=cac,
+    )
+    c = await record(stub, cac, action("r4", "u6", pb.ACTION_TYPE_WARN))
+    return [a.action.name, b.action.name, x.action.name, "accounts", c.action.name]
+
+
+async def _entries(stub: Stub, tokens: Tokens, page_size: int = 0) -> list[common_pb2.AuditEntry]:
+    md = tokens("office", "auditor")
+    out: list[common_pb2.AuditEntry] = []
+    token = ""
+    while True:
+        page = await stub.ListAuditEntries(
+            pb.ListAuditEntriesRequest(page_size=page_size, page_token=token), metadata=md
+        )
+        if page_size:
+            assert len(page.entries) <= page_size
+        out += page.entries
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
+    md = tokens("office", "auditor")
+    return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
+
+
+def _digest(e: common_pb2.AuditEntry) -> str:
+    fields = (
+        str(e.seq),
+        str(e.time.ToMicroseconds()),
+        e.operator,
+        e.department,
+        e.method,
+        e.resource,
+        e.request_id,
+        e.outcome,
+        e.prev_hash,
+    )
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+async def test_every_mutation_is_audited_in_a_chain(
+    stub: Stub, tokens: Tokens, clock: ManualClock
+) -> None:
+    resources = await _write_some(stub, tokens, clock)
+    entries = await _entries(stub, tokens)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert [e.resource for e in entries] == resources
+    assert [e.method for e in entries] == [
+        "RecordAction",
+        "RecordAction",
+        "RetractAction",
+        "ImportActions",
+        "RecordAction",
+    ]
+    assert [(e.operator, e.department) for e in entries] == [
+        ("alice", "cac"),
+        ("bob", "mps"),
+        ("alice", "cac"),
+        ("alice", "cac"),
+        ("alice", "cac"),
+    ]
+    assert [e.request_id for e in entries] == ["r1", "r2", "x1", "i1", "r4"]
+    assert [e.outcome for e in entries] == [
+        "recorded",
+        "recorded",
+        "retracted",
+        "accepted=1 duplicate=1 rejected=1",
+        "recorded",
+    ]
+    assert [e.time.ToMicroseconds() for e in entries] == [
+        START_US,
+        START_US + 1_000_000,
+        START_US + 2_000_000,
+        START_US + 3_000_000,
+        START_US + 3_000_000,
+    ]
+    prev = ""
+    for e in entries:
+        assert e.prev_hash == prev
+        assert e.hash == _digest(e)
+        prev = e.hash
+    assert await _entries(stub, tokens, page_size=2) == entries
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.entries_checked, v.first_bad_seq, v.problem) == (True, 5, 0, "")
+
+
+async def test_empty_chain_verifies(stub: Stub, tokens: Tokens) -> None:
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.entries_checked) == (True, 0)
+    assert await _entries(stub, tokens) == []
+
+
+async def test_audit_page_token_and_size(stub: Stub, tokens: Tokens, clock: ManualClock) -> None:
+    await _write_some(stub, tokens, clock)
+    md = tokens("office", "auditor")
+    for req, field in (
+        (pb.ListAuditEntriesRequest(page_size=-1), "page_size"),
+        (pb.ListAuditEntriesRequest(page_token="nope"), "page_token"),
+    ):
+        err = await expect_error(
+            stub.ListAuditEntries(req, metadata=md), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert bad_fields(err) == [field]
+    # A token of another list is not an audit token.
+    accounts = await stub.ListAccounts(pb.ListAccountsRequest(page_size=1), metadata=md)
+    err = await expect_error(
+        stub.ListAuditEntries(
+            pb.ListAuditEntriesRequest(page_token=accounts.next_page_token), metadata=md
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert bad_fields(err) == ["page_token"]
+
+
+def _tamper(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            assert conn.execute(sql).rowcount == 1
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "first_bad"),
+    [
+        ("UPDATE audit_log SET outcome = 'x' WHERE seq = 2", 2),
+        ("UPDATE audit_log SET operator = 'mallory' WHERE seq = 5", 5),
+        ("UPDATE audit_log SET time_us = time_us + 1 WHERE seq = 1", 1),
+        ("UPDATE audit_log SET request_id = 'forged' WHERE seq = 4", 4),
+        ("DELETE FROM audit_log WHERE seq = 2", 2),
+        ("DELETE FROM audit_log WHERE seq = 1", 1),
+        ("DELETE FROM audit_log WHERE seq = 5", 5),
+        ("UPDATE audit_log SET prev_hash = '' WHERE seq = 3", 3),
+        ("UPDATE audit_head SET seq = 6", 6),
+    ],
+    ids=[
+        "edit-outcome",
+        "edit-operator",
+        "edit-time",
+        "edit-request-id",
+        "delete-middle",
+        "delete-first",
+        "delete-last",
+        "edit-link",
+        "head-ahead",
+    ],
+)
+async def test_tampering_is_detected(
+    stub: Stub,
+    tokens: Tokens,
+    clock: ManualClock,
+    server: RunningServer,
+    sql: str,
+    first_bad: int,
+) -> None:
+    await _write_some(stub, tokens, clock)
+    assert (await _verify(stub, tokens)).ok
+    _tamper(server.runtime.settings.database_path, sql)
+    v = await _verify(stub, tokens)
+    assert not v.ok
+    assert v.first_bad_seq == first_bad
+    assert v.problem
+    assert v.entries_checked == first_bad - 1
+
+
+async def test_rehashed_edit_breaks_the_next_link(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    await _write_some(stub, tokens, clock)
+    entry = (await _entries(stub, tokens))[1]
+    entry.outcome = "forged"
+    _tamper(
+        server.runtime.settings.database_path,
+        f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(entry)}' WHERE seq = 2",
+    )
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.first_bad_seq) == (False, 3)
+
+
+async def test_whole_rewritten_tail_is_caught_by_the_head(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    await _write_some(stub, tokens, clock)
+    entries = await _entries(stub, tokens)
+    # Forge entry 5 consistently with entry 4; only the head still knows the real hash.
+    last = entries[4]
+    last.outcome = "forged"
+    _tamper(
+        server.runtime.settings.database_path,
+        f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(last)}' WHERE seq = 5",
+    )
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.first_bad_seq) == (False, 6)
+    # Writing goes on after tampering, and verification keeps failing.
+    await record(stub, tokens("cac"), action("after", "u9"))
+    assert not (await _verify(stub, tokens)).ok

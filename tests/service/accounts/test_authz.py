@@ -1,0 +1,257 @@
+"""Authentication for every RPC, and who may do what."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from tests.service.accounts.helpers import (
+    Metadata,
+    Stub,
+    Tokens,
+    action,
+    error_reason,
+    expect_error,
+    record,
+    snapshot,
+    stream,
+)
+
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+
+
+async def _watch_one(stub: Stub, md: Metadata | None) -> pb.WatchChangesResponse:
+    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=0), metadata=md)
+    try:
+        msg = await asyncio.wait_for(call.read(), 5)
+        assert isinstance(msg, pb.WatchChangesResponse), msg
+        return msg
+    finally:
+        call.cancel()
+
+
+Seeded = dict[str, str]
+
+
+async def _seed(stub: Stub, tokens: Tokens) -> Seeded:
+    r = await record(stub, tokens("cac"), action("seed", "u-seed"))
+    return {"account": r.account.name, "action": r.action.name}
+
+
+# Each RPC called the normal way; returns something to check it worked.
+RPCS: dict[str, Callable[[Stub, Metadata | None, Seeded], Awaitable[Any]]] = {
+    "RecordAction": lambda s, md, seed: s.RecordAction(
+        pb.RecordActionRequest(action=action("new", "u-new")), metadata=md
+    ),
+    "RetractAction": lambda s, md, seed: s.RetractAction(
+        pb.RetractActionRequest(request_id="x", name=seed["action"], reason="mistake"), metadata=md
+    ),
+    "ImportActions": lambda s, md, seed: s.ImportActions(
+        stream([[action("i1", "u-imp")]]), metadata=md
+    ),
+    "GetAccount": lambda s, md, seed: s.GetAccount(
+        pb.GetAccountRequest(name=seed["account"]), metadata=md
+    ),
+    "BatchGetAccounts": lambda s, md, seed: s.BatchGetAccounts(
+        pb.BatchGetAccountsRequest(names=[seed["account"]]), metadata=md
+    ),
+    "ListAccounts": lambda s, md, seed: s.ListAccounts(pb.ListAccountsRequest(), metadata=md),
+    "ListAccountActions": lambda s, md, seed: s.ListAccountActions(
+        pb.ListAccountActionsRequest(parent=seed["account"]), metadata=md
+    ),
+    "GetStats": lambda s, md, seed: s.GetStats(pb.GetStatsRequest(), metadata=md),
+    "WatchChanges": lambda s, md, seed: _watch_one(s, md),
+    "ListAuditEntries": lambda s, md, seed: s.ListAuditEntries(
+        pb.ListAuditEntriesRequest(), metadata=md
+    ),
+    "VerifyAuditChain": lambda s, md, seed: s.VerifyAuditChain(
+        pb.VerifyAuditChainRequest(), metadata=md
+    ),
+}
+
+
+def _check_normal(name: str, resp: Any, seed: Seeded) -> None:
+    if name == "RecordAction":
+        assert resp.account.status == pb.ACCOUNT_STATUS_BANNED and not resp.duplicate
+    elif name == "RetractAction":
+        assert resp.action.name == seed["action"] and resp.action.retracted
+    elif name == "ImportActions":
+        assert (resp.summary.accepted, resp.summary.batches) == (1, 1)
+    elif name == "GetAccount":
+        assert resp.account.name == seed["account"]
+    elif name == "BatchGetAccounts":
+        assert [a.name for a in resp.accounts] == [seed["account"]] and not resp.not_found
+    elif name == "ListAccounts":
+        assert [a.name for a in resp.accounts] == [seed["account"]]
+    elif name == "ListAccountActions":
+        assert [a.name for a in resp.actions] == [seed["action"]]
+    elif name == "GetStats":
+        assert resp.total.count == 1
+    elif name == "WatchChanges":
+        assert resp.event.seq == 1 and resp.event.resource == seed["action"]
+    elif name == "ListAuditEntries":
+        assert [e.resource for e in resp.entries] == [seed["action"]]
+    elif name == "VerifyAuditChain":
+        assert resp.verification.ok and resp.verification.entries_checked == 1
+    else:  # pragma: no cover
+        raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", list(RPCS))
+async def test_normal_path(stub: Stub, tokens: Tokens, name: str) -> None:
+    seed = await _seed(stub, tokens)
+    md = tokens("cac", "operator", "auditor")
+    _check_normal(name, await RPCS[name](stub, md, seed), seed)
+
+
+def _bad_metadata(tokens: Tokens, kind: str) -> Metadata | None:
+    now = int(time.time())
+    claims = {"iss": "netnet", "sub": "eve", "dept": "cac", "roles": ["admin", "auditor"]}
+    if kind == "none":
+        return None
+    if kind == "expired":
+        return tokens("cac", "admin", "auditor", ttl=-10)
+    if kind == "garbage":
+        return [("authorization", "Bearer not-a-token")]
+    if kind == "empty-bearer":
+        return [("authorization", "Bearer ")]
+    if kind == "wrong-scheme":
+        token = tokens("cac", "admin", "auditor")[0][1].split(" ", 1)[1]
+        return [("authorization", f"Basic {token}")]
+    if kind == "other-key":
+        token = jwt.encode({**claims, "exp": now + 600}, b"x" * 32, algorithm="HS256")
+        return [("authorization", f"Bearer {token}")]
+    if kind == "unsigned":
+        token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")
+        return [("authorization", f"Bearer {token}")]
+    if kind == "unknown-department":
+        token = jwt.encode(
+            {**claims, "dept": "nsa", "exp": now + 600}, tokens.key, algorithm="HS256"
+        )
+        return [("authorization", f"Bearer {token}")]
+    if kind == "no-expiry":
+        token = jwt.encode(claims, tokens.key, algorithm="HS256")
+        return [("authorization", f"Bearer {token}")]
+    if kind == "wrong-issuer":
+        token = jwt.encode(
+            {**claims, "iss": "elsewhere", "exp": now + 600}, tokens.key, algorithm="HS256"
+        )
+        return [("authorization", f"Bearer {token}")]
+    raise AssertionError(kind)
+
+
+BAD_TOKENS = [
+    "none",
+    "expired",
+    "garbage",
+    "empty-bearer",
+    "wrong-scheme",
+    "other-key",
+    "unsigned",
+    "unknown-department",
+    "no-expiry",
+    "wrong-issuer",
+]
+
+
+@pytest.mark.parametrize("kind", BAD_TOKENS)
+@pytest.mark.parametrize("name", list(RPCS))
+async def test_unauthenticated(stub: Stub, tokens: Tokens, name: str, kind: str) -> None:
+    seed = await _seed(stub, tokens)
+    before = await snapshot(stub, tokens)
+    err = await expect_error(RPCS[name](stub, _bad_metadata(tokens, kind), seed), UNAUTHENTICATED)
+    if kind == "expired":
+        assert error_reason(err) == "TOKEN_EXPIRED"
+    assert await snapshot(stub, tokens) == before
+
+
+async def test_write_in_another_departments_name(stub: Stub, tokens: Tokens) -> None:
+    await _seed(stub, tokens)
+    md = tokens("mps", "operator", "admin")
+    before = await snapshot(stub, tokens)
+    err = await expect_error(record(stub, md, action("r1", "u1", department="cac")), DENIED)
+    assert error_reason(err) == "WRONG_DEPARTMENT"
+    assert await snapshot(stub, tokens) == before
+    # The same request id is still free for its rightful owner.
+    ok = await record(stub, tokens("cac"), action("r1", "u1", department="cac"))
+    assert not ok.duplicate
+
+
+async def test_import_with_one_foreign_record_writes_nothing(stub: Stub, tokens: Tokens) -> None:
+    await _seed(stub, tokens)
+    md = tokens("mps")
+    before = await snapshot(stub, tokens)
+    batch = [action(f"i{i}", f"u{i}", department="mps") for i in range(10)]
+    batch[7] = action("i7", "u7", department="nrta")
+    err = await expect_error(stub.ImportActions(stream([batch]), metadata=md), DENIED)
+    assert error_reason(err) == "WRONG_DEPARTMENT"
+    assert await snapshot(stub, tokens) == before
+    summary = (await stub.ImportActions(stream([batch[:7]]), metadata=md)).summary
+    assert summary.accepted == 7
+
+
+async def test_retract_another_departments_action(stub: Stub, tokens: Tokens) -> None:
+    seed = await _seed(stub, tokens)  # recorded by cac
+    md = tokens("mps", "operator", "admin")
+    before = await snapshot(stub, tokens)
+    req = pb.RetractActionRequest(request_id="x", name=seed["action"], reason="not yours")
+    err = await expect_error(stub.RetractAction(req, metadata=md), DENIED)
+    assert error_reason(err) == "WRONG_DEPARTMENT"
+    assert await snapshot(stub, tokens) == before
+    # The owner may; a replay of the owner's request by another department is still refused.
+    owner = await stub.RetractAction(req, metadata=tokens("cac"))
+    assert owner.action.retracted
+    after = await snapshot(stub, tokens)
+    await expect_error(stub.RetractAction(req, metadata=md), DENIED)
+    assert await snapshot(stub, tokens) == after
+
+
+@pytest.mark.parametrize("roles", [("analyst",), ("auditor",), ("analyst", "auditor")])
+async def test_readers_cannot_write(stub: Stub, tokens: Tokens, roles: tuple[str, ...]) -> None:
+    seed = await _seed(stub, tokens)
+    md = tokens("cac", *roles)
+    before = await snapshot(stub, tokens)
+    for name in ("RecordAction", "RetractAction", "ImportActions"):
+        err = await expect_error(RPCS[name](stub, md, seed), DENIED)
+        assert error_reason(err) == "ROLE_REQUIRED"
+    assert await snapshot(stub, tokens) == before
+    # Reading is open to every authenticated caller.
+    for name in ("GetAccount", "BatchGetAccounts", "ListAccounts", "ListAccountActions"):
+        _check_normal(name, await RPCS[name](stub, md, seed), seed)
+    _check_normal("GetStats", await RPCS["GetStats"](stub, md, seed), seed)
+    _check_normal("WatchChanges", await RPCS["WatchChanges"](stub, md, seed), seed)
+
+
+@pytest.mark.parametrize("role", ["operator", "analyst", "admin", "service"])
+async def test_audit_log_is_for_auditors_only(stub: Stub, tokens: Tokens, role: str) -> None:
+    seed = await _seed(stub, tokens)
+    md = tokens("office", role)
+    for name in ("ListAuditEntries", "VerifyAuditChain"):
+        err = await expect_error(RPCS[name](stub, md, seed), DENIED)
+        assert error_reason(err) == "ROLE_REQUIRED"
+        _check_normal(name, await RPCS[name](stub, tokens("office", "auditor"), seed), seed)
+
+
+@pytest.mark.parametrize("role", ["operator", "admin", "service"])
+async def test_writer_roles_may_write_their_own_department(
+    stub: Stub, tokens: Tokens, role: str
+) -> None:
+    md = tokens("nppa", role)
+    r = await record(stub, md, action("r1", "u1", department="nppa"))
+    assert r.action.department == "nppa"
+    s = (
+        await stub.ImportActions(stream([[action("r2", "u2", department="nppa")]]), metadata=md)
+    ).summary
+    assert s.accepted == 1
+    x = await stub.RetractAction(
+        pb.RetractActionRequest(request_id="x", name=r.action.name, reason="oops"), metadata=md
+    )
+    assert x.action.retracted

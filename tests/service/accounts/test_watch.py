@@ -1,0 +1,143 @@
+"""WatchChanges: an ordered, resumable log of every write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.common.v1 import common_pb2
+from tests.service.accounts.helpers import (
+    Metadata,
+    Stub,
+    Tokens,
+    action,
+    bad_fields,
+    expect_error,
+    record,
+    stream,
+)
+
+TIMEOUT = 5.0  # a safety bound only: events are expected at once
+
+
+class Watch:
+    def __init__(self, call: grpc.aio.UnaryStreamCall) -> None:  # type: ignore[type-arg]
+        self.call = call
+
+    async def next(self) -> common_pb2.ChangeEvent:
+        msg = await asyncio.wait_for(self.call.read(), TIMEOUT)
+        assert msg is not grpc.aio.EOF, "the stream ended"
+        assert isinstance(msg, pb.WatchChangesResponse)
+        return msg.event
+
+    async def take(self, n: int) -> list[common_pb2.ChangeEvent]:
+        return [await self.next() for _ in range(n)]
+
+
+@asynccontextmanager
+async def watching(stub: Stub, md: Metadata, after_seq: int = 0) -> AsyncIterator[Watch]:
+    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=after_seq), metadata=md)
+    try:
+        yield Watch(call)
+    finally:
+        call.cancel()
+
+
+async def test_events_arrive_in_order_and_resume(stub: Stub, tokens: Tokens) -> None:
+    cac, mps = tokens("cac"), tokens("mps", "analyst")
+    async with watching(stub, mps) as w:
+        names = []
+        for i in range(3):
+            r = await record(stub, cac, action(f"r{i}", f"u{i}", campaign_id="c1"))
+            names.append(r.action.name)
+        events = await w.take(3)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert [e.resource for e in events] == names
+    assert all(e.kind == common_pb2.CHANGE_KIND_CREATED for e in events)
+    assert all((e.department, e.campaign_id, e.count) == ("cac", "c1", 1) for e in events)
+    assert all(e.time.ToMicroseconds() > 0 for e in events)
+
+    # Resuming after the second gives only what came later, then the new writes live.
+    async with watching(stub, mps, after_seq=events[1].seq) as w:
+        resumed = await w.next()
+        assert resumed == events[2]
+        x = await stub.RetractAction(
+            pb.RetractActionRequest(request_id="x", name=names[0], reason="mistake"), metadata=cac
+        )
+        retracted = await w.next()
+        assert (retracted.seq, retracted.kind, retracted.resource) == (
+            4,
+            common_pb2.CHANGE_KIND_RETRACTED,
+            x.action.name,
+        )
+        summary = (
+            await stub.ImportActions(
+                stream([[action(f"i{i}", f"i{i}", campaign_id="c2") for i in range(5)], []]),
+                metadata=cac,
+            )
+        ).summary
+        assert summary.accepted == 5
+        bulk = await w.next()
+        assert (bulk.seq, bulk.kind, bulk.resource, bulk.count, bulk.campaign_id) == (
+            5,
+            common_pb2.CHANGE_KIND_BULK_IMPORTED,
+            "accounts",
+            5,
+            "c2",
+        )
+
+    # From the beginning, the whole log in order.
+    async with watching(stub, mps) as w:
+        replay = await w.take(5)
+    assert [e.seq for e in replay] == [1, 2, 3, 4, 5]
+    assert replay[:3] == events
+
+    # Resuming at the end waits for the next write.
+    async with watching(stub, mps, after_seq=5) as w:
+        pending = asyncio.ensure_future(w.next())
+        done, _ = await asyncio.wait({pending}, timeout=0.05)
+        assert not done, "an event arrived though nothing was written"
+        r = await record(stub, cac, action("late", "late"))
+        event = await pending
+        assert (event.seq, event.resource) == (6, r.action.name)
+
+
+async def test_failed_and_duplicate_writes_leave_no_event(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("cac")
+    await record(stub, md, action("r1", "u1"))
+    await record(stub, md, action("r1", "u1"))  # duplicate
+    await expect_error(
+        record(stub, md, action("r2", "u2", pb.ACTION_TYPE_RESTORE)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    r = await record(stub, md, action("r3", "u3"))
+    async with watching(stub, md) as w:
+        events = await w.take(2)
+    assert [e.seq for e in events] == [1, 2]
+    assert events[1].resource == r.action.name
+
+
+async def test_many_events_stream_in_order(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("cac")
+    writes = [
+        record(stub, md, action(f"r{i}", f"u{i % 50}", pb.ACTION_TYPE_WARN)) for i in range(600)
+    ]
+    names = {r.action.name for r in await asyncio.gather(*writes)}
+    async with watching(stub, md) as w:
+        events = await w.take(600)
+    assert [e.seq for e in events] == list(range(1, 601))
+    assert {e.resource for e in events} == names
+
+
+async def test_negative_after_seq(stub: Stub, tokens: Tokens) -> None:
+    async with watching(stub, tokens("cac"), after_seq=-1) as w:
+        try:
+            await w.next()
+        except grpc.aio.AioRpcError as e:
+            assert bad_fields(e) == ["after_seq"]
+        else:
+            raise AssertionError("a negative after_seq was accepted")

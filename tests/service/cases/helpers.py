@@ -1,0 +1,343 @@
+"""Builders and checks shared by the cases service tests (real server, real channels)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from netnet.cases.v1 import campaigns_pb2 as cpb
+from netnet.cases.v1 import cases_pb2 as pb
+from netnet.common.v1 import common_pb2
+from tests.conftest import START_US
+
+if TYPE_CHECKING:
+    from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceAsyncStub as Campaigns
+    from netnet.cases.v1.cases_pb2_grpc import CaseServiceAsyncStub as Stub
+    from tests.conftest import Tokens
+else:
+    Campaigns = Any
+    Stub = Any
+    Tokens = Any
+
+Metadata = list[tuple[str, str]]
+SECOND_US = 1_000_000
+HOUR_US = 3_600 * SECOND_US
+DAY_US = 86_400 * SECOND_US
+YUAN = 100  # fen
+
+__all__ = [
+    "DAY_US",
+    "HOUR_US",
+    "SECOND_US",
+    "START_US",
+    "YUAN",
+    "Campaigns",
+    "Metadata",
+    "Snapshot",
+    "Stub",
+    "Tokens",
+    "add_party",
+    "all_events",
+    "bad_fields",
+    "case_msg",
+    "create_campaign",
+    "create_case",
+    "error_reason",
+    "expect_error",
+    "mask",
+    "snapshot",
+    "stats",
+    "transition",
+    "ts",
+    "watch",
+]
+
+
+def ts(us: int) -> Timestamp:
+    t = Timestamp()
+    t.FromMicroseconds(us)
+    return t
+
+
+def mask(*paths: str) -> FieldMask:
+    return FieldMask(paths=list(paths))
+
+
+async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+    """Await call, which must fail with code; returns the error."""
+    try:
+        result = await call
+    except grpc.aio.AioRpcError as e:
+        assert e.code() == code, f"expected {code.name}, got {e.code().name}: {e.details()}"
+        return e
+    raise AssertionError(f"expected {code.name}, the call succeeded with {result!r}")
+
+
+def _details(err: grpc.aio.AioRpcError) -> list[Any]:
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    assert status is not None, "no google.rpc.Status in the trailers"
+    return list(status.details)
+
+
+def bad_fields(err: grpc.aio.AioRpcError) -> list[str]:
+    """The fields named by the google.rpc.BadRequest detail of an INVALID_ARGUMENT error."""
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.code()
+    fields: list[str] = []
+    found = False
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            br = error_details_pb2.BadRequest()
+            detail.Unpack(br)
+            fields += [v.field for v in br.field_violations]
+            found = True
+    assert found, "no BadRequest detail"
+    return fields
+
+
+def error_reason(err: grpc.aio.AioRpcError) -> str:
+    for detail in _details(err):
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return info.reason
+    raise AssertionError("no ErrorInfo detail")
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def case_msg(
+    number: str = "5·11",
+    *,
+    title: str = "Porn site promoted by agents",
+    kind: pb.CaseKind.ValueType = pb.CASE_KIND_CRIMINAL,
+    lead: str = "mps",
+    region: str = "341124",
+    assisting: Iterable[str] = (),
+    provinces: Iterable[str] = ("340000",),
+    campaign_id: str = "netnet-2021",
+    special_action: str = "",
+    categories: Iterable[str] = ("obscene",),
+    facts: pb.CaseFacts | None = None,
+    linked: Iterable[str] = (),
+) -> pb.Case:
+    return pb.Case(
+        number=number,
+        title=title,
+        kind=kind,
+        lead_department=lead,
+        lead_region=region,
+        assisting_departments=list(assisting),
+        provinces=list(provinces),
+        campaign_id=campaign_id,
+        special_action=special_action,
+        categories=list(categories),
+        facts=facts,
+        linked_resources=list(linked),
+    )
+
+
+async def create_case(stub: Stub, md: Metadata, request_id: str, case: pb.Case) -> pb.Case:
+    return (
+        await stub.CreateCase(pb.CreateCaseRequest(request_id=request_id, case=case), metadata=md)
+    ).case
+
+
+async def add_party(
+    stub: Stub,
+    md: Metadata,
+    request_id: str,
+    case: str,
+    real_name: str,
+    role: str = "",
+    kind: pb.PartyKind.ValueType = pb.PARTY_KIND_SUSPECT,
+) -> pb.Party:
+    return (
+        await stub.AddParty(
+            pb.AddPartyRequest(
+                request_id=request_id,
+                parent=case,
+                party=pb.Party(kind=kind, real_name=real_name, role=role),
+            ),
+            metadata=md,
+        )
+    ).party
+
+
+async def transition(
+    stub: Stub,
+    md: Metadata,
+    request_id: str,
+    case: str,
+    state: pb.CaseState.ValueType,
+    note: str = "",
+) -> pb.Case:
+    return (
+        await stub.TransitionCase(
+            pb.TransitionCaseRequest(request_id=request_id, name=case, state=state, note=note),
+            metadata=md,
+        )
+    ).case
+
+
+async def create_campaign(
+    campaigns: Campaigns,
+    md: Metadata,
+    request_id: str,
+    slug: str = "netnet-2021",
+    *,
+    title: str = "Net Net 2021",
+    start_us: int = START_US - 30 * DAY_US,
+    end_us: int = START_US + 183 * DAY_US,
+    lead: str = "office",
+    participating: Iterable[str] = ("cpd", "cac", "miit", "mps", "mct", "nrta"),
+    special_actions: Iterable[tuple[str, str]] = (),
+) -> cpb.Campaign:
+    return (
+        await campaigns.CreateCampaign(
+            cpb.CreateCampaignRequest(
+                request_id=request_id,
+                campaign=cpb.Campaign(
+                    id=slug,
+                    title=title,
+                    start_time=ts(start_us),
+                    end_time=ts(end_us),
+                    lead_department=lead,
+                    participating_departments=list(participating),
+                    special_actions=[cpb.SpecialAction(id=i, title=t) for i, t in special_actions],
+                ),
+            ),
+            metadata=md,
+        )
+    ).campaign
+
+
+async def all_events(stub: Stub, md: Metadata, case: str, page_size: int = 0) -> list[pb.CaseEvent]:
+    out: list[pb.CaseEvent] = []
+    token = ""
+    while True:
+        page = await stub.ListCaseEvents(
+            pb.ListCaseEventsRequest(parent=case, page_size=page_size, page_token=token),
+            metadata=md,
+        )
+        out += page.events
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+async def stats(
+    stub: Stub,
+    md: Metadata,
+    subject: pb.StatsSubject.ValueType,
+    group_by: Iterable[common_pb2.Dimension.ValueType] = (),
+    **filters: Any,
+) -> pb.GetStatsResponse:
+    return await stub.GetStats(
+        pb.GetStatsRequest(
+            subject=subject, filter=common_pb2.StatsFilter(**filters), group_by=list(group_by)
+        ),
+        metadata=md,
+    )
+
+
+async def watch(stub: Stub, md: Metadata, after_seq: int, n: int) -> list[common_pb2.ChangeEvent]:
+    """The next n changes after after_seq (fails rather than hangs if fewer arrive)."""
+    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=after_seq), metadata=md)
+    out: list[common_pb2.ChangeEvent] = []
+
+    async def read() -> None:
+        async for response in call:
+            out.append(response.event)
+            if len(out) == n:
+                return
+
+    try:
+        await asyncio.wait_for(read(), 10)
+    finally:
+        call.cancel()
+    return out
+
+
+# --- "nothing written" ---------------------------------------------------------------------
+
+SUBJECTS = (
+    pb.STATS_SUBJECT_CASES,
+    pb.STATS_SUBJECT_CASE_STATES,
+    pb.STATS_SUBJECT_MEASURES,
+    pb.STATS_SUBJECT_SENTENCES,
+    pb.STATS_SUBJECT_SENTENCE_MONTHS,
+    pb.STATS_SUBJECT_ILLEGAL_GAINS,
+    pb.STATS_SUBJECT_TYPICAL_CASES,
+    pb.STATS_SUBJECT_HANDOVERS,
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the service holds, as seen through its API: changes when anything is written."""
+
+    audit_entries: int
+    audit_head: str
+    cases: tuple[tuple[str, str], ...]
+    parties: tuple[tuple[str, str, int, bool], ...]
+    events: int
+    campaigns: tuple[tuple[str, str], ...]
+    typical: tuple[str, ...]
+    totals: tuple[int, ...]
+    handovers: tuple[tuple[str, int], ...]
+
+
+async def snapshot(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> Snapshot:
+    office = tokens("office", "auditor", "analyst")
+    verification = (
+        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=office)
+    ).verification
+    assert verification.ok, verification.problem
+    entries = (
+        await stub.ListAuditEntries(pb.ListAuditEntriesRequest(page_size=1000), metadata=office)
+    ).entries
+    cases = (await stub.ListCases(pb.ListCasesRequest(page_size=1000), metadata=office)).cases
+    parties: list[tuple[str, str, int, bool]] = []
+    events = 0
+    for c in cases:
+        for p in (
+            await stub.ListParties(
+                pb.ListPartiesRequest(parent=c.name, page_size=1000), metadata=office
+            )
+        ).parties:
+            parties.append((p.name, p.masked_name, len(p.measures), p.HasField("sentence")))
+        events += len(await all_events(stub, office, c.name, 1000))
+    camps = (
+        await campaigns.ListCampaigns(cpb.ListCampaignsRequest(page_size=1000), metadata=office)
+    ).campaigns
+    typical = (
+        await stub.ListTypicalCases(pb.ListTypicalCasesRequest(page_size=1000), metadata=office)
+    ).typical_cases
+    totals = [(await stats(stub, office, s)).total.count for s in SUBJECTS]
+    handovers: list[tuple[str, int]] = []
+    for dept in ("office", "mps", "cac", "mct"):
+        for incoming in (False, True):
+            page = await stub.ListHandovers(
+                pb.ListHandoversRequest(page_size=1000, incoming=incoming), metadata=tokens(dept)
+            )
+            handovers += [(h.name, h.state) for h in page.handovers]
+    return Snapshot(
+        verification.entries_checked,
+        entries[-1].hash if entries else "",
+        tuple((c.name, c.etag) for c in cases),
+        tuple(parties),
+        events,
+        tuple((c.name, c.etag) for c in camps),
+        tuple(t.name for t in typical),
+        tuple(totals),
+        tuple(sorted(handovers)),
+    )
