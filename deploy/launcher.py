@@ -18,11 +18,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings
 
-# Processes in start order; the others join as they land.
+# Processes in start order: the gateway last, once its sources serve.
 PROCESSES = (
     ("accounts", "services.accounts"),
     ("sites", "services.sites"),
     ("cases", "services.cases"),
+    ("gateway", "gateway"),
 )
 START_TIMEOUT = 60.0
 TOKEN_TTL = 30 * 86400
@@ -158,14 +159,14 @@ def print_ready(children: list[Child], directory: Path, token_path: Path) -> Non
     print(f"  {'service':<10} {'address':<18} {'health':<8} log")
     for c in children:
         print(f"  {c.name:<10} {c.addr:<18} {'SERVING':<8} {c.log}")
-    first = children[0]
+    gateway = next(c for c in children if c.name == "gateway")
     print(f"""
 Admin token (department office, roles admin/auditor/analyst): {token_path}
 Call a service over reflection, for example:
 
   .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\
-    -H "authorization: Bearer $(cat {token_path})" -d '{{"group_by":["DIMENSION_DEPARTMENT"]}}' \\
-    http://{first.addr}/netnet.accounts.v1.AccountService/GetStats
+    -H "authorization: Bearer $(cat {token_path})" -d '{{"campaign_id":"netnet-2021"}}' \\
+    http://{gateway.addr}/netnet.gateway.v1.GatewayService/GetCampaignStatus
 
 Issue a token for a department operator:
 
