@@ -3,6 +3,7 @@ NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -15,6 +16,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from deploy.demo import CAMPAIGN, Demo
+from deploy.table import render
+from netnet.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings
 
@@ -79,8 +83,13 @@ def stop_all(children: list[Child], grace: float) -> None:
 
 
 def write_admin_token(directory: Path) -> Path:
-    token = issue_token(ensure_key(key_file()), operator="admin", department="office",
-                        roles=["admin", "auditor", "analyst"], ttl_seconds=TOKEN_TTL)
+    token = issue_token(
+        ensure_key(key_file()),
+        operator="admin",
+        department="office",
+        roles=["admin", "auditor", "analyst"],
+        ttl_seconds=TOKEN_TTL,
+    )
     path = directory / "admin.token"
     path.write_text(token + "\n")
     path.chmod(0o600)
@@ -90,6 +99,7 @@ def write_admin_token(directory: Path) -> Path:
 def main() -> int:
     try:
         settings = {name: load_settings(name) for name, _ in PROCESSES}
+        demo_scale()
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return 2
@@ -98,8 +108,11 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     busy = [f"{name} ({s.addr})" for name, s in settings.items() if not port_free(s.addr)]
     if busy:
-        print(f"cannot start: address already in use for {', '.join(busy)}. Stop whatever "
-              "holds it, or set NETNET_<SERVICE>_ADDR to another port.", file=sys.stderr)
+        print(
+            f"cannot start: address already in use for {', '.join(busy)}. Stop whatever "
+            "holds it, or set NETNET_<SERVICE>_ADDR to another port.",
+            file=sys.stderr,
+        )
         return 1
     token_path = write_admin_token(directory)
     children: list[Child] = []
@@ -115,35 +128,51 @@ def main() -> int:
     for name, module in PROCESSES:
         log = logs / f"{name}.log"
         out = log.open("ab")
-        process = subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         children.append(Child(name, settings[name].addr, log, process))
     deadline = time.monotonic() + START_TIMEOUT
     waiting = list(children)
     while waiting and not stopping:
         for child in list(waiting):
             if child.process.poll() is not None:
-                print(f"{child.name} exited with code {child.process.returncode} while "
-                      f"starting; its last log lines ({child.log}):\n{tail(child.log)}",
-                      file=sys.stderr)
+                print(
+                    f"{child.name} exited with code {child.process.returncode} while "
+                    f"starting; its last log lines ({child.log}):\n{tail(child.log)}",
+                    file=sys.stderr,
+                )
                 stop_all(children, 5)
                 return 1
             if healthy(child.addr, 1.0):
                 waiting.remove(child)
         if time.monotonic() > deadline:
-            print(f"not healthy after {START_TIMEOUT:.0f}s: "
-                  f"{', '.join(c.name for c in waiting)}", file=sys.stderr)
+            print(
+                f"not healthy after {START_TIMEOUT:.0f}s: {', '.join(c.name for c in waiting)}",
+                file=sys.stderr,
+            )
             stop_all(children, 5)
             return 1
         time.sleep(0.1)
     if not stopping:
+        try:
+            print(asyncio.run(demo_and_status(children)), flush=True)
+        except Exception as e:  # the stack still serves; say what went wrong in plain words
+            print(f"could not load the demo campaign or read its status: {e}", file=sys.stderr)
         print_ready(children, directory, token_path)
     while not stopping:
         crashed = [c for c in children if c.process.poll() is not None]
         if crashed:
             for c in crashed:
-                print(f"{c.name} stopped unexpectedly (exit code {c.process.returncode}); "
-                      f"last log lines ({c.log}):\n{tail(c.log)}", file=sys.stderr)
+                print(
+                    f"{c.name} stopped unexpectedly (exit code {c.process.returncode}); "
+                    f"last log lines ({c.log}):\n{tail(c.log)}",
+                    file=sys.stderr,
+                )
             print("stopping the others", file=sys.stderr)
             stop_all(children, max(s.drain_seconds for s in settings.values()))
             return 1
@@ -154,13 +183,52 @@ def main() -> int:
     return 0
 
 
+async def demo_and_status(children: list[Child]) -> str:
+    """Load the demo campaign on first start (NETNET_DEMO_SCALE, 0 to skip); then the status."""
+    addrs = {c.name: c.addr for c in children}
+    channels = {name: grpc.aio.insecure_channel(addr) for name, addr in addrs.items()}
+    try:
+        key = ensure_key(key_file())
+        demo = Demo(channels, key, demo_scale())
+        marker = data_dir() / "demo.loaded"
+        if demo.scale > 0 and not marker.exists():
+            # Fixed request ids: an interrupted load resumes and adds nothing twice.
+            print(f"loading the demo campaign (scale {demo.scale}) ...", flush=True)
+            started = time.monotonic()
+            await demo.load(lambda line: print(f"  {line}", flush=True))
+            marker.write_text(f"{demo.scale}\n")
+            print(f"  done in {time.monotonic() - started:.1f}s", flush=True)
+        gateway = gateway_pb2_grpc.GatewayServiceStub(channels["gateway"])
+        reply = await gateway.GetCampaignStatus(
+            gateway_pb2.GetCampaignStatusRequest(campaign_id=CAMPAIGN),
+            metadata=demo.md("office", "analyst"),
+            timeout=10,
+        )
+        return "\n" + render(reply.status)
+    finally:
+        for channel in channels.values():
+            await channel.close()
+
+
+def demo_scale() -> float:
+    raw = os.environ.get("NETNET_DEMO_SCALE") or "0.01"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"NETNET_DEMO_SCALE={raw!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise ConfigError(f"NETNET_DEMO_SCALE={value} is outside 0..1")
+    return value
+
+
 def print_ready(children: list[Child], directory: Path, token_path: Path) -> None:
-    print("\nNet Net is running (SQLite under {}):\n".format(directory))
+    print(f"\nNet Net is running (SQLite under {directory}):\n")
     print(f"  {'service':<10} {'address':<18} {'health':<8} log")
     for c in children:
         print(f"  {c.name:<10} {c.addr:<18} {'SERVING':<8} {c.log}")
     gateway = next(c for c in children if c.name == "gateway")
-    print(f"""
+    print(
+        f"""
 Admin token (department office, roles admin/auditor/analyst): {token_path}
 Call a service over reflection, for example:
 
@@ -172,7 +240,9 @@ Issue a token for a department operator:
 
   .venv/bin/python -m services.common.tokens --operator alice --department cac --role operator
 
-Press Ctrl-C to stop.""", flush=True)
+Press Ctrl-C to stop.""",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

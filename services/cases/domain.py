@@ -303,21 +303,26 @@ def mask_name(real_name: str, kind: int = PartyKind.SUSPECT) -> str:
 
 
 def real_name_in(texts: dict[str, str], real_names: list[str]) -> str | None:
-    """The first field whose text contains a party's real name (whole, or given name)."""
-    for field_name, text in texts.items():
-        folded = re.sub(r"\s+", " ", text).casefold()
-        squeezed = folded.replace(" ", "")
-        for real in real_names:
-            name = re.sub(r"\s+", " ", real.strip()).casefold()
-            if not name:
-                continue
-            candidates = {name, name.replace(" ", "")}
+    """The first field whose text contains a party's real name: the whole name, or the given
+    name alone. Chinese names match anywhere; romanised ones as whole words."""
+    patterns = []
+    for real in real_names:
+        name = re.sub(r"\s+", " ", real.strip())
+        if not name:
+            continue
+        if CJK.match(name):
+            surname = name[:2] if name.startswith(COMPOUND_SURNAMES) else name[:1]
+            given = name[len(surname) :]
+            patterns += [re.escape(name)] + ([re.escape(given)] if len(given) >= 2 else [])
+        else:
             parts = name.split(" ")
-            if len(parts) > 1 and len(parts[-1]) > 2:
-                candidates.add(parts[-1])  # a romanised given name alone still identifies
-            if any(c in folded or (len(c) > 3 and c in squeezed) for c in candidates):
-                return field_name
-    return None
+            patterns.append(r"\b" + r"\s*".join(map(re.escape, parts)) + r"\b")
+            if len(parts) > 1 and len(parts[-1]) >= 3:
+                patterns.append(rf"\b{re.escape(parts[-1])}\b")
+    if not patterns:
+        return None
+    found = re.compile("|".join(patterns), re.IGNORECASE)
+    return next((f for f, text in texts.items() if found.search(text)), None)
 
 
 # --- access ------------------------------------------------------------------------------

@@ -1,0 +1,490 @@
+"""The demo campaign: the 2021 "Net Net" joint campaign of the seed article, loaded through
+the public API — its departments and special actions, the five typical cases, and synthetic
+records at a configurable scale with the article's proportions. Deterministic request ids make
+a second run (or a resumed one) add nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from netnet.accounts.v1 import accounts_pb2 as apb
+from netnet.accounts.v1 import accounts_pb2_grpc
+from netnet.cases.v1 import campaigns_pb2 as mpb
+from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
+from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.common.v1 import common_pb2
+from netnet.sites.v1 import sites_pb2 as spb
+from netnet.sites.v1 import sites_pb2_grpc
+from services.common.auth import issue_token
+
+CAMPAIGN = "netnet-2021"
+START = datetime(2021, 6, 1, tzinfo=UTC)
+END = datetime(2021, 9, 1, tzinfo=UTC)
+SPECIAL_ACTIONS = (
+    ("historical-nihilism", "Rectifying historical nihilism online"),
+    ("minors-environment", "Rectifying the online environment for minors"),
+    ("fan-circle", "Rectifying online entertainment, fan-circle and hot-ranking chaos"),
+    ("app-user-rights", "Apps infringing user rights and interests"),
+    ("child-cult-videos", 'Cleaning up "SCP Foundation", "Cartoon Cat" and other cult videos'),
+)
+# The article's figures (June to August 2021), scaled by the caller.
+FIGURES = {
+    "cases": 822,
+    "content_direct": 400_000,
+    "sites_closed": 4_800,
+    "content_platform": 20_000_000,
+    "accounts": 8_000_000,
+    "batches": 6,
+    "apps_removed": 250,
+    "fan_circle_content": 150_000,
+    "fan_circle_accounts": 4_000,
+    "fan_circle_groups": 1_300,
+}
+BATCH = 2000
+
+# (number, title, lead region, region words, kind, categories, facts, parties, summary, outcome)
+TYPICAL = (
+    (
+        "JH-2021-01",
+        '"Craftsman style" website spreading obscene materials',
+        "330700",
+        "Jinhua, Zhejiang",
+        ["obscene", "harmful_to_minors"],
+        dict(items=[("video", 8000), ("picture", 50000)], customers=100000),
+        [
+            ("江伟明", "principal culprit", [("CRIMINAL_DETENTION", 40), ("ARREST", 60)], 72),
+            ("李强", "accomplice", [("CRIMINAL_DETENTION", 40)], 36),
+        ],
+        'The persons involved used keywords such as "materials", "national model" and "high '
+        'definition" to solicit customers on online shopping platforms, diverted them to social '
+        "platforms for private transactions, and enticed them to pay for obscene materials shared "
+        "through cloud disks. More than 8,000 obscene videos and more than 50,000 obscene pictures "
+        "were involved, disseminated to more than 100,000 customers, most of them minors and "
+        "school students.",
+        "The principal culprit, 江某某, was sentenced to 6 years' imprisonment and the other "
+        "person to 3 years' imprisonment.",
+    ),
+    (
+        "ZS-2021-03",
+        "Online obscene live-performance platform",
+        "330900",
+        "Zhoushan, Zhejiang",
+        ["obscene"],
+        dict(illegal_gains_fen=3_600_000_000),
+        [("Lan Haitao", "organiser", [("CRIMINAL_DETENTION", 10)], None)],
+        'Police went to 7 provinces and cities in a unified operation against the "Chongqing '
+        'Kemi Interactive" platform. The suspect Lan XX set up several network technology '
+        'companies with others, built a platform and live-streaming apps such as "Meichao", and '
+        "organised one-to-one obscene live performances. In 3 months the funds involved exceeded "
+        "36 million yuan.",
+        "107 suspects were arrested and criminal coercive measures taken against 66 people; the "
+        "case is under further investigation.",
+    ),
+    (
+        "5·11",
+        '"5·11" case of spreading obscene materials for profit',
+        "341124",
+        "Quanjiao, Anhui",
+        ["obscene"],
+        dict(illegal_gains_fen=200_000_000),
+        [
+            ("Zhu Dawei", "website owner", [("CRIMINAL_DETENTION", 30)], None),
+            ("Liu Chang", "agent", [("CRIMINAL_DETENTION", 30)], None),
+        ],
+        "Acting on clues about a QQ group sending links to pornographic websites, transferred by "
+        "the Chuzhou City and Quanjiao County offices, the county police found that the suspect "
+        "Zhu XX had built a pornographic website, recruited agents to promote it, and laundered "
+        "money through a fourth-party payment platform disguised as game-currency top-ups, with "
+        "illegal gains of more than 2 million yuan.",
+        "The main suspects Zhu, Liu and others have been criminally detained.",
+    ),
+    (
+        "5·03",
+        '"May 03" case of using obscene videos to molest minors',
+        "510923",
+        "Daying, Suining, Sichuan",
+        ["csam", "harmful_to_minors"],
+        dict(victim_count=0, victims_include_minors=True, data_volume_bytes=500 * 10**9),
+        [("Cha Yong", "suspect", [("CRIMINAL_DETENTION", 20)], None)],
+        "Acting on a report, the county police found that the suspect had posed as a student on "
+        "social software to chat with underage girls, tempted and threatened them into taking "
+        "naked photos and videos, and spread more than 500 gigabytes of such material through "
+        "online disks and forums. The victims were all girls between 9 and 14.",
+        "Cha XX has been criminally detained.",
+    ),
+    (
+        "6·07",
+        '"6·07" online copyright infringement case',
+        "421126",
+        "Qichun, Huanggang, Hubei",
+        ["copyright"],
+        dict(illegal_gains_fen=400_000_000, items=[("game", 800)]),
+        [("Cheng Gang", "company founder", [("ARREST", 50)], None)]
+        + [
+            (name, "employee", [("ARREST", 50)], None)
+            for name in ("Wang Lei", "Zhao Peng", "Sun Hao", "Zhou Jie")
+        ],
+        "The suspect Cheng XX set up a network technology company, downloaded more than 800 "
+        "genuine games from platforms in the second half of 2018, inserted advertisements and "
+        "sold the modified games online without the copyright holders' permission, for illegal "
+        "profits of more than 4 million yuan.",
+        "Five suspects have been arrested; the case is under further investigation.",
+    ),
+)
+
+
+def ts(when: datetime) -> Timestamp:
+    t = Timestamp()
+    t.FromDatetime(when)
+    return t
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Demo:
+    def __init__(self, channels: dict[str, grpc.aio.Channel], key: bytes, scale: float) -> None:
+        self.accounts = accounts_pb2_grpc.AccountServiceStub(channels["accounts"])
+        self.sites = sites_pb2_grpc.SiteServiceStub(channels["sites"])
+        self.cases = cases_pb2_grpc.CaseServiceStub(channels["cases"])
+        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(channels["cases"])
+        self.key = key
+        self.scale = scale
+        self.rng = random.Random(2021)
+
+    def md(self, department: str, *roles: str) -> list[tuple[str, str]]:
+        token = issue_token(
+            self.key,
+            operator=f"demo-{department}",
+            department=department,
+            roles=list(roles or ("operator",)),
+            ttl_seconds=3600,
+        )
+        return [("authorization", f"Bearer {token}")]
+
+    def n(self, figure: str) -> int:
+        return max(1, round(FIGURES[figure] * self.scale))
+
+    @staticmethod
+    def when(i: int) -> datetime:
+        """A time in the campaign period, the same for the same record every run."""
+        return START + timedelta(seconds=i * 7919 % int((END - START).total_seconds()))
+
+    async def load(self, progress: Callable[[str], None] = print) -> None:
+        await self.campaigns.CreateCampaign(
+            mpb.CreateCampaignRequest(
+                request_id="demo-campaign",
+                campaign=mpb.Campaign(
+                    id=CAMPAIGN,
+                    title='"Net Net" joint campaign 2021',
+                    start_time=ts(START),
+                    end_time=ts(END),
+                    lead_department="office",
+                    participating_departments=["cpd", "cac", "miit", "mps", "mct", "nrta", "nppa"],
+                    special_actions=[mpb.SpecialAction(id=i, title=t) for i, t in SPECIAL_ACTIONS],
+                ),
+            ),
+            metadata=self.md("office", "admin"),
+        )
+        progress("campaign netnet-2021 created")
+        await self.typical_cases()
+        progress("5 typical cases entered and published")
+        await self.more_cases()
+        await self.websites_and_apps()
+        progress("websites, apps and notice batches recorded")
+        summary = await self.import_accounts()
+        progress(
+            f"accounts imported: {summary.accepted:,} accepted, {summary.duplicates:,} "
+            "already there"
+        )
+        summary = await self.import_content()
+        progress(
+            f"content dispositions imported: {summary.accepted:,} accepted, "
+            f"{summary.duplicates:,} already there"
+        )
+
+    async def _case(
+        self,
+        number: str,
+        title: str,
+        region: str,
+        categories: list[str],
+        facts: dict[str, Any],
+        kind: int = cpb.CASE_KIND_CRIMINAL,
+        special: str = "",
+    ) -> cpb.Case:
+        reply = await self.cases.CreateCase(
+            cpb.CreateCaseRequest(
+                request_id=f"demo-case-{number}",
+                case=cpb.Case(
+                    number=number,
+                    title=title,
+                    kind=kind,
+                    lead_department="mps",  # type: ignore[arg-type]
+                    lead_region=region,
+                    assisting_departments=["cac"],
+                    categories=categories,
+                    campaign_id=CAMPAIGN,
+                    special_action=special,
+                    facts=cpb.CaseFacts(
+                        **{
+                            **facts,
+                            "items": [
+                                cpb.ItemCount(type=t, count=n) for t, n in facts.get("items", [])
+                            ],
+                        }
+                    ),
+                ),
+            ),
+            metadata=self.md("mps"),
+        )  # type: ignore[arg-type]
+        return reply.case
+
+    async def typical_cases(self) -> None:
+        mps = self.md("mps")
+        for number, title, region, words, cats, facts, parties, summary, outcome in TYPICAL:
+            case = await self._case(
+                number,
+                title,
+                region,
+                cats,
+                facts,
+                special="minors-environment" if "harmful_to_minors" in cats else "",
+            )
+            for i, (name, role, measures, months) in enumerate(parties):
+                party = (
+                    await self.cases.AddParty(
+                        cpb.AddPartyRequest(
+                            request_id=f"demo-party-{number}-{i}",
+                            parent=case.name,
+                            party=cpb.Party(kind=cpb.PARTY_KIND_SUSPECT, real_name=name, role=role),
+                        ),
+                        metadata=mps,
+                    )
+                ).party
+                for j, (measure, day) in enumerate(measures):
+                    await self.cases.RecordMeasure(
+                        cpb.RecordMeasureRequest(
+                            request_id=f"demo-measure-{number}-{i}-{j}",
+                            party=party.name,
+                            measure=cpb.Measure.Value(f"MEASURE_{measure}"),
+                            time=ts(START + timedelta(days=day)),
+                        ),
+                        metadata=mps,
+                    )
+                if months:
+                    await self.cases.RecordSentence(
+                        cpb.RecordSentenceRequest(
+                            request_id=f"demo-sentence-{number}-{i}",
+                            party=party.name,
+                            sentence=cpb.Sentence(
+                                term_months=months, time=ts(START + timedelta(days=80))
+                            ),
+                        ),
+                        metadata=mps,
+                    )
+            await self.cases.PublishTypicalCase(
+                cpb.PublishTypicalCaseRequest(
+                    request_id=f"demo-typical-{number}",
+                    typical_case=cpb.TypicalCase(
+                        case=case.name, title=title, region=words, summary=summary, outcome=outcome
+                    ),
+                ),
+                metadata=self.md("office"),
+            )
+
+    async def more_cases(self) -> None:
+        for i in range(max(0, self.n("cases") - len(TYPICAL))):
+            kind = cpb.CASE_KIND_ADMINISTRATIVE if i % 3 else cpb.CASE_KIND_CRIMINAL
+            await self._case(
+                f"D-{i:04d}",
+                f"Synthetic case {i}",
+                "110000",
+                [
+                    self.rng.choice(
+                        [
+                            "obscene",
+                            "vulgar",
+                            "illegal_publication",
+                            "copyright",
+                            "harmful_to_minors",
+                        ]
+                    )
+                ],
+                {"illegal_gains_fen": self.rng.randrange(10**7)},
+                kind,
+            )
+
+    async def websites_and_apps(self) -> None:
+        for i in range(self.n("sites_closed")):
+            department = ("cac", "miit", "mps")[i % 3]
+            action = spb.SITE_ACTION_TYPE_CLOSE if i % 2 else spb.SITE_ACTION_TYPE_BAN
+            await self.sites.RecordSiteAction(
+                spb.RecordSiteActionRequest(
+                    action=spb.SiteActionInput(
+                        request_id=f"demo-site-{i}",
+                        site=spb.SiteRef(
+                            kind=spb.SITE_KIND_WEBSITE, identifier=f"site{i}.example.cn"
+                        ),
+                        action=action,
+                        category="obscene",
+                        department=department,
+                        campaign_id=CAMPAIGN,
+                        effective_time=ts(self.when(i)),
+                    )
+                ),
+                metadata=self.md(department),
+            )
+        miit = self.md("miit")
+        now = datetime.now(UTC)
+        apps_per_batch = max(2, self.n("apps_removed") // self.n("batches") + 1)
+        for b in range(self.n("batches")):
+            batch = (
+                await self.sites.CreateNoticeBatch(
+                    spb.CreateNoticeBatchRequest(
+                        request_id=f"demo-batch-{b}",
+                        batch=spb.NoticeBatch(
+                            title=f"Apps infringing user rights, batch {b + 1}",
+                            department="miit",
+                            category="user_rights",
+                            campaign_id=CAMPAIGN,
+                            special_action="app-user-rights",
+                            due_time=ts(now + timedelta(days=30)),
+                        ),
+                    ),
+                    metadata=miit,
+                )
+            ).batch
+            if batch.state == spb.NOTICE_BATCH_STATE_PUBLISHED:
+                continue
+            entries = [
+                spb.NoticeEntry(
+                    site=spb.SiteRef(kind=spb.SITE_KIND_APP, identifier=f"cn.demo.app{b}x{i}"),
+                    problems=["collects personal information without consent"],
+                )
+                for i in range(apps_per_batch)
+            ]
+            if not batch.entry_count:
+                await self.sites.AddNoticeEntries(
+                    spb.AddNoticeEntriesRequest(
+                        request_id=f"demo-entries-{b}", batch=batch.name, entries=entries
+                    ),
+                    metadata=miit,
+                )
+            await self.sites.PublishNoticeBatch(
+                spb.PublishNoticeBatchRequest(request_id=f"demo-publish-{b}", name=batch.name),
+                metadata=miit,
+            )
+        for i in range(self.n("apps_removed")):
+            b, j = divmod(i, apps_per_batch)
+            await self.sites.RecordSiteAction(
+                spb.RecordSiteActionRequest(
+                    action=spb.SiteActionInput(
+                        request_id=f"demo-remove-{i}",
+                        site=spb.SiteRef(
+                            kind=spb.SITE_KIND_APP,
+                            identifier=f"cn.demo.app{b % self.n('batches')}x{j}",
+                        ),
+                        action=spb.SITE_ACTION_TYPE_REMOVE_FROM_STORES,
+                        category="user_rights",
+                        department="miit",
+                        campaign_id=CAMPAIGN,
+                        special_action="app-user-rights",
+                    )
+                ),
+                metadata=miit,
+            )
+
+    def _account_records(self) -> Iterator[apb.ActionInput]:
+        total, fan = self.n("accounts"), self.n("fan_circle_accounts")
+        groups = self.n("fan_circle_groups")
+        for i in range(total + groups):
+            group = i >= total
+            department = "cac" if group or i < fan or i % 10 < 7 else ("nrta", "mct", "mps")[i % 3]
+            yield apb.ActionInput(
+                request_id=f"demo-account-{i}",
+                account=apb.AccountRef(
+                    platform=("weibo", "douyin", "qq", "wechat")[i % 4],
+                    platform_uid=f"d{i}",
+                    kind=apb.ACCOUNT_KIND_GROUP if group else apb.ACCOUNT_KIND_USER,
+                ),
+                action=apb.ACTION_TYPE_CLOSE_GROUP if group else apb.ACTION_TYPE_BAN,
+                category=("vulgar", "obscene", "harmful_to_minors", "fraud")[i % 4],
+                department=department,
+                campaign_id=CAMPAIGN,
+                special_action="fan-circle" if group or i < fan else "",
+                effective_time=ts(self.when(i)),
+            )
+
+    def _content_records(self) -> Iterator[spb.DispositionInput]:
+        direct, platform = self.n("content_direct"), self.n("content_platform")
+        fan = min(direct, self.n("fan_circle_content"))
+        for i in range(direct + platform):
+            by_platform = i >= direct
+            department = "cac" if i < fan or by_platform or i % 3 == 0 else ("mct", "nrta")[i % 2]
+            yield spb.DispositionInput(
+                request_id=f"demo-content-{i}",
+                site=spb.SiteRef(
+                    kind=spb.SITE_KIND_WEBSITE,
+                    identifier=("weibo.com", "douyin.com", "bilibili.com", "qq.com")[i % 4],
+                ),
+                locator=f"https://content.example/{i}",
+                content_sha256=_sha(f"item-{i % 50000}"),
+                category=("vulgar", "obscene", "harmful_to_minors")[i % 3],
+                measure=spb.MEASURE_DELETE if i % 5 else spb.MEASURE_BLOCK,
+                handler=spb.HANDLER_PLATFORM if by_platform else spb.HANDLER_DIRECT,
+                department=department,
+                campaign_id=CAMPAIGN,
+                special_action="fan-circle"
+                if i < fan
+                else ("child-cult-videos" if department == "mct" else ""),
+                effective_time=ts(self.when(i)),
+            )
+
+    async def import_accounts(self) -> common_pb2.ImportSummary:
+        return await self._import("accounts", self._account_records)
+
+    async def import_content(self) -> common_pb2.ImportSummary:
+        return await self._import("sites", self._content_records)
+
+    async def _import(
+        self, service: str, records: Callable[[], Iterator[Any]]
+    ) -> common_pb2.ImportSummary:
+        """One client stream per department (a department imports only its own records)."""
+        total = common_pb2.ImportSummary()
+        for department in sorted({r.department for r in records()}):
+
+            async def stream(department: str = department) -> AsyncIterator[Any]:
+                chunk = []
+                for record in records():
+                    if record.department == department:
+                        chunk.append(record)
+                    if len(chunk) == BATCH:
+                        yield self._batch(service, chunk)
+                        chunk = []
+                if chunk:
+                    yield self._batch(service, chunk)
+
+            call = (
+                self.accounts.ImportActions
+                if service == "accounts"
+                else self.sites.ImportDispositions
+            )
+            reply = await call(stream(), metadata=self.md(department))
+            for field in ("accepted", "duplicates", "rejected"):
+                setattr(total, field, getattr(total, field) + getattr(reply.summary, field))
+        return total
+
+    @staticmethod
+    def _batch(service: str, chunk: list[Any]) -> Any:
+        if service == "accounts":
+            return apb.ImportActionsRequest(actions=chunk)
+        return spb.ImportDispositionsRequest(dispositions=chunk)
