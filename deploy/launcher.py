@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.demo import CAMPAIGN, Demo
-from deploy.table import render
+from netnet.cli.render import text as render
 from netnet.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings

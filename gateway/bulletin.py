@@ -24,9 +24,12 @@ def people_number(n: int) -> str:
     return f"{prefix}{rounded:,}"
 
 
-def _date(ts: object) -> str:
+def _date(ts: object, end: bool = False) -> str:
+    """A day as people write it; a period's end is exclusive, so its last day is the one before."""
     seconds = getattr(ts, "seconds", 0)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%-d %B %Y") if seconds else ""
+    if not seconds:
+        return ""
+    return datetime.fromtimestamp(seconds - (1 if end else 0), UTC).strftime("%-d %B %Y")
 
 
 # Verb-led sentence parts: (figure, singular, plural), {n} written as people write numbers.
@@ -90,7 +93,9 @@ def render(status: pb.CampaignStatus, typical: list[cases_pb2.TypicalCase], mark
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)
     title = status.campaign_title or status.campaign_id or "Joint campaign"
     lines = [f"{h1}{title}: results so far", ""]
-    period = " to ".join(x for x in (_date(status.start_time), _date(status.end_time)) if x)
+    period = " to ".join(
+        x for x in (_date(status.start_time), _date(status.end_time, end=True)) if x
+    )
     headline = _sentence(_clauses(status.total))
     when = f"From {period}, " if period else "So far, "
     lines.append(

@@ -4,7 +4,6 @@ fails is data (a health row), not an exception."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,45 +11,17 @@ from typing import Any, TypeVar
 
 import grpc
 
-from netnet.accounts.v1 import accounts_pb2, accounts_pb2_grpc
-from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc, cases_pb2, cases_pb2_grpc
-from netnet.sites.v1 import sites_pb2, sites_pb2_grpc
+from netnet.accounts.v1 import accounts_pb2_grpc
+from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
+from netnet.client.channel import open_channel
+from netnet.sites.v1 import sites_pb2_grpc
 from services.common.config import service_addr
 
 SOURCES = ("accounts", "sites", "cases")
-SAFE_PREFIXES = ("Get", "BatchGet", "List", "Find", "Lookup", "Verify")
 T = TypeVar("T")
 Metadata = tuple[tuple[str, str], ...]
 
 OK, UNAVAILABLE, DEADLINE_EXCEEDED, ERROR = 1, 2, 3, 4  # netnet.gateway.v1.SourceState
-
-
-def _service_config() -> str:
-    """Retry on UNAVAILABLE, for the read-only (safe) methods only."""
-    names = []
-    for module in (accounts_pb2, sites_pb2, cases_pb2, campaigns_pb2):
-        for service in module.DESCRIPTOR.services_by_name.values():
-            names += [
-                {"service": service.full_name, "method": m.name}
-                for m in service.methods
-                if m.name.startswith(SAFE_PREFIXES)
-            ]
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": names,
-                    "retryPolicy": {
-                        "maxAttempts": 3,
-                        "initialBackoff": "0.05s",
-                        "maxBackoff": "0.5s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
-        }
-    )
 
 
 @dataclass
@@ -69,14 +40,7 @@ class Backends:
 
     def __init__(self, addrs: dict[str, str] | None = None) -> None:
         addrs = addrs or {s: service_addr(s) for s in SOURCES}
-        options = [
-            ("grpc.service_config", _service_config()),
-            ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ]
-        self.channels = {s: grpc.aio.insecure_channel(addrs[s], options=options) for s in SOURCES}
+        self.channels = {s: open_channel(addrs[s]) for s in SOURCES}
         self.accounts = accounts_pb2_grpc.AccountServiceStub(self.channels["accounts"])
         self.sites = sites_pb2_grpc.SiteServiceStub(self.channels["sites"])
         self.cases = cases_pb2_grpc.CaseServiceStub(self.channels["cases"])

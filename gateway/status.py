@@ -19,7 +19,8 @@ from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
 from services.common.reference import departments as department_names
 
-Table = dict[str, dict[str, dict[str, int]]]  # scope -> key -> figure -> value
+# scope -> key -> figure -> value; None: the source cannot count it exactly for this query
+Table = dict[str, dict[str, dict[str, int | None]]]
 
 
 def _is(value: str) -> Callable[[str], bool]:
@@ -161,15 +162,16 @@ async def _fetch_source(
         rows = list(reply.rows) if scope != "total" or metric.by_action else [reply.total]
         for row in rows:
             key = "" if scope == "total" else getattr(row, scope)
-            value = (
-                row.distinct_subjects
-                if metric.distinct and row.HasField("distinct_subjects")
-                else row.count
-            )
+            # Distinct subjects are exact only for some filters (not across several
+            # departments): a record count in their place would be a wrong figure, so the
+            # figure stays unknown (unset) rather than overstated.
+            exact = not metric.distinct or row.HasField("distinct_subjects") or not row.count
+            value = row.distinct_subjects if metric.distinct else row.count
             for figure, matches in metric.figures:
                 if matches(row.action):
                     cell = table[scope][key]
-                    cell[figure] = cell.get(figure, 0) + value
+                    known = cell.get(figure, 0)
+                    cell[figure] = known + value if exact and known is not None else None
     return table
 
 
@@ -197,7 +199,9 @@ def _figures(tables: dict[str, Table], scope: str, key: str) -> pb.Figures:
     for figure, source in FIGURE_SOURCE.items():
         table = tables.get(source)
         if table is not None:  # an unanswered source leaves its figures unset
-            setattr(figures, figure, table[scope][key].get(figure, 0) if key in table[scope] else 0)
+            value = table[scope][key].get(figure, 0) if key in table[scope] else 0
+            if value is not None:
+                setattr(figures, figure, value)
     return figures
 
 

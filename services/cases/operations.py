@@ -273,6 +273,8 @@ def transition(
     require_lead(principal, case)
     _check_etag(etag, case.revision)
     check_transition(case, to_state)
+    # The note goes into the timeline, which assisting departments and the office read.
+    _refuse_real_names(conn, case, {"note": note})
     before = replace(case)
     case.state, case.update_us, case.revision = to_state, now_us, case.revision + 1
     store.save_case(conn, case)
@@ -305,6 +307,18 @@ def transition(
 # --- parties -----------------------------------------------------------------------------
 
 
+def _refuse_real_names(
+    conn: sqlite3.Connection, case: Case, texts: dict[str, str], more: list[str] | None = None
+) -> None:
+    """Text that others read must not contain a party's real name."""
+    names = [*store.real_names(conn, case.id), *(more or [])]
+    bad = real_name_in({k: v for k, v in texts.items() if v}, names)
+    if bad:
+        raise FailedPrecondition(
+            f"{bad} contains a party's real name: use the masked form", reason="REAL_NAME_IN_TEXT"
+        )
+
+
 def _party(
     conn: sqlite3.Connection, principal: Principal, case_id: int, party_id: int
 ) -> tuple[Case, list[Party], Party]:
@@ -331,6 +345,8 @@ def add_party(
 ) -> Party:
     case = _case(conn, case_id)
     require_lead(principal, case)
+    # The role is shown to every viewer and in the timeline: no party's real name in it.
+    _refuse_real_names(conn, case, {"party.role": party.role}, [party.real_name])
     party = replace(
         party,
         id=store.next_id(conn, "parties"),

@@ -542,7 +542,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         if request.HasField("new_case"):
             new_case = case_in(request.new_case)
             new_case.lead_department = principal.department
-            validate_case(new_case, v, "new_case.", ("number", "title", "kind", *UPDATABLE))
+            validate_case(new_case, v, "new_case.", ("number", "kind", *UPDATABLE))
         v.raise_if_any()
         case_id = names.parse(request.case, "case", "cases")[0] if joining else None
         now = self.rt.clock.now_us()
@@ -622,7 +622,7 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
         principal = require_writer_for(request.case.lead_department)
         case = case_in(request.case)
         v = Violations()
-        validate_case(case, v, "case.", ("number", "title", "kind", "lead_department", *UPDATABLE))
+        validate_case(case, v, "case.", ("number", "kind", "lead_department", *UPDATABLE))
         v.raise_if_any()
         now = self.rt.clock.now_us()
         return pb.CreateCaseResponse.FromString(

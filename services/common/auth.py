@@ -9,12 +9,12 @@ from pathlib import Path
 
 import jwt
 
-from services.common.context import ROLES, Principal, current_principal
+from netnet.client import tokens
+from services.common.context import Principal, current_principal
 from services.common.errors import PermissionDenied, Unauthenticated
 from services.common.reference import departments
 
-ALGORITHM = "HS256"
-ISSUER = "netnet"
+ALGORITHM, ISSUER = tokens.ALGORITHM, tokens.ISSUER
 VERIFIED_TOKENS = 1024  # tokens remembered once verified: a client sends the same one per call
 _verified: dict[tuple[bytes, str], tuple[Principal, int]] = {}  # (key, token) -> (who, exp)
 
@@ -45,22 +45,17 @@ def issue_token(
     region: str = "",
     ttl_seconds: int = 86400,
 ) -> str:
+    """The SDK's token, for a department of this deployment's reference data."""
     if department not in departments():
         raise ValueError(f"unknown department {department!r}")
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown or not roles:
-        raise ValueError(f"roles must be among {', '.join(ROLES)}")
-    now = int(time.time())
-    claims = {
-        "iss": ISSUER,
-        "sub": operator,
-        "dept": department,
-        "region": region,
-        "roles": sorted(roles),
-        "iat": now,
-        "exp": now + ttl_seconds,
-    }
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
+    return tokens.issue_token(
+        key,
+        operator=operator,
+        department=department,
+        roles=roles,
+        region=region,
+        ttl_seconds=ttl_seconds,
+    )
 
 
 def verify_token(key: bytes, token: str) -> Principal:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-ROLES = ("operator", "analyst", "admin", "auditor", "service")
-
 
 @dataclass(frozen=True)
 class Principal:

@@ -13,7 +13,8 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from itertools import chain
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ALL_GROUPS = (*DIMS, "day")
@@ -21,6 +22,7 @@ ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
 CHUNK = 500
+UPSERT_ROWS = 32  # rows per multi-row upsert statement (32 = the projections of one key)
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,7 @@ def apply(
                 per_subject[subject] = {key: delta}
             else:
                 changes[key] = changes.get(key, 0) + delta
-    conn.executemany(
-        "INSERT INTO rollup_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-        "SET n = n + excluded.n",
-        [(rollup, *k, n) for k, n in counts.items() if n],
-    )
+    _upsert(conn, "rollup_counts", [(rollup, *k, n) for k, n in counts.items() if n])
     if not per_subject:
         return
     existing = _load_marks(conn, rollup, [s for s in per_subject if s not in new_subjects])
@@ -142,21 +140,37 @@ def apply(
     for key, n in first_seen.items():
         for p in _projections(key):
             distinct[p] += n
-    conn.executemany(
-        "INSERT INTO rollup_marks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-        "SET n = n + excluded.n",
-        upserts,
-    )
+    _upsert(conn, "rollup_marks", upserts)
     conn.executemany(
         f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
         f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
         deletes,
     )
-    conn.executemany(
-        "INSERT INTO rollup_distinct VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-        "SET n = n + excluded.n",
-        [(rollup, *k, n) for k, n in distinct.items() if n],
-    )
+    _upsert(conn, "rollup_distinct", [(rollup, *k, n) for k, n in distinct.items() if n])
+
+
+@cache
+def _upsert_sql(table: str, width: int, rows: int) -> str:
+    values = ",".join([f"({', '.join('?' * width)})"] * rows)
+    return f"INSERT INTO {table} VALUES {values} ON CONFLICT DO UPDATE SET n = n + excluded.n"
+
+
+def _upsert(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Add each row's n (last column) to the counter of its key, creating it if missing.
+    Full chunks go UPSERT_ROWS rows to a statement (far fewer calls into SQLite than one
+    per row), the rest one by one: two prepared statements per table, whatever the count."""
+    if not rows:
+        return
+    width, full = len(rows[0]), len(rows) - len(rows) % UPSERT_ROWS
+    if full:
+        conn.executemany(
+            _upsert_sql(table, width, UPSERT_ROWS),
+            [
+                list(chain.from_iterable(rows[i : i + UPSERT_ROWS]))
+                for i in range(0, full, UPSERT_ROWS)
+            ],
+        )
+    conn.executemany(_upsert_sql(table, width, 1), rows[full:])
 
 
 def subject_filter(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -110,7 +111,13 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     if port == 0:
         raise OSError(f"cannot listen on {settings.addr}")
     await server.start()
-    applied = await db.open([(spec.name, spec.migrations)]) if spec.migrations else []
+    try:
+        applied = await db.open([(spec.name, spec.migrations)]) if spec.migrations else []
+    except BaseException:
+        # Stop and close what is open: the database's threads would keep the process alive.
+        await server.stop(0)
+        await db.close()
+        raise
     tasks = [asyncio.create_task(loop(runtime)) for loop in spec.background]
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -150,6 +157,6 @@ def main(spec: ServiceSpec) -> None:
     configure(settings.log_format)
     try:
         asyncio.run(_serve(spec, settings))
-    except OSError as e:
+    except (OSError, sqlite3.Error) as e:
         print(f"{spec.name}: cannot start: {e}", file=sys.stderr)
         sys.exit(1)

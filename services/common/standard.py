@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from netnet.common.v1 import common_pb2
 from services.common import audit, changes, convert, idempotency, paging, rollups
 from services.common.auth import require_role
+from services.common.context import current_principal
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.server import Runtime
 
@@ -68,7 +69,13 @@ async def once(
     response is stored with the change and returned again for a repeat."""
     if not 0 < len(request_id) <= 128:
         raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
-    body = idempotency.fingerprint(request.SerializeToString(deterministic=True))
+    # The caller is part of the request: another department repeating someone else's request
+    # id must not get that answer back (it may hold what only the first caller may see).
+    caller = current_principal()
+    body = idempotency.fingerprint(
+        f"{caller.department}\x1f{caller.operator}\x1f".encode()
+        + request.SerializeToString(deterministic=True)
+    )
     now = runtime.clock.now_us()
     return await runtime.db.write(
         lambda c: idempotency.run_once(

@@ -1,0 +1,1 @@
+"""The `netnet` command line."""

@@ -1,0 +1,3 @@
+from netnet.cli.app import main
+
+main()

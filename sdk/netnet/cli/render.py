@@ -1,0 +1,75 @@
+"""How a campaign status reads in a terminal: a table per department and in total."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from netnet.gateway.v1 import gateway_pb2 as pb
+
+COLUMNS = (
+    ("cases", ("cases_administrative", "cases_criminal")),
+    ("detained", ("suspects_detained",)),
+    ("arrested", ("suspects_arrested",)),
+    ("sites closed", ("sites_closed",)),
+    ("sites banned", ("sites_banned",)),
+    ("apps notified", ("apps_notified",)),
+    ("apps removed", ("apps_removed",)),
+    ("batches", ("notice_batches",)),
+    ("accounts", ("accounts_handled",)),
+    ("groups", ("groups_closed",)),
+    ("content direct", ("content_direct",)),
+    ("by platforms", ("content_platform",)),
+    ("typical", ("typical_cases",)),
+)
+
+
+def cell(figures: pb.Figures, fields: tuple[str, ...]) -> str:
+    if not all(figures.HasField(f) for f in fields):  # type: ignore[arg-type]
+        return "n/a"  # its source did not answer: unknown, not zero
+    return f"{sum(getattr(figures, f) for f in fields):,}"
+
+
+def rows(status: pb.CampaignStatus) -> list[list[str]]:
+    body = [[d.department, *(cell(d.figures, f) for _, f in COLUMNS)] for d in status.departments]
+    return [*body, ["total", *(cell(status.total, f) for _, f in COLUMNS)]]
+
+
+def health(status: pb.CampaignStatus) -> str:
+    return ", ".join(
+        f"{s.source} {pb.SourceState.Name(s.state).removeprefix('SOURCE_STATE_').lower()}"
+        + (f" ({s.error})" if s.error else "")
+        for s in status.sources
+    )
+
+
+def table(status: pb.CampaignStatus) -> Table:
+    """Figures down, departments across: fits a terminal however many figures there are."""
+    scopes = [(d.department, d.figures) for d in status.departments]
+    scopes.append(("total", status.total))
+    out = Table(
+        title=status.campaign_title or status.campaign_id, caption=f"sources: {health(status)}"
+    )
+    out.add_column("")
+    for name, _ in scopes:
+        out.add_column(name, justify="right", style="bold" if name == "total" else None)
+    for label, fields in COLUMNS:
+        out.add_row(label, *(cell(figures, fields) for _, figures in scopes))
+    return out
+
+
+def text(status: pb.CampaignStatus) -> str:
+    """The same table as plain text (logs, pipes)."""
+    body = [["department", *(c for c, _ in COLUMNS)], *rows(status)]
+    widths = [max(len(r[i]) for r in body) for i in range(len(body[0]))]
+    lines = [status.campaign_title or status.campaign_id]
+    for n, row in enumerate(body):
+        lines.append(
+            "  ".join(
+                v.ljust(w) if i == 0 else v.rjust(w)
+                for i, (v, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n in (0, len(body) - 2):
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"sources: {health(status)}")
+    return "\n".join(lines)

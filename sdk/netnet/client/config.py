@@ -1,0 +1,32 @@
+"""Where the services are and which token to use, from the same NETNET_* names as the servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_ADDRS = {
+    "gateway": "127.0.0.1:50050",
+    "accounts": "127.0.0.1:50051",
+    "sites": "127.0.0.1:50052",
+    "cases": "127.0.0.1:50053",
+}
+
+
+def address(service: str) -> str:
+    return os.environ.get(f"NETNET_{service.upper()}_ADDR") or DEFAULT_ADDRS[service]
+
+
+def token_file() -> Path:
+    return Path(os.environ.get("NETNET_DATA_DIR") or ".netnet") / "admin.token"
+
+
+def token() -> str:
+    """NETNET_TOKEN, else the token file that `make run` writes; empty when there is none."""
+    value = os.environ.get("NETNET_TOKEN", "").strip()
+    if value:
+        return value
+    try:
+        return token_file().read_text().strip()
+    except OSError:
+        return ""
