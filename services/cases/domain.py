@@ -299,7 +299,10 @@ def mask_name(real_name: str, kind: int = PartyKind.SUSPECT) -> str:
     if CJK.match(name):
         surname = name[:2] if name.startswith(COMPOUND_SURNAMES) else name[:1]
         return f"{surname}某某"
-    return f"{name.split()[0]} XX"
+    parts = name.split()
+    if len(parts) == 1:  # no surname to keep apart ("Zhudawei"): only the initial
+        return f"{name[0]} XX"
+    return f"{parts[0]} XX"
 
 
 def real_name_in(texts: dict[str, str], real_names: list[str]) -> str | None:

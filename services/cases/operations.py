@@ -229,6 +229,8 @@ def update_case(
     case = _case(conn, case_id)
     require_lead(principal, case)
     _check_etag(etag, case.revision)
+    if "title" in fields:  # assisting departments and the office read it
+        _refuse_real_names(conn, case, {"case.title": new.title})
     before = replace(case)
     attrs = {"assisting_departments": "assisting", "linked_resources": "linked"}
     for f in fields:

@@ -20,12 +20,20 @@ _verified: dict[tuple[bytes, str], tuple[Principal, int]] = {}  # (key, token) -
 
 
 def ensure_key(path: Path) -> bytes:
-    """Read the signing key, creating a random one (mode 0600) on first use."""
+    """Read the signing key, creating a random one (mode 0600) on first use. Processes that
+    start together may race: the key is written aside and linked in, so one wins whole."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process won
+        finally:
+            aside.unlink()
     return path.read_text().strip().encode()
 
 

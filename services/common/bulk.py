@@ -131,33 +131,35 @@ class Importer(Generic[Msg, In]):
                 raise InvalidArgument([FieldViolation("batch", f"at most {MAX_BATCH} records")])
             now = self.clock.now_us()
             valid: list[tuple[int, In]] = []
+            refused: list[Outcome] = []  # failed validation: never reach the write
             for record in records:
                 v = Violations()
                 item = self.prepare(record, now, v)
                 if v.items:
-                    summary.rejected += 1
-                    _note(
-                        summary,
-                        index,
-                        getattr(record, "request_id", ""),
-                        v.items[0].field,
-                        v.items[0].description,
+                    refused.append(
+                        Outcome(
+                            index,
+                            getattr(record, "request_id", ""),
+                            field=v.items[0].field,
+                            reason=v.items[0].description,
+                        )
                     )
                 else:
                     valid.append((index, item))
                 index += 1
-            if valid:
-                result = await self.write(valid, now)
-                for o in result.outcomes:
-                    if o.rejected:
-                        summary.rejected += 1
-                        _note(summary, o.index, o.request_id, o.field, o.reason)
-                    elif o.duplicate:
-                        summary.duplicates += 1
-                    else:
-                        summary.accepted += 1
-                if self.on_result is not None:
-                    self.on_result(result)
+            result = await self.write(valid, now) if valid else BatchResult()
+            # Every item's outcome, in stream order (rejections are noted in that order).
+            result.outcomes = sorted([*refused, *result.outcomes], key=lambda o: o.index)
+            for o in result.outcomes:
+                if o.rejected:
+                    summary.rejected += 1
+                    _note(summary, o.index, o.request_id, o.field, o.reason)
+                elif o.duplicate:
+                    summary.duplicates += 1
+                else:
+                    summary.accepted += 1
+            if self.on_result is not None:
+                self.on_result(result)
             summary.batches += 1
         for outcome in ("accepted", "duplicates", "rejected"):
             metrics.IMPORTED.labels(self.service, outcome).inc(getattr(summary, outcome))

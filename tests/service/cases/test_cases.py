@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import grpc
 import pytest
 
@@ -460,7 +462,7 @@ async def test_the_timeline_records_every_change_and_never_changes(
     seen.append(events)
 
     # Each listing extends the one before; nothing earlier is ever rewritten.
-    for shorter, longer in zip(seen, seen[1:], strict=False):
+    for shorter, longer in itertools.pairwise(seen):
         assert longer[: len(shorter)] == shorter
         assert len(longer) == len(shorter) + 1
     assert [e.kind for e in events] == [

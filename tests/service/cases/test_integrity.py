@@ -1,0 +1,505 @@
+"""Change feed, audit chain, idempotency and authentication of the cases service."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import time
+from pathlib import Path
+
+import grpc
+import jwt
+import pytest
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from netnet.cases.v1 import campaigns_pb2 as cpb
+from netnet.cases.v1 import cases_pb2 as pb
+from netnet.common.v1 import common_pb2
+from services.common.clock import ManualClock
+from services.common.server import RunningServer
+from tests.service.cases.helpers import (
+    START_US,
+    Campaigns,
+    Metadata,
+    Stub,
+    Tokens,
+    add_party,
+    bad_fields,
+    case_msg,
+    create_campaign,
+    create_case,
+    error_reason,
+    expect_error,
+    snapshot,
+    transition,
+    watch,
+)
+
+CREATED, UPDATED = common_pb2.CHANGE_KIND_CREATED, common_pb2.CHANGE_KIND_UPDATED
+
+
+async def _some_changes(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+) -> list[tuple[str, int, str, str, str, str]]:
+    """Eight mutations (and some refused or repeated ones); returns what the log should say:
+    (resource, kind, department, campaign, method, request id)."""
+    admin = tokens("office", "admin", operator="director")
+    mps = tokens("mps", operator="detective")
+    await create_campaign(campaigns, admin, "k1")
+    clock.advance(1)
+    case = await create_case(stub, mps, "c1", case_msg())
+    await create_case(stub, mps, "c1", case_msg())  # repeat: nothing new
+    await expect_error(  # refused: nothing
+        create_case(stub, mps, "c2", case_msg(lead="cac")), grpc.StatusCode.PERMISSION_DENIED
+    )
+    clock.advance(1)
+    party = await add_party(stub, mps, "p1", case.name, "Zhu Dawei")
+    await expect_error(
+        transition(stub, mps, "s0", case.name, pb.CASE_STATE_CLOSED),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    clock.advance(1)
+    await transition(stub, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
+    office = tokens("office", operator="clerk")
+    clue = (
+        await stub.RecordClue(
+            pb.RecordClueRequest(
+                request_id="r1",
+                clue=pb.Clue(
+                    source=pb.CLUE_SOURCE_PUBLIC_REPORT,
+                    summary="QQ group",
+                    holder_department="office",
+                    category="obscene",
+                    campaign_id="qinglang",
+                ),
+            ),
+            metadata=office,
+        )
+    ).clue
+    sent = (
+        await stub.TransferClue(
+            pb.TransferClueRequest(request_id="t1", clue=clue.name, to_department="mps"),
+            metadata=office,
+        )
+    ).handover
+    await stub.AcknowledgeHandover(
+        pb.AcknowledgeHandoverRequest(request_id="a1", name=sent.name), metadata=mps
+    )
+    t = (
+        await stub.PublishTypicalCase(
+            pb.PublishTypicalCaseRequest(
+                request_id="y1",
+                typical_case=pb.TypicalCase(
+                    case=case.name, title="5·11", region="Quanjiao", summary="Zhu XX ran a site"
+                ),
+            ),
+            metadata=office,
+        )
+    ).typical_case
+    return [
+        ("campaigns/netnet-2021", CREATED, "office", "netnet-2021", "CreateCampaign", "k1"),
+        (case.name, CREATED, "mps", "netnet-2021", "CreateCase", "c1"),
+        (party.name, CREATED, "mps", "netnet-2021", "AddParty", "p1"),
+        (case.name, UPDATED, "mps", "netnet-2021", "TransitionCase", "s1"),
+        (clue.name, CREATED, "office", "qinglang", "RecordClue", "r1"),
+        (sent.name, CREATED, "office", "qinglang", "TransferClue", "t1"),
+        (sent.name, UPDATED, "mps", "qinglang", "AcknowledgeHandover", "a1"),
+        (t.name, CREATED, "office", "netnet-2021", "PublishTypicalCase", "y1"),
+    ]
+
+
+# --- change feed ---------------------------------------------------------------------------
+
+
+async def test_the_change_feed_is_ordered_and_resumable(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+) -> None:
+    expected = await _some_changes(stub, campaigns, tokens, clock)
+    md = tokens("cac", "analyst")
+    events = await watch(stub, md, 0, len(expected))
+    assert [e.seq for e in events] == list(range(1, len(expected) + 1))
+    assert [(e.resource, e.kind, e.department, e.campaign_id) for e in events] == [
+        x[:4] for x in expected
+    ]
+    assert [e.time.ToMicroseconds() for e in events[:3]] == [
+        START_US,
+        START_US + 1_000_000,
+        START_US + 2_000_000,
+    ]
+    assert all(e.count == 1 for e in events)
+    # Resume after any position.
+    assert await watch(stub, md, 5, 3) == events[5:]
+
+    # Live: a watcher at the end gets the next change as it commits.
+    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=events[-1].seq), metadata=md)
+
+    async def first() -> common_pb2.ChangeEvent:
+        async for response in call:
+            return response.event
+        raise AssertionError("the stream ended")
+
+    try:
+        await call.initial_metadata()  # connected
+        pending = asyncio.ensure_future(first())
+        made = await create_case(stub, tokens("mct"), "live", case_msg("M-1", lead="mct"))
+        event = await asyncio.wait_for(pending, 10)
+    finally:
+        call.cancel()
+    assert (event.seq, event.resource, event.kind, event.department) == (
+        len(expected) + 1,
+        made.name,
+        CREATED,
+        "mct",
+    )
+
+
+async def test_watch_from_the_end(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> None:
+    md = tokens("office", "analyst")
+    await create_case(stub, tokens("mps"), "c1", case_msg())
+    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=0, from_end=True), metadata=md)
+    try:
+        await call.initial_metadata()
+        made = await create_case(stub, tokens("mps"), "c2", case_msg("N-2"))
+        response = await asyncio.wait_for(call.read(), 10)
+    finally:
+        call.cancel()
+    assert isinstance(response, pb.WatchChangesResponse)
+    assert (response.event.seq, response.event.resource) == (2, made.name)
+
+
+async def test_watch_rejects_a_negative_position(stub: Stub, tokens: Tokens) -> None:
+    e = await expect_error(watch(stub, tokens(), -1, 1), grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad_fields(e) == ["after_seq"]
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+async def _entries(stub: Stub, md: Metadata) -> list[common_pb2.AuditEntry]:
+    out: list[common_pb2.AuditEntry] = []
+    token = ""
+    while True:
+        page = await stub.ListAuditEntries(
+            pb.ListAuditEntriesRequest(page_size=3, page_token=token), metadata=md
+        )
+        out += page.entries
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+def _digest(e: common_pb2.AuditEntry) -> str:
+    fields = (
+        str(e.seq),
+        str(e.time.ToMicroseconds()),
+        e.operator,
+        e.department,
+        e.method,
+        e.resource,
+        e.request_id,
+        e.outcome,
+        e.prev_hash,
+    )
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+async def test_every_mutation_is_audited_in_a_hash_chain(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+) -> None:
+    expected = await _some_changes(stub, campaigns, tokens, clock)
+    auditor = tokens("office", "auditor")
+    entries = await _entries(stub, auditor)
+    assert [e.seq for e in entries] == list(range(1, len(expected) + 1))
+    assert [(e.resource, e.department, e.method, e.request_id) for e in entries] == [
+        (x[0], x[2], x[4], x[5]) for x in expected
+    ]
+    assert [e.operator for e in entries] == [
+        "director",
+        "detective",
+        "detective",
+        "detective",
+        "clerk",
+        "clerk",
+        "detective",
+        "clerk",
+    ]
+    assert entries[3].outcome == "registered → investigating"
+    assert entries[0].time.ToMicroseconds() == START_US
+    prev = entries[0].prev_hash
+    for e in entries:
+        assert e.prev_hash == prev
+        assert e.hash == _digest(e)
+        prev = e.hash
+    # No real name in the audit trail either.
+    assert not any("Zhu Dawei" in e.outcome or "Dawei" in e.resource for e in entries)
+    verification = (
+        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)
+    ).verification
+    assert verification.ok and verification.entries_checked == len(expected)
+
+
+async def test_the_audit_log_is_for_auditors(stub: Stub, tokens: Tokens) -> None:
+    for md in (tokens("office", "admin"), tokens("mps", "operator", "analyst")):
+        for call in (
+            stub.ListAuditEntries(pb.ListAuditEntriesRequest(), metadata=md),
+            stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md),
+        ):
+            e = await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
+            assert error_reason(e) == "ROLE_REQUIRED"
+
+
+def _tamper(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "first_bad"),
+    [
+        ("UPDATE audit_log SET outcome = 'registered → closed' WHERE seq = 4", 4),
+        ("UPDATE audit_log SET operator = 'someone' WHERE seq = 2", 2),
+        ("DELETE FROM audit_log WHERE seq = 3", 3),
+        ("DELETE FROM audit_log WHERE seq = 8", 8),  # the tail cut off
+    ],
+)
+async def test_an_edited_or_deleted_audit_entry_is_detected(
+    stub: Stub,
+    campaigns: Campaigns,
+    tokens: Tokens,
+    clock: ManualClock,
+    server: RunningServer,
+    sql: str,
+    first_bad: int,
+) -> None:
+    await _some_changes(stub, campaigns, tokens, clock)
+    auditor = tokens("office", "auditor")
+    ok = (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)).verification
+    assert ok.ok
+    _tamper(server.runtime.settings.database_path, sql)
+    bad = (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)).verification
+    assert not bad.ok
+    assert bad.first_bad_seq == first_bad
+    assert bad.problem
+
+
+# --- idempotency ---------------------------------------------------------------------------
+
+
+async def test_the_same_request_twice_gives_the_same_answer_and_one_record(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+) -> None:
+    mps = tokens("mps")
+    first = await create_case(stub, mps, "c1", case_msg())
+    after_first = await snapshot(stub, campaigns, tokens)
+    clock.advance(3600)
+    assert await create_case(stub, mps, "c1", case_msg()) == first
+    assert await snapshot(stub, campaigns, tokens) == after_first
+    # Many at once, too.
+    answers = await asyncio.gather(
+        *(create_case(stub, mps, "c2", case_msg("N-2")) for _ in range(8))
+    )
+    assert len({a.name for a in answers}) == 1
+    cases = (await stub.ListCases(pb.ListCasesRequest(), metadata=mps)).cases
+    assert [c.name for c in cases] == [first.name, answers[0].name]
+    entries = (
+        await stub.ListAuditEntries(
+            pb.ListAuditEntriesRequest(), metadata=tokens("office", "auditor")
+        )
+    ).entries
+    assert [e.request_id for e in entries] == ["c1", "c2"]
+
+    # Every kind of mutation replays its first answer.
+    party_request = pb.AddPartyRequest(
+        request_id="p1", parent=first.name, party=pb.Party(kind=1, real_name="Zhu Dawei")
+    )
+    replays: list[tuple[object, Message]] = [
+        (stub.AddParty, party_request),
+        (
+            stub.TransitionCase,
+            pb.TransitionCaseRequest(request_id="s1", name=first.name, state=2),
+        ),
+    ]
+    for method, request in replays:
+        one = await method(request, metadata=mps)  # type: ignore[operator]
+        state = await snapshot(stub, campaigns, tokens)
+        clock.advance(60)
+        assert await method(request, metadata=mps) == one  # type: ignore[operator]
+        assert await snapshot(stub, campaigns, tokens) == state
+
+
+async def test_a_request_id_reused_for_another_body_is_refused(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens
+) -> None:
+    mps = tokens("mps")
+    case = await create_case(stub, mps, "c1", case_msg())
+    before = await snapshot(stub, campaigns, tokens)
+    e = await expect_error(
+        create_case(stub, mps, "c1", case_msg("6·07")), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert bad_fields(e) == ["request_id"]
+    assert error_reason(e) == "REQUEST_ID_REUSED"
+    assert await snapshot(stub, campaigns, tokens) == before
+    # The same id for another method is another request.
+    party = await add_party(stub, mps, "c1", case.name, "Zhu Dawei")
+    assert party.masked_name == "Zhu XX"
+
+
+async def test_a_refused_request_does_not_use_up_its_id(stub: Stub, tokens: Tokens) -> None:
+    mps = tokens("mps")
+    case = await create_case(stub, mps, "c1", case_msg())
+    await expect_error(
+        transition(stub, mps, "s1", case.name, pb.CASE_STATE_TRIAL),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    moved = await transition(stub, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
+    assert moved.state == pb.CASE_STATE_INVESTIGATING
+
+
+# --- authentication and departments --------------------------------------------------------
+
+UNARY = [
+    m.name
+    for service in (pb.DESCRIPTOR.services_by_name["CaseService"],)
+    for m in service.methods
+    if not m.server_streaming
+]
+CAMPAIGN_RPCS = [m.name for m in cpb.DESCRIPTOR.services_by_name["CampaignService"].methods]
+
+
+def _request(service: str, method: str) -> Message:
+    descriptor = (
+        pb.DESCRIPTOR.services_by_name["CaseService"]
+        if service == "cases"
+        else cpb.DESCRIPTOR.services_by_name["CampaignService"]
+    ).methods_by_name[method]
+    module = pb if service == "cases" else cpb
+    return getattr(module, descriptor.input_type.name)()  # type: ignore[no-any-return]
+
+
+def _foreign_token(tokens: Tokens, key: bytes | None = None, **claims: object) -> Metadata:
+    now = int(time.time())
+    body: dict[str, object] = {
+        "iss": "netnet",
+        "sub": "intruder",
+        "dept": "mps",
+        "roles": ["operator", "admin", "auditor"],
+        "iat": now,
+        "exp": now + 600,
+    }
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    token = jwt.encode(body, key or tokens.key, algorithm="HS256")
+    return [("authorization", f"Bearer {token}")]
+
+
+async def test_every_rpc_needs_a_token(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> None:
+    for name in UNARY:
+        e = await expect_error(
+            getattr(stub, name)(_request("cases", name)), grpc.StatusCode.UNAUTHENTICATED
+        )
+        assert error_reason(e) == "TOKEN_MISSING", name
+    for name in CAMPAIGN_RPCS:
+        await expect_error(
+            getattr(campaigns, name)(_request("campaigns", name)), grpc.StatusCode.UNAUTHENTICATED
+        )
+    await expect_error(
+        watch(stub, [], 0, 1),
+        grpc.StatusCode.UNAUTHENTICATED,  # the streaming one too
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("garbage", "TOKEN_INVALID"),
+        ("basic", "TOKEN_MISSING"),
+        ("empty", "TOKEN_MISSING"),
+        ("expired", "TOKEN_EXPIRED"),
+        ("other-key", "TOKEN_INVALID"),
+        ("other-issuer", "TOKEN_INVALID"),
+        ("unknown-department", "TOKEN_INVALID"),
+        ("no-expiry", "TOKEN_INVALID"),
+    ],
+)
+async def test_bad_tokens_are_unauthenticated_and_write_nothing(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens, kind: str, reason: str
+) -> None:
+    md: Metadata
+    if kind == "garbage":
+        md = [("authorization", "Bearer not-a-jwt")]
+    elif kind == "basic":
+        md = [("authorization", "Basic bXBzOnNlY3JldA==")]
+    elif kind == "empty":
+        md = [("authorization", "Bearer ")]
+    elif kind == "expired":
+        md = tokens("mps", ttl=-60)
+    elif kind == "other-key":
+        md = _foreign_token(tokens, b"not-the-deployment-key-0123456789abcdef")
+    elif kind == "other-issuer":
+        md = _foreign_token(tokens, iss="someone-else")
+    elif kind == "unknown-department":
+        md = _foreign_token(tokens, dept="army")
+    else:
+        md = _foreign_token(tokens, exp=None)
+    before = await snapshot(stub, campaigns, tokens)
+    for call in (
+        create_case(stub, md, "c1", case_msg()),
+        stub.GetStats(pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CASES), metadata=md),
+        campaigns.ListCampaigns(cpb.ListCampaignsRequest(), metadata=md),
+        stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md),
+    ):
+        e = await expect_error(call, grpc.StatusCode.UNAUTHENTICATED)
+        assert error_reason(e) == reason
+    assert await snapshot(stub, campaigns, tokens) == before
+
+
+async def test_writing_in_another_departments_name_is_refused(
+    stub: Stub, campaigns: Campaigns, tokens: Tokens
+) -> None:
+    mps = tokens("mps")
+    before = await snapshot(stub, campaigns, tokens)
+    for dept in ("cac", "office", "police"):
+        e = await expect_error(
+            create_case(stub, mps, f"c-{dept}", case_msg(lead=dept)),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        assert error_reason(e) == "WRONG_DEPARTMENT"
+        e = await expect_error(
+            stub.RecordClue(
+                pb.RecordClueRequest(
+                    request_id=f"r-{dept}",
+                    clue=pb.Clue(
+                        source=pb.CLUE_SOURCE_PATROL,
+                        summary="s",
+                        holder_department=dept,
+                        category="obscene",
+                    ),
+                ),
+                metadata=mps,
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        assert error_reason(e) == "WRONG_DEPARTMENT"
+    # Read-only roles write nothing, even in their own name.
+    for roles in (("analyst",), ("auditor",)):
+        e = await expect_error(
+            create_case(stub, tokens("mps", *roles), "c1", case_msg()),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        assert error_reason(e) == "ROLE_REQUIRED"
+    assert await snapshot(stub, campaigns, tokens) == before
+    made = await create_case(stub, mps, "c1", case_msg())
+    assert made.lead_department == "mps"
+
+
+async def test_health_needs_no_token(channel: grpc.aio.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "netnet.cases.v1.CaseService", "netnet.cases.v1.CampaignService"):
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
