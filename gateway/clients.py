@@ -4,6 +4,7 @@ fails is data (a health row), not an exception."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2_grpc
 from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
-from netnet.client.channel import open_channel
+from netnet.client.channel import service_config
 from netnet.sites.v1 import sites_pb2_grpc
 from services.common.config import service_addr
 
@@ -22,6 +23,33 @@ T = TypeVar("T")
 Metadata = tuple[tuple[str, str], ...]
 
 OK, UNAVAILABLE, DEADLINE_EXCEEDED, ERROR = 1, 2, 3, 4  # netnet.gateway.v1.SourceState
+# gRPC's reconnect backoff (1 s, growing to 120 s) would keep a source reported down long
+# after it came back: the gateway tries the connection again every half second at most.
+RECONNECT_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+)
+
+
+def source_channel(target: str) -> grpc.aio.Channel:
+    """The client retry policy, and safe calls that wait for the connection within their own
+    deadline (the source's budget) instead of failing while the channel sits out a backoff:
+    the first status after a source returns is whole again."""
+    config = json.loads(service_config())
+    for method in config["methodConfig"]:
+        method["waitForReady"] = True
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", json.dumps(config)),
+            ("grpc.enable_retries", 1),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            *RECONNECT_OPTIONS,
+        ],
+    )
 
 
 @dataclass
@@ -40,7 +68,7 @@ class Backends:
 
     def __init__(self, addrs: dict[str, str] | None = None) -> None:
         addrs = addrs or {s: service_addr(s) for s in SOURCES}
-        self.channels = {s: open_channel(addrs[s]) for s in SOURCES}
+        self.channels = {s: source_channel(addrs[s]) for s in SOURCES}
         self.accounts = accounts_pb2_grpc.AccountServiceStub(self.channels["accounts"])
         self.sites = sites_pb2_grpc.SiteServiceStub(self.channels["sites"])
         self.cases = cases_pb2_grpc.CaseServiceStub(self.channels["cases"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -30,6 +31,7 @@ log = structlog.get_logger()
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 ACCOUNT_QUERY = re.compile(r"^([a-z0-9][a-z0-9_-]{0,62}):(\S{1,256})$")
 SAFETY_MARGIN = 0.05  # seconds kept back from the caller's deadline for composing the answer
+STOPPING = ""  # put on a watch's queue when the gateway stops
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 
@@ -109,14 +111,26 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         metadata = forwarded(context)
         budget = self.rt.settings.source_timeout_seconds
         moved: asyncio.Queue[str] = asyncio.Queue()
-        followers = [asyncio.create_task(self._follow(s, metadata, moved)) for s in SOURCES]
+        started = {s: asyncio.Event() for s in SOURCES}
+        followers = [
+            asyncio.create_task(self._follow(s, metadata, moved, started[s])) for s in SOURCES
+        ]
+        followers.append(asyncio.create_task(self._stop_signal(moved)))
         try:
+            # The first status is read once every feed is followed (or found down), so a
+            # change cannot fall between it and the feed: it is in the status or triggers one.
+            followed = asyncio.gather(*(e.wait() for e in started.values()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(followed, budget)
             yield pb.WatchCampaignStatusResponse(status=await self._status(query, metadata, budget))
             while True:
                 trigger = await moved.get()
+                if trigger == STOPPING:
+                    return  # the gateway is stopping: end the stream rather than hold the drain
                 await asyncio.sleep(self.rt.settings.watch_debounce_seconds)  # let a burst settle
                 while not moved.empty():
-                    moved.get_nowait()
+                    if moved.get_nowait() == STOPPING:
+                        return
                 yield pb.WatchCampaignStatusResponse(
                     status=await self._status(query, metadata, budget), trigger=trigger
                 )
@@ -125,9 +139,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 task.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
 
-    async def _follow(self, source: str, metadata: Metadata, moved: asyncio.Queue[str]) -> None:
+    async def _stop_signal(self, moved: asyncio.Queue[str]) -> None:
+        await self.rt.stopping.wait()
+        moved.put_nowait(STOPPING)
+
+    async def _follow(
+        self, source: str, metadata: Metadata, moved: asyncio.Queue[str], started: asyncio.Event
+    ) -> None:
         """Follow one source's change feed, resuming after its last seen change when the
-        source comes back; losing or regaining a source is a change too."""
+        source comes back; losing or regaining a source is a change too. started is set once
+        the feed is followed, or found down."""
         stub: Any = getattr(self.backends, source)
         request_type = {"accounts": accounts_pb2, "sites": sites_pb2, "cases": cases_pb2}[
             source
@@ -141,11 +162,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             )
             try:
                 await call.initial_metadata()  # the source sends it as the watch starts
-                if call.done():
-                    await call
+                if call.done():  # failed before it started (a stream call is not awaitable)
+                    await call.wait_for_connection()  # raises the call's error
                 if lost:
                     moved.put_nowait(source)  # back: the next status is whole again
                 lost, attempt = False, 0
+                started.set()
                 async for reply in call:
                     last = reply.event.seq
                     moved.put_nowait(source)
@@ -154,6 +176,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if not lost:
                 moved.put_nowait(source)  # gone: the next status says so
                 lost = True
+            started.set()
             await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
             attempt += 1
 
@@ -167,17 +190,21 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         md = forwarded(context)
         budget = self._budget(context)
         b = self.backends
-        # The case decides what the caller may see: its refusal is the caller's answer.
-        case_reply, parties_reply = await asyncio.gather(
-            b.cases.GetCase(
-                cases_pb2.GetCaseRequest(name=request.name), metadata=md, timeout=budget
-            ),
-            b.cases.ListParties(
-                cases_pb2.ListPartiesRequest(parent=request.name, page_size=1000),
-                metadata=md,
-                timeout=budget,
-            ),
-        )
+        # The case decides what the caller may see: its refusal is the caller's answer
+        # (with the source's code and details, not an INTERNAL error of the gateway).
+        try:
+            case_reply, parties_reply = await asyncio.gather(
+                b.cases.GetCase(
+                    cases_pb2.GetCaseRequest(name=request.name), metadata=md, timeout=budget
+                ),
+                b.cases.ListParties(
+                    cases_pb2.ListPartiesRequest(parent=request.name, page_size=1000),
+                    metadata=md,
+                    timeout=budget,
+                ),
+            )
+        except grpc.aio.AioRpcError as e:
+            await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
         case = case_reply.case
         site_names = [n for n in case.linked_resources if n.startswith("sites/")]
         account_names = [n for n in case.linked_resources if n.startswith("accounts/")]

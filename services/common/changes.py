@@ -61,7 +61,13 @@ class ChangeFeed:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._moved = asyncio.Event()
+        self._closed = False
         db.commit_listeners.append(self._notify)
+
+    def close(self) -> None:
+        """End every watch (at shutdown: an endless stream would hold the drain to its end)."""
+        self._closed = True
+        self._notify()
 
     def _notify(self) -> None:
         self._moved.set()
@@ -75,6 +81,8 @@ class ChangeFeed:
             for change in changes:
                 yield change
                 seq = change.seq
+            if self._closed:
+                return
             if len(changes) < BATCH:
                 try:
                     await asyncio.wait_for(moved.wait(), POLL_SECONDS)

@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
     with grpc.insecure_channel(addr) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=3)
+                health_pb2.HealthCheckRequest(), timeout=3
+            )
         except grpc.RpcError as e:
             print(f"{argv[0]} at {addr}: {e.code().name}")  # type: ignore[attr-defined]
             return 1

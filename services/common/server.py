@@ -36,6 +36,8 @@ class Runtime:
     db: Database
     feed: ChangeFeed
     clock: Clock
+    # Set when the process begins to stop: endless streams end so the drain is not held up.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Called after the server has drained (e.g. closing client channels).
     on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
@@ -80,6 +82,8 @@ class RunningServer:
     async def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING, refuse new calls, drain in-flight ones, close the database."""
         await self._health.enter_graceful_shutdown()
+        self.runtime.stopping.set()
+        self.runtime.feed.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -350,12 +350,20 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         bound = [request.department, batch_id]
         after = paging.decode(request.page_token, bound) or 0
         now = self.rt.clock.now_us()
-        rows = await self.db.read(
-            lambda c: store.overdue(c, now, after, size + 1, request.department, batch_id)
-        )
+
+        def read(
+            c: sqlite3.Connection,
+        ) -> tuple[list[tuple[Site, SiteActionRow]], dict[int, list[str]]]:
+            rows = store.overdue(c, now, after, size + 1, request.department, batch_id)
+            return rows, rollups.departments_of(c, SITE_ROLLUP, [s.id for s, _ in rows])
+
+        rows, deps = await self.db.read(read)
         token = paging.encode(bound, rows[size - 1][0].id) if len(rows) > size else ""
         return pb.ListOverdueSitesResponse(
-            sites=[pb.OverdueSite(site=site_pb(s), notice=action_pb(a)) for s, a in rows[:size]],
+            sites=[
+                pb.OverdueSite(site=site_pb(s, deps.get(s.id)), notice=action_pb(a))
+                for s, a in rows[:size]
+            ],
             next_page_token=token,
         )
 

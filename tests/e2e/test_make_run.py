@@ -1,0 +1,99 @@
+"""make run: the four processes, the demo campaign, the status table, a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.e2e.conftest import ROOT, SERVICES, ctrl_c, start_make_run, wait_for
+
+
+def _pids_of(data_dir: Path) -> list[str]:
+    """Processes still running with this stack's data directory in their environment."""
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    pids = []
+    for line in out.splitlines()[1:]:
+        pid = line.split()[0]
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if f"NETNET_DATA_DIR={data_dir}".encode() in environ:
+            pids.append(line)
+    return pids
+
+
+def test_demo_status_table_then_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    stack = start_make_run(tmp_path)
+    try:
+        text = wait_for(stack, "Press Ctrl-C to stop.")
+    finally:
+        if stack.process.poll() is None:
+            code = ctrl_c(stack)
+    # make itself ends by the SIGINT it was sent (as in a shell: status 130); what matters is
+    # that the launcher stopped everything cleanly first.
+    assert code in (0, -2), stack.text()
+    assert "loading the demo campaign" in text
+    assert "5 typical cases entered and published" in text
+    total = next(line for line in text.splitlines() if line.startswith("total"))
+    figures = [int(x.replace(",", "")) for x in total.split()[1:]]
+    cases, *_, accounts, groups, direct, platform, typical = figures
+    assert typical == 5 and cases >= 5
+    assert accounts >= 8000 and platform >= 20_000 and direct >= 400 and groups >= 1
+    assert "sources: accounts ok, sites ok, cases ok" in text
+    for name in SERVICES:
+        assert re.search(rf"{name}\s+127\.0\.0\.1:\d+\s+SERVING", text), name
+    assert "all stopped" in stack.text()
+    assert _pids_of(stack.data_dir) == []
+    token = (stack.data_dir / "admin.token").read_text().strip()
+    assert token.count(".") == 2
+
+
+def test_second_start_reuses_the_data(tmp_path: Path) -> None:
+    first = start_make_run(tmp_path)
+    wait_for(first, "Press Ctrl-C to stop.")
+    assert ctrl_c(first) in (0, -2)
+    again = start_make_run(tmp_path)
+    again.env = first.env
+    try:
+        text = wait_for(again, "Press Ctrl-C to stop.")
+    finally:
+        ctrl_c(again)
+    assert "loading the demo campaign" not in text
+    assert re.search(r"^typical\b|^total", text, re.M)
+
+
+def test_port_in_use_is_said_plainly(tmp_path: Path) -> None:
+    import socket
+
+    stack = start_make_run(tmp_path)
+    host, port = stack.env["NETNET_SITES_ADDR"].split(":")
+    # Another run with the same addresses, while something holds the sites port.
+    with socket.socket() as holder:
+        holder.bind((host, int(port)))
+        holder.listen()
+        ctrl_c(stack)
+        clash = subprocess.run(["make", "--no-print-directory", "run"], cwd=ROOT, env=stack.env,
+                               capture_output=True, text=True, timeout=120)
+    assert clash.returncode != 0
+    assert f"address already in use for sites (127.0.0.1:{port})" in clash.stderr
+    assert _pids_of(stack.data_dir) == []
+
+
+def test_a_crashed_child_is_reported_and_the_others_stop(tmp_path: Path) -> None:
+    """Kill one service under a running stack: the launcher says so and stops the rest."""
+    import os
+    import signal
+
+    running = start_make_run(tmp_path, scale="0")
+    wait_for(running, "Press Ctrl-C to stop.")
+    pids = _pids_of(running.data_dir)
+    sites = next(line for line in pids if "services.sites" in line)
+    os.kill(int(sites.split()[0]), signal.SIGKILL)
+    code = running.process.wait(60)
+    assert running.process.stdout is not None
+    running.output.append(running.process.stdout.read() or "")
+    assert code != 0
+    assert "sites stopped unexpectedly" in running.text()
+    assert _pids_of(running.data_dir) == []

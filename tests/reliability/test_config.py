@@ -1,0 +1,78 @@
+"""The real process refuses bad configuration plainly: exit code 2 and the variable's name for a
+bad NETNET_* value, a one-line error and a non-zero exit for a port already in use."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.support import free_port, run_service, service_env
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("NETNET_DRAIN_SECONDS", "abc"),
+        ("NETNET_DRAIN_SECONDS", "-1"),
+        ("NETNET_ACCOUNTS_ADDR", "nonsense"),
+        ("NETNET_ACCOUNTS_ADDR", "127.0.0.1:99999"),
+        ("NETNET_ACCOUNTS_METRICS_PORT", "http"),
+        ("NETNET_MAX_MESSAGE_BYTES", "12"),
+        ("NETNET_SQLITE_SYNCHRONOUS", "OFF"),
+        ("NETNET_LOG_FORMAT", "xml"),
+        ("NETNET_DATABASE_URL", "postgresql://localhost/netnet"),
+    ],
+)
+def test_bad_setting_exits_2_naming_the_variable(data_dir: Path, variable: str, value: str) -> None:
+    env = service_env(data_dir, free_port(), **{variable: value})
+    result = run_service(env)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert variable in result.stderr, result.stderr
+    assert "configuration error" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not data_dir.exists(), "a refused configuration still touched the data directory"
+
+
+def _listening() -> socket.socket:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+
+def test_grpc_port_in_use_is_a_plain_error(data_dir: Path) -> None:
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        result = run_service(service_env(data_dir, port))
+    assert result.returncode not in (0, 2), (result.returncode, result.stderr)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == f"accounts: cannot start: cannot listen on 127.0.0.1:{port}", result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not (data_dir / "accounts.db").exists()
+
+
+def test_metrics_port_in_use_is_a_plain_error_and_no_hang(data_dir: Path) -> None:
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        env = service_env(data_dir, free_port(), NETNET_ACCOUNTS_METRICS_PORT=str(port))
+        result = run_service(env, timeout=30)  # raises TimeoutExpired if the process hangs
+    assert result.returncode not in (0, 2), (result.returncode, result.stderr)
+    assert f"127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_database_locked_at_start_is_a_plain_error_and_no_hang(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    locker = sqlite3.connect(data_dir / "accounts.db", isolation_level=None)
+    try:
+        locker.execute("PRAGMA journal_mode=WAL")
+        locker.execute("BEGIN IMMEDIATE")  # held past the server's busy timeout (10 s)
+        result = run_service(service_env(data_dir, free_port()), timeout=40)
+    finally:
+        locker.close()
+    assert result.returncode not in (0, 2), (result.returncode, result.stderr)
+    assert result.stderr.strip().endswith("cannot start: database is locked"), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
