@@ -9,7 +9,7 @@ TOOLS := .tools/.installed-$(BUF_VERSION)-$(COMPOSE_SCHEMA_VERSION)
 BUF := .tools/node_modules/.bin/buf
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto proto-check run test lint bench clean
+.PHONY: install proto proto-check run test lint bench sdk clean
 
 install: $(STAMP) $(TOOLS)
 
@@ -53,10 +53,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd sdk && ../$(BIN)/mypy --follow-imports=silent --ignore-missing-imports \
+	  --check-untyped-defs --disable-error-code overload-cannot-match -p netnet.client -p netnet.cli
 	cd protos && ../$(BUF) lint
+
+# The netnet-sdk wheel: generated stubs with types, the client helpers and the netnet CLI.
+sdk: install
+	rm -rf dist && $(BIN)/pip wheel --quiet --no-deps ./sdk -w dist
+	@ls dist/*.whl
 
 bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .tools .netnet
+	rm -rf $(VENV) .tools .netnet dist

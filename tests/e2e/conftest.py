@@ -36,15 +36,25 @@ class RunningStack:
 
 def start_make_run(tmp: Path, scale: str = "0.001") -> RunningStack:
     data = tmp / "netnet"
-    env = {**os.environ, "NETNET_DATA_DIR": str(data), "NETNET_DEMO_SCALE": scale,
-           "NETNET_DRAIN_SECONDS": "2"}
+    env = {
+        **os.environ,
+        "NETNET_DATA_DIR": str(data),
+        "NETNET_DEMO_SCALE": scale,
+        "NETNET_DRAIN_SECONDS": "2",
+    }
     for name in SERVICES:
         env[f"NETNET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
         env[f"NETNET_{name.upper()}_METRICS_PORT"] = "0"
     env.pop("NETNET_TOKEN", None)
-    process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     return RunningStack(process, env, data, [])
 
 

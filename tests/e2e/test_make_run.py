@@ -74,8 +74,14 @@ def test_port_in_use_is_said_plainly(tmp_path: Path) -> None:
         holder.bind((host, int(port)))
         holder.listen()
         ctrl_c(stack)
-        clash = subprocess.run(["make", "--no-print-directory", "run"], cwd=ROOT, env=stack.env,
-                               capture_output=True, text=True, timeout=120)
+        clash = subprocess.run(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert clash.returncode != 0
     assert f"address already in use for sites (127.0.0.1:{port})" in clash.stderr
     assert _pids_of(stack.data_dir) == []

@@ -1,0 +1,165 @@
+"""Bulk import: ImportActions into a real accounts server against bare executemany."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from bench import data
+from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from services.accounts.__main__ import SPEC
+from services.common.auth import ensure_key, issue_token
+from services.common.config import load_settings
+from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.server import start
+
+ACTOR = "bench"
+STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded
+ACCOUNT_INSERT = (
+    "INSERT INTO accounts (ident_key, id, platform, platform_uid, kind, handle, status, "
+    "suspended_until_us, first_action_us, last_action_us, action_count, revision) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+ACTION_INSERT = (
+    "INSERT INTO account_actions (request_key, body_hash, id, account_id, request_id, action, "
+    "category, legal_basis, department, region, campaign_id, special_action, case_ref, actor, "
+    "effective_us, suspend_until_us, record_us, retracted_us, retract_reason, retracted_by) "
+    f"VALUES ({','.join('?' * 20)})"
+)
+
+
+@dataclass(frozen=True)
+class Rate:
+    records: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+
+def best(rates: list[Rate]) -> Rate:
+    return max(rates, key=lambda r: r.per_second)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Every round of both sides; figures are the best round of each (a shared machine's
+    noise only ever slows a run down)."""
+
+    baselines: list[Rate]
+    services: list[Rate]
+    batch: int
+
+    @property
+    def baseline(self) -> Rate:
+        return best(self.baselines)
+
+    @property
+    def service(self) -> Rate:
+        return best(self.services)
+
+    @property
+    def ratio(self) -> float:
+        return self.service.per_second / self.baseline.per_second
+
+
+def bare_executemany(path: Path, records: data.Dataset, batch: int, now_us: int) -> Rate:
+    """The same rows into a fresh database with the same migrations and connection settings
+    as the service's writer: one transaction per batch, ids precomputed, no rules."""
+    plan = data.baseline_rows(records.records, batch, ACTOR, now_us)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        assert SPEC.migrations is not None
+        apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("accounts", SPEC.migrations)])
+        started = time.perf_counter()
+        for accounts, actions in plan:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(ACCOUNT_INSERT, accounts)
+            conn.executemany(ACTION_INSERT, actions)
+            conn.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        (count,) = conn.execute("SELECT COUNT(*) FROM account_actions").fetchone()
+    finally:
+        conn.close()
+    if count != len(records):
+        raise AssertionError(f"baseline stored {count} of {len(records)} rows")
+    return Rate(len(records), seconds)
+
+
+async def import_actions(data_dir: Path, records: data.Dataset, batch: int) -> Rate:
+    """Client-streaming ImportActions into an in-process accounts server over a real channel;
+    one stream per department (a token writes only in its own department's name)."""
+    env = {
+        "NETNET_DATA_DIR": str(data_dir),
+        "NETNET_ACCOUNTS_ADDR": "127.0.0.1:0",
+        "NETNET_ACCOUNTS_METRICS_PORT": "0",
+        "NETNET_DRAIN_SECONDS": "1",
+    }
+    settings = load_settings("accounts", env)
+    key = ensure_key(settings.key_file)
+    running = await start(SPEC, settings)
+    channel = grpc.aio.insecure_channel(
+        f"127.0.0.1:{running.port}", options=[("grpc.max_send_message_length", 64 << 20)]
+    )
+    try:
+        await channel.channel_ready()
+        stub = pb_grpc.AccountServiceStub(channel)
+        streams = [
+            (
+                [("authorization", f"Bearer {_token(key, department)}")],
+                data.batches(rows, batch),
+            )
+            for department, rows in records.by_department.items()
+        ]
+        accepted = 0
+        started = time.perf_counter()
+        for metadata, requests in streams:
+            response = await stub.ImportActions(
+                iter(requests), metadata=metadata, timeout=STREAM_TIMEOUT
+            )
+            accepted += response.summary.accepted
+            if response.summary.rejected or response.summary.duplicates:
+                raise AssertionError(f"import was not clean: {response.summary}")
+        seconds = time.perf_counter() - started
+    finally:
+        await channel.close()
+        await running.stop(0)
+    if accepted != len(records):
+        raise AssertionError(f"service accepted {accepted} of {len(records)} records")
+    return Rate(len(records), seconds)
+
+
+def _token(key: bytes, department: str) -> str:
+    return issue_token(
+        key, operator=ACTOR, department=department, roles=["operator"], ttl_seconds=3600
+    )
+
+
+async def run(workdir: Path, records: int, batch: int = 1000, rounds: int = 1) -> ImportResult:
+    """Both sides over the same records, alternating, each round into fresh databases."""
+    now_us = time.time_ns() // 1000
+    dataset = data.dataset(records, now_us, prefix="imp")
+    result = ImportResult([], [], batch)
+    for _ in range(rounds):
+        baseline, service = _fresh(workdir / "baseline"), _fresh(workdir / "service")
+        result.baselines.append(bare_executemany(baseline / "accounts.db", dataset, batch, now_us))
+        result.services.append(await import_actions(service, dataset, batch))
+    for side in ("baseline", "service"):
+        _fresh(workdir / side)
+    return result
+
+
+def _fresh(directory: Path) -> Path:
+    """An empty directory (a round's databases are removed before the next)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory

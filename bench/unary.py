@@ -1,0 +1,259 @@
+"""Unary writes: RecordAction QPS of an accounts server process against a bare grpc.aio echo
+server process, at the same concurrency, driven from this process over real channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench import data, echo
+from netnet.accounts.v1 import accounts_pb2 as pb
+from services.common.auth import ensure_key, issue_token
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 30.0  # seconds for a server process to listen
+CALL_TIMEOUT = 10.0  # seconds per call
+LEVEL_TIMEOUT = 90.0  # seconds per measured run: the bench stays bounded
+DEPARTMENT = "cac"
+
+
+@dataclass(frozen=True)
+class Load:
+    """One measured run: calls completed, wall time, per-call latencies (seconds, sorted)."""
+
+    calls: int
+    seconds: float
+    latencies: tuple[float, ...]
+
+    @property
+    def qps(self) -> float:
+        return self.calls / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return 0.0
+        i = min(len(self.latencies) - 1, max(0, round(p / 100 * len(self.latencies)) - 1))
+        return self.latencies[i]
+
+
+def best(loads: list[Load]) -> Load:
+    return max(loads, key=lambda load: load.qps)
+
+
+@dataclass(frozen=True)
+class UnaryResult:
+    """Every round at one concurrency; figures are the best round of each server."""
+
+    concurrency: int
+    echoes: list[Load]
+    services: list[Load]
+
+    @property
+    def echo(self) -> Load:
+        return best(self.echoes)
+
+    @property
+    def service(self) -> Load:
+        return best(self.services)
+
+    @property
+    def ratio(self) -> float:
+        return self.service.qps / self.echo.qps
+
+
+class ServerProcess:
+    """A server in its own process; its port is read from what it writes once listening."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        port_of: Callable[[str], int | None],
+    ) -> None:
+        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+        self.port_of = port_of
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def logged_port(self) -> int | None:
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            port = self.port_of(line)
+            if port:
+                return port
+        return None
+
+    async def start(self) -> int:
+        """Spawn the process and wait (bounded) until it says it listens; its port."""
+        self.spawn()
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            port = self.logged_port()
+            if port:
+                self.port = port
+                return port
+            if self.proc.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"{self.name} server did not start:\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _serving_port(line: str) -> int | None:
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(event, dict) and event.get("event") == "serving":
+        return int(event["port"])
+    return None
+
+
+def _echo_port(line: str) -> int | None:
+    word, _, port = line.partition(" ")
+    return int(port) if word == "port" and port.isdigit() else None
+
+
+def accounts_process(workdir: Path) -> ServerProcess:
+    env = {
+        **os.environ,
+        "NETNET_DATA_DIR": str(workdir / "accounts"),
+        "NETNET_ACCOUNTS_ADDR": "127.0.0.1:0",
+        "NETNET_ACCOUNTS_METRICS_PORT": "0",
+        "NETNET_LOG_FORMAT": "json",
+        "NETNET_DRAIN_SECONDS": "1",
+    }
+    argv = [sys.executable, "-m", "services.accounts"]
+    return ServerProcess("accounts", argv, env, workdir / "accounts.log", _serving_port)
+
+
+def echo_process(workdir: Path) -> ServerProcess:
+    argv = [sys.executable, "-m", "bench.echo"]
+    return ServerProcess("echo", argv, dict(os.environ), workdir / "echo.log", _echo_port)
+
+
+class Client:
+    """Sends RecordActionRequest messages to one server over a few channels."""
+
+    def __init__(
+        self,
+        port: int,
+        deserializer: Callable[[bytes], Any],
+        metadata: Sequence[tuple[str, str]],
+        channels: int = 1,
+    ) -> None:
+        self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
+        self.calls = [
+            ch.unary_unary(
+                echo.PATH,
+                request_serializer=pb.RecordActionRequest.SerializeToString,
+                response_deserializer=deserializer,
+            )
+            for ch in self.channels
+        ]
+        self.metadata = tuple(metadata)
+
+    async def ready(self) -> None:
+        await asyncio.gather(*(ch.channel_ready() for ch in self.channels))
+
+    async def run(self, requests: list[pb.RecordActionRequest], concurrency: int) -> Load:
+        """All requests, `concurrency` calls in flight at any moment."""
+        pending = iter(requests)
+        latencies: list[float] = []
+
+        async def worker(i: int) -> None:
+            call = self.calls[i % len(self.calls)]
+            for request in pending:  # one shared iterator: each request is sent once
+                t = time.perf_counter()
+                await call(request, metadata=self.metadata, timeout=CALL_TIMEOUT)
+                latencies.append(time.perf_counter() - t)
+
+        started = time.perf_counter()
+        await asyncio.wait_for(
+            asyncio.gather(*(worker(i) for i in range(concurrency))), LEVEL_TIMEOUT
+        )
+        seconds = time.perf_counter() - started
+        return Load(len(latencies), seconds, tuple(sorted(latencies)))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ch.close() for ch in self.channels))
+
+
+def _credentials(workdir: Path) -> list[tuple[str, str]]:
+    """A writer's token for the accounts server, signed with the key it will read."""
+    key = ensure_key(workdir / "accounts" / "signing.key")
+    token = issue_token(
+        key, operator="bench", department=DEPARTMENT, roles=["operator"], ttl_seconds=3600
+    )
+    return [("authorization", f"Bearer {token}")]
+
+
+async def run(
+    workdir: Path,
+    levels: Sequence[int],
+    calls: int,
+    warmup: int,
+    rounds: int = 1,
+    channels: int = 1,
+) -> list[UnaryResult]:
+    """Per round and concurrency level, for echo then accounts: warm-up, then `calls` calls."""
+    metadata = _credentials(workdir)
+    servers = [echo_process(workdir), accounts_process(workdir)]
+    clients: list[Client] = []
+    try:
+        ports = [await s.start() for s in servers]
+        echo_client = Client(ports[0], pb.RecordActionRequest.FromString, metadata, channels)
+        service_client = Client(ports[1], pb.RecordActionResponse.FromString, metadata, channels)
+        clients = [echo_client, service_client]
+        await asyncio.gather(*(c.ready() for c in clients))
+        gen = data.Generator(time.time_ns() // 1000, seed=11, prefix="rec")
+        results = [UnaryResult(level, [], []) for level in levels]
+        for _ in range(rounds):
+            for result in results:
+                for client, loads in (
+                    (echo_client, result.echoes),
+                    (service_client, result.services),
+                ):
+                    # Fresh requests every time: each call records a new action.
+                    await client.run(
+                        data.record_requests(gen, DEPARTMENT, warmup), result.concurrency
+                    )
+                    requests = data.record_requests(gen, DEPARTMENT, calls)
+                    loads.append(await client.run(requests, result.concurrency))
+        return results
+    finally:
+        for client in clients:
+            await client.close()
+        for server in servers:
+            server.stop()

@@ -1,0 +1,24 @@
+"""The bench at a tiny size, so that its code keeps working (figures are not checked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import __main__ as cli
+from bench import importing, unary
+
+
+async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    imp = await importing.run(tmp_path / "import", records=2_000, batch=500, rounds=1)
+    assert imp.baseline.records == imp.service.records == 2_000
+    assert imp.baseline.per_second > 0 and imp.service.per_second > 0
+
+    results = await unary.run(tmp_path / "unary", levels=(4,), calls=200, warmup=20, rounds=1)
+    (r,) = results
+    assert r.echo.calls == r.service.calls == 200
+    assert 0 < r.service.percentile(50) <= r.service.percentile(99)
+
+    text = "\n".join(
+        cli.import_table(imp) + cli.unary_table(results, 200) + cli.summary(imp, results)
+    )
+    assert "(target ≥ 0.40)" in text and "(target ≥ 0.50)" in text
