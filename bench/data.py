@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from services.accounts.domain import ActionInput, Kind
+from services.common.bulk import hash64
 from services.common.convert import to_us
 
 PLATFORMS = ("weibo", "douyin", "kuaishou", "qq", "bilibili")
@@ -177,7 +178,7 @@ def baseline_rows(
             action_id += 1
             actions.append(
                 (
-                    a.request_key(),
+                    hash64(a.request_id),
                     a.body_hash(),
                     action_id,
                     account_id,

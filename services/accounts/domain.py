@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 
+from services.common.bulk import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
 
@@ -86,9 +86,6 @@ class ActionInput:
     effective_us: int | None
     suspend_until_us: int | None
 
-    def request_key(self) -> int:
-        return hash64(self.request_id)
-
     def ident_key(self) -> int:
         return ident_key(self.platform, self.platform_uid)
 
@@ -151,43 +148,9 @@ class ActionRecord:
         )
 
 
-@dataclass
-class Outcome:
-    """What became of one record of a write."""
-
-    index: int
-    request_id: str
-    action_id: int = 0
-    duplicate: bool = False
-    field: str = ""
-    reason: str = ""
-
-    @property
-    def rejected(self) -> bool:
-        return bool(self.reason)
-
-
-@dataclass
-class BatchResult:
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    def count(self, kind: str) -> int:
-        if kind == "accepted":
-            return sum(1 for o in self.outcomes if o.action_id and not o.duplicate)
-        if kind == "duplicate":
-            return sum(1 for o in self.outcomes if o.duplicate)
-        return sum(1 for o in self.outcomes if o.rejected)
-
-
 def ident_key(platform: str, platform_uid: str) -> int:
     """The integer key an account is found by."""
     return hash64(f"{platform}\x1f{platform_uid}")
-
-
-def hash64(text: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
-    )
 
 
 def validate(a: ActionInput, now_us: int, v: Violations, prefix: str = "") -> None:

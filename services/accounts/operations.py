@@ -12,18 +12,16 @@ from services.accounts.domain import (
     Action,
     ActionInput,
     ActionRecord,
-    BatchResult,
     Kind,
-    Outcome,
     Status,
     fold,
     next_status,
 )
 from services.common import audit, changes, rollups
+from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, next_id
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
-    DomainError,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -36,11 +34,6 @@ def action_name(account_id: int, action_id: int) -> str:
     return f"accounts/{account_id}/actions/{action_id}"
 
 
-class _Reject(Exception):
-    def __init__(self, error: DomainError, field: str) -> None:
-        self.error, self.field = error, field
-
-
 def record(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -51,32 +44,23 @@ def record(
     """Record validated inputs. strict (one unary call): a refused record raises; otherwise
     it is reported as rejected and the rest of the batch goes on."""
     result = BatchResult()
-    existing = store.actions_by_request(conn, [a.request_key() for _, a in items])
+    keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
     accounts = store.accounts_by_ident(conn, list({a.ident_key() for _, a in items}))
-    next_account, next_action = store.next_ids(conn)
+    next_account, next_action = next_id(conn, "accounts"), next_id(conn, "account_actions")
     created: dict[int, Account] = {}  # ident key -> account new in this batch
     touched: dict[int, Account] = {}
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
-    seen: dict[int, tuple[str, int, int]] = {}
-    rows: list[tuple[int, int, ActionRecord]] = []
+    rows: list[tuple[int, ActionRecord]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
 
     for index, a in items:
         outcome = Outcome(index, a.request_id)
         result.outcomes.append(outcome)
-        key, body = a.request_key(), a.body_hash()
+        body = a.body_hash()
         try:
-            prior = existing.get(key) or seen.get(key)
+            prior = keys.prior(a.request_id, body)
             if prior is not None:
-                if prior[0] != a.request_id or prior[1] != body:
-                    raise _Reject(
-                        InvalidArgument(
-                            [FieldViolation("request_id", "already used for a different action")],
-                            reason="REQUEST_ID_REUSED",
-                        ),
-                        "request_id",
-                    )
-                outcome.action_id, outcome.duplicate = prior[2], True
+                outcome.record_id, outcome.duplicate = prior, True
                 continue
             ident = a.ident_key()
             account = accounts.get(ident) or created.get(ident)
@@ -97,9 +81,9 @@ def record(
                 created[ident] = account
                 next_account += 1
             elif (account.platform, account.platform_uid) != (a.platform, a.platform_uid):
-                raise _Reject(FailedPrecondition("account identity hash collision"), "account")
+                raise Reject(FailedPrecondition("account identity hash collision"), "account")
             elif account.kind != a.kind:
-                raise _Reject(
+                raise Reject(
                     InvalidArgument(
                         [
                             FieldViolation(
@@ -131,8 +115,8 @@ def record(
             try:
                 _apply(conn, account, rec, in_batch[account.id], is_new=ident in created)
             except FailedPrecondition as e:
-                raise _Reject(e, "action") from None
-        except _Reject as r:
+                raise Reject(e, "action") from None
+        except Reject as r:
             if strict:
                 raise r.error from None
             outcome.field, outcome.reason = r.field, r.error.message
@@ -143,10 +127,10 @@ def record(
         next_action += 1
         touched[account.id] = account
         in_batch[account.id].append(rec)
-        seen[key] = (a.request_id, body, rec.id)
-        rows.append((key, body, rec))
+        keys.add(a.request_id, body, rec.id)
+        rows.append((body, rec))
         deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
-        outcome.action_id = rec.id
+        outcome.record_id = rec.id
 
     new_ids = {a.id for a in created.values() if a.id in touched}
     store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
@@ -183,19 +167,19 @@ def _apply(
 def _log(
     conn: sqlite3.Connection,
     principal: Principal,
-    rows: list[tuple[int, int, ActionRecord]],
+    rows: list[tuple[int, ActionRecord]],
     result: BatchResult,
     now_us: int,
     strict: bool,
 ) -> None:
     if strict:
-        for _, _, rec in rows:
+        for _, rec in rows:
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
             audit.append(conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us)
         return
     if rows:
-        campaigns = {rec.campaign_id for _, _, rec in rows}
+        campaigns = {rec.campaign_id for _, rec in rows}
         changes.append(
             conn,
             changes.BULK_IMPORTED,
@@ -206,17 +190,13 @@ def _log(
             len(rows),
         )
     if result.outcomes:
-        outcome = (
-            f"accepted={result.count('accepted')} duplicate={result.count('duplicate')} "
-            f"rejected={result.count('rejected')}"
-        )
         audit.append(
             conn,
             principal,
             "ImportActions",
             "accounts",
             result.outcomes[0].request_id,
-            outcome,
+            result.audit_outcome(),
             now_us,
         )
 

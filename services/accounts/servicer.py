@@ -10,7 +10,6 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
-from netnet.common.v1 import common_pb2
 from services.accounts import operations, store
 from services.accounts.domain import (
     ROLLUP,
@@ -20,15 +19,14 @@ from services.accounts.domain import (
     ident_key,
     validate,
 )
-from services.common import idempotency, metrics, names, paging, rollups, standard
+from services.common import names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
+from services.common.bulk import Importer
 from services.common.context import current_principal
 from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
 
-MAX_BATCH = 5000
-MAX_REJECTIONS = 100
 WRITERS = ("operator", "admin", "service")
 
 
@@ -113,20 +111,23 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         v = Violations()
         validate(a, now, v, prefix="action.")
         v.raise_if_any()
-        try:
-            result = await self.db.write(
-                lambda c: operations.record(c, principal, [(0, a)], now, strict=True)
+
+        def job(c: sqlite3.Connection) -> pb.RecordActionResponse:
+            outcome = operations.record(c, principal, [(0, a)], now, strict=True).outcomes[0]
+            rec, account, deps = _action_and_account(c, outcome.record_id)
+            return pb.RecordActionResponse(
+                action=action_pb(rec),
+                account=account_pb(account, deps),
+                duplicate=outcome.duplicate,
             )
+
+        try:
+            return await self.db.write(job)  # the answer is read in the writing transaction
         except InvalidArgument as e:  # fields of the input: name them by their request path
             raise InvalidArgument(
                 [FieldViolation(f"action.{f.field}", f.description) for f in e.violations],
                 reason=e.reason,
             ) from None
-        outcome = result.outcomes[0]
-        rec, account, deps = await self.db.read(lambda c: _action_and_account(c, outcome.action_id))
-        return pb.RecordActionResponse(
-            action=action_pb(rec), account=account_pb(account, deps), duplicate=outcome.duplicate
-        )
 
     async def RetractAction(
         self, request: pb.RetractActionRequest, context: grpc.aio.ServicerContext
@@ -138,36 +139,27 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         v.raise_if_any()
         account_id, action_id = names.parse(request.name, "name", "accounts", "actions")
         now = self.rt.clock.now_us()
-        body = idempotency.fingerprint(request.SerializeToString(deterministic=True))
 
-        def job(c: sqlite3.Connection) -> bytes:
-            def work() -> bytes:
-                rec, account = operations.retract(
-                    c,
-                    principal,
-                    account_id,
-                    action_id,
-                    request.reason,
-                    request.request_id,
-                    now,
-                )
-                deps = rollups.departments_of(c, ROLLUP, [account.id]).get(account.id)
-                return pb.RetractActionResponse(
-                    action=action_pb(rec), account=account_pb(account, deps)
-                ).SerializeToString()
-
-            # Before any replay: a stored answer is no way around the department check.
-            operations.owned_action(c, principal, account_id, action_id)
-            return idempotency.run_once(
-                c,
-                request.request_id,
-                "RetractAction",
-                body,
-                now,
-                work,
+        def work(c: sqlite3.Connection) -> pb.RetractActionResponse:
+            rec, account = operations.retract(
+                c, principal, account_id, action_id, request.reason, request.request_id, now
+            )
+            deps = rollups.departments_of(c, ROLLUP, [account.id]).get(account.id)
+            return pb.RetractActionResponse(
+                action=action_pb(rec), account=account_pb(account, deps)
             )
 
-        return pb.RetractActionResponse.FromString(await self.db.write(job))
+        return pb.RetractActionResponse.FromString(
+            await standard.once(
+                self.rt,
+                request,
+                "RetractAction",
+                request.request_id,
+                work,
+                # Before any replay: a stored answer is no way around the department check.
+                guard=lambda c: operations.owned_action(c, principal, account_id, action_id),
+            )
+        )
 
     async def ImportActions(
         self,
@@ -175,49 +167,18 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> pb.ImportActionsResponse:
         principal = require_role(*WRITERS)
-        summary = common_pb2.ImportSummary()
-        index = 0
-        async for batch in request_iterator:
-            if len(batch.actions) > MAX_BATCH:
-                raise InvalidArgument([FieldViolation("actions", f"at most {MAX_BATCH} a batch")])
-            now = self.rt.clock.now_us()
-            valid: list[tuple[int, ActionInput]] = []
-            refused: list[tuple[int, str, str, str]] = []  # noted in stream order below
-            for m in batch.actions:
-                a = action_input(m)
-                require_writer_for(a.department)
-                v = Violations()
-                validate(a, now, v)
-                if v.items:
-                    summary.rejected += 1
-                    refused.append((index, a.request_id, v.items[0].field, v.items[0].description))
-                else:
-                    valid.append((index, a))
-                index += 1
-            if valid:
-                result = await self.db.write(
-                    partial(
-                        operations.record,
-                        principal=principal,
-                        items=valid,
-                        now_us=now,
-                        strict=False,
-                    )
+        importer: Importer[pb.ImportActionsRequest, ActionInput] = Importer(
+            service="accounts",
+            clock=self.rt.clock,
+            field="actions",
+            prepare=_prepare,
+            write=lambda items, now: self.db.write(
+                partial(
+                    operations.record, principal=principal, items=items, now_us=now, strict=False
                 )
-                for o in result.outcomes:
-                    if o.rejected:
-                        summary.rejected += 1
-                        refused.append((o.index, o.request_id, o.field, o.reason))
-                    elif o.duplicate:
-                        summary.duplicates += 1
-                    else:
-                        summary.accepted += 1
-            for rejection in sorted(refused):
-                _note(summary, *rejection)
-            summary.batches += 1
-        for outcome in ("accepted", "duplicates", "rejected"):
-            metrics.IMPORTED.labels("accounts", outcome).inc(getattr(summary, outcome))
-        return pb.ImportActionsResponse(summary=summary)
+            ),
+        )
+        return pb.ImportActionsResponse(summary=await importer.run(request_iterator))
 
     async def GetAccount(
         self, request: pb.GetAccountRequest, context: grpc.aio.ServicerContext
@@ -331,11 +292,11 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
 
 
-def _note(
-    summary: common_pb2.ImportSummary, index: int, request_id: str, field: str, reason: str
-) -> None:
-    if len(summary.rejections) < MAX_REJECTIONS:
-        summary.rejections.add(index=index, request_id=request_id, field=field, reason=reason)
+def _prepare(m: object, now: int, v: Violations) -> ActionInput:
+    a = action_input(m)  # type: ignore[arg-type]
+    require_writer_for(a.department)
+    validate(a, now, v)
+    return a
 
 
 def _action_and_account(

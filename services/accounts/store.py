@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from services.accounts.domain import Account, ActionRecord
 from services.common import rollups
+from services.common.bulk import hash64
 from services.common.rollups import CHUNK
 
 ACCOUNT_COLS = (
@@ -29,13 +30,6 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def next_ids(conn: sqlite3.Connection) -> tuple[int, int]:
-    """Next free account and action ids (the single writer hands them out)."""
-    a = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM accounts").fetchone()[0]
-    b = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM account_actions").fetchone()[0]
-    return a, b
-
-
 def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Account]:
     found: dict[int, Account] = {}
     for chunk in _chunks(keys):
@@ -46,22 +40,6 @@ def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Ac
         )
         for key, *cols in rows:
             found[key] = Account(*cols)
-    return found
-
-
-def actions_by_request(
-    conn: sqlite3.Connection, keys: list[int]
-) -> dict[int, tuple[str, int, int]]:
-    """request_key -> (request_id, body_hash, action id) for keys already recorded."""
-    found: dict[int, tuple[str, int, int]] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            "SELECT request_key, request_id, body_hash, id FROM account_actions "
-            f"WHERE request_key IN ({_marks(len(chunk))})",
-            chunk,
-        )
-        for key, rid, body, aid in rows:
-            found[key] = (rid, body, aid)
     return found
 
 
@@ -108,14 +86,14 @@ def update_accounts(conn: sqlite3.Connection, accounts: Iterable[Account]) -> No
     )
 
 
-def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]) -> None:
-    """rows: (request_key, body_hash, action)."""
+def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, ActionRecord]]) -> None:
+    """rows: (body_hash, action)."""
     conn.executemany(
         f"INSERT INTO account_actions (request_key, body_hash, {ACTION_COLS}) "
         f"VALUES ({_marks(20)})",
         [
             (
-                key,
+                hash64(r.request_id),
                 body,
                 r.id,
                 r.account_id,
@@ -136,7 +114,7 @@ def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRe
                 r.retract_reason,
                 r.retracted_by,
             )
-            for key, body, r in rows
+            for body, r in rows
         ],
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -117,53 +119,84 @@ class Importer(Generic[Msg, In]):
 
     service: str
     clock: Clock
-    records: Callable[[Msg], Sequence[object]]
+    field: str  # the request message's repeated field of records
     prepare: Callable[[object, int, Violations], In]
     write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
     on_result: Callable[[BatchResult], None] | None = None
 
     async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
+        """Batch k is written while batch k+1 is read and checked: the writer thread and the
+        event loop work side by side, one batch in flight, so memory stays bounded."""
         summary = common_pb2.ImportSummary()
         index = 0
-        async for batch in batches:
-            records = self.records(batch)
-            if len(records) > MAX_BATCH:
-                raise InvalidArgument([FieldViolation("batch", f"at most {MAX_BATCH} records")])
-            now = self.clock.now_us()
-            valid: list[tuple[int, In]] = []
-            refused: list[Outcome] = []  # failed validation: never reach the write
-            for record in records:
-                v = Violations()
-                item = self.prepare(record, now, v)
-                if v.items:
-                    refused.append(
-                        Outcome(
-                            index,
-                            getattr(record, "request_id", ""),
-                            field=v.items[0].field,
-                            reason=v.items[0].description,
-                        )
-                    )
-                else:
-                    valid.append((index, item))
-                index += 1
-            result = await self.write(valid, now) if valid else BatchResult()
-            # Every item's outcome, in stream order (rejections are noted in that order).
-            result.outcomes = sorted([*refused, *result.outcomes], key=lambda o: o.index)
-            for o in result.outcomes:
-                if o.rejected:
-                    summary.rejected += 1
-                    _note(summary, o.index, o.request_id, o.field, o.reason)
-                elif o.duplicate:
-                    summary.duplicates += 1
-                else:
-                    summary.accepted += 1
-            if self.on_result is not None:
-                self.on_result(result)
-            summary.batches += 1
+        in_flight: tuple[asyncio.Future[BatchResult] | None, list[Outcome]] | None = None
+        try:
+            async for batch in batches:
+                now = self.clock.now_us()
+                valid, refused, index = self._prepare(batch, index, now)
+                if in_flight is not None:
+                    self._tally(summary, *await self._settle(in_flight))
+                write = asyncio.ensure_future(self.write(valid, now)) if valid else None
+                in_flight = (write, refused)
+            if in_flight is not None:
+                self._tally(summary, *await self._settle(in_flight))
+                in_flight = None
+        finally:
+            if in_flight is not None and in_flight[0] is not None:  # the stream broke off
+                with contextlib.suppress(Exception):
+                    await in_flight[0]  # its batch commits or fails whole; nobody is told
         for outcome in ("accepted", "duplicates", "rejected"):
             metrics.IMPORTED.labels(self.service, outcome).inc(getattr(summary, outcome))
         return summary
+
+    def _prepare(
+        self, batch: Msg, index: int, now: int
+    ) -> tuple[list[tuple[int, In]], list[Outcome], int]:
+        records: Sequence[object] = getattr(batch, self.field)
+        if len(records) > MAX_BATCH:
+            raise InvalidArgument([FieldViolation(self.field, f"at most {MAX_BATCH} a batch")])
+        valid: list[tuple[int, In]] = []
+        refused: list[Outcome] = []  # failed validation: never reach the write
+        for record in records:
+            v = Violations()
+            item = self.prepare(record, now, v)
+            if v.items:
+                refused.append(
+                    Outcome(
+                        index,
+                        getattr(record, "request_id", ""),
+                        field=v.items[0].field,
+                        reason=v.items[0].description,
+                    )
+                )
+            else:
+                valid.append((index, item))
+            index += 1
+        return valid, refused, index
+
+    @staticmethod
+    async def _settle(
+        in_flight: tuple[asyncio.Future[BatchResult] | None, list[Outcome]],
+    ) -> tuple[BatchResult, list[Outcome]]:
+        write, refused = in_flight
+        return (await write if write is not None else BatchResult()), refused
+
+    def _tally(
+        self, summary: common_pb2.ImportSummary, result: BatchResult, refused: list[Outcome]
+    ) -> None:
+        # Every item's outcome, in stream order (rejections are noted in that order).
+        result.outcomes = sorted([*refused, *result.outcomes], key=lambda o: o.index)
+        for o in result.outcomes:
+            if o.rejected:
+                summary.rejected += 1
+                _note(summary, o.index, o.request_id, o.field, o.reason)
+            elif o.duplicate:
+                summary.duplicates += 1
+            else:
+                summary.accepted += 1
+        if self.on_result is not None:
+            self.on_result(result)
+        summary.batches += 1
 
 
 def _note(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
+from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +23,13 @@ import structlog
 from services.common.errors import Unavailable
 
 T = TypeVar("T")
+# Additive counter rows (key columns + n) a job adds while it runs in a group commit: summed
+# over the group and written once before COMMIT, so thirty jobs touching the same counters
+# cost one upsert per counter, not thirty. A job that fails adds nothing.
+_counters: ContextVar[dict[str, dict[tuple[object, ...], int]] | None] = ContextVar(
+    "counters", default=None
+)
+UPSERT_ROWS = 32
 Job = Callable[[sqlite3.Connection], T]
 log = structlog.get_logger()
 
@@ -179,13 +188,53 @@ class Database:
                 return
 
 
+def add_counts(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Add each row's n (its last column) to the counter with its key: at the group's commit
+    inside a group commit, at once otherwise."""
+    pending = _counters.get()
+    if pending is None:
+        upsert_add(conn, table, rows)
+        return
+    sums = pending.setdefault(table, {})
+    for *key, n in rows:
+        k = tuple(key)
+        sums[k] = sums.get(k, 0) + int(n)  # type: ignore[call-overload]
+
+
+@cache
+def _upsert_sql(table: str, width: int, rows: int) -> str:
+    values = ",".join([f"({', '.join('?' * width)})"] * rows)
+    return f"INSERT INTO {table} VALUES {values} ON CONFLICT DO UPDATE SET n = n + excluded.n"
+
+
+def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Add each row's n to the counter with its key, now. Full chunks go UPSERT_ROWS rows to a
+    statement, the rest one by one: two prepared statements per table, whatever the count."""
+    if not rows:
+        return
+    width, full = len(rows[0]), len(rows) - len(rows) % UPSERT_ROWS
+    if full:
+        conn.executemany(
+            _upsert_sql(table, width, UPSERT_ROWS),
+            [
+                list(chain.from_iterable(rows[i : i + UPSERT_ROWS]))
+                for i in range(0, full, UPSERT_ROWS)
+            ],
+        )
+    conn.executemany(_upsert_sql(table, width, 1), rows[full:])
+
+
 def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
-    """Each job in its own savepoint, all in one transaction: one failing job undoes only itself."""
+    """Each job in its own savepoint, all in one transaction: one failing job undoes only itself
+    (its counters too); the counters the others added are written once, before COMMIT."""
     outcomes: list[tuple[bool, Any]] = []
+    totals: dict[str, dict[tuple[object, ...], int]] = {}
     conn.execute("BEGIN IMMEDIATE")
     try:
         for pending in group:
             conn.execute("SAVEPOINT job")
+            mine: dict[str, dict[tuple[object, ...], int]] = {}
+            token = _counters.set(mine)
             try:
                 value = pending.job(conn)
             except Exception as e:
@@ -195,6 +244,14 @@ def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple
             else:
                 conn.execute("RELEASE job")
                 outcomes.append((True, value))
+                for table, sums in mine.items():
+                    total = totals.setdefault(table, {})
+                    for k, n in sums.items():
+                        total[k] = total.get(k, 0) + n
+            finally:
+                _counters.reset(token)
+        for table, total in totals.items():
+            upsert_add(conn, table, [(*k, n) for k, n in total.items() if n])
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -13,8 +13,9 @@ import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
-from itertools import chain
+from functools import lru_cache
+
+from services.common.db import add_counts, upsert_add
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ALL_GROUPS = (*DIMS, "day")
@@ -22,7 +23,6 @@ ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
 CHUNK = 500
-UPSERT_ROWS = 32  # rows per multi-row upsert statement (32 = the projections of one key)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def apply(
                 per_subject[subject] = {key: delta}
             else:
                 changes[key] = changes.get(key, 0) + delta
-    _upsert(conn, "rollup_counts", [(rollup, *k, n) for k, n in counts.items() if n])
+    add_counts(conn, "rollup_counts", [(rollup, *k, n) for k, n in counts.items() if n])
     if not per_subject:
         return
     existing = _load_marks(conn, rollup, [s for s in per_subject if s not in new_subjects])
@@ -140,37 +140,13 @@ def apply(
     for key, n in first_seen.items():
         for p in _projections(key):
             distinct[p] += n
-    _upsert(conn, "rollup_marks", upserts)
+    upsert_add(conn, "rollup_marks", upserts)  # now: later jobs of the group read the marks
     conn.executemany(
         f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
         f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
         deletes,
     )
-    _upsert(conn, "rollup_distinct", [(rollup, *k, n) for k, n in distinct.items() if n])
-
-
-@cache
-def _upsert_sql(table: str, width: int, rows: int) -> str:
-    values = ",".join([f"({', '.join('?' * width)})"] * rows)
-    return f"INSERT INTO {table} VALUES {values} ON CONFLICT DO UPDATE SET n = n + excluded.n"
-
-
-def _upsert(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Add each row's n (last column) to the counter of its key, creating it if missing.
-    Full chunks go UPSERT_ROWS rows to a statement (far fewer calls into SQLite than one
-    per row), the rest one by one: two prepared statements per table, whatever the count."""
-    if not rows:
-        return
-    width, full = len(rows[0]), len(rows) - len(rows) % UPSERT_ROWS
-    if full:
-        conn.executemany(
-            _upsert_sql(table, width, UPSERT_ROWS),
-            [
-                list(chain.from_iterable(rows[i : i + UPSERT_ROWS]))
-                for i in range(0, full, UPSERT_ROWS)
-            ],
-        )
-    conn.executemany(_upsert_sql(table, width, 1), rows[full:])
+    add_counts(conn, "rollup_distinct", [(rollup, *k, n) for k, n in distinct.items() if n])
 
 
 def subject_filter(

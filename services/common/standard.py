@@ -64,9 +64,11 @@ async def once(
     method: str,
     request_id: str,
     work: Callable[[sqlite3.Connection], Message],
+    guard: Callable[[sqlite3.Connection], object] | None = None,
 ) -> bytes:
     """Run a mutation once per request id, in the writer's transaction; the serialized
-    response is stored with the change and returned again for a repeat."""
+    response is stored with the change and returned again for a repeat. guard, if given,
+    runs first, repeat or not (a check no stored answer may skip)."""
     if not 0 < len(request_id) <= 128:
         raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
     # The caller is part of the request: another department repeating someone else's request
@@ -77,8 +79,12 @@ async def once(
         + request.SerializeToString(deterministic=True)
     )
     now = runtime.clock.now_us()
-    return await runtime.db.write(
-        lambda c: idempotency.run_once(
+
+    def job(c: sqlite3.Connection) -> bytes:
+        if guard is not None:
+            guard(c)
+        return idempotency.run_once(
             c, request_id, method, body, now, lambda: work(c).SerializeToString()
         )
-    )
+
+    return await runtime.db.write(job)

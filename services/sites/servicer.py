@@ -538,7 +538,7 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
         importer: Importer[pb.ImportDispositionsRequest, DispositionInput] = Importer(
             service="sites",
             clock=self.rt.clock,
-            records=lambda m: m.dispositions,
+            field="dispositions",
             prepare=_prepare_disposition,
             write=lambda items, now: self.db.write(
                 partial(
