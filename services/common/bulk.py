@@ -22,11 +22,10 @@ In = TypeVar("In")
 Msg = TypeVar("Msg")
 
 
-def hash64(text: str) -> int:
+def hash64(text: str | bytes) -> int:
     """A signed 64-bit key for a natural text key (looked up by integer index)."""
-    return int.from_bytes(
-        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
-    )
+    data = text.encode() if isinstance(text, str) else text
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 @dataclass

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from services.common import rollups
@@ -67,6 +68,7 @@ class Handler(IntEnum):  # netnet.sites.v1.Handler
     PLATFORM = 2
 
 
+KINDS = set(Kind)
 SHUT = {Status.BANNED, Status.CLOSED, Status.REMOVED}
 SHUTTING = {
     Action.BAN: Status.BANNED,
@@ -75,8 +77,10 @@ SHUTTING = {
 }
 
 
+@lru_cache(maxsize=65536)
 def canonical_identifier(kind: int, raw: str) -> str | None:
-    """Host for websites (lower-case; no scheme, port or path), package id for apps."""
+    """Host for websites (lower-case; no scheme, port or path), package id for apps.
+    (Cached: a bulk import names the same few platforms over and over.)"""
     text = raw.strip()
     if kind == Kind.APP:
         return text if len(text) <= MAX_TEXT and PACKAGE.match(text) else None
@@ -103,12 +107,18 @@ class SiteRef:
     region: str
 
     def ident_key(self) -> int:
-        return hash64(f"{self.kind}\x1f{self.identifier}")
+        return site_key(self.kind, self.identifier)
+
+
+@lru_cache(maxsize=65536)
+def site_key(kind: int, identifier: str) -> int:
+    """The integer key a site is found by."""
+    return hash64(f"{kind}\x1f{identifier}")
 
 
 def validate_ref(ref: SiteRef, v: Violations, p: str) -> SiteRef:
     """Checks a site reference; returns it with the canonical identifier."""
-    if not v.check(ref.kind in Kind.__members__.values(), f"{p}kind", "required"):
+    if not v.check(ref.kind in KINDS, f"{p}kind", "required"):
         return ref
     ident = canonical_identifier(ref.kind, ref.identifier)
     what = "a host name" if ref.kind == Kind.WEBSITE else "a package id like com.example.app"
@@ -123,14 +133,9 @@ def validate_ref(ref: SiteRef, v: Violations, p: str) -> SiteRef:
     v.check(
         not ref.region or is_region(ref.region), f"{p}region", "must be a 6-digit division code"
     )
-    return SiteRef(
-        ref.kind,
-        ident or ref.identifier,
-        ref.display_name,
-        ref.operator_entity,
-        ref.icp_filing,
-        ref.region,
-    )
+    if ident is None or ident == ref.identifier:
+        return ref
+    return replace(ref, identifier=ident)
 
 
 def validate_common(
@@ -289,12 +294,19 @@ class DispositionInput:
     campaign_id: str
     special_action: str
     effective_us: int | None
+    body: int = 0  # hash of the request as sent: a repeat must send the same
 
     def body_hash(self) -> int:
-        return hash64(repr(self))
+        return self.body or hash64(repr(self))
 
     def rollup_action(self) -> str:
-        return f"{Handler(self.handler).name.lower()}:{Measure(self.measure).name.lower()}"
+        return ROLLUP_ACTIONS[(self.handler, self.measure)]
+
+
+MEASURES, HANDLERS = set(Measure), set(Handler)
+ROLLUP_ACTIONS: dict[tuple[int, int], str] = {
+    (h, m): f"{h.name.lower()}:{m.name.lower()}" for h in Handler for m in Measure
+}
 
 
 def validate_disposition(
@@ -327,22 +339,9 @@ def validate_disposition(
         f"{p}perceptual_hash",
         "must be 16 lower-case hex digits",
     )
-    v.check(d.measure in Measure.__members__.values(), f"{p}measure", "required")
-    v.check(d.handler in Handler.__members__.values(), f"{p}handler", "required")
-    return DispositionInput(
-        d.request_id,
-        site,
-        d.locator,
-        d.content_sha256,
-        d.perceptual_hash,
-        d.category,
-        d.measure,
-        d.handler,
-        d.department,
-        d.campaign_id,
-        d.special_action,
-        d.effective_us,
-    )
+    v.check(d.measure in MEASURES, f"{p}measure", "required")
+    v.check(d.handler in HANDLERS, f"{p}handler", "required")
+    return replace(d, site=site)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
-from services.common.bulk import Importer
+from services.common.bulk import Importer, hash64
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
@@ -181,6 +181,7 @@ def disposition_input(m: pb.DispositionInput) -> DispositionInput:
         m.campaign_id,
         m.special_action,
         to_us(m.effective_time, m.HasField("effective_time")),
+        hash64(m.SerializeToString(deterministic=True)),
     )
 
 
