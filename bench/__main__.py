@@ -24,10 +24,12 @@ from pathlib import Path
 import grpc
 import structlog
 
-from bench import importing, unary
+from bench import content, gateway, importing, unary
 
 IMPORT_TARGET = 0.40
 UNARY_TARGET = 0.50
+GATEWAY_OVERHEAD_MS = 5.0  # "the slowest source plus a few milliseconds"
+SCALE_TARGET = 1.5  # status time, large data over small
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,36 @@ class Sizes:
     warmup: int
     levels: tuple[int, ...]
     rounds: int  # each figure is the best of this many runs, the two sides alternating
+    content: int  # content dispositions imported
+    status_small: int  # account records before the first status timing
+    status_large: int  # ... and before the second
+    status_rounds: int  # status calls per timing (median)
 
 
-FULL = Sizes(records=100_000, batch=1_000, calls=3_000, warmup=300, levels=(16, 64), rounds=3)
-QUICK = Sizes(records=20_000, batch=1_000, calls=1_000, warmup=100, levels=(16, 64), rounds=1)
+FULL = Sizes(
+    records=100_000,
+    batch=1_000,
+    calls=3_000,
+    warmup=300,
+    levels=(16, 64),
+    rounds=3,
+    content=200_000,
+    status_small=10_000,
+    status_large=200_000,
+    status_rounds=50,
+)
+QUICK = Sizes(
+    records=20_000,
+    batch=1_000,
+    calls=1_000,
+    warmup=100,
+    levels=(16, 64),
+    rounds=1,
+    content=20_000,
+    status_small=2_000,
+    status_large=20_000,
+    status_rounds=20,
+)
 
 
 def ratio_text(ratio: float, target: float) -> str:
@@ -53,21 +81,23 @@ def _rounds(values: list[float]) -> str:
     return " ".join(f"{v:,.0f}" for v in values)
 
 
-def import_table(r: importing.ImportResult) -> list[str]:
+def import_table(
+    r: importing.ImportResult, what: str = "ImportActions -> accounts server", name: str = "import"
+) -> list[str]:
     rows = [
-        f"Import: client-streaming ImportActions, {r.service.records:,} records in batches of "
+        f"Import: client-streaming {what.split()[0]}, {r.service.records:,} records in batches of "
         f"{r.batch:,} per message; best of {len(r.services)} round(s), fresh databases each",
         f"  {'case':<44}{'records':>9}{'seconds':>9}{'records/s':>11}   every round (records/s)",
     ]
     for label, best, rates in (
         ("bare executemany (same rows, same schema)", r.baseline, r.baselines),
-        ("ImportActions -> accounts server", r.service, r.services),
+        (what, r.service, r.services),
     ):
         rows.append(
             f"  {label:<44}{best.records:>9,}{best.seconds:>9.2f}{best.per_second:>11,.0f}"
             f"   {_rounds([x.per_second for x in rates])}"
         )
-    rows.append(f"  import {ratio_text(r.ratio, IMPORT_TARGET)}")
+    rows.append(f"  {name} {ratio_text(r.ratio, IMPORT_TARGET)}")
     return rows
 
 
@@ -93,18 +123,59 @@ def unary_table(results: list[unary.UnaryResult], calls: int) -> list[str]:
     return rows
 
 
-def summary(imp: importing.ImportResult, results: list[unary.UnaryResult]) -> list[str]:
+@dataclass(frozen=True)
+class Results:
+    imp: importing.ImportResult
+    unary: list[unary.UnaryResult]
+    content: importing.ImportResult
+    gateway: gateway.GatewayResult
+
+
+def gateway_table(g: gateway.GatewayResult, rounds: int) -> list[str]:
+    ok = "ok" if g.overhead <= GATEWAY_OVERHEAD_MS else "ABOVE TARGET"
+    scale_ok = "ok" if g.scale_ratio <= SCALE_TARGET else "ABOVE TARGET"
+    return [
+        f"Gateway status: median of {rounds} GetCampaignStatus calls, the four processes as "
+        "`make run` starts them; the same fan-out made directly for comparison",
+        *(
+            f"  {s:<44}{ms:>8.1f} ms"
+            for s, ms in ((f"{name}'s share alone", ms) for name, ms in g.sources.items())
+        ),
+        f"  {'all three together, directly':<44}{g.direct:>8.1f} ms",
+        f"  {'GetCampaignStatus through the gateway':<44}{g.gateway:>8.1f} ms",
+        f"  gateway over the slowest source: {g.overhead:+.1f} ms (target ≤ "
+        f"{GATEWAY_OVERHEAD_MS:.0f} ms)  {ok}",
+        f"  status at {g.records_large:,} records {g.gateway_large:.1f} ms vs at "
+        f"{g.records_small:,}: ratio {g.scale_ratio:.2f} (target ≤ {SCALE_TARGET})  {scale_ok}",
+    ]
+
+
+def summary(r: Results) -> list[str]:
     rows = [
         "Summary",
-        f"  import     {imp.service.per_second:>10,.0f} rec/s vs {imp.baseline.per_second:>10,.0f}"
-        f"   {ratio_text(imp.ratio, IMPORT_TARGET)}",
+        f"  import     {r.imp.service.per_second:>10,.0f} rec/s vs "
+        f"{r.imp.baseline.per_second:>10,.0f}   {ratio_text(r.imp.ratio, IMPORT_TARGET)}",
     ]
-    for r in results:
+    for u in r.unary:
         rows.append(
-            f"  unary@{r.concurrency:<4}{r.service.qps:>10,.0f} QPS   vs {r.echo.qps:>10,.0f}"
-            f"   {ratio_text(r.ratio, UNARY_TARGET)}"
+            f"  unary@{u.concurrency:<4}{u.service.qps:>10,.0f} QPS   vs {u.echo.qps:>10,.0f}"
+            f"   {ratio_text(u.ratio, UNARY_TARGET)}"
         )
-    met = imp.ratio >= IMPORT_TARGET and all(r.ratio >= UNARY_TARGET for r in results)
+    rows.append(
+        f"  content    {r.content.service.per_second:>10,.0f} rec/s vs "
+        f"{r.content.baseline.per_second:>10,.0f}   {ratio_text(r.content.ratio, IMPORT_TARGET)}"
+    )
+    rows.append(
+        f"  gateway    {r.gateway.overhead:>+10.1f} ms over the slowest source "
+        f"({r.gateway.slowest:.1f} ms); large/small data {r.gateway.scale_ratio:.2f}"
+    )
+    met = (
+        r.imp.ratio >= IMPORT_TARGET
+        and r.content.ratio >= IMPORT_TARGET
+        and all(u.ratio >= UNARY_TARGET for u in r.unary)
+        and r.gateway.overhead <= GATEWAY_OVERHEAD_MS
+        and r.gateway.scale_ratio <= SCALE_TARGET
+    )
     rows.append(f"  {'all targets met' if met else 'some targets NOT met'}")
     return rows
 
@@ -116,9 +187,7 @@ def environment() -> str:
     )
 
 
-async def run(
-    sizes: Sizes, workdir: Path
-) -> tuple[importing.ImportResult, list[unary.UnaryResult]]:
+async def run(sizes: Sizes, workdir: Path) -> Results:
     imp = await importing.run(workdir / "import", sizes.records, sizes.batch, sizes.rounds)
     for line in import_table(imp):
         print(line, flush=True)
@@ -129,7 +198,17 @@ async def run(
     for line in unary_table(results, sizes.calls):
         print(line, flush=True)
     print(flush=True)
-    return imp, results
+    cont = await content.run(workdir / "content", sizes.content, sizes.batch, sizes.rounds)
+    for line in import_table(cont, "ImportDispositions -> sites server", "content import"):
+        print(line, flush=True)
+    print(flush=True)
+    gw = await gateway.run(
+        workdir / "gateway", sizes.status_small, sizes.status_large, sizes.status_rounds
+    )
+    for line in gateway_table(gw, sizes.status_rounds):
+        print(line, flush=True)
+    print(flush=True)
+    return Results(imp, results, cont, gw)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Net Net bench ({'quick' if args.quick else 'full'}) — {environment()}\n", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="netnet-bench-") as tmp:
-        imp, results = asyncio.run(run(sizes, Path(tmp)))
-    for line in summary(imp, results):
+        results = asyncio.run(run(sizes, Path(tmp)))
+    for line in summary(results):
         print(line)
     print(f"  bench took {time.monotonic() - started:.0f} s")
     return 0

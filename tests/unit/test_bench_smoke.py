@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import __main__ as cli
-from bench import importing, unary
+from bench import content, gateway, importing, unary
 
 
 async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
@@ -18,7 +18,18 @@ async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert r.echo.calls == r.service.calls == 200
     assert 0 < r.service.percentile(50) <= r.service.percentile(99)
 
+    cont = await content.run(tmp_path / "content", 2_000, batch=500, rounds=1)
+    assert cont.baseline.records == cont.service.records == 2_000
+
+    gw = await gateway.run(tmp_path / "gateway", small=200, large=400, rounds=3)
+    assert set(gw.sources) == {"accounts", "sites", "cases"} and gw.gateway > 0
+
+    everything = cli.Results(imp, results, cont, gw)
     text = "\n".join(
-        cli.import_table(imp) + cli.unary_table(results, 200) + cli.summary(imp, results)
+        cli.import_table(imp)
+        + cli.unary_table(results, 200)
+        + cli.gateway_table(gw, 3)
+        + cli.summary(everything)
     )
     assert "(target ≥ 0.40)" in text and "(target ≥ 0.50)" in text
+    assert "gateway over the slowest source" in text and "content" in text

@@ -1,0 +1,167 @@
+"""Gateway status latency: against the slowest of its sources, and at two data sizes.
+
+The four processes run as `make run` starts them (the launcher, in its own process group).
+The same fan-out the gateway makes is also made directly from here, source by source and all
+together, so the gateway's own overhead shows as the difference."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from bench import data
+from gateway import status
+from gateway.clients import Backends
+from netnet.accounts.v1 import accounts_pb2_grpc
+from netnet.client.channel import open_channel
+from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.gateway.v1 import gateway_pb2_grpc
+from services.common.auth import ensure_key, issue_token
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("gateway", "accounts", "sites", "cases")
+START_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    records_small: int
+    records_large: int
+    sources: dict[str, float]  # p50 ms of each source's share of the fan-out, alone
+    direct: float  # p50 ms of the whole fan-out made directly
+    gateway: float  # p50 ms of GetCampaignStatus through the gateway
+    gateway_large: float  # the same after the larger load
+
+    @property
+    def slowest(self) -> float:
+        return max(self.sources.values())
+
+    @property
+    def overhead(self) -> float:
+        return self.gateway - self.slowest
+
+    @property
+    def scale_ratio(self) -> float:
+        return self.gateway_large / self.gateway
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    """The launcher behind `make run`, with no demo data, on free ports."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.env = {
+            **os.environ,
+            "NETNET_DATA_DIR": str(workdir),
+            "NETNET_DEMO_SCALE": "0",
+            "NETNET_LOG_FORMAT": "json",
+        }
+        self.addrs = {}
+        for name in SERVICES:
+            self.addrs[name] = f"127.0.0.1:{_port()}"
+            self.env[f"NETNET_{name.upper()}_ADDR"] = self.addrs[name]
+            self.env[f"NETNET_{name.upper()}_METRICS_PORT"] = "0"
+        self.log = workdir / "launcher.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "deploy.launcher"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def start(self) -> None:
+        self.spawn()
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while "Press Ctrl-C" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"stack did not start:\n{self.log.read_text()[-2000:]}")
+            await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            self.proc.wait(60)
+
+
+async def _p50(call: Callable[[], Awaitable[object]], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+async def _load(stack: Stack, key: bytes, n: int, prefix: str) -> None:
+    backends = Backends(stack.addrs)
+    try:
+        stub = accounts_pb2_grpc.AccountServiceStub(backends.channels["accounts"])
+        dataset = data.dataset(n, time.time_ns() // 1000, prefix=prefix)
+        for department, rows in dataset.by_department.items():
+            md = [("authorization", f"Bearer {_token(key, department)}")]
+            reply = await stub.ImportActions(
+                iter(data.batches(rows, 1000)), metadata=md, timeout=600
+            )
+            if reply.summary.rejected:
+                raise AssertionError(f"load was not clean: {reply.summary}")
+    finally:
+        await backends.close()
+
+
+def _token(key: bytes, department: str, role: str = "operator") -> str:
+    return issue_token(key, operator="bench", department=department, roles=[role], ttl_seconds=3600)
+
+
+async def run(workdir: Path, small: int, large: int, rounds: int) -> GatewayResult:
+    stack = Stack(workdir)
+    await stack.start()
+    try:
+        key = ensure_key(workdir / "signing.key")
+        md = (("authorization", f"Bearer {_token(key, 'office', 'analyst')}"),)
+        query = status.Query(data.CAMPAIGNS[0], (), None, None)
+        await _load(stack, key, small, "gw-small")
+        backends = Backends(stack.addrs)
+        channel = open_channel(stack.addrs["gateway"])
+        gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
+        request = pb.GetCampaignStatusRequest(campaign_id=query.campaign_id)
+        call_gateway = partial(gateway.GetCampaignStatus, request, metadata=md, timeout=10)
+        try:
+            await call_gateway()  # warm the channels
+            await status.fetch(backends, query, md, 10)
+            sources = {
+                s: await _p50(partial(status._fetch_source, backends, s, query, md, 10), rounds)
+                for s in ("accounts", "sites", "cases")
+            }
+            direct = await _p50(partial(status.fetch, backends, query, md, 10), rounds)
+            through = await _p50(call_gateway, rounds)
+            await _load(stack, key, large - small, "gw-large")
+            through_large = await _p50(call_gateway, rounds)
+        finally:
+            await channel.close()
+            await backends.close()
+    finally:
+        stack.stop()
+    return GatewayResult(small, large, sources, direct, through, through_large)
