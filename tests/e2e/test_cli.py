@@ -219,3 +219,21 @@ asyncio.run(main())
         timeout=120,
     )
     assert cli.returncode == 0 and "total" in cli.stdout
+    quick_start = _readme_block("## The SDK")
+    readme = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", quick_start],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert readme.returncode == 0, readme.stderr
+    assert "NOT_FOUND: cases/999999 not found" in readme.stdout
+    assert "5·11" in readme.stdout
+
+
+def _readme_block(heading: str) -> str:
+    """The first python code block under a README heading (the docs must run as written)."""
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
