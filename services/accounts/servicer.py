@@ -97,7 +97,9 @@ def action_input(m: pb.ActionInput) -> ActionInput:
     )
 
 
-class AccountServicer(pb_grpc.AccountServiceServicer):
+class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
+    messages = pb
+
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.db = runtime.db
@@ -273,23 +275,6 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
             self.rt, ROLLUP, request.filter, list(request.group_by), subjects=True
         )
         return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def WatchChanges(
-        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
-            yield pb.WatchChangesResponse(event=event)
-
-    async def ListAuditEntries(
-        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListAuditEntriesResponse:
-        entries, token = await standard.audit_page(self.rt, request.page_size, request.page_token)
-        return pb.ListAuditEntriesResponse(entries=entries, next_page_token=token)
-
-    async def VerifyAuditChain(
-        self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
-    ) -> pb.VerifyAuditChainResponse:
-        return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
 
 
 def _prepare(m: object, now: int, v: Violations) -> ActionInput:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf.message import Message
@@ -369,7 +368,9 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
         )
 
 
-class CaseServicer(pb_grpc.CaseServiceServicer):
+class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
+    messages = pb
+
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.db = runtime.db
@@ -970,23 +971,6 @@ class CaseServicer(pb_grpc.CaseServiceServicer):
             self.rt, rollup, request.filter, list(request.group_by), subjects=subjects
         )
         return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def WatchChanges(
-        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
-            yield pb.WatchChangesResponse(event=event)
-
-    async def ListAuditEntries(
-        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListAuditEntriesResponse:
-        entries, token = await standard.audit_page(self.rt, request.page_size, request.page_token)
-        return pb.ListAuditEntriesResponse(entries=entries, next_page_token=token)
-
-    async def VerifyAuditChain(
-        self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
-    ) -> pb.VerifyAuditChainResponse:
-        return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -88,3 +89,24 @@ async def once(
         )
 
     return await runtime.db.write(job)
+
+
+class StandardRpcs:
+    """WatchChanges, ListAuditEntries and VerifyAuditChain, the same in every service. A
+    servicer lists this class first and names its generated messages module in `messages`."""
+
+    messages: Any
+    rt: Runtime
+
+    async def WatchChanges(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        async for event in watch(self.rt, context, request.after_seq, request.from_end):
+            yield self.messages.WatchChangesResponse(event=event)
+
+    async def ListAuditEntries(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        entries, token = await audit_page(self.rt, request.page_size, request.page_token)
+        return self.messages.ListAuditEntriesResponse(entries=entries, next_page_token=token)
+
+    async def VerifyAuditChain(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return self.messages.VerifyAuditChainResponse(verification=await verify_audit(self.rt))

@@ -195,7 +195,9 @@ def _request_id(request_id: str, v: Violations) -> None:
     v.check(0 < len(request_id) <= 128, "request_id", "required, at most 128 characters")
 
 
-class SiteServicer(pb_grpc.SiteServiceServicer):
+class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
+    messages = pb
+
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.db = runtime.db
@@ -600,23 +602,6 @@ class SiteServicer(pb_grpc.SiteServiceServicer):
             self.rt, rollup, request.filter, list(request.group_by), subjects=subjects
         )
         return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def WatchChanges(
-        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.WatchChangesResponse]:
-        async for event in standard.watch(self.rt, context, request.after_seq, request.from_end):
-            yield pb.WatchChangesResponse(event=event)
-
-    async def ListAuditEntries(
-        self, request: pb.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListAuditEntriesResponse:
-        entries, token = await standard.audit_page(self.rt, request.page_size, request.page_token)
-        return pb.ListAuditEntriesResponse(entries=entries, next_page_token=token)
-
-    async def VerifyAuditChain(
-        self, request: pb.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
-    ) -> pb.VerifyAuditChainResponse:
-        return pb.VerifyAuditChainResponse(verification=await standard.verify_audit(self.rt))
 
 
 def _with_departments(
