@@ -243,27 +243,27 @@ def error_reason(err: grpc.aio.AioRpcError) -> str:
     raise AssertionError("no ErrorInfo detail")
 
 
-async def next_event(call: Any, timeout: float = 5.0) -> common_pb2.ChangeEvent:
+async def next_event(call: Any, seconds: float = 5.0) -> common_pb2.ChangeEvent:
     """The next event of a WatchChanges call (bounded wait)."""
-    msg = await asyncio.wait_for(call.read(), timeout)
+    msg = await asyncio.wait_for(call.read(), seconds)
     assert isinstance(msg, pb.WatchChangesResponse), f"stream ended: {msg!r}"
     return msg.event
 
 
 async def wait_for_event(
-    call: Any, resource: str, kind: common_pb2.ChangeKind.ValueType, timeout: float = 5.0
+    call: Any, resource: str, kind: common_pb2.ChangeKind.ValueType, seconds: float = 5.0
 ) -> tuple[common_pb2.ChangeEvent, list[common_pb2.ChangeEvent]]:
     """Read a WatchChanges call until the event (resource, kind); returns it and those before."""
     seen: list[common_pb2.ChangeEvent] = []
 
     async def until() -> common_pb2.ChangeEvent:
         while True:
-            event = await next_event(call, timeout)
+            event = await next_event(call, seconds)
             if event.resource == resource and event.kind == kind:
                 return event
             seen.append(event)
 
-    return await asyncio.wait_for(until(), timeout), seen
+    return await asyncio.wait_for(until(), seconds), seen
 
 
 @dataclass(frozen=True)
@@ -331,9 +331,7 @@ async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
         "entries",
     )
     return Snapshot(
-        tuple(
-            (s.name, s.status, s.action_count, s.etag, s.display_name, s.region) for s in sites
-        ),
+        tuple((s.name, s.status, s.action_count, s.etag, s.display_name, s.region) for s in sites),
         tuple(actions),
         tuple((b.name, b.state, b.entry_count, b.etag) for b in batches),
         tuple(stats),

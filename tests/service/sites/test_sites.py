@@ -1,0 +1,417 @@
+"""Sites and apps: canonical identity, status derived from actions, refused transitions that
+write nothing, retraction, and the read RPCs."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from netnet.common.v1 import common_pb2
+from netnet.sites.v1 import sites_pb2 as pb
+from tests.service.sites.helpers import (
+    BAN,
+    CLOSE,
+    CONFIRM,
+    HOUR_US,
+    NOTIFY,
+    REMOVE,
+    RESTORE,
+    START_US,
+    WEBSITE,
+    Stub,
+    Tokens,
+    action,
+    app,
+    error_reason,
+    expect_error,
+    record,
+    snapshot,
+    web,
+)
+
+FAILED = grpc.StatusCode.FAILED_PRECONDITION
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "www.example.com",
+        "WWW.Example.COM",
+        "https://WWW.Example.com:8080/a/b?c=d#e",
+        "http://www.example.com",
+        "//www.example.com/path",
+        "www.example.com.",
+        "  www.example.com  ",
+        "ftp://user@www.example.com:21/",
+    ],
+)
+async def test_website_identity_is_the_lowercase_host(stub: Stub, tokens: Tokens, raw: str) -> None:
+    md = tokens("miit")
+    first = await record(stub, md, action("a1", web("www.example.com"), BAN))
+    again = await record(stub, md, action("a2", web(raw), CLOSE))
+    assert again.site.name == first.site.name
+    assert again.site.identifier == "www.example.com"
+    assert again.site.kind == WEBSITE
+    assert again.site.action_count == 2
+    listed = await stub.ListSites(pb.ListSitesRequest(kind=WEBSITE, identifier=raw), metadata=md)
+    assert [s.name for s in listed.sites] == [first.site.name]
+
+
+async def test_kind_is_part_of_the_identity(stub: Stub, tokens: Tokens) -> None:
+    """A website whose host reads like a package id is not that app; other hosts differ."""
+    md = tokens("miit")
+    as_app = await record(stub, md, action("a1", app("com.example.app"), BAN))
+    as_web = await record(stub, md, action("a2", web("com.example.app"), BAN))
+    other = await record(stub, md, action("a3", web("example.com"), BAN))
+    sub = await record(stub, md, action("a4", web("m.example.com"), BAN))
+    names = {as_app.site.name, as_web.site.name, other.site.name, sub.site.name}
+    assert len(names) == 4
+    assert as_app.site.kind == pb.SITE_KIND_APP and as_app.site.identifier == "com.example.app"
+    listed = await stub.ListSites(pb.ListSitesRequest(kind=pb.SITE_KIND_APP), metadata=md)
+    assert [s.name for s in listed.sites] == [as_app.site.name]
+    # Package ids keep their case: a different case is a different app.
+    upper = await record(stub, md, action("a5", app("com.Example.app"), BAN))
+    assert upper.site.name not in names
+
+
+async def test_status_follows_every_action(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("miit")
+    site = app("com.example.shop", display_name="Shop", operator_entity="Shop Ltd")
+    steps = [
+        (NOTIFY, pb.SITE_STATUS_NOTIFIED),
+        (CONFIRM, pb.SITE_STATUS_RECTIFIED),
+        (NOTIFY, pb.SITE_STATUS_NOTIFIED),
+        (BAN, pb.SITE_STATUS_BANNED),
+        (RESTORE, pb.SITE_STATUS_RESTORED),
+        (CLOSE, pb.SITE_STATUS_CLOSED),
+        (RESTORE, pb.SITE_STATUS_RESTORED),
+        (REMOVE, pb.SITE_STATUS_REMOVED),
+        (RESTORE, pb.SITE_STATUS_RESTORED),
+        (NOTIFY, pb.SITE_STATUS_NOTIFIED),
+        (BAN, pb.SITE_STATUS_BANNED),
+        (CLOSE, pb.SITE_STATUS_CLOSED),  # another kind of shutdown on a banned site
+    ]
+    names = []
+    for n, (act, status) in enumerate(steps):
+        r = await record(stub, md, action(f"s{n}", site, act))
+        assert r.site.status == status, (n, act)
+        assert r.site.action_count == n + 1
+        assert r.action.action == act and r.action.site == r.site.name
+        assert r.action.name.startswith(f"{r.site.name}/actions/")
+        assert r.action.department == "miit" and r.action.actor == "tester"
+        names.append(r.action.name)
+        if status == pb.SITE_STATUS_NOTIFIED:
+            assert r.site.notice_due_time.ToMicroseconds() == START_US + 7 * 86_400_000_000
+            assert list(r.action.problems) == ["collects contacts without consent"]
+        else:
+            assert not r.site.HasField("notice_due_time")
+    got = await stub.GetSite(pb.GetSiteRequest(name=r.site.name), metadata=md)
+    assert got.site == r.site
+    assert got.site.display_name == "Shop" and got.site.operator_entity == "Shop Ltd"
+    listed = await stub.ListSiteActions(
+        pb.ListSiteActionsRequest(parent=r.site.name, page_size=5), metadata=md
+    )
+    seen = [a.name for a in listed.actions]
+    while listed.next_page_token:
+        listed = await stub.ListSiteActions(
+            pb.ListSiteActionsRequest(
+                parent=r.site.name, page_size=5, page_token=listed.next_page_token
+            ),
+            metadata=md,
+        )
+        seen += [a.name for a in listed.actions]
+    assert seen == names
+
+
+async def _ban(stub: Stub, md: list[tuple[str, str]], site: pb.SiteRef) -> None:
+    await record(stub, md, action("setup-ban", site, BAN))
+
+
+async def _notify_confirm(stub: Stub, md: list[tuple[str, str]], site: pb.SiteRef) -> None:
+    await record(stub, md, action("setup-n", site, NOTIFY))
+    await record(stub, md, action("setup-c", site, CONFIRM))
+
+
+async def _close(stub: Stub, md: list[tuple[str, str]], site: pb.SiteRef) -> None:
+    await record(stub, md, action("setup-close", site, CLOSE))
+
+
+async def _remove(stub: Stub, md: list[tuple[str, str]], site: pb.SiteRef) -> None:
+    await record(stub, md, action("setup-rm", site, REMOVE))
+
+
+async def _seen(stub: Stub, md: list[tuple[str, str]], site: pb.SiteRef) -> None:
+    """The site exists (active) through a content disposition only."""
+    d = pb.DispositionInput(
+        request_id="setup-d",
+        site=site,
+        locator="https://x/1",
+        content_sha256="0" * 64,
+        category="obscene",
+        measure=pb.MEASURE_DELETE,
+        handler=pb.HANDLER_DIRECT,
+        department="miit",
+    )
+    await stub.RecordDisposition(pb.RecordDispositionRequest(disposition=d), metadata=md)
+
+
+@pytest.mark.parametrize(
+    ("setup", "act", "reason"),
+    [
+        (None, CONFIRM, "NO_OPEN_NOTICE"),  # never heard of: not even created
+        (None, RESTORE, "NOTHING_TO_RESTORE"),
+        (_seen, CONFIRM, "NO_OPEN_NOTICE"),
+        (_seen, RESTORE, "NOTHING_TO_RESTORE"),
+        (_notify_confirm, CONFIRM, "NO_OPEN_NOTICE"),  # confirmed twice
+        (_notify_confirm, RESTORE, "NOTHING_TO_RESTORE"),
+        (_ban, BAN, "ALREADY_DONE"),
+        (_close, CLOSE, "ALREADY_DONE"),
+        (_remove, REMOVE, "ALREADY_DONE"),
+        (_ban, NOTIFY, "SITE_SHUT"),
+        (_close, NOTIFY, "SITE_SHUT"),
+        (_ban, CONFIRM, "NO_OPEN_NOTICE"),
+    ],
+)
+async def test_nonsense_transitions_are_refused_and_write_nothing(
+    stub: Stub,
+    tokens: Tokens,
+    setup,
+    act,
+    reason,  # type: ignore[no-untyped-def]
+) -> None:
+    md = tokens("miit")
+    site = app("com.example.refused")
+    if setup is not None:
+        await setup(stub, md, site)
+    before = await snapshot(stub, tokens)
+    err = await expect_error(record(stub, md, action("bad", site, act)), FAILED)
+    assert error_reason(err) == reason
+    assert await snapshot(stub, tokens) == before
+    if setup is None:
+        assert before.sites == ()
+
+
+async def test_a_refused_request_id_stays_free(stub: Stub, tokens: Tokens) -> None:
+    """The refusal stores nothing under the request id: the same request succeeds later."""
+    md = tokens("miit")
+    site = app("com.example.later")
+    confirm = action("confirm-1", site, CONFIRM)
+    await expect_error(record(stub, md, confirm), FAILED)
+    await record(stub, md, action("notify-1", site, NOTIFY))
+    r = await record(stub, md, confirm)
+    assert not r.duplicate and r.site.status == pb.SITE_STATUS_RECTIFIED
+    assert r.site.action_count == 2
+
+
+async def test_actions_out_of_effective_order_are_folded_in_time_order(
+    stub: Stub, tokens: Tokens
+) -> None:
+    md = tokens("miit")
+    site = app("com.example.late")
+    ban = await record(stub, md, action("ban", site, BAN, effective_us=START_US - 1 * HOUR_US))
+    # A notice effective before the ban, learned of later: the site is still banned.
+    late = await record(
+        stub, md, action("notice", site, NOTIFY, effective_us=START_US - 5 * HOUR_US)
+    )
+    assert late.site.status == pb.SITE_STATUS_BANNED
+    assert late.site.action_count == 2
+    assert late.site.first_action_time.ToMicroseconds() == START_US - 5 * HOUR_US
+    assert late.site.last_action_time.ToMicroseconds() == START_US - 1 * HOUR_US
+    # A restore effective before the ban would leave history nonsense: refused, nothing written.
+    before = await snapshot(stub, tokens)
+    err = await expect_error(
+        record(stub, md, action("restore", site, RESTORE, effective_us=START_US - 2 * HOUR_US)),
+        FAILED,
+    )
+    assert error_reason(err) == "NOTHING_TO_RESTORE"
+    assert await snapshot(stub, tokens) == before
+    # After the ban, a restore is fine.
+    ok = await record(stub, md, action("restore2", site, RESTORE))
+    assert ok.site.status == pb.SITE_STATUS_RESTORED
+    assert ban.site.name == ok.site.name
+
+
+async def test_retract_restates_status_and_stats(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("miit")
+    site = app("com.example.oops")
+    await record(stub, md, action("n", site, NOTIFY))
+    ban = await record(stub, md, action("b", site, BAN))
+    assert ban.site.status == pb.SITE_STATUS_BANNED
+    by_action = [common_pb2.DIMENSION_ACTION]
+    r = await stub.RetractSiteAction(
+        pb.RetractSiteActionRequest(request_id="r1", name=ban.action.name, reason="wrong app"),
+        metadata=md,
+    )
+    assert r.site.status == pb.SITE_STATUS_NOTIFIED
+    assert r.site.action_count == 1
+    assert r.site.notice_due_time.ToMicroseconds() == START_US + 7 * 86_400_000_000
+    assert r.action.retracted and r.action.retract_reason == "wrong app"
+    assert r.action.retracted_by == "tester"
+    assert r.action.retract_time.ToMicroseconds() == START_US
+    listed = await stub.ListSiteActions(
+        pb.ListSiteActionsRequest(parent=ban.site.name), metadata=md
+    )
+    assert [(a.action, a.retracted) for a in listed.actions] == [(NOTIFY, False), (BAN, True)]
+    stats = await stub.GetStats(
+        pb.GetStatsRequest(subject=pb.STATS_SUBJECT_SITE_ACTIONS, group_by=by_action),
+        metadata=md,
+    )
+    assert [(x.action, x.count, x.distinct_subjects) for x in stats.rows] == [
+        ("notify_rectification", 1, 1)
+    ]
+    status = await stub.GetStats(
+        pb.GetStatsRequest(subject=pb.STATS_SUBJECT_SITE_STATUS, group_by=by_action),
+        metadata=md,
+    )
+    assert [(x.action, x.count) for x in status.rows] == [("notified", 1)]
+
+    # Retracting it again is refused; retracting the notice too leaves an active site.
+    err = await expect_error(
+        stub.RetractSiteAction(
+            pb.RetractSiteActionRequest(request_id="r2", name=ban.action.name, reason="again"),
+            metadata=md,
+        ),
+        FAILED,
+    )
+    assert error_reason(err) == "ALREADY_RETRACTED"
+    notice = listed.actions[0]
+    r2 = await stub.RetractSiteAction(
+        pb.RetractSiteActionRequest(request_id="r3", name=notice.name, reason="wrong app"),
+        metadata=md,
+    )
+    assert r2.site.status == pb.SITE_STATUS_ACTIVE and r2.site.action_count == 0
+    assert not r2.site.HasField("notice_due_time")
+    total = await stub.GetStats(
+        pb.GetStatsRequest(subject=pb.STATS_SUBJECT_SITE_ACTIONS), metadata=md
+    )
+    assert (total.total.count, total.total.distinct_subjects) == (0, 0)
+
+
+async def test_retract_refused_when_a_later_action_depends_on_it(
+    stub: Stub, tokens: Tokens
+) -> None:
+    md = tokens("miit")
+    site = app("com.example.depends")
+    notice = await record(stub, md, action("n", site, NOTIFY))
+    await record(stub, md, action("c", site, CONFIRM))
+    before = await snapshot(stub, tokens)
+    err = await expect_error(
+        stub.RetractSiteAction(
+            pb.RetractSiteActionRequest(request_id="r", name=notice.action.name, reason="x"),
+            metadata=md,
+        ),
+        FAILED,
+    )
+    assert error_reason(err) == "LATER_ACTION_DEPENDS"
+    assert await snapshot(stub, tokens) == before
+
+
+async def test_retract_needs_a_reason_and_an_existing_action(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("miit")
+    r = await record(stub, md, action("b", app("com.example.x"), BAN))
+    before = await snapshot(stub, tokens)
+    err = await expect_error(
+        stub.RetractSiteAction(
+            pb.RetractSiteActionRequest(request_id="r", name=r.action.name, reason=""),
+            metadata=md,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert error_reason(err) == "INVALID_ARGUMENT"
+    for name in (f"{r.site.name}/actions/999", "sites/999/actions/1"):
+        await expect_error(
+            stub.RetractSiteAction(
+                pb.RetractSiteActionRequest(request_id="r", name=name, reason="x"), metadata=md
+            ),
+            grpc.StatusCode.NOT_FOUND,
+        )
+    await expect_error(
+        stub.RetractSiteAction(
+            pb.RetractSiteActionRequest(request_id="r", name="sites/x/actions/1", reason="x"),
+            metadata=md,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert await snapshot(stub, tokens) == before
+
+
+async def test_site_details_follow_the_latest_reference(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("miit")
+    first = await record(
+        stub,
+        md,
+        action(
+            "a1",
+            web("shop.example.cn", display_name="Shop", icp_filing="ICP-123", region="330700"),
+            BAN,
+        ),
+    )
+    assert (first.site.display_name, first.site.icp_filing, first.site.region) == (
+        "Shop",
+        "ICP-123",
+        "330700",
+    )
+    # Empty fields keep what is known; given ones replace it.
+    later = await record(
+        stub,
+        md,
+        action("a2", web("shop.example.cn", operator_entity="Shop Ltd", region="110105"), RESTORE),
+    )
+    assert later.site.name == first.site.name
+    assert (
+        later.site.display_name,
+        later.site.operator_entity,
+        later.site.icp_filing,
+        later.site.region,
+    ) == ("Shop", "Shop Ltd", "ICP-123", "110105")
+    assert later.site.etag != first.site.etag
+
+
+async def test_get_batch_get_and_list_sites(stub: Stub, tokens: Tokens) -> None:
+    md = tokens("miit")
+    cac = tokens("cac")
+    a = await record(stub, md, action("a", app("com.example.a"), BAN, campaign_id="qingfeng"))
+    b = await record(stub, cac, action("b", web("b.example.com"), CLOSE, "cac", category="fraud"))
+    c = await record(stub, md, action("c", app("com.example.c"), NOTIFY))
+    got = await stub.BatchGetSites(
+        pb.BatchGetSitesRequest(names=[c.site.name, "sites/999", a.site.name]), metadata=md
+    )
+    assert [s.name for s in got.sites] == [c.site.name, a.site.name]
+    assert list(got.not_found) == ["sites/999"]
+    await expect_error(
+        stub.GetSite(pb.GetSiteRequest(name="sites/999"), metadata=md), grpc.StatusCode.NOT_FOUND
+    )
+    await expect_error(
+        stub.GetSite(pb.GetSiteRequest(name="apps/1"), metadata=md),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+    async def names(**filters: object) -> list[str]:
+        out: list[str] = []
+        token = ""
+        while True:
+            page = await stub.ListSites(
+                pb.ListSitesRequest(page_size=1, page_token=token, **filters),  # type: ignore[arg-type]
+                metadata=md,
+            )
+            out += [s.name for s in page.sites]
+            token = page.next_page_token
+            if not token:
+                return out
+
+    assert await names() == [a.site.name, b.site.name, c.site.name]
+    assert await names(status=pb.SITE_STATUS_BANNED) == [a.site.name]
+    assert await names(department="cac") == [b.site.name]
+    assert await names(category="fraud") == [b.site.name]
+    assert await names(campaign_id="qingfeng") == [a.site.name]
+    assert await names(kind=pb.SITE_KIND_APP) == [a.site.name, c.site.name]
+    assert await names(department="mps") == []
+    # A page token belongs to its filter.
+    page = await stub.ListSites(pb.ListSitesRequest(page_size=1), metadata=md)
+    await expect_error(
+        stub.ListSites(
+            pb.ListSitesRequest(page_size=1, page_token=page.next_page_token, department="cac"),
+            metadata=md,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
