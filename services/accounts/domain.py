@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import cached_property
 
 from services.common.bulk import hash64
 from services.common.errors import FailedPrecondition, Violations
@@ -66,6 +67,8 @@ RESTRICTIVE = {Status.RESTRICTED, Status.SUSPENDED, Status.BANNED, Status.CLOSED
 ACTION_NAMES = {int(a): a.name.lower() for a in Action}
 _RESULT_OF: dict[int, Status] = {int(a): s for a, s in RESULT.items()}
 _SEVERITY_OF: dict[int, int] = {int(s): n for s, n in SEVERITY.items()}
+_KINDS = frozenset(int(k) for k in Kind)
+_ACTIONS = frozenset(int(a) for a in Action)
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,19 @@ class ActionInput:
     suspend_until_us: int | None
 
     def ident_key(self) -> int:
-        return ident_key(self.platform, self.platform_uid)
+        return self._ident_key
 
     def body_hash(self) -> int:
+        return self._body_hash
+
+    # Computed once per input (frozen: they cannot go stale), and so where first asked for:
+    # the servicer asks on the event loop, before the writer thread needs them.
+    @cached_property
+    def _ident_key(self) -> int:
+        return ident_key(self.platform, self.platform_uid)
+
+    @cached_property
+    def _body_hash(self) -> int:
         return hash64(repr(self))
 
     def rollup_key(self) -> tuple[str, str, str, str, str]:
@@ -171,9 +184,9 @@ def validate(a: ActionInput, now_us: int, v: Violations, prefix: str = "") -> No
         f"{p}account.platform_uid",
         f"required, at most {MAX_TEXT} characters",
     )
-    v.check(a.kind in Kind.__members__.values(), f"{p}account.kind", "required")
+    v.check(a.kind in _KINDS, f"{p}account.kind", "required")
     v.check(len(a.handle) <= MAX_TEXT, f"{p}account.handle", f"at most {MAX_TEXT} characters")
-    if v.check(a.action in Action.__members__.values(), f"{p}action", "required"):
+    if v.check(a.action in _ACTIONS, f"{p}action", "required"):
         v.check(
             a.action != Action.CLOSE_GROUP or a.kind == Kind.GROUP,
             f"{p}action",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from dataclasses import dataclass
 
 from services.accounts import store
 from services.accounts.domain import (
@@ -18,7 +19,7 @@ from services.accounts.domain import (
     next_status,
 )
 from services.common import audit, changes, rollups
-from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, next_id
+from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, ids_taken, take_ids
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -34,6 +35,16 @@ def action_name(account_id: int, action_id: int) -> str:
     return f"accounts/{account_id}/actions/{action_id}"
 
 
+@dataclass
+class Recorded:
+    """What a record call wrote: its outcomes, and the new actions with their accounts."""
+
+    result: BatchResult
+    actions: list[ActionRecord]
+    accounts: dict[int, Account]  # id -> account as written
+    new_accounts: set[int]
+
+
 def record(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -43,17 +54,56 @@ def record(
 ) -> BatchResult:
     """Record validated inputs. strict (one unary call): a refused record raises; otherwise
     it is reported as rejected and the rest of the batch goes on."""
+    return _record(conn, principal, items, now_us, strict).result
+
+
+def record_one(
+    conn: sqlite3.Connection, principal: Principal, a: ActionInput, now_us: int
+) -> tuple[ActionRecord, Account, list[str], bool]:
+    """One unary record (strict): the action (or the one its request id recorded before),
+    its account and that account's departments as they stand in this transaction, and
+    whether it was a duplicate. A new action is answered from what was written, not re-read."""
+    done = _record(conn, principal, [(0, a)], now_us, strict=True)
+    outcome = done.result.outcomes[0]
+    if outcome.duplicate:
+        rec = store.get_action(conn, outcome.record_id)
+        assert rec is not None
+        account = store.get_account(conn, rec.account_id)
+        assert account is not None
+        is_new = False
+    else:
+        (rec,) = done.actions
+        account = done.accounts[rec.account_id]
+        is_new = account.id in done.new_accounts
+    # A new account's only live marks are this action's.
+    departments = (
+        [rec.department]
+        if is_new
+        else rollups.departments_of(conn, ROLLUP, [account.id]).get(account.id, [])
+    )
+    return rec, account, departments, outcome.duplicate
+
+
+def _record(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    items: list[tuple[int, ActionInput]],
+    now_us: int,
+    strict: bool,
+) -> Recorded:
     result = BatchResult()
     keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
-    accounts = store.accounts_by_ident(conn, list({a.ident_key() for _, a in items}))
-    next_account, next_action = next_id(conn, "accounts"), next_id(conn, "account_actions")
+    idents = [a.ident_key() for _, a in items]
+    accounts = store.accounts_by_ident(conn, list(set(idents)))
+    first_account = next_account = take_ids(conn, "accounts")
+    next_action = take_ids(conn, "account_actions")
     created: dict[int, Account] = {}  # ident key -> account new in this batch
     touched: dict[int, Account] = {}
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
-    rows: list[tuple[int, ActionRecord]] = []
+    rows: list[tuple[int, int, ActionRecord]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
 
-    for index, a in items:
+    for (index, a), ident in zip(items, idents, strict=True):
         outcome = Outcome(index, a.request_id)
         result.outcomes.append(outcome)
         body = a.body_hash()
@@ -62,7 +112,6 @@ def record(
             if prior is not None:
                 outcome.record_id, outcome.duplicate = prior, True
                 continue
-            ident = a.ident_key()
             account = accounts.get(ident) or created.get(ident)
             if account is None:
                 account = Account(
@@ -128,17 +177,21 @@ def record(
         touched[account.id] = account
         in_batch[account.id].append(rec)
         keys.add(a.request_id, body, rec.id)
-        rows.append((body, rec))
+        rows.append((keys.key(a.request_id), body, rec))
         deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
         outcome.record_id = rec.id
 
     new_ids = {a.id for a in created.values() if a.id in touched}
+    # As MAX(id) + 1 would be: an account made for a refused record is not stored.
+    ids_taken(conn, "accounts", max(new_ids) + 1 if new_ids else first_account)
+    ids_taken(conn, "account_actions", next_action)
     store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
     store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
     store.insert_actions(conn, rows)
     rollups.apply(conn, ROLLUP, deltas, new_ids)
-    _log(conn, principal, rows, result, now_us, strict)
-    return result
+    actions = [rec for _, _, rec in rows]
+    _log(conn, principal, actions, result, now_us, strict)
+    return Recorded(result, actions, touched, new_ids)
 
 
 def _apply(
@@ -167,19 +220,19 @@ def _apply(
 def _log(
     conn: sqlite3.Connection,
     principal: Principal,
-    rows: list[tuple[int, ActionRecord]],
+    actions: list[ActionRecord],
     result: BatchResult,
     now_us: int,
     strict: bool,
 ) -> None:
     if strict:
-        for _, rec in rows:
+        for rec in actions:
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
             audit.append(conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us)
         return
-    if rows:
-        campaigns = {rec.campaign_id for _, rec in rows}
+    if actions:
+        campaigns = {rec.campaign_id for rec in actions}
         changes.append(
             conn,
             changes.BULK_IMPORTED,
@@ -187,7 +240,7 @@ def _log(
             principal.department,
             campaigns.pop() if len(campaigns) == 1 else "",
             now_us,
-            len(rows),
+            len(actions),
         )
     if result.outcomes:
         audit.append(

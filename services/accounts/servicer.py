@@ -113,14 +113,12 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         v = Violations()
         validate(a, now, v, prefix="action.")
         v.raise_if_any()
+        _hash(a)
 
         def job(c: sqlite3.Connection) -> pb.RecordActionResponse:
-            outcome = operations.record(c, principal, [(0, a)], now, strict=True).outcomes[0]
-            rec, account, deps = _action_and_account(c, outcome.record_id)
+            rec, account, deps, duplicate = operations.record_one(c, principal, a, now)
             return pb.RecordActionResponse(
-                action=action_pb(rec),
-                account=account_pb(account, deps),
-                duplicate=outcome.duplicate,
+                action=action_pb(rec), account=account_pb(account, deps), duplicate=duplicate
             )
 
         try:
@@ -281,17 +279,15 @@ def _prepare(m: object, now: int, v: Violations) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
     require_writer_for(a.department)
     validate(a, now, v)
+    _hash(a)
     return a
 
 
-def _action_and_account(
-    c: sqlite3.Connection, action_id: int
-) -> tuple[ActionRecord, Account, list[str]]:
-    rec = store.get_action(c, action_id)
-    assert rec is not None
-    account = store.get_account(c, rec.account_id)
-    assert account is not None
-    return rec, account, rollups.departments_of(c, ROLLUP, [account.id]).get(account.id, [])
+def _hash(a: ActionInput) -> None:
+    """Hash the input's keys here, on the event loop, rather than on the writer thread (which
+    writes the batch before meanwhile)."""
+    a.ident_key()
+    a.body_hash()
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:

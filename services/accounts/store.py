@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from services.accounts.domain import Account, ActionRecord
 from services.common import rollups
-from services.common.bulk import hash64
+from services.common.db import insert_rows
 from services.common.rollups import CHUNK
 
 ACCOUNT_COLS = (
@@ -44,8 +44,9 @@ def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Ac
 
 
 def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -> None:
-    conn.executemany(
-        f"INSERT INTO accounts (ident_key, {ACCOUNT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    insert_rows(
+        conn,
+        f"accounts (ident_key, {ACCOUNT_COLS})",
         [
             (
                 key,
@@ -66,7 +67,9 @@ def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -
     )
 
 
-def update_accounts(conn: sqlite3.Connection, accounts: Iterable[Account]) -> None:
+def update_accounts(conn: sqlite3.Connection, accounts: list[Account]) -> None:
+    if not accounts:
+        return
     conn.executemany(
         "UPDATE accounts SET handle = ?, status = ?, suspended_until_us = ?, first_action_us = ?,"
         " last_action_us = ?, action_count = ?, revision = ? WHERE id = ?",
@@ -86,14 +89,14 @@ def update_accounts(conn: sqlite3.Connection, accounts: Iterable[Account]) -> No
     )
 
 
-def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, ActionRecord]]) -> None:
-    """rows: (body_hash, action)."""
-    conn.executemany(
-        f"INSERT INTO account_actions (request_key, body_hash, {ACTION_COLS}) "
-        f"VALUES ({_marks(20)})",
+def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]) -> None:
+    """rows: (request key, body hash, action)."""
+    insert_rows(
+        conn,
+        f"account_actions (request_key, body_hash, {ACTION_COLS})",
         [
             (
-                hash64(r.request_id),
+                key,
                 body,
                 r.id,
                 r.account_id,
@@ -114,7 +117,7 @@ def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, ActionRecord]
                 r.retract_reason,
                 r.retracted_by,
             )
-            for body, r in rows
+            for key, body, r in rows
         ],
     )
 

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from services.common.context import Principal
+from services.common.db import add_row, group_value, keep_value
 
 COLUMNS = (
     "seq, time_us, operator, department, method, resource, request_id, outcome, prev_hash, hash"
@@ -60,6 +61,15 @@ def _digest(
     return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
 
 
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    seq, digest = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    return int(seq), str(digest)
+
+
+def _write_head(conn: sqlite3.Connection, head: tuple[int, str]) -> None:
+    conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head)
+
+
 def append(
     conn: sqlite3.Connection,
     principal: Principal,
@@ -69,7 +79,9 @@ def append(
     outcome: str,
     now_us: int,
 ) -> None:
-    seq, prev = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    """Add the next link. In a group commit the head is read and written once, and the
+    entries inserted together, before COMMIT (db.keep_value, db.add_row)."""
+    seq, prev = group_value(conn, "audit_head", _head)
     seq += 1
     digest = _digest(
         seq,
@@ -82,8 +94,9 @@ def append(
         outcome,
         prev,
     )
-    conn.execute(
-        f"INSERT INTO audit_log ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+    add_row(
+        conn,
+        f"audit_log ({COLUMNS})",
         (
             seq,
             now_us,
@@ -97,7 +110,7 @@ def append(
             digest,
         ),
     )
-    conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+    keep_value(conn, "audit_head", (seq, digest), _write_head)
 
 
 def page(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[Entry]:

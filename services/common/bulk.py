@@ -8,10 +8,11 @@ import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Generic, TypeVar
 
 from netnet.common.v1 import common_pb2
-from services.common import metrics
+from services.common import db, metrics
 from services.common.clock import Clock
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, Violations
 
@@ -76,7 +77,8 @@ class RequestKeys:
 
     def __init__(self, conn: sqlite3.Connection, table: str, request_ids: list[str]) -> None:
         self.known: dict[int, tuple[str, int, int]] = {}
-        keys = list({hash64(r) for r in request_ids})
+        self.keys = {r: hash64(r) for r in request_ids}  # each id hashed once
+        keys = list(set(self.keys.values()))
         for i in range(0, len(keys), CHUNK):
             chunk = keys[i : i + CHUNK]
             rows = conn.execute(
@@ -87,9 +89,14 @@ class RequestKeys:
             for key, rid, body, rec in rows:
                 self.known[key] = (rid, body, rec)
 
+    def key(self, request_id: str) -> int:
+        """The request id's 64-bit key."""
+        key = self.keys.get(request_id)
+        return hash64(request_id) if key is None else key
+
     def prior(self, request_id: str, body_hash: int) -> int | None:
         """The id recorded under this request id, or None; another body is refused."""
-        found = self.known.get(hash64(request_id))
+        found = self.known.get(self.key(request_id))
         if found is None:
             return None
         if found[0] != request_id or found[1] != body_hash:
@@ -103,12 +110,23 @@ class RequestKeys:
         return found[2]
 
     def add(self, request_id: str, body_hash: int, record_id: int) -> None:
-        self.known[hash64(request_id)] = (request_id, body_hash, record_id)
+        self.known[self.key(request_id)] = (request_id, body_hash, record_id)
 
 
 def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The next free id of a table (the single writer hands ids out)."""
     return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
+
+
+def take_ids(conn: sqlite3.Connection, table: str) -> int:
+    """next_id, looked up once per group commit: a job that takes ids this way gives back the
+    next one still free with ids_taken, for the later jobs of the group. Every job that
+    inserts into the table must hand out its ids this way."""
+    return db.group_value(conn, f"next_id:{table}", partial(next_id, table=table))
+
+
+def ids_taken(conn: sqlite3.Connection, table: str, next_free: int) -> None:
+    db.keep_value(conn, f"next_id:{table}", next_free, None)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
 
-from services.common.db import Database
+from services.common.db import Database, add_row
 
 CREATED, UPDATED, RETRACTED, BULK_IMPORTED = 1, 2, 3, 4
 POLL_SECONDS = 1.0  # other replicas' commits are seen by polling
@@ -35,9 +35,9 @@ def append(
     now_us: int,
     count: int = 1,
 ) -> None:
-    conn.execute(
-        "INSERT INTO change_log (time_us, kind, resource, department, campaign_id, "
-        "count) VALUES (?,?,?,?,?,?)",
+    add_row(
+        conn,
+        "change_log (time_us, kind, resource, department, campaign_id, count)",
         (now_us, kind, resource, department, campaign_id, count),
     )
 

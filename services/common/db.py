@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -23,12 +23,29 @@ import structlog
 from services.common.errors import Unavailable
 
 T = TypeVar("T")
-# Additive counter rows (key columns + n) a job adds while it runs in a group commit: summed
-# over the group and written once before COMMIT, so thirty jobs touching the same counters
-# cost one upsert per counter, not thirty. A job that fails adds nothing.
-_counters: ContextVar[dict[str, dict[tuple[object, ...], int]] | None] = ContextVar(
-    "counters", default=None
-)
+Counts = Mapping[tuple[object, ...], int]
+Flush = Callable[[sqlite3.Connection, Any], None]
+
+
+@dataclass
+class _Group:
+    """What the jobs of one group commit share, written once before its COMMIT.
+
+    counters: additive counter rows (key columns -> n) the running job adds; summed over the
+    group, so thirty jobs touching the same counters cost one upsert per counter, not thirty.
+    rows: rows of append-only logs no job reads back (audit, change feed), per table, in the
+    order added; inserted many to a statement.
+    values: values the jobs keep for the whole group (e.g. the audit chain's head), each with
+    the function that writes it. A job that fails adds nothing and leaves the values as it
+    found them.
+    """
+
+    counters: dict[str, dict[tuple[object, ...], int]] = field(default_factory=dict)
+    rows: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
+    values: dict[str, tuple[Any, Flush | None]] = field(default_factory=dict)
+
+
+_group: ContextVar[_Group | None] = ContextVar("group", default=None)
 UPSERT_ROWS = 32
 Job = Callable[[sqlite3.Connection], T]
 log = structlog.get_logger()
@@ -188,73 +205,141 @@ class Database:
                 return
 
 
-def add_counts(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Add each row's n (its last column) to the counter with its key: at the group's commit
+def add_counts(conn: sqlite3.Connection, table: str, counts: Counts) -> None:
+    """Add each n to the counter row of its key (the key columns): at the group's commit
     inside a group commit, at once otherwise."""
-    pending = _counters.get()
-    if pending is None:
-        upsert_add(conn, table, rows)
+    group = _group.get()
+    if group is None:
+        upsert_add(conn, table, [(*k, n) for k, n in counts.items() if n])
         return
-    sums = pending.setdefault(table, {})
-    for *key, n in rows:
-        k = tuple(key)
-        sums[k] = sums.get(k, 0) + int(n)  # type: ignore[call-overload]
+    sums = group.counters.get(table)
+    if sums is None:
+        group.counters[table] = dict(counts)
+        return
+    for k, n in counts.items():
+        sums[k] = sums.get(k, 0) + n
+
+
+def add_row(conn: sqlite3.Connection, table: str, row: tuple[object, ...]) -> None:
+    """Insert a row of an append-only log that no job reads back: at the group's commit (after
+    the rows of the jobs before, UPSERT_ROWS rows to a statement) inside a group commit, at
+    once otherwise. table: the table with its column list, e.g. "log (a, b)"."""
+    group = _group.get()
+    if group is None:
+        insert_rows(conn, table, [row])
+    else:
+        group.rows.setdefault(table, []).append(row)
+
+
+def insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Insert rows in order, UPSERT_ROWS to a statement. (executemany runs, and lets go of the
+    GIL, once per row: while the event loop is busy, each such step waits for the GIL.)"""
+    _in_chunks(conn, f"INSERT INTO {table} VALUES ", "", rows)
+
+
+def group_value(conn: sqlite3.Connection, key: str, load: Callable[[sqlite3.Connection], T]) -> T:
+    """The value kept under key in this group commit (loaded on first use), or load(conn)
+    outside one."""
+    group = _group.get()
+    if group is None:
+        return load(conn)
+    kept = group.values.get(key)
+    if kept is None:
+        value = load(conn)
+        group.values[key] = (value, None)
+        return value
+    return kept[0]  # type: ignore[no-any-return]
+
+
+def keep_value(conn: sqlite3.Connection, key: str, value: object, flush: Flush | None) -> None:
+    """Set the value under key: flush(conn, value) writes it (if it is to be written), once
+    before the group's COMMIT inside a group commit, at once otherwise."""
+    group = _group.get()
+    if group is None:
+        if flush is not None:
+            flush(conn, value)
+    else:
+        group.values[key] = (value, flush)
 
 
 @cache
-def _upsert_sql(table: str, width: int, rows: int) -> str:
-    values = ",".join([f"({', '.join('?' * width)})"] * rows)
-    return f"INSERT INTO {table} VALUES {values} ON CONFLICT DO UPDATE SET n = n + excluded.n"
+def _values_sql(head: str, tail: str, width: int, rows: int) -> str:
+    return head + ",".join([f"({', '.join('?' * width)})"] * rows) + tail
 
 
-def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Add each row's n to the counter with its key, now. Full chunks go UPSERT_ROWS rows to a
-    statement, the rest one by one: two prepared statements per table, whatever the count."""
+def _in_chunks(
+    conn: sqlite3.Connection, head: str, tail: str, rows: list[tuple[object, ...]]
+) -> None:
+    """Run head VALUES... tail over rows: full chunks UPSERT_ROWS rows to a statement, the
+    rest one by one (two prepared statements, whatever the count)."""
     if not rows:
         return
     width, full = len(rows[0]), len(rows) - len(rows) % UPSERT_ROWS
     if full:
         conn.executemany(
-            _upsert_sql(table, width, UPSERT_ROWS),
+            _values_sql(head, tail, width, UPSERT_ROWS),
             [
                 list(chain.from_iterable(rows[i : i + UPSERT_ROWS]))
                 for i in range(0, full, UPSERT_ROWS)
             ],
         )
-    conn.executemany(_upsert_sql(table, width, 1), rows[full:])
+    if full < len(rows):
+        conn.executemany(_values_sql(head, tail, width, 1), rows[full:])
+
+
+def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """Add each row's n to the counter with its key, now."""
+    _in_chunks(
+        conn, f"INSERT INTO {table} VALUES ", " ON CONFLICT DO UPDATE SET n = n + excluded.n", rows
+    )
 
 
 def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
     """Each job in its own savepoint, all in one transaction: one failing job undoes only itself
-    (its counters too); the counters the others added are written once, before COMMIT."""
+    (its counters and kept values too); what the others added is written once, before COMMIT."""
     outcomes: list[tuple[bool, Any]] = []
     totals: dict[str, dict[tuple[object, ...], int]] = {}
+    logs: dict[str, list[tuple[object, ...]]] = {}
+    state = _Group()
     conn.execute("BEGIN IMMEDIATE")
+    token = _group.set(state)
     try:
         for pending in group:
             conn.execute("SAVEPOINT job")
-            mine: dict[str, dict[tuple[object, ...], int]] = {}
-            token = _counters.set(mine)
+            values = dict(state.values)
             try:
                 value = pending.job(conn)
             except Exception as e:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
+                state.values = values
                 outcomes.append((False, e))
             else:
                 conn.execute("RELEASE job")
                 outcomes.append((True, value))
-                for table, sums in mine.items():
-                    total = totals.setdefault(table, {})
+                for table, sums in state.counters.items():
+                    total = totals.get(table)
+                    if total is None:
+                        totals[table] = sums
+                        continue
                     for k, n in sums.items():
                         total[k] = total.get(k, 0) + n
+                for table, rows in state.rows.items():
+                    logs.setdefault(table, []).extend(rows)
             finally:
-                _counters.reset(token)
+                state.counters, state.rows = {}, {}
+        for table, rows in logs.items():
+            insert_rows(conn, table, rows)
         for table, total in totals.items():
             upsert_add(conn, table, [(*k, n) for k, n in total.items() if n])
+        for kept, flush in state.values.values():
+            if flush is not None:
+                flush(conn, kept)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+    finally:
+        _group.reset(token)
     return outcomes

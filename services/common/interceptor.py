@@ -27,6 +27,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, service: str, key: bytes) -> None:
         self.service = service
         self.key = key
+        # method -> (its handler, the wrapped one): the same handler comes back for every call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
+        self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
     async def intercept_service(
         self,
@@ -37,6 +41,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         method = details.method  # type: ignore[attr-defined]
         if handler is None or method.startswith(OPEN_PREFIXES):
             return handler
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         kwargs = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
@@ -56,6 +68,19 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             self._stream(method, handler.stream_stream), **kwargs
         )
+
+    def count(self, method: str, code: str, seconds: float) -> None:
+        """The RPC in the metrics (labelled children looked up once per method and code)."""
+        counter = self._counted.get((method, code))
+        if counter is None:
+            name = method.rsplit("/", 1)[-1]
+            counter = self._counted[(method, code)] = metrics.RPCS.labels(self.service, name, code)
+        timer = self._timed.get(method)
+        if timer is None:
+            name = method.rsplit("/", 1)[-1]
+            timer = self._timed[method] = metrics.RPC_SECONDS.labels(self.service, name)
+        counter.inc()
+        timer.observe(seconds)
 
     def _unary(self, method: str, behavior: Any) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -130,9 +155,7 @@ class _Call:
 
     def end(self) -> None:
         elapsed = time.perf_counter() - self.start
-        name = self.method.rsplit("/", 1)[-1]
-        metrics.RPCS.labels(self.owner.service, name, self.code).inc()
-        metrics.RPC_SECONDS.labels(self.owner.service, name).observe(elapsed)
+        self.owner.count(self.method, self.code, elapsed)
         log.info(
             "rpc",
             method=self.method,

@@ -10,7 +10,7 @@ on a dimension that is also grouped by.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -66,9 +66,10 @@ def _project(key: Key, mask: int) -> Key:
 
 
 @lru_cache(maxsize=4096)
-def _projections(key: Key) -> tuple[Key, ...]:
-    """The key under every mask, in mask order (a batch repeats a few keys many times)."""
-    return tuple(_project(key, mask) for mask in MASKS)
+def _projections(rollup: str, key: Key) -> tuple[tuple[str, ...], ...]:
+    """The rollup_distinct key (rollup, key under a mask) of every mask, in mask order (a
+    batch repeats a few keys many times)."""
+    return tuple((rollup, *_project(key, mask)) for mask in MASKS)
 
 
 def _load_marks(
@@ -94,32 +95,35 @@ def apply(
     new_subjects: set[int] | frozenset[int] = frozenset(),
 ) -> None:
     """Add each (subject or None, dimension key, day, +1/-1) to the counters."""
-    counts: Counter[tuple[str, ...]] = Counter()
+    counts: dict[tuple[object, ...], int] = {}
     per_subject: dict[int, dict[Key, int]] = {}  # plain dicts: most subjects get one change
     for subject, key, day, delta in deltas:
-        counts[(*key, day)] += delta
+        row = (rollup, *key, day)
+        counts[row] = counts.get(row, 0) + delta
         if subject is not None:
             changes = per_subject.get(subject)
             if changes is None:
                 per_subject[subject] = {key: delta}
             else:
                 changes[key] = changes.get(key, 0) + delta
-    add_counts(conn, "rollup_counts", [(rollup, *k, n) for k, n in counts.items() if n])
+    add_counts(conn, "rollup_counts", counts)
     if not per_subject:
         return
-    existing = _load_marks(conn, rollup, [s for s in per_subject if s not in new_subjects])
-    distinct: Counter[Key] = Counter()
-    first_seen: Counter[Key] = Counter()  # subjects seen for the first time, by their one key
+    old = [s for s in per_subject if s not in new_subjects]
+    existing = _load_marks(conn, rollup, old) if old else {}
+    distinct: dict[tuple[object, ...], int] = {}
+    first_seen: dict[Key, int] = {}  # subjects seen for the first time, by their one key
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[object, ...]] = []
     for subject, changes in per_subject.items():
-        before = existing.get(subject, {})
+        before = existing.get(subject)
         if not before and len(changes) == 1:
             ((key, delta),) = changes.items()
             if delta > 0:
-                first_seen[key] += 1
+                first_seen[key] = first_seen.get(key, 0) + 1
                 upserts.append((rollup, subject, *key, delta))
             continue
+        before = before or {}
         after = dict(before)
         for key, delta in changes.items():
             after[key] = after.get(key, 0) + delta
@@ -131,22 +135,23 @@ def apply(
         live_after = {k for k, n in after.items() if n > 0}
         if live_before != live_after:
             # (mask, projection) pairs: the same per-mask set differences, in one pass.
-            was = {mp for k in live_before for mp in enumerate(_projections(k))}
-            now = {mp for k in live_after for mp in enumerate(_projections(k))}
+            was = {mp for k in live_before for mp in enumerate(_projections(rollup, k))}
+            now = {mp for k in live_after for mp in enumerate(_projections(rollup, k))}
             for _, p in now - was:
-                distinct[p] += 1
+                distinct[p] = distinct.get(p, 0) + 1
             for _, p in was - now:
-                distinct[p] -= 1
+                distinct[p] = distinct.get(p, 0) - 1
     for key, n in first_seen.items():
-        for p in _projections(key):
-            distinct[p] += n
+        for p in _projections(rollup, key):
+            distinct[p] = distinct.get(p, 0) + n
     upsert_add(conn, "rollup_marks", upserts)  # now: later jobs of the group read the marks
-    conn.executemany(
-        f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
-        f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
-        deletes,
-    )
-    add_counts(conn, "rollup_distinct", [(rollup, *k, n) for k, n in distinct.items() if n])
+    if deletes:
+        conn.executemany(
+            f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
+            f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
+            deletes,
+        )
+    add_counts(conn, "rollup_distinct", distinct)
 
 
 def subject_filter(
