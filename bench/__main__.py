@@ -145,6 +145,8 @@ def gateway_table(g: gateway.GatewayResult, rounds: int) -> list[str]:
         f"  {'GetCampaignStatus through the gateway':<44}{g.gateway:>8.1f} ms",
         f"  gateway over the slowest source: {g.overhead:+.1f} ms (target ≤ "
         f"{GATEWAY_OVERHEAD_MS:.0f} ms)  {ok}",
+        f"  gateway over the same fan-out made directly: {g.gateway - g.direct:+.1f} ms "
+        "(on 2 cores the three sources slow each other down when asked together)",
         f"  status at {g.records_large:,} records {g.gateway_large:.1f} ms vs at "
         f"{g.records_small:,}: ratio {g.scale_ratio:.2f} (target ≤ {SCALE_TARGET})  {scale_ok}",
     ]
