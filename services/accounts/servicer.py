@@ -194,16 +194,13 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     async def BatchGetAccounts(
         self, request: pb.BatchGetAccountsRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetAccountsResponse:
-        if len(request.names) > paging.MAX_PAGE_SIZE:
-            raise InvalidArgument([FieldViolation("names", "at most 1000")])
-        ids = [names.parse(n, f"names[{i}]", "accounts")[0] for i, n in enumerate(request.names)]
+        ids = standard.batch_ids(request.names, "accounts")
         rows, deps = await self.db.read(
             lambda c: _with_departments(c, list(store.get_accounts(c, ids).values()))
         )
-        found = {a.id: a for a in rows}
+        found, missing = standard.found_and_missing(request.names, ids, {a.id: a for a in rows})
         return pb.BatchGetAccountsResponse(
-            accounts=[account_pb(found[i], deps.get(i)) for i in ids if i in found],
-            not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
+            accounts=[account_pb(a, deps.get(a.id)) for a in found], not_found=missing
         )
 
     async def ListAccounts(

@@ -729,16 +729,12 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     async def BatchGetCases(
         self, request: pb.BatchGetCasesRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetCasesResponse:
-        if len(request.names) > paging.MAX_PAGE_SIZE:
-            raise InvalidArgument([FieldViolation("names", "at most 1000")])
-        ids = [names.parse(n, f"names[{i}]", "cases")[0] for i, n in enumerate(request.names)]
+        ids = standard.batch_ids(request.names, "cases")
         principal = current_principal()
         found = await self.db.read(lambda c: store.get_cases(c, ids))
         visible = {i: case for i, case in found.items() if can_view(principal, case)}
-        return pb.BatchGetCasesResponse(
-            cases=[case_pb(visible[i]) for i in ids if i in visible],
-            not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in visible],
-        )
+        cases, missing = standard.found_and_missing(request.names, ids, visible)
+        return pb.BatchGetCasesResponse(cases=[case_pb(c) for c in cases], not_found=missing)
 
     async def ListCases(
         self, request: pb.ListCasesRequest, context: grpc.aio.ServicerContext
@@ -964,12 +960,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     async def GetStats(
         self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStatsResponse:
-        if request.subject not in STATS_ROLLUPS:
-            raise InvalidArgument([FieldViolation("subject", "required")])
-        rollup, subjects = STATS_ROLLUPS[request.subject]
-        rows, total = await standard.stats(
-            self.rt, rollup, request.filter, list(request.group_by), subjects=subjects
-        )
+        rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
         return pb.GetStatsResponse(rows=rows, total=total)
 
 

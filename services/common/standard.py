@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from netnet.common.v1 import common_pb2
-from services.common import audit, changes, convert, idempotency, paging, rollups
+from services.common import audit, changes, convert, idempotency, names, paging, rollups
 from services.common.auth import require_role
 from services.common.context import current_principal
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.server import Runtime
+
+R = TypeVar("R")
 
 
 async def stats(
@@ -25,6 +27,34 @@ async def stats(
     v.raise_if_any()
     result = await runtime.db.read(lambda c: rollups.query(c, rollup, q, subjects))
     return [convert.stats_row(r) for r in result.rows], convert.stats_row(result.total)
+
+
+async def stats_of(
+    runtime: Runtime, rollups_by_subject: dict[int, tuple[str, bool]], request: Any
+) -> tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]:
+    """GetStats of a service that counts several subjects: the request's subject picks the
+    rollup (and whether it counts distinct subjects)."""
+    if request.subject not in rollups_by_subject:
+        raise InvalidArgument([FieldViolation("subject", "required")])
+    rollup, subjects = rollups_by_subject[request.subject]
+    return await stats(runtime, rollup, request.filter, list(request.group_by), subjects)
+
+
+def batch_ids(requested: Sequence[str], collection: str) -> list[int]:
+    """The ids of a batch get's names (at most a page of them)."""
+    if len(requested) > paging.MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("names", f"at most {paging.MAX_PAGE_SIZE}")])
+    return [names.parse(n, f"names[{i}]", collection)[0] for i, n in enumerate(requested)]
+
+
+def found_and_missing(
+    requested: Sequence[str], ids: list[int], found: Mapping[int, R]
+) -> tuple[list[R], list[str]]:
+    """A batch get's answer in the order asked, and the names that did not resolve."""
+    return (
+        [found[i] for i in ids if i in found],
+        [n for n, i in zip(requested, ids, strict=True) if i not in found],
+    )
 
 
 async def watch(

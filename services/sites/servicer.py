@@ -269,16 +269,13 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     async def BatchGetSites(
         self, request: pb.BatchGetSitesRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetSitesResponse:
-        if len(request.names) > paging.MAX_PAGE_SIZE:
-            raise InvalidArgument([FieldViolation("names", "at most 1000")])
-        ids = [names.parse(n, f"names[{i}]", "sites")[0] for i, n in enumerate(request.names)]
+        ids = standard.batch_ids(request.names, "sites")
         rows, deps = await self.db.read(
             lambda c: _with_departments(c, list(store.get_sites(c, ids).values()))
         )
-        found = {s.id: s for s in rows}
+        found, missing = standard.found_and_missing(request.names, ids, {s.id: s for s in rows})
         return pb.BatchGetSitesResponse(
-            sites=[site_pb(found[i], deps.get(i)) for i in ids if i in found],
-            not_found=[n for n, i in zip(request.names, ids, strict=True) if i not in found],
+            sites=[site_pb(s, deps.get(s.id)) for s in found], not_found=missing
         )
 
     async def ListSites(
@@ -595,12 +592,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     async def GetStats(
         self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStatsResponse:
-        if request.subject not in STATS_ROLLUPS:
-            raise InvalidArgument([FieldViolation("subject", "required")])
-        rollup, subjects = STATS_ROLLUPS[request.subject]
-        rows, total = await standard.stats(
-            self.rt, rollup, request.filter, list(request.group_by), subjects=subjects
-        )
+        rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
         return pb.GetStatsResponse(rows=rows, total=total)
 
 
