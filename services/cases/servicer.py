@@ -963,6 +963,14 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
         return pb.GetStatsResponse(rows=rows, total=total)
 
+    async def BatchGetStats(
+        self, request: pb.BatchGetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetStatsResponse:
+        answers = await standard.batch_stats(self.rt, STATS_ROLLUPS, request.requests)
+        return pb.BatchGetStatsResponse(
+            responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
+        )
+
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
     pb_grpc.add_CaseServiceServicer_to_server(CaseServicer(runtime), server)

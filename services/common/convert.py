@@ -35,17 +35,19 @@ def to_ts(us: int | None) -> Timestamp | None:
 
 
 def stats_query(
-    f: common_pb2.StatsFilter, group_by: list[int], v: Violations
+    f: common_pb2.StatsFilter, group_by: list[int], v: Violations, prefix: str = ""
 ) -> rollups.StatsQuery:
     groups = []
     for i, g in enumerate(group_by):
-        if v.check(g in DIMENSIONS, f"group_by[{i}]", "unknown dimension"):
-            v.check(DIMENSIONS[g] not in groups, f"group_by[{i}]", "repeated dimension")
+        if v.check(g in DIMENSIONS, f"{prefix}group_by[{i}]", "unknown dimension"):
+            v.check(DIMENSIONS[g] not in groups, f"{prefix}group_by[{i}]", "repeated dimension")
             groups.append(DIMENSIONS[g])
     start = to_us(f.start_time, f.HasField("start_time"))
     end = to_us(f.end_time, f.HasField("end_time"))
     v.check(
-        start is None or end is None or start < end, "filter.end_time", "must be after start_time"
+        start is None or end is None or start < end,
+        f"{prefix}filter.end_time",
+        "must be after start_time",
     )
     return rollups.StatsQuery(
         departments=tuple(f.departments),

@@ -19,25 +19,47 @@ from services.common.server import Runtime
 R = TypeVar("R")
 
 
-async def stats(
-    runtime: Runtime, rollup: str, f: common_pb2.StatsFilter, group_by: list[int], subjects: bool
-) -> tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]:
-    v = Violations()
-    q = convert.stats_query(f, group_by, v)
-    v.raise_if_any()
-    result = await runtime.db.read(lambda c: rollups.query(c, rollup, q, subjects))
+Subjects = dict[int, tuple[str, bool]]  # a GetStats subject -> (rollup, counts distinct subjects)
+StatsAnswer = tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]
+MAX_BATCH_STATS = 100
+
+
+def _stats_query(
+    subjects: Subjects, request: Any, v: Violations, prefix: str = ""
+) -> tuple[str, bool, rollups.StatsQuery]:
+    """The rollup a GetStats request reads (its subject picks it; a service that counts one
+    thing has subject 0) and the query, its bad fields noted under prefix."""
+    subject = getattr(request, "subject", 0)
+    v.check(subject in subjects, f"{prefix}subject", "required")
+    rollup, distinct = subjects.get(subject, ("", False))
+    return rollup, distinct, convert.stats_query(request.filter, list(request.group_by), v, prefix)
+
+
+def _answer(result: rollups.StatsResult) -> StatsAnswer:
     return [convert.stats_row(r) for r in result.rows], convert.stats_row(result.total)
 
 
-async def stats_of(
-    runtime: Runtime, rollups_by_subject: dict[int, tuple[str, bool]], request: Any
-) -> tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]:
-    """GetStats of a service that counts several subjects: the request's subject picks the
-    rollup (and whether it counts distinct subjects)."""
-    if request.subject not in rollups_by_subject:
-        raise InvalidArgument([FieldViolation("subject", "required")])
-    rollup, subjects = rollups_by_subject[request.subject]
-    return await stats(runtime, rollup, request.filter, list(request.group_by), subjects)
+async def stats_of(runtime: Runtime, subjects: Subjects, request: Any) -> StatsAnswer:
+    """GetStats: counted rows from the rollups, never a scan of the records."""
+    v = Violations()
+    rollup, distinct, q = _stats_query(subjects, request, v)
+    v.raise_if_any()
+    return _answer(await runtime.db.read(lambda c: rollups.query(c, rollup, q, distinct)))
+
+
+async def batch_stats(
+    runtime: Runtime, subjects: Subjects, requests: Sequence[Any]
+) -> list[StatsAnswer]:
+    """BatchGetStats: every query answered from one snapshot, in one read."""
+    v = Violations()
+    v.check(len(requests) <= MAX_BATCH_STATS, "requests", f"at most {MAX_BATCH_STATS}")
+    queries = [_stats_query(subjects, r, v, f"requests[{i}].") for i, r in enumerate(requests)]
+    v.raise_if_any()
+
+    def read(c: sqlite3.Connection) -> list[rollups.StatsResult]:
+        return [rollups.query(c, rollup, q, distinct) for rollup, distinct, q in queries]
+
+    return [_answer(result) for result in await runtime.db.read(read)]
 
 
 def batch_ids(requested: Sequence[str], collection: str) -> list[int]:

@@ -595,6 +595,14 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
         return pb.GetStatsResponse(rows=rows, total=total)
 
+    async def BatchGetStats(
+        self, request: pb.BatchGetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetStatsResponse:
+        answers = await standard.batch_stats(self.rt, STATS_ROLLUPS, request.requests)
+        return pb.BatchGetStatsResponse(
+            responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
+        )
+
 
 def _with_departments(
     c: sqlite3.Connection, sites: list[Site]

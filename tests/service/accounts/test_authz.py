@@ -68,6 +68,10 @@ RPCS: dict[str, Callable[[Stub, Metadata | None, Seeded], Awaitable[Any]]] = {
         pb.ListAccountActionsRequest(parent=seed["account"]), metadata=md
     ),
     "GetStats": lambda s, md, seed: s.GetStats(pb.GetStatsRequest(), metadata=md),
+    "BatchGetStats": lambda s, md, seed: s.BatchGetStats(
+        pb.BatchGetStatsRequest(requests=[pb.GetStatsRequest(), pb.GetStatsRequest()]),
+        metadata=md,
+    ),
     "WatchChanges": lambda s, md, seed: _watch_one(s, md),
     "ListAuditEntries": lambda s, md, seed: s.ListAuditEntries(
         pb.ListAuditEntriesRequest(), metadata=md
@@ -95,6 +99,8 @@ def _check_normal(name: str, resp: Any, seed: Seeded) -> None:
         assert [a.name for a in resp.actions] == [seed["action"]]
     elif name == "GetStats":
         assert resp.total.count == 1
+    elif name == "BatchGetStats":
+        assert [r.total.count for r in resp.responses] == [1, 1]
     elif name == "WatchChanges":
         assert resp.event.seq == 1 and resp.event.resource == seed["action"]
     elif name == "ListAuditEntries":

@@ -151,6 +151,12 @@ RPCS: dict[str, Callable[[Stub, Metadata | None, Seeded], Awaitable[Any]]] = {
     "GetStats": lambda s, md, x: s.GetStats(
         pb.GetStatsRequest(subject=pb.STATS_SUBJECT_SITE_ACTIONS), metadata=md
     ),
+    "BatchGetStats": lambda s, md, x: s.BatchGetStats(
+        pb.BatchGetStatsRequest(
+            requests=[pb.GetStatsRequest(subject=pb.STATS_SUBJECT_SITE_ACTIONS)]
+        ),
+        metadata=md,
+    ),
     "WatchChanges": lambda s, md, x: _watch_one(s, md),
     "ListAuditEntries": lambda s, md, x: s.ListAuditEntries(
         pb.ListAuditEntriesRequest(), metadata=md

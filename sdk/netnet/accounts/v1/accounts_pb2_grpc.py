@@ -75,6 +75,11 @@ class AccountServiceStub:
                 request_serializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetStats = channel.unary_unary(
+                '/netnet.accounts.v1.AccountService/BatchGetStats',
+                request_serializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsRequest.SerializeToString,
+                response_deserializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsResponse.FromString,
+                _registered_method=True)
         self.WatchChanges = channel.unary_stream(
                 '/netnet.accounts.v1.AccountService/WatchChanges',
                 request_serializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.WatchChangesRequest.SerializeToString,
@@ -149,6 +154,13 @@ class AccountServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetStats(self, request, context):
+        """Several stats queries answered from one snapshot (the gateway's status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchChanges(self, request, context):
         """Ordered, resumable change log.
         """
@@ -211,6 +223,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsRequest.FromString,
                     response_serializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'BatchGetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetStats,
+                    request_deserializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsRequest.FromString,
+                    response_serializer=netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsResponse.SerializeToString,
             ),
             'WatchChanges': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchChanges,
@@ -445,6 +462,33 @@ class AccountService:
             '/netnet.accounts.v1.AccountService/GetStats',
             netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsRequest.SerializeToString,
             netnet_dot_accounts_dot_v1_dot_accounts__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.accounts.v1.AccountService/BatchGetStats',
+            netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsRequest.SerializeToString,
+            netnet_dot_accounts_dot_v1_dot_accounts__pb2.BatchGetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,8 @@ class AccountServiceStub:
     ListAccountActions: _grpc.UnaryUnaryMultiCallable[_accounts_pb2.ListAccountActionsRequest, _accounts_pb2.ListAccountActionsResponse]
     GetStats: _grpc.UnaryUnaryMultiCallable[_accounts_pb2.GetStatsRequest, _accounts_pb2.GetStatsResponse]
     """Counted actions and distinct accounts, from rollup counters."""
+    BatchGetStats: _grpc.UnaryUnaryMultiCallable[_accounts_pb2.BatchGetStatsRequest, _accounts_pb2.BatchGetStatsResponse]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _grpc.UnaryStreamMultiCallable[_accounts_pb2.WatchChangesRequest, _accounts_pb2.WatchChangesResponse]
     """Ordered, resumable change log."""
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_accounts_pb2.ListAuditEntriesRequest, _accounts_pb2.ListAuditEntriesResponse]
@@ -70,6 +72,8 @@ class AccountServiceAsyncStub(AccountServiceStub):
     ListAccountActions: _aio.UnaryUnaryMultiCallable[_accounts_pb2.ListAccountActionsRequest, _accounts_pb2.ListAccountActionsResponse]  # type: ignore[assignment]
     GetStats: _aio.UnaryUnaryMultiCallable[_accounts_pb2.GetStatsRequest, _accounts_pb2.GetStatsResponse]  # type: ignore[assignment]
     """Counted actions and distinct accounts, from rollup counters."""
+    BatchGetStats: _aio.UnaryUnaryMultiCallable[_accounts_pb2.BatchGetStatsRequest, _accounts_pb2.BatchGetStatsResponse]  # type: ignore[assignment]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _aio.UnaryStreamMultiCallable[_accounts_pb2.WatchChangesRequest, _accounts_pb2.WatchChangesResponse]  # type: ignore[assignment]
     """Ordered, resumable change log."""
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_accounts_pb2.ListAuditEntriesRequest, _accounts_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
@@ -139,6 +143,14 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_accounts_pb2.GetStatsResponse, _abc.Awaitable[_accounts_pb2.GetStatsResponse]]:
         """Counted actions and distinct accounts, from rollup counters."""
+
+    @_abc_1.abstractmethod
+    def BatchGetStats(
+        self,
+        request: _accounts_pb2.BatchGetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_accounts_pb2.BatchGetStatsResponse, _abc.Awaitable[_accounts_pb2.BatchGetStatsResponse]]:
+        """Several stats queries answered from one snapshot (the gateway's status)."""
 
     @_abc_1.abstractmethod
     def WatchChanges(

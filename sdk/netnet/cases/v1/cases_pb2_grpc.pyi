@@ -72,6 +72,8 @@ class CaseServiceStub:
     GetTypicalCase: _grpc.UnaryUnaryMultiCallable[_cases_pb2.GetTypicalCaseRequest, _cases_pb2.GetTypicalCaseResponse]
     ListTypicalCases: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListTypicalCasesRequest, _cases_pb2.ListTypicalCasesResponse]
     GetStats: _grpc.UnaryUnaryMultiCallable[_cases_pb2.GetStatsRequest, _cases_pb2.GetStatsResponse]
+    BatchGetStats: _grpc.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _grpc.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]
@@ -120,6 +122,8 @@ class CaseServiceAsyncStub(CaseServiceStub):
     GetTypicalCase: _aio.UnaryUnaryMultiCallable[_cases_pb2.GetTypicalCaseRequest, _cases_pb2.GetTypicalCaseResponse]  # type: ignore[assignment]
     ListTypicalCases: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListTypicalCasesRequest, _cases_pb2.ListTypicalCasesResponse]  # type: ignore[assignment]
     GetStats: _aio.UnaryUnaryMultiCallable[_cases_pb2.GetStatsRequest, _cases_pb2.GetStatsResponse]  # type: ignore[assignment]
+    BatchGetStats: _aio.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]  # type: ignore[assignment]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _aio.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]  # type: ignore[assignment]
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
@@ -303,6 +307,14 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _cases_pb2.GetStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_cases_pb2.GetStatsResponse, _abc.Awaitable[_cases_pb2.GetStatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def BatchGetStats(
+        self,
+        request: _cases_pb2.BatchGetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cases_pb2.BatchGetStatsResponse, _abc.Awaitable[_cases_pb2.BatchGetStatsResponse]]:
+        """Several stats queries answered from one snapshot (the gateway's status)."""
 
     @_abc_1.abstractmethod
     def WatchChanges(

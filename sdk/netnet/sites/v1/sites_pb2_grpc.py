@@ -115,6 +115,11 @@ class SiteServiceStub:
                 request_serializer=netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetStats = channel.unary_unary(
+                '/netnet.sites.v1.SiteService/BatchGetStats',
+                request_serializer=netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsRequest.SerializeToString,
+                response_deserializer=netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsResponse.FromString,
+                _registered_method=True)
         self.WatchChanges = channel.unary_stream(
                 '/netnet.sites.v1.SiteService/WatchChanges',
                 request_serializer=netnet_dot_sites_dot_v1_dot_sites__pb2.WatchChangesRequest.SerializeToString,
@@ -240,6 +245,13 @@ class SiteServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetStats(self, request, context):
+        """Several stats queries answered from one snapshot (the gateway's status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchChanges(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -340,6 +352,11 @@ def add_SiteServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsRequest.FromString,
                     response_serializer=netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'BatchGetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetStats,
+                    request_deserializer=netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsRequest.FromString,
+                    response_serializer=netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsResponse.SerializeToString,
             ),
             'WatchChanges': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchChanges,
@@ -790,6 +807,33 @@ class SiteService:
             '/netnet.sites.v1.SiteService/GetStats',
             netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsRequest.SerializeToString,
             netnet_dot_sites_dot_v1_dot_sites__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.sites.v1.SiteService/BatchGetStats',
+            netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsRequest.SerializeToString,
+            netnet_dot_sites_dot_v1_dot_sites__pb2.BatchGetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,8 @@ class SiteServiceStub:
     """Every earlier disposition of the same content, across departments."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_sites_pb2.GetStatsRequest, _sites_pb2.GetStatsResponse]
     """Counted records from rollup counters."""
+    BatchGetStats: _grpc.UnaryUnaryMultiCallable[_sites_pb2.BatchGetStatsRequest, _sites_pb2.BatchGetStatsResponse]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _grpc.UnaryStreamMultiCallable[_sites_pb2.WatchChangesRequest, _sites_pb2.WatchChangesResponse]
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_sites_pb2.ListAuditEntriesRequest, _sites_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_sites_pb2.VerifyAuditChainRequest, _sites_pb2.VerifyAuditChainResponse]
@@ -90,6 +92,8 @@ class SiteServiceAsyncStub(SiteServiceStub):
     """Every earlier disposition of the same content, across departments."""
     GetStats: _aio.UnaryUnaryMultiCallable[_sites_pb2.GetStatsRequest, _sites_pb2.GetStatsResponse]  # type: ignore[assignment]
     """Counted records from rollup counters."""
+    BatchGetStats: _aio.UnaryUnaryMultiCallable[_sites_pb2.BatchGetStatsRequest, _sites_pb2.BatchGetStatsResponse]  # type: ignore[assignment]
+    """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _aio.UnaryStreamMultiCallable[_sites_pb2.WatchChangesRequest, _sites_pb2.WatchChangesResponse]  # type: ignore[assignment]
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_sites_pb2.ListAuditEntriesRequest, _sites_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_sites_pb2.VerifyAuditChainRequest, _sites_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
@@ -216,6 +220,14 @@ class SiteServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_sites_pb2.GetStatsResponse, _abc.Awaitable[_sites_pb2.GetStatsResponse]]:
         """Counted records from rollup counters."""
+
+    @_abc_1.abstractmethod
+    def BatchGetStats(
+        self,
+        request: _sites_pb2.BatchGetStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sites_pb2.BatchGetStatsResponse, _abc.Awaitable[_sites_pb2.BatchGetStatsResponse]]:
+        """Several stats queries answered from one snapshot (the gateway's status)."""
 
     @_abc_1.abstractmethod
     def WatchChanges(
