@@ -1,6 +1,7 @@
 """Rollup counters kept in the writing transaction, so statistics never scan records.
 
-Three tables (runtime migration): counts per (dimensions, day); for each subject the
+Four tables (runtime migrations): counts per (dimensions, day) and per dimensions alone
+(what a query not by day reads); for each subject the
 dimension values it has live records under ("marks"); and distinct subjects per subset of
 the five dimensions, with '*' for "any value" (32 subsets). Distinct counts are exact when
 the query's dimensions are one subset: not by day, and a filter with several values only
@@ -96,10 +97,13 @@ def apply(
 ) -> None:
     """Add each (subject or None, dimension key, day, +1/-1) to the counters."""
     counts: dict[tuple[object, ...], int] = {}
+    totals: dict[tuple[object, ...], int] = {}
     per_subject: dict[int, dict[Key, int]] = {}  # plain dicts: most subjects get one change
     for subject, key, day, delta in deltas:
         row = (rollup, *key, day)
         counts[row] = counts.get(row, 0) + delta
+        total = (rollup, *key)
+        totals[total] = totals.get(total, 0) + delta
         if subject is not None:
             changes = per_subject.get(subject)
             if changes is None:
@@ -107,6 +111,7 @@ def apply(
             else:
                 changes[key] = changes.get(key, 0) + delta
     add_counts(conn, "rollup_counts", counts)
+    add_counts(conn, "rollup_totals", totals)
     if not per_subject:
         return
     old = [s for s in per_subject if s not in new_subjects]
@@ -194,8 +199,10 @@ def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[
     cols = ", ".join(q.group_by)
     select = f"{cols}, SUM(n)" if cols else "SUM(n)"
     group = f"GROUP BY {cols}" if cols else ""
+    by_day = q.start_day or q.end_day or "day" in q.group_by
+    table = "rollup_counts" if by_day else "rollup_totals"
     rows = conn.execute(
-        f"SELECT {select} FROM rollup_counts WHERE {' AND '.join(conds)} {group}", params
+        f"SELECT {select} FROM {table} WHERE {' AND '.join(conds)} {group}", params
     ).fetchall()
     return {tuple(r[:-1]): r[-1] for r in rows if r[-1]}
 
