@@ -59,9 +59,6 @@ class Health:
     error: str = ""
     latency_ms: float = 0.0
 
-    def worse(self, other: Health) -> Health:
-        return other if other.state > self.state else self
-
 
 class Backends:
     """One channel per service for the life of the process."""

@@ -338,14 +338,6 @@ def can_view(principal: Principal, case: Case) -> bool:
     )
 
 
-def require_view(principal: Principal, case: Case) -> None:
-    if not can_view(principal, case):
-        raise PermissionDenied(
-            "case details are for the lead and assisting departments and the coordinating office",
-            reason="CASE_NOT_VISIBLE",
-        )
-
-
 def require_lead(principal: Principal, case: Case) -> None:
     if principal.department != case.lead_department:
         raise PermissionDenied(

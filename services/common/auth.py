@@ -37,13 +37,6 @@ def ensure_key(path: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
-def read_key(path: Path) -> bytes:
-    try:
-        return path.read_text().strip().encode()
-    except FileNotFoundError:
-        raise SystemExit(f"signing key {path} not found (set NETNET_KEY_FILE)") from None
-
-
 def issue_token(
     key: bytes,
     *,
