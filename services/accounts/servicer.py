@@ -286,8 +286,7 @@ def _prepare(m: object, now: int, v: Violations) -> ActionInput:
 
 
 def _hash(a: ActionInput) -> None:
-    """Hash the input's keys here, on the event loop, rather than on the writer thread (which
-    writes the batch before meanwhile)."""
+    """Hash the input's keys here, on the event loop, so the writer thread does not."""
     a.ident_key()
     a.body_hash()
 
