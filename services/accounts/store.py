@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 
 from services.accounts.domain import Account, ActionRecord
-from services.common import rollups
+from services.common import paging, rollups
 from services.common.db import insert_rows
 from services.common.rollups import CHUNK
 
@@ -162,12 +162,15 @@ def actions_of(
     newest_first: bool = False,
 ) -> list[ActionRecord]:
     """Actions in id order (or newest first), after a keyset position (0: the start)."""
-    op, order = ("<", "DESC") if newest_first else (">", "ASC")
-    start = after_id or (2**63 - 1 if newest_first else 0)
-    rows = conn.execute(
-        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id = ? AND id {op} ? "
-        f"ORDER BY id {order} LIMIT ?",
-        (account_id, start, limit),
+    rows = paging.children_page(
+        conn,
+        "account_actions",
+        ACTION_COLS,
+        "account_id",
+        account_id,
+        after_id,
+        limit,
+        newest_first,
     )
     return [ActionRecord(*row) for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sqlite3
 from typing import Any
 
 from services.common.errors import FieldViolation, InvalidArgument
@@ -40,3 +41,24 @@ def decode(token: str, filter_: Any) -> Any:
     if bound != _bind(filter_):
         raise InvalidArgument([FieldViolation("page_token", "was issued for a different filter")])
     return key
+
+
+def children_page(
+    conn: sqlite3.Connection,
+    table: str,
+    columns: str,
+    parent_column: str,
+    parent_id: int,
+    after_id: int,
+    limit: int,
+    newest_first: bool,
+) -> list[Any]:
+    """Rows of table belonging to one parent, in id order or newest first, after a keyset
+    position (0: from the start)."""
+    op, order = ("<", "DESC") if newest_first else (">", "ASC")
+    start = after_id or (2**63 - 1 if newest_first else 0)
+    return conn.execute(
+        f"SELECT {columns} FROM {table} WHERE {parent_column} = ? AND id {op} ? "
+        f"ORDER BY id {order} LIMIT ?",
+        (parent_id, start, limit),
+    ).fetchall()

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from services.common import rollups
+from services.common import paging, rollups
 from services.common.bulk import CHUNK, hash64, next_id
 from services.sites.domain import (
     SITE_ROLLUP,
@@ -255,12 +255,8 @@ def actions_of(
     newest_first: bool = False,
 ) -> list[SiteActionRow]:
     """Actions in id order (or newest first), after a keyset position (0: the start)."""
-    op, order = ("<", "DESC") if newest_first else (">", "ASC")
-    start = after_id or (2**63 - 1 if newest_first else 0)
-    rows = conn.execute(
-        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id = ? AND id {op} ? "
-        f"ORDER BY id {order} LIMIT ?",
-        (site_id, start, limit),
+    rows = paging.children_page(
+        conn, "site_actions", ACTION_COLS, "site_id", site_id, after_id, limit, newest_first
     )
     return [_action(r) for r in rows]
 
