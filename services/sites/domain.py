@@ -87,7 +87,9 @@ def canonical_identifier(kind: int, raw: str) -> str | None:
     if kind != Kind.WEBSITE or not text:
         return None
     try:
-        host = urlsplit(text if "//" in text else f"//{text}").hostname or ""
+        parts = urlsplit(text if "//" in text else f"//{text}")
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError:
         return None
     host = host.rstrip(".").lower()

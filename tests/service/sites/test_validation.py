@@ -64,6 +64,11 @@ ACTION_CASES: list[tuple[str, pb.SiteActionInput, list[str]]] = [
     ("space in host", with_(BANNED, site__identifier="exa mple.com"), ["site.identifier"]),
     ("localhost", with_(BANNED, site__identifier="localhost"), ["site.identifier"]),
     ("hyphen-edged label", with_(BANNED, site__identifier="-bad-.com"), ["site.identifier"]),
+    (
+        "port that is not one",
+        with_(BANNED, site__identifier="example.com:99999"),
+        ["site.identifier"],
+    ),
     ("empty host", with_(BANNED, site__identifier=""), ["site.identifier"]),
     ("scheme only", with_(BANNED, site__identifier="https://"), ["site.identifier"]),
     ("ip address", with_(BANNED, site__identifier="10.1.2.3"), ["site.identifier"]),
