@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 
 from services.accounts.domain import Account, ActionRecord
 from services.common import paging, rollups
-from services.common.db import insert_rows
-from services.common.rollups import CHUNK
+from services.common.db import insert_rows, rows_in
 
 ACCOUNT_COLS = (
     "id, platform, platform_uid, kind, handle, status, suspended_until_us, "
@@ -21,26 +19,15 @@ ACTION_COLS = (
 )
 
 
-def _chunks(values: list[int]) -> Iterable[list[int]]:
-    for i in range(0, len(values), CHUNK):
-        yield values[i : i + CHUNK]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
-
-
 def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Account]:
-    found: dict[int, Account] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            f"SELECT ident_key, {ACCOUNT_COLS} FROM accounts "
-            f"WHERE ident_key IN ({_marks(len(chunk))})",
-            chunk,
+    return {
+        key: Account(*cols)
+        for key, *cols in rows_in(
+            conn,
+            f"SELECT ident_key, {ACCOUNT_COLS} FROM accounts WHERE ident_key IN ({{ids}})",
+            keys,
         )
-        for key, *cols in rows:
-            found[key] = Account(*cols)
-    return found
+    }
 
 
 def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -> None:
@@ -138,13 +125,8 @@ def get_account(conn: sqlite3.Connection, account_id: int) -> Account | None:
 
 
 def get_accounts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Account]:
-    found: dict[int, Account] = {}
-    for chunk in _chunks(sorted(set(ids))):
-        for row in conn.execute(
-            f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN ({_marks(len(chunk))})", chunk
-        ):
-            found[row[0]] = Account(*row)
-    return found
+    sql = f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN ({{ids}})"
+    return {row[0]: Account(*row) for row in rows_in(conn, sql, ids)}
 
 
 def get_action(conn: sqlite3.Connection, action_id: int) -> ActionRecord | None:

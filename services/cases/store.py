@@ -17,7 +17,8 @@ from services.cases.domain import (
     Party,
     TypicalCase,
 )
-from services.common.bulk import CHUNK, next_id
+from services.common.bulk import next_id
+from services.common.db import rows_in
 
 CAMPAIGN_COLS = (
     "id, slug, title, start_us, end_us, lead_department, participating, "
@@ -145,15 +146,8 @@ def get_case(conn: sqlite3.Connection, case_id: int) -> Case | None:
 
 
 def get_cases(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Case]:
-    found: dict[int, Case] = {}
-    unique = sorted(set(ids))
-    for i in range(0, len(unique), CHUNK):
-        chunk = unique[i : i + CHUNK]
-        for row in conn.execute(
-            f"SELECT {CASE_COLS} FROM cases WHERE id IN ({_q(len(chunk))})", chunk
-        ):
-            found[row[0]] = _case(row)
-    return found
+    sql = f"SELECT {CASE_COLS} FROM cases WHERE id IN ({{ids}})"
+    return {row[0]: _case(row) for row in rows_in(conn, sql, ids)}
 
 
 def list_cases(

@@ -18,7 +18,6 @@ from services.common.errors import DomainError, FieldViolation, InvalidArgument,
 
 MAX_BATCH = 5000
 MAX_REJECTIONS = 100
-CHUNK = 500
 In = TypeVar("In")
 Msg = TypeVar("Msg")
 
@@ -78,16 +77,13 @@ class RequestKeys:
     def __init__(self, conn: sqlite3.Connection, table: str, request_ids: list[str]) -> None:
         self.known: dict[int, tuple[str, int, int]] = {}
         self.keys = {r: hash64(r) for r in request_ids}  # each id hashed once
-        keys = list(set(self.keys.values()))
-        for i in range(0, len(keys), CHUNK):
-            chunk = keys[i : i + CHUNK]
-            rows = conn.execute(
-                f"SELECT request_key, request_id, body_hash, id FROM {table} "
-                f"WHERE request_key IN ({','.join('?' * len(chunk))})",
-                chunk,
-            )
-            for key, rid, body, rec in rows:
-                self.known[key] = (rid, body, rec)
+        for key, rid, body, rec in db.rows_in(
+            conn,
+            f"SELECT request_key, request_id, body_hash, id FROM {table} "
+            "WHERE request_key IN ({ids})",
+            self.keys.values(),
+        ):
+            self.known[key] = (rid, body, rec)
 
     def key(self, request_id: str) -> int:
         """The request id's 64-bit key."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -203,6 +203,20 @@ class Database:
                     listener()
             if stop:
                 return
+
+
+IN_CHUNK = 500  # values per IN (...) list: well under SQLite's parameter limit
+
+
+def rows_in(
+    conn: sqlite3.Connection, sql: str, values: Iterable[object], *before: object
+) -> Iterator[Any]:
+    """The rows of sql, whose `{ids}` stands for an IN list of the values (distinct, asked
+    IN_CHUNK at a time); the parameters before them go first."""
+    unique = list(dict.fromkeys(values))
+    for i in range(0, len(unique), IN_CHUNK):
+        chunk = unique[i : i + IN_CHUNK]
+        yield from conn.execute(sql.replace("{ids}", ",".join("?" * len(chunk))), (*before, *chunk))
 
 
 def add_counts(conn: sqlite3.Connection, table: str, counts: Counts) -> None:

@@ -16,14 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from services.common.db import add_counts, upsert_add
+from services.common.db import add_counts, rows_in, upsert_add
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ALL_GROUPS = (*DIMS, "day")
 ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
-CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -77,15 +76,14 @@ def _load_marks(
     conn: sqlite3.Connection, rollup: str, subjects: list[int]
 ) -> dict[int, dict[Key, int]]:
     marks: dict[int, dict[Key, int]] = defaultdict(dict)
-    for i in range(0, len(subjects), CHUNK):
-        chunk = subjects[i : i + CHUNK]
-        rows = conn.execute(
-            f"SELECT subject_id, {', '.join(DIMS)}, n FROM rollup_marks WHERE rollup = ? "
-            f"AND subject_id IN ({','.join('?' * len(chunk))})",
-            (rollup, *chunk),
-        )
-        for subject, *dims, n in rows:
-            marks[subject][tuple(dims)] = n  # type: ignore[index]
+    for subject, *dims, n in rows_in(
+        conn,
+        f"SELECT subject_id, {', '.join(DIMS)}, n FROM rollup_marks WHERE rollup = ? "
+        "AND subject_id IN ({ids})",
+        subjects,
+        rollup,
+    ):
+        marks[subject][tuple(dims)] = n
     return marks
 
 
@@ -255,14 +253,12 @@ def departments_of(
 ) -> dict[int, list[str]]:
     """subject -> departments with live records on it (whom to contact about it)."""
     found: dict[int, list[str]] = defaultdict(list)
-    unique = sorted(set(subjects))
-    for i in range(0, len(unique), CHUNK):
-        chunk = unique[i : i + CHUNK]
-        rows = conn.execute(
-            "SELECT DISTINCT subject_id, department FROM rollup_marks WHERE rollup = ? AND "
-            f"subject_id IN ({','.join('?' * len(chunk))}) ORDER BY 1, 2",
-            (rollup, *chunk),
-        )
-        for subject, department in rows:
-            found[subject].append(department)
+    for subject, department in rows_in(
+        conn,
+        "SELECT DISTINCT subject_id, department FROM rollup_marks WHERE rollup = ? AND "
+        "subject_id IN ({ids}) ORDER BY 1, 2",
+        subjects,
+        rollup,
+    ):
+        found[subject].append(department)
     return found

@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 
 from services.common import paging, rollups
-from services.common.bulk import CHUNK, hash64, next_id
+from services.common.bulk import hash64, next_id
+from services.common.db import rows_in
 from services.sites.domain import (
     SITE_ROLLUP,
     STATUS_ROLLUP,
@@ -60,16 +61,11 @@ class SiteBook:
         self.by_key: dict[int, Site] = {}
         self.status_before: dict[int, int] = {}
         keys = list({r.ident_key() for r in refs})
-        for column, values in (("ident_key", keys), ("id", list(set(ids)))):
-            for i in range(0, len(values), CHUNK):
-                chunk = values[i : i + CHUNK]
-                for key, *cols in conn.execute(
-                    f"SELECT ident_key, {SITE_COLS} FROM sites "
-                    f"WHERE {column} IN ({_in(len(chunk))})",
-                    chunk,
-                ):
-                    site = self.by_key[key] = Site(*cols)
-                    self.status_before[site.id] = site.status
+        for column, values in (("ident_key", keys), ("id", list(ids))):
+            sql = f"SELECT ident_key, {SITE_COLS} FROM sites WHERE {column} IN ({{ids}})"
+            for key, *cols in rows_in(conn, sql, values):
+                site = self.by_key[key] = Site(*cols)
+                self.status_before[site.id] = site.status
         self.by_id = {s.id: s for s in self.by_key.values()}
         self.created: dict[int, Site] = {}
         self.touched: dict[int, Site] = {}
@@ -229,15 +225,8 @@ def get_site(conn: sqlite3.Connection, site_id: int) -> Site | None:
 
 
 def get_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Site]:
-    found: dict[int, Site] = {}
-    unique = sorted(set(ids))
-    for i in range(0, len(unique), CHUNK):
-        chunk = unique[i : i + CHUNK]
-        for row in conn.execute(
-            f"SELECT {SITE_COLS} FROM sites WHERE id IN ({_in(len(chunk))})", chunk
-        ):
-            found[row[0]] = Site(*row)
-    return found
+    sql = f"SELECT {SITE_COLS} FROM sites WHERE id IN ({{ids}})"
+    return {row[0]: Site(*row) for row in rows_in(conn, sql, ids)}
 
 
 def get_action(conn: sqlite3.Connection, action_id: int) -> SiteActionRow | None:
@@ -485,12 +474,4 @@ def count_by_content(conn: sqlite3.Connection, sha256: str) -> int:
 
 def disposition_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, int]:
     """disposition id -> site id."""
-    found: dict[int, int] = {}
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
-        found.update(
-            conn.execute(
-                f"SELECT id, site_id FROM dispositions WHERE id IN ({_in(len(chunk))})", chunk
-            ).fetchall()
-        )
-    return found
+    return dict(rows_in(conn, "SELECT id, site_id FROM dispositions WHERE id IN ({ids})", ids))
