@@ -236,9 +236,9 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
                 ),
             )
         )
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListAccountsResponse(
-            accounts=[account_pb(a, deps.get(a.id)) for a in rows[:size]], next_page_token=token
+            accounts=[account_pb(a, deps.get(a.id)) for a in page], next_page_token=token
         )
 
     async def ListAccountActions(
@@ -257,9 +257,9 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         rows = await self.db.read(read)
         if rows is None:
             raise NotFound(f"{request.parent} not found")
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListAccountActionsResponse(
-            actions=[action_pb(r) for r in rows[:size]], next_page_token=token
+            actions=[action_pb(r) for r in page], next_page_token=token
         )
 
     async def GetStats(

@@ -362,9 +362,9 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.decode(request.page_token, "campaigns") or 0
         rows = await self.rt.db.read(lambda c: store.list_campaigns(c, after, size + 1))
-        token = paging.encode("campaigns", rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, "campaigns")
         return cpb.ListCampaignsResponse(
-            campaigns=[campaign_pb(c) for c in rows[:size]], next_page_token=token
+            campaigns=[campaign_pb(c) for c in page], next_page_token=token
         )
 
 
@@ -610,9 +610,9 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
                 c, principal.department, request.incoming, state, before, after, size + 1
             )
         )
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListHandoversResponse(
-            handovers=[self._handover_pb(h) for h in rows[:size]], next_page_token=token
+            handovers=[self._handover_pb(h) for h in page], next_page_token=token
         )
 
     # --- cases ---
@@ -756,8 +756,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
                 c, after, size + 1, principal.department, everything, filters
             )
         )
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
-        return pb.ListCasesResponse(cases=[case_pb(c) for c in rows[:size]], next_page_token=token)
+        page, token = paging.cut(rows, size, bound)
+        return pb.ListCasesResponse(cases=[case_pb(c) for c in page], next_page_token=token)
 
     async def FindCaseHolders(
         self, request: pb.FindCaseHoldersRequest, context: grpc.aio.ServicerContext
@@ -784,10 +784,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.decode(request.page_token, request.parent) or 0
         rows = await self.db.read(lambda c: store.events_of(c, case.id, after, size + 1))
-        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
-        return pb.ListCaseEventsResponse(
-            events=[event_pb(e) for e in rows[:size]], next_page_token=token
-        )
+        page, token = paging.cut(rows, size, request.parent)
+        return pb.ListCaseEventsResponse(events=[event_pb(e) for e in page], next_page_token=token)
 
     # --- parties ---
 
@@ -897,10 +895,10 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.decode(request.page_token, request.parent) or 0
         rows = await self.db.read(lambda c: store.parties_of(c, case.id, after, size + 1))
-        token = paging.encode(request.parent, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, request.parent)
         show = sees_real_names(principal, case)
         return pb.ListPartiesResponse(
-            parties=[party_pb(p, show) for p in rows[:size]], next_page_token=token
+            parties=[party_pb(p, show) for p in page], next_page_token=token
         )
 
     # --- typical cases ---
@@ -950,9 +948,9 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         rows = await self.db.read(
             lambda c: store.list_typical(c, request.campaign_id, after, size + 1)
         )
-        token = paging.encode(request.campaign_id, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, request.campaign_id)
         return pb.ListTypicalCasesResponse(
-            typical_cases=[typical_pb(t) for t in rows[:size]], next_page_token=token
+            typical_cases=[typical_pb(t) for t in page], next_page_token=token
         )
 
     # --- the standard ones ---

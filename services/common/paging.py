@@ -6,10 +6,12 @@ import base64
 import hashlib
 import json
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from services.common.errors import FieldViolation, InvalidArgument
 
+T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -62,3 +64,14 @@ def children_page(
         f"ORDER BY id {order} LIMIT ?",
         (parent_id, start, limit),
     ).fetchall()
+
+
+def cut(
+    rows: list[T], size: int, bound: Any, key: Callable[[T], Any] | None = None
+) -> tuple[list[T], str]:
+    """A page read one row past its size: the page, and the token of the next page (empty
+    when this one is the last), keyed by key(row) or else row.id."""
+    if len(rows) <= size:
+        return rows, ""
+    last = rows[size - 1]
+    return rows[:size], encode(bound, key(last) if key else last.id)  # type: ignore[attr-defined]

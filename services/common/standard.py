@@ -100,10 +100,8 @@ async def audit_page(
     limit = paging.page_size(size)
     after = paging.decode(token, "audit") or 0
     entries = await runtime.db.read(lambda c: audit.page(c, after, limit + 1))
-    more = len(entries) > limit
-    entries = entries[:limit]
-    next_token = paging.encode("audit", entries[-1].seq) if more else ""
-    return [convert.audit_entry(e) for e in entries], next_token
+    page, token = paging.cut(entries, limit, "audit", key=lambda e: e.seq)
+    return [convert.audit_entry(e) for e in page], token
 
 
 async def verify_audit(runtime: Runtime) -> common_pb2.AuditVerification:

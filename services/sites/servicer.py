@@ -312,9 +312,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
                 ),
             )
         )
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListSitesResponse(
-            sites=[site_pb(s, deps.get(s.id)) for s in rows[:size]], next_page_token=token
+            sites=[site_pb(s, deps.get(s.id)) for s in page], next_page_token=token
         )
 
     async def ListSiteActions(
@@ -333,9 +333,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         rows = await self.db.read(read)
         if rows is None:
             raise NotFound(f"{request.parent} not found")
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListSiteActionsResponse(
-            actions=[action_pb(r) for r in rows[:size]], next_page_token=token
+            actions=[action_pb(r) for r in page], next_page_token=token
         )
 
     async def ListOverdueSites(
@@ -358,11 +358,11 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             return rows, rollups.departments_of(c, SITE_ROLLUP, [s.id for s, _ in rows])
 
         rows, deps = await self.db.read(read)
-        token = paging.encode(bound, rows[size - 1][0].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound, key=lambda r: r[0].id)
         return pb.ListOverdueSitesResponse(
             sites=[
                 pb.OverdueSite(site=site_pb(s, deps.get(s.id)), notice=action_pb(a))
-                for s, a in rows[:size]
+                for s, a in page
             ],
             next_page_token=token,
         )
@@ -479,9 +479,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
                 c, after, size + 1, request.department, request.campaign_id
             )
         )
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.ListNoticeBatchesResponse(
-            batches=[batch_pb(b) for b in rows[:size]], next_page_token=token
+            batches=[batch_pb(b) for b in page], next_page_token=token
         )
 
     async def RecordDisposition(
@@ -582,9 +582,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             )
 
         rows, departments = await self.db.read(read)
-        token = paging.encode(bound, rows[size - 1].id) if len(rows) > size else ""
+        page, token = paging.cut(rows, size, bound)
         return pb.LookupContentHashResponse(
-            dispositions=[disposition_pb(d) for d in rows[:size]],
+            dispositions=[disposition_pb(d) for d in page],
             departments=departments,
             next_page_token=token,
         )
