@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from services.accounts import store
 from services.accounts.domain import (
@@ -23,6 +23,7 @@ from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, ids_
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
+    DomainError,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -43,6 +44,19 @@ class Recorded:
     actions: list[ActionRecord]
     accounts: dict[int, Account]  # id -> account as written
     new_accounts: set[int]
+    after: dict[int, Account] = field(default_factory=dict)  # index -> account after it
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One unary record as answered: the action (or the one its request id recorded before),
+    its account as it stood right after it, the departments on that account, and whether
+    the request id had been used before."""
+
+    action: ActionRecord
+    account: Account
+    departments: list[str]
+    duplicate: bool
 
 
 def record(
@@ -57,31 +71,38 @@ def record(
     return _record(conn, principal, items, now_us, strict).result
 
 
-def record_one(
-    conn: sqlite3.Connection, principal: Principal, a: ActionInput, now_us: int
-) -> tuple[ActionRecord, Account, list[str], bool]:
-    """One unary record (strict): the action (or the one its request id recorded before),
-    its account and that account's departments as they stand in this transaction, and
-    whether it was a duplicate. A new action is answered from what was written, not re-read."""
-    done = _record(conn, principal, [(0, a)], now_us, strict=True)
-    outcome = done.result.outcomes[0]
-    if outcome.duplicate:
-        rec = store.get_action(conn, outcome.record_id)
-        assert rec is not None
-        account = store.get_account(conn, rec.account_id)
-        assert account is not None
-        is_new = False
-    else:
-        (rec,) = done.actions
-        account = done.accounts[rec.account_id]
-        is_new = account.id in done.new_accounts
-    # A new account's only live marks are this action's.
-    departments = (
-        [rec.department]
-        if is_new
-        else rollups.departments_of(conn, ROLLUP, [account.id]).get(account.id, [])
-    )
-    return rec, account, departments, outcome.duplicate
+def record_calls(
+    conn: sqlite3.Connection, principal: Principal, inputs: list[ActionInput], now_us: int
+) -> list[tuple[bool, Answer | DomainError]]:
+    """Unary records of one principal waiting at the same moment, written as one batch: each
+    answered and audited as its own call; a refused one writes nothing and gets its error.
+    A new action is answered from what was written, not re-read."""
+    done = _record(conn, principal, list(enumerate(inputs)), now_us, strict=False, calls=True)
+    # Every input is in the caller's department: an account's departments after the batch
+    # are those after any of its records.
+    old = [i for i in done.accounts if i not in done.new_accounts]
+    departments = rollups.departments_of(conn, ROLLUP, old) if old else {}
+    new = {rec.id: rec for rec in done.actions}
+    answers: list[tuple[bool, Answer | DomainError]] = []
+    for o in done.result.outcomes:
+        if o.error is not None:
+            answers.append((False, o.error))
+        elif o.duplicate:
+            rec = store.get_action(conn, o.record_id)
+            assert rec is not None
+            account = store.get_account(conn, rec.account_id)
+            assert account is not None
+            deps = rollups.departments_of(conn, ROLLUP, [account.id]).get(account.id, [])
+            answers.append((True, Answer(rec, account, deps, True)))
+        else:
+            rec = new[o.record_id]
+            deps = (
+                [rec.department]
+                if rec.account_id in done.new_accounts
+                else departments.get(rec.account_id, [])
+            )
+            answers.append((True, Answer(rec, done.after[o.index], deps, False)))
+    return answers
 
 
 def _record(
@@ -90,7 +111,10 @@ def _record(
     items: list[tuple[int, ActionInput]],
     now_us: int,
     strict: bool,
+    calls: bool = False,
 ) -> Recorded:
+    """calls: the items are unary calls (see record_calls): each is audited, and its account
+    kept as it stood after it."""
     result = BatchResult()
     keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
     idents = [a.ident_key() for _, a in items]
@@ -102,6 +126,7 @@ def _record(
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
     rows: list[tuple[int, int, ActionRecord]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+    after: dict[int, Account] = {}
 
     for (index, a), ident in zip(items, idents, strict=True):
         outcome = Outcome(index, a.request_id)
@@ -168,7 +193,7 @@ def _record(
         except Reject as r:
             if strict:
                 raise r.error from None
-            outcome.field, outcome.reason = r.field, r.error.message
+            outcome.field, outcome.reason, outcome.error = r.field, r.error.message, r.error
             continue
         if a.handle:
             account.handle = a.handle
@@ -180,6 +205,8 @@ def _record(
         rows.append((keys.key(a.request_id), body, rec))
         deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
         outcome.record_id = rec.id
+        if calls:
+            after[index] = replace(account)
 
     new_ids = {a.id for a in created.values() if a.id in touched}
     # As MAX(id) + 1 would be: an account made for a refused record is not stored.
@@ -190,8 +217,8 @@ def _record(
     store.insert_actions(conn, rows)
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     actions = [rec for _, _, rec in rows]
-    _log(conn, principal, actions, result, now_us, strict)
-    return Recorded(result, actions, touched, new_ids)
+    _log(conn, principal, actions, result, now_us, each=strict or calls)
+    return Recorded(result, actions, touched, new_ids, after)
 
 
 def _apply(
@@ -223,9 +250,9 @@ def _log(
     actions: list[ActionRecord],
     result: BatchResult,
     now_us: int,
-    strict: bool,
+    each: bool,
 ) -> None:
-    if strict:
+    if each:
         for rec in actions:
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)

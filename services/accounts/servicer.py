@@ -22,6 +22,7 @@ from services.accounts.domain import (
 from services.common import names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
 from services.common.bulk import Importer
+from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
@@ -114,20 +115,15 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         validate(a, now, v, prefix="action.")
         v.raise_if_any()
         _hash(a)
-
-        def job(c: sqlite3.Connection) -> pb.RecordActionResponse:
-            rec, account, deps, duplicate = operations.record_one(c, principal, a, now)
-            return pb.RecordActionResponse(
-                action=action_pb(rec), account=account_pb(account, deps), duplicate=duplicate
-            )
-
         try:
-            return await self.db.write(job)  # the answer is read in the writing transaction
+            # Calls of one principal waiting at the same moment are written as one batch.
+            answer = await self.db.write_batched(_record_calls, (principal, a, now), principal)
         except InvalidArgument as e:  # fields of the input: name them by their request path
             raise InvalidArgument(
                 [FieldViolation(f"action.{f.field}", f.description) for f in e.violations],
                 reason=e.reason,
             ) from None
+        return answer  # type: ignore[no-any-return]
 
     async def RetractAction(
         self, request: pb.RetractActionRequest, context: grpc.aio.ServicerContext
@@ -275,6 +271,29 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         return pb.BatchGetStatsResponse(
             responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
         )
+
+
+def _record_calls(
+    c: sqlite3.Connection, items: list[tuple[Principal, ActionInput, int]]
+) -> list[tuple[bool, object]]:
+    """RecordAction calls of one principal (the batch key), answered in the writing
+    transaction."""
+    answers = operations.record_calls(
+        c, items[0][0], [a for _, a, _ in items], max(now for _, _, now in items)
+    )
+    return [
+        (
+            True,
+            pb.RecordActionResponse(
+                action=action_pb(x.action),
+                account=account_pb(x.account, x.departments),
+                duplicate=x.duplicate,
+            ),
+        )
+        if ok and isinstance(x, operations.Answer)
+        else (False, x)
+        for ok, x in answers
+    ]
 
 
 def _prepare(m: object, now: int, v: Violations) -> ActionInput:

@@ -39,6 +39,7 @@ class Outcome:
     duplicate: bool = False
     field: str = ""
     reason: str = ""
+    error: DomainError | None = None  # why it was refused, to raise in a unary call
 
     @property
     def rejected(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -54,9 +54,14 @@ RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_GROUP = 256
 
 
+BatchRun = Callable[[sqlite3.Connection, list[Any]], list[tuple[bool, Any]]]
+
+
 @dataclass
 class _Pending:
-    job: Job[Any]
+    job: Job[Any] | None  # a job of its own, or else
+    batch: tuple[BatchRun, Hashable] | None = None  # an item of a batch run (and its key)
+    item: Any = None
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -149,12 +154,22 @@ class Database:
 
     async def write(self, job: Job[T]) -> T:
         """Run job in a transaction; returns once it is committed (or raises its error)."""
+        return await self._submit(_Pending(job))  # type: ignore[no-any-return]
+
+    async def write_batched(self, run: BatchRun, item: object, key: Hashable = None) -> Any:
+        """Write item through run(conn, items), whose i-th outcome answers the i-th item:
+        (True, value) or (False, the error to raise). The items of one run and key waiting
+        at the same moment go in one call, so many small writes (unary calls) cost one
+        batch's statements. run must write nothing for an item it refuses; if it raises,
+        each item is run again alone."""
+        return await self._submit(_Pending(None, (run, key), item))
+
+    async def _submit(self, pending: _Pending) -> Any:
         if self._task is None or self._task.done():
             # Not open yet (starting) or closed (stopping): a clean, retryable refusal.
             raise Unavailable("the database is not open", reason="NOT_SERVING")
-        pending = _Pending(job)
         await self._queue.put(pending)
-        return await asyncio.shield(pending.future)  # type: ignore[no-any-return]
+        return await pending.future  # a caller that goes away cancels it: not answered
 
     async def read(self, job: Job[T]) -> T:
         """Run job on the reader connection inside one read transaction (one snapshot)."""
@@ -308,29 +323,69 @@ def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ..
     )
 
 
+Unit = Callable[[sqlite3.Connection], list[tuple[bool, Any]]]
+
+
+def _units(group: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
+    """The group as units of work in order: each job alone; the items of one batch run and
+    key together, where the first of them stands (they were all waiting at once)."""
+    units: list[tuple[Unit, list[_Pending]]] = []
+    batches: dict[tuple[BatchRun, Hashable], list[_Pending]] = {}
+    for p in group:
+        if p.batch is None:
+            assert p.job is not None
+            units.append((partial(_alone, p.job), [p]))
+        elif p.batch in batches:
+            batches[p.batch].append(p)
+        else:
+            members = batches[p.batch] = [p]
+            units.append((partial(_together, p.batch[0], members), members))
+    return units
+
+
+def _alone(job: Job[Any], conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
+    return [(True, job(conn))]
+
+
+def _together(
+    run: BatchRun, members: list[_Pending], conn: sqlite3.Connection
+) -> list[tuple[bool, Any]]:
+    outcomes = run(conn, [p.item for p in members])
+    if len(outcomes) != len(members):
+        raise RuntimeError(f"a batch of {len(members)} gave {len(outcomes)} outcomes")
+    return outcomes
+
+
 def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
-    """Each job in its own savepoint, all in one transaction: one failing job undoes only itself
-    (its counters and kept values too); what the others added is written once, before COMMIT."""
-    outcomes: list[tuple[bool, Any]] = []
+    """Each unit of work in its own savepoint, all in one transaction: one failing unit undoes
+    only itself (its counters and kept values too; a failing batch is run again an item at
+    a time); what the others added is written once, before COMMIT. Outcomes in group order."""
+    done: dict[int, tuple[bool, Any]] = {}
     totals: dict[str, dict[tuple[object, ...], int]] = {}
     logs: dict[str, list[tuple[object, ...]]] = {}
     state = _Group()
     conn.execute("BEGIN IMMEDIATE")
     token = _group.set(state)
     try:
-        for pending in group:
+        queue = _units(group)
+        while queue:
+            unit, members = queue.pop(0)
             conn.execute("SAVEPOINT job")
             values = dict(state.values)
             try:
-                value = pending.job(conn)
+                outcomes = unit(conn)
             except Exception as e:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
                 state.values = values
-                outcomes.append((False, e))
+                if len(members) == 1:
+                    done[id(members[0])] = (False, e)
+                else:  # which item failed is not known: each again, alone
+                    run = members[0].batch[0]  # type: ignore[index]
+                    queue[:0] = [(partial(_together, run, [p]), [p]) for p in members]
             else:
                 conn.execute("RELEASE job")
-                outcomes.append((True, value))
+                done.update((id(p), o) for p, o in zip(members, outcomes, strict=True))
                 for table, sums in state.counters.items():
                     total = totals.get(table)
                     if total is None:
@@ -356,4 +411,4 @@ def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple
         raise
     finally:
         _group.reset(token)
-    return outcomes
+    return [done[id(p)] for p in group]

@@ -3,9 +3,10 @@ and the mapping of domain errors to google.rpc.Status."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 import traceback
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,9 @@ from services.common.errors import DomainError, internal_status, to_status
 log = structlog.get_logger()
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 REQUEST_ID_HEADER = "x-request-id"
+# A request id for a call that brings none: random per process, then counted.
+_PROCESS_ID = os.urandom(8).hex()
+_CALLS = itertools.count(1)
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
@@ -123,7 +127,9 @@ class _Call:
 
     def begin(self) -> None:
         metadata = tuple(self.context.invocation_metadata() or ())
-        rid = next((str(v) for k, v in metadata if k == REQUEST_ID_HEADER), "") or uuid.uuid4().hex
+        rid = next((str(v) for k, v in metadata if k == REQUEST_ID_HEADER), "") or (
+            f"{_PROCESS_ID}{next(_CALLS):016x}"
+        )
         request_id_var.set(rid)
         principal_var.set(None)
         principal = principal_from_metadata(self.owner.key, metadata)
