@@ -1,8 +1,10 @@
 """SQLite storage: WAL, numbered migrations, one writer task that group-commits.
 
-aiosqlite owns each connection and its thread. A unit of work is a plain function of a
-sqlite3 connection, run whole on that thread: a group commit of many writes then costs one
-thread hop, not one per statement.
+A unit of work is a plain function of a sqlite3 connection. Writes run on the event loop's
+own thread, a group of them in one transaction: SQLite lets go of the GIL at every
+statement, and a writer thread beside the event loop spent most of its time waiting to get
+it back. Reads run on a connection of their own, on aiosqlite's thread, so a long read does
+not hold up the loop.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ log = structlog.get_logger()
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_GROUP = 256
+# Group commit: the writer waits this long for more writes before committing what it has,
+# while writes keep coming in (as PostgreSQL's commit_delay). A wait that brought none makes
+# it skip the wait for the next LONE_SKIPS groups: a lone writer is hardly held up.
+GATHER_SECONDS = 0.001
+LONE_SKIPS = 32
 
 
 BatchRun = Callable[[sqlite3.Connection, list[Any]], list[tuple[bool, Any]]]
@@ -118,26 +125,41 @@ class Database:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self.path = path
         self.synchronous = synchronous
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._skips = 0  # groups still to commit without waiting for more
         self._task: asyncio.Task[None] | None = None
         self.commit_listeners: list[Callable[[], None]] = []
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=10000")
-        return conn
+    def _pragmas(self) -> list[str]:
+        return [
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA synchronous={self.synchronous}",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=10000",
+        ]
 
     async def open(self, migrations: list[tuple[str, Path]]) -> list[str]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
         dirs = [("runtime", RUNTIME_MIGRATIONS), *migrations]
-        applied = await _run_on(self._writer, lambda c: apply_migrations(c, dirs))
-        self._reader = await self._connect()
+
+        def connect_and_migrate() -> tuple[sqlite3.Connection, list[str]]:
+            # On a thread: a locked file waits out the busy timeout without holding up the
+            # loop (health keeps answering NOT_SERVING meanwhile).
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                for pragma in self._pragmas():
+                    conn.execute(pragma)
+                return conn, apply_migrations(conn, dirs)
+            except BaseException:
+                conn.close()
+                raise
+
+        self._writer, applied = await asyncio.to_thread(connect_and_migrate)
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in self._pragmas():
+            await self._reader.execute(pragma)
         self._task = asyncio.create_task(self._write_loop(), name=f"writer:{self.path.name}")
         return applied
 
@@ -147,9 +169,10 @@ class Database:
             await self._queue.put(None)
             await self._task
             self._task = None
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
         self._reader = self._writer = None
 
     async def write(self, job: Job[T]) -> T:
@@ -185,12 +208,23 @@ class Database:
 
         return await _run_on(self._reader, snapshot)
 
+    async def _gather(self) -> None:
+        """Let more writes join the group (see GATHER_SECONDS)."""
+        if self._skips:
+            self._skips -= 1
+            return
+        waiting = self._queue.qsize()
+        await asyncio.sleep(GATHER_SECONDS)
+        if self._queue.qsize() == waiting:
+            self._skips = LONE_SKIPS
+
     async def _write_loop(self) -> None:
         assert self._writer is not None
         while True:
             first = await self._queue.get()
             if first is None:
                 return
+            await self._gather()
             group = [first]
             stop = False
             while len(group) < MAX_GROUP and not self._queue.empty():
@@ -200,7 +234,7 @@ class Database:
                     break
                 group.append(item)
             try:
-                outcomes = await _run_on(self._writer, partial(_commit_group, group=group))
+                outcomes = _commit_group(self._writer, group)
             except Exception as e:  # the commit itself failed: nothing of the group landed
                 log.error("group commit failed", error=str(e))
                 for p in group:
