@@ -15,7 +15,6 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
-from itertools import chain
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,7 +47,6 @@ class _Group:
 
 
 _group: ContextVar[_Group | None] = ContextVar("group", default=None)
-UPSERT_ROWS = 32
 Job = Callable[[sqlite3.Connection], T]
 log = structlog.get_logger()
 
@@ -285,8 +283,8 @@ def add_counts(conn: sqlite3.Connection, table: str, counts: Counts) -> None:
 
 def add_row(conn: sqlite3.Connection, table: str, row: tuple[object, ...]) -> None:
     """Insert a row of an append-only log that no job reads back: at the group's commit (after
-    the rows of the jobs before, UPSERT_ROWS rows to a statement) inside a group commit, at
-    once otherwise. table: the table with its column list, e.g. "log (a, b)"."""
+    the rows of the jobs before) inside a group commit, at once otherwise. table: the table
+    with its column list, e.g. "log (a, b)"."""
     group = _group.get()
     if group is None:
         insert_rows(conn, table, [row])
@@ -295,9 +293,9 @@ def add_row(conn: sqlite3.Connection, table: str, row: tuple[object, ...]) -> No
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Insert rows in order, UPSERT_ROWS to a statement. (executemany runs, and lets go of the
-    GIL, once per row: while the event loop is busy, each such step waits for the GIL.)"""
-    _in_chunks(conn, f"INSERT INTO {table} VALUES ", "", rows)
+    """Insert rows in order (table: its name and column list, e.g. "log (a, b)")."""
+    if rows:
+        conn.executemany(_values_sql(f"INSERT INTO {table}", len(rows[0])), rows)
 
 
 def group_value(conn: sqlite3.Connection, key: str, load: Callable[[sqlite3.Connection], T]) -> T:
@@ -326,35 +324,17 @@ def keep_value(conn: sqlite3.Connection, key: str, value: object, flush: Flush |
 
 
 @cache
-def _values_sql(head: str, tail: str, width: int, rows: int) -> str:
-    return head + ",".join([f"({', '.join('?' * width)})"] * rows) + tail
-
-
-def _in_chunks(
-    conn: sqlite3.Connection, head: str, tail: str, rows: list[tuple[object, ...]]
-) -> None:
-    """Run head VALUES... tail over rows: full chunks UPSERT_ROWS rows to a statement, the
-    rest one by one (two prepared statements, whatever the count)."""
-    if not rows:
-        return
-    width, full = len(rows[0]), len(rows) - len(rows) % UPSERT_ROWS
-    if full:
-        conn.executemany(
-            _values_sql(head, tail, width, UPSERT_ROWS),
-            [
-                list(chain.from_iterable(rows[i : i + UPSERT_ROWS]))
-                for i in range(0, full, UPSERT_ROWS)
-            ],
-        )
-    if full < len(rows):
-        conn.executemany(_values_sql(head, tail, width, 1), rows[full:])
+def _values_sql(head: str, width: int, tail: str = "") -> str:
+    return f"{head} VALUES ({', '.join('?' * width)}){tail}"
 
 
 def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
     """Add each row's n to the counter with its key, now."""
-    _in_chunks(
-        conn, f"INSERT INTO {table} VALUES ", " ON CONFLICT DO UPDATE SET n = n + excluded.n", rows
-    )
+    if rows:
+        sql = _values_sql(
+            f"INSERT INTO {table}", len(rows[0]), " ON CONFLICT DO UPDATE SET n = n + excluded.n"
+        )
+        conn.executemany(sql, rows)
 
 
 Unit = Callable[[sqlite3.Connection], list[tuple[bool, Any]]]
@@ -391,9 +371,32 @@ def _together(
 
 
 def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
-    """Each unit of work in its own savepoint, all in one transaction: one failing unit undoes
-    only itself (its counters and kept values too; a failing batch is run again an item at
-    a time); what the others added is written once, before COMMIT. Outcomes in group order."""
+    """The group's units of work in one transaction; outcomes in group order. A lone unit
+    runs bare (the transaction stands in for its savepoint: SQLite keeps a copy of every
+    page a savepoint changes); when it fails, or there are several, see _transaction."""
+    units = _units(group)
+    if len(units) == 1:
+        try:
+            return _transaction(conn, group, units, savepoints=False)
+        except Exception as e:
+            members = units[0][1]
+            if len(members) == 1:
+                return [(False, e)]
+            run = members[0].batch[0]  # type: ignore[index]
+            units = [(partial(_together, run, [p]), [p]) for p in members]
+    return _transaction(conn, group, units, savepoints=True)
+
+
+def _transaction(
+    conn: sqlite3.Connection,
+    group: list[_Pending],
+    units: list[tuple[Unit, list[_Pending]]],
+    savepoints: bool,
+) -> list[tuple[bool, Any]]:
+    """With savepoints, each unit in its own: one failing unit undoes only itself (its
+    counters and kept values too; a failing batch is run again an item at a time); without,
+    a failing unit undoes the transaction and raises. What the units added to the group
+    (counters, log rows, kept values) is written once, before COMMIT."""
     done: dict[int, tuple[bool, Any]] = {}
     totals: dict[str, dict[tuple[object, ...], int]] = {}
     logs: dict[str, list[tuple[object, ...]]] = {}
@@ -401,36 +404,39 @@ def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple
     conn.execute("BEGIN IMMEDIATE")
     token = _group.set(state)
     try:
-        queue = _units(group)
+        queue = list(units)
         while queue:
             unit, members = queue.pop(0)
-            conn.execute("SAVEPOINT job")
-            values = dict(state.values)
-            try:
+            if not savepoints:
                 outcomes = unit(conn)
-            except Exception as e:
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                state.values = values
-                if len(members) == 1:
-                    done[id(members[0])] = (False, e)
-                else:  # which item failed is not known: each again, alone
-                    run = members[0].batch[0]  # type: ignore[index]
-                    queue[:0] = [(partial(_together, run, [p]), [p]) for p in members]
             else:
+                conn.execute("SAVEPOINT job")
+                values = dict(state.values)
+                try:
+                    outcomes = unit(conn)
+                except Exception as e:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    state.values = values
+                    state.counters, state.rows = {}, {}
+                    if len(members) == 1:
+                        done[id(members[0])] = (False, e)
+                    else:  # which item failed is not known: each again, alone
+                        run = members[0].batch[0]  # type: ignore[index]
+                        queue[:0] = [(partial(_together, run, [p]), [p]) for p in members]
+                    continue
                 conn.execute("RELEASE job")
-                done.update((id(p), o) for p, o in zip(members, outcomes, strict=True))
-                for table, sums in state.counters.items():
-                    total = totals.get(table)
-                    if total is None:
-                        totals[table] = sums
-                        continue
-                    for k, n in sums.items():
-                        total[k] = total.get(k, 0) + n
-                for table, rows in state.rows.items():
-                    logs.setdefault(table, []).extend(rows)
-            finally:
-                state.counters, state.rows = {}, {}
+            done.update((id(p), o) for p, o in zip(members, outcomes, strict=True))
+            for table, sums in state.counters.items():
+                total = totals.get(table)
+                if total is None:
+                    totals[table] = sums
+                    continue
+                for k, n in sums.items():
+                    total[k] = total.get(k, 0) + n
+            for table, rows in state.rows.items():
+                logs.setdefault(table, []).extend(rows)
+            state.counters, state.rows = {}, {}
         for table, rows in logs.items():
             insert_rows(conn, table, rows)
         for table, total in totals.items():
