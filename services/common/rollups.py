@@ -1,11 +1,12 @@
 """Rollup counters kept in the writing transaction, so statistics never scan records.
 
-Four tables (runtime migrations): counts per (dimensions, day) and per dimensions alone
-(what a query not by day reads); for each subject the
-dimension values it has live records under ("marks"); and distinct subjects per subset of
-the five dimensions, with '*' for "any value" (32 subsets). Distinct counts are exact when
-the query's dimensions are one subset: not by day, and a filter with several values only
-on a dimension that is also grouped by.
+Tables (runtime migrations): counts per (dimensions, day) and per dimensions alone (what a
+query not by day reads); for each subject the dimension values it has live records under
+("marks"); and distinct subjects: a subject with one live key is counted under that key
+(rollup_single), one with several under each subset of the five dimensions its keys fall
+in, with '*' for "any value" (rollup_distinct, 32 subsets) -- so a new subject costs one
+counter, not 32. Distinct counts are exact when the query's dimensions are one subset: not
+by day, and a filter with several values only on a dimension that is also grouped by.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def apply(
         return
     old = [s for s in per_subject if s not in new_subjects]
     existing = _load_marks(conn, rollup, old) if old else {}
-    distinct: dict[tuple[object, ...], int] = {}
-    first_seen: dict[Key, int] = {}  # subjects seen for the first time, by their one key
+    single: dict[tuple[object, ...], int] = {}  # subjects with one live key, by that key
+    distinct: dict[tuple[object, ...], int] = {}  # the others, by each projection
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[object, ...]] = []
     for subject, changes in per_subject.items():
@@ -123,7 +124,8 @@ def apply(
         if not before and len(changes) == 1:
             ((key, delta),) = changes.items()
             if delta > 0:
-                first_seen[key] = first_seen.get(key, 0) + 1
+                row = (rollup, *key)
+                single[row] = single.get(row, 0) + 1
                 upserts.append((rollup, subject, *key, delta))
             continue
         before = before or {}
@@ -137,16 +139,8 @@ def apply(
         live_before = {k for k, n in before.items() if n > 0}
         live_after = {k for k, n in after.items() if n > 0}
         if live_before != live_after:
-            # (mask, projection) pairs: the same per-mask set differences, in one pass.
-            was = {mp for k in live_before for mp in enumerate(_projections(rollup, k))}
-            now = {mp for k in live_after for mp in enumerate(_projections(rollup, k))}
-            for _, p in now - was:
-                distinct[p] = distinct.get(p, 0) + 1
-            for _, p in was - now:
-                distinct[p] = distinct.get(p, 0) - 1
-    for key, n in first_seen.items():
-        for p in _projections(rollup, key):
-            distinct[p] = distinct.get(p, 0) + n
+            _share(single, distinct, rollup, live_before, -1)
+            _share(single, distinct, rollup, live_after, +1)
     upsert_add(conn, "rollup_marks", upserts)  # now: later jobs of the group read the marks
     if deletes:
         conn.executemany(
@@ -154,7 +148,25 @@ def apply(
             f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
             deletes,
         )
+    add_counts(conn, "rollup_single", single)
     add_counts(conn, "rollup_distinct", distinct)
+
+
+def _share(
+    single: dict[tuple[object, ...], int],
+    distinct: dict[tuple[object, ...], int],
+    rollup: str,
+    live: set[Key],
+    sign: int,
+) -> None:
+    """Add (sign +1) or take away (-1) a subject's share of the distinct counts: its one live
+    key's, or each projection of its live keys once."""
+    if len(live) == 1:
+        row = (rollup, *next(iter(live)))
+        single[row] = single.get(row, 0) + sign
+        return
+    for p in {p for k in live for p in _projections(rollup, k)}:
+        distinct[p] = distinct.get(p, 0) + sign
 
 
 def subject_filter(
@@ -208,23 +220,32 @@ def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[
 def _distinct(
     conn: sqlite3.Connection, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
 ) -> dict[tuple[str, ...], int]:
+    """Distinct subjects per group: the projection rows of subjects with several live keys,
+    plus the one-key subjects whose key falls in the group (see migration 0003)."""
     filters = q.values()
-    conds: list[str] = ["rollup = ?"]
+    multi: list[str] = ["rollup = ?"]  # conditions on rollup_distinct
+    single: list[str] = ["rollup = ?"]  # ... and on rollup_single
     params: list[object] = [rollup]
+    single_params: list[object] = [rollup]
     for d in DIMS:
         if d in group_by or d in filters:
-            conds.append(f"{d} != '{ANY}'")
+            multi.append(f"{d} != '{ANY}'")
             if d in filters:
                 sql, p = _in(d, filters[d])
-                conds.append(sql)
+                multi.append(sql)
+                single.append(sql)
                 params += p
+                single_params += p
         else:
-            conds.append(f"{d} = '{ANY}'")
+            multi.append(f"{d} = '{ANY}'")
     cols = ", ".join(group_by)
     select = f"{cols}, SUM(n)" if cols else "SUM(n)"
+    inner = f"{cols}, n" if cols else "n"
     group = f"GROUP BY {cols}" if cols else ""
     rows = conn.execute(
-        f"SELECT {select} FROM rollup_distinct WHERE {' AND '.join(conds)} {group}", params
+        f"SELECT {select} FROM (SELECT {inner} FROM rollup_distinct WHERE {' AND '.join(multi)}"
+        f" UNION ALL SELECT {inner} FROM rollup_single WHERE {' AND '.join(single)}) {group}",
+        params + single_params,
     )
     return {tuple(r[:-1]): r[-1] or 0 for r in rows}
 
