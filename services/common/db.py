@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -57,6 +58,12 @@ MAX_GROUP = 256
 # it skip the wait for the next LONE_SKIPS groups: a lone writer is hardly held up.
 GATHER_SECONDS = 0.001
 LONE_SKIPS = 32
+# The WAL is copied back into the database file (a checkpoint, with its fsync) by the writer
+# between two groups, on a thread, once this long has passed or this many rows changed since
+# the last: the event loop goes on meanwhile (writes queue up and go in the next group), and
+# with no write in between, the WAL starts over from its beginning after each checkpoint.
+CHECKPOINT_SECONDS = 0.5
+CHECKPOINT_ROWS = 20_000
 
 
 BatchRun = Callable[[sqlite3.Connection, list[Any]], list[tuple[bool, Any]]]
@@ -127,6 +134,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._skips = 0  # groups still to commit without waiting for more
+        self._checkpointed = (0.0, 0)  # when, and the writer's total changes then
         self._task: asyncio.Task[None] | None = None
         self.commit_listeners: list[Callable[[], None]] = []
 
@@ -136,6 +144,7 @@ class Database:
             f"PRAGMA synchronous={self.synchronous}",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=10000",
+            "PRAGMA wal_autocheckpoint=0",  # see CHECKPOINT_SECONDS
         ]
 
     async def open(self, migrations: list[tuple[str, Path]]) -> list[str]:
@@ -248,8 +257,28 @@ class Database:
                         p.future.set_exception(value)
                 for listener in self.commit_listeners:
                     listener()
+            await self._checkpoint(force=stop)
             if stop:
                 return
+
+    async def _checkpoint(self, force: bool = False) -> None:
+        """Copy the WAL back into the database file when it is due (see CHECKPOINT_SECONDS)."""
+        assert self._writer is not None
+        at, changes = self._checkpointed
+        now, total = time.monotonic(), self._writer.total_changes
+        if total == changes or not (
+            force or now - at >= CHECKPOINT_SECONDS or total - changes >= CHECKPOINT_ROWS
+        ):
+            return
+        self._checkpointed = (now, total)
+        try:
+            await asyncio.to_thread(_run_checkpoint, self._writer)
+        except sqlite3.Error as e:  # the WAL keeps the data; the next checkpoint tries again
+            log.warning("checkpoint failed", error=str(e))
+
+
+def _run_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # its row read: statement done
 
 
 IN_CHUNK = 500  # values per IN (...) list: well under SQLite's parameter limit

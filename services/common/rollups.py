@@ -124,8 +124,8 @@ def apply(
         if not before and len(changes) == 1:
             ((key, delta),) = changes.items()
             if delta > 0:
-                row = (rollup, *key)
-                single[row] = single.get(row, 0) + 1
+                one = (rollup, *key)
+                single[one] = single.get(one, 0) + 1
                 upserts.append((rollup, subject, *key, delta))
             continue
         before = before or {}

@@ -153,3 +153,20 @@ async def test_writes_after_close_are_refused_cleanly(tmp_path: Path) -> None:
     await database.close()
     with pytest.raises(Exception, match="not open"):
         await database.write(lambda conn: None)
+
+
+async def test_the_wal_is_checkpointed_and_starts_over(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints run between groups (here after every one): the WAL file stays small however
+    much is written, and every write lands."""
+    monkeypatch.setattr("services.common.db.CHECKPOINT_SECONDS", 0.0)
+    blob = "x" * 65_536
+    for i in range(40):  # 2.5 MB in all
+        await db.write(insert(f"{i:03d}{blob}"))
+    wal = db.path.with_name(db.path.name + "-wal")
+    assert wal.stat().st_size < 1_000_000
+    assert len(names(db.path)) == 40
+    with sqlite3.connect(db.path) as conn:  # the database file itself has them
+        (frames, checkpointed) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:]
+        assert frames == checkpointed
