@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import cached_property
 
 from services.common.bulk import hash64
 from services.common.errors import FailedPrecondition, Violations
@@ -90,19 +89,9 @@ class ActionInput:
     suspend_until_us: int | None
 
     def ident_key(self) -> int:
-        return self._ident_key
-
-    def body_hash(self) -> int:
-        return self._body_hash
-
-    # Computed once per input (frozen: they cannot go stale), and so where first asked for:
-    # the servicer asks on the event loop, before the writer thread needs them.
-    @cached_property
-    def _ident_key(self) -> int:
         return ident_key(self.platform, self.platform_uid)
 
-    @cached_property
-    def _body_hash(self) -> int:
+    def body_hash(self) -> int:
         return hash64(repr(self))
 
     def rollup_key(self) -> tuple[str, str, str, str, str]:

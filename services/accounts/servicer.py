@@ -114,7 +114,6 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         v = Violations()
         validate(a, now, v, prefix="action.")
         v.raise_if_any()
-        _hash(a)
         try:
             # Calls of one principal waiting at the same moment are written as one batch.
             answer = await self.db.write_batched(_record_calls, (principal, a, now), principal)
@@ -300,14 +299,7 @@ def _prepare(m: object, now: int, v: Violations) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
     require_writer_for(a.department)
     validate(a, now, v)
-    _hash(a)
     return a
-
-
-def _hash(a: ActionInput) -> None:
-    """Hash the input's keys here, on the event loop, so the writer thread does not."""
-    a.ident_key()
-    a.body_hash()
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:

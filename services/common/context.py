@@ -14,7 +14,7 @@ class Principal:
     roles: frozenset[str]
 
     def has(self, *roles: str) -> bool:
-        return any(role in self.roles for role in roles)
+        return not self.roles.isdisjoint(roles)
 
 
 principal_var: ContextVar[Principal | None] = ContextVar("principal", default=None)
