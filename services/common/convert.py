@@ -29,9 +29,8 @@ def to_us(ts: Timestamp, present: bool = True) -> int | None:
 def to_ts(us: int | None) -> Timestamp | None:
     if us is None:
         return None
-    ts = Timestamp()
-    ts.FromMicroseconds(us)
-    return ts
+    seconds, micros = divmod(us, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def stats_query(

@@ -1,4 +1,4 @@
-"""structlog set-up: JSON lines to stdout (or a console renderer), context from contextvars.
+"""structlog set-up: JSON lines to stdout (or a console renderer).
 
 JSON lines are rendered by orjson and written as bytes, a line at a time: the access line of
 every RPC is on the hot path."""
@@ -21,7 +21,6 @@ def configure(fmt: str = "json") -> None:
     )
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
