@@ -23,6 +23,6 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 
 def current_principal() -> Principal:
     principal = principal_var.get()
-    if principal is None:  # the interceptor authenticates every guarded RPC first
+    if principal is None:  # every servicer call is authenticated first (interceptor.py)
         raise RuntimeError("no principal bound for this call")
     return principal

@@ -1,5 +1,9 @@
-"""One server interceptor, outermost first: request context, access log and metrics, auth,
-and the mapping of domain errors to google.rpc.Status."""
+"""What every RPC of a service goes through, outermost first: request context, access log and
+metrics, auth, and the mapping of domain errors to google.rpc.Status.
+
+Not a grpc.aio interceptor: the servicers' method handlers are wrapped once, as they are
+registered (Registrar); an interceptor costs every call a coroutine just to find its handler.
+Health and reflection are registered on the server itself, unwrapped (open to all)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import itertools
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -20,39 +24,57 @@ from services.common.context import principal_var, request_id_var
 from services.common.errors import DomainError, internal_status, to_status
 
 log = structlog.get_logger()
-OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 REQUEST_ID_HEADER = "x-request-id"
 # A request id for a call that brings none: random per process, then counted.
 _PROCESS_ID = os.urandom(8).hex()
 _CALLS = itertools.count(1)
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):
+class Registrar:
+    """Stands in for the server while servicers register: their handlers go in wrapped."""
+
+    def __init__(self, server: grpc.aio.Server, calls: Calls) -> None:
+        self.server, self.calls = server, calls
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        self.server.add_generic_rpc_handlers([_Wrapped(h, self.calls) for h in handlers])
+
+    def add_registered_method_handlers(
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        self.server.add_registered_method_handlers(
+            service,
+            {name: self.calls.wrap(f"/{service}/{name}", h) for name, h in handlers.items()},
+        )
+
+
+class _Wrapped(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, calls: Calls) -> None:
+        self.inner, self.calls = inner, calls
+        # method -> (its handler, the wrapped one): the same handler comes back for every call.
+        self.known: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = self.inner.service(details)
+        if handler is None:
+            return None
+        method: str = details.method  # type: ignore[attr-defined]
+        known = self.known.get(method)
+        if known is None or known[0] is not handler:
+            known = self.known[method] = (handler, self.calls.wrap(method, handler))
+        return known[1]
+
+
+class Calls:
+    """The bookkeeping every RPC of one service gets (see the module's note)."""
+
     def __init__(self, service: str, key: bytes) -> None:
         self.service = service
         self.key = key
-        # method -> (its handler, the wrapped one): the same handler comes back for every call.
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        method = details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(OPEN_PREFIXES):
-            return handler
-        known = self._wrapped.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         kwargs = {
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
@@ -117,9 +139,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 class _Call:
     """The bookkeeping of one RPC."""
 
-    def __init__(
-        self, owner: ServerInterceptor, method: str, context: grpc.aio.ServicerContext
-    ) -> None:
+    def __init__(self, owner: Calls, method: str, context: grpc.aio.ServicerContext) -> None:
         self.owner, self.method, self.context = owner, method, context
         self.code = "OK"
         self.start = time.perf_counter()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import structlog
@@ -22,7 +22,7 @@ from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
 from services.common.db import Database
-from services.common.interceptor import ServerInterceptor
+from services.common.interceptor import Calls, Registrar
 from services.common.logging import configure
 
 log = structlog.get_logger()
@@ -95,14 +95,13 @@ class RunningServer:
 
 async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = None) -> RunningServer:
     key = ensure_key(settings.key_file)
-    server = grpc.aio.server(
-        interceptors=[ServerInterceptor(spec.name, key)], options=server_options(settings)
-    )
+    server = grpc.aio.server(options=server_options(settings))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     db = Database(settings.database_path, settings.sqlite_synchronous)
     runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock())
-    names = spec.register(server, runtime)
+    # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
+    names = spec.register(cast(grpc.aio.Server, Registrar(server, Calls(spec.name, key))), runtime)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection(
