@@ -193,7 +193,7 @@ def _record(
         except Reject as r:
             if strict:
                 raise r.error from None
-            outcome.field, outcome.reason, outcome.error = r.field, r.error.message, r.error
+            outcome.refuse(r)
             continue
         if a.handle:
             account.handle = a.handle

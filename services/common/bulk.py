@@ -9,11 +9,12 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from netnet.common.v1 import common_pb2
 from services.common import db, metrics
 from services.common.clock import Clock
+from services.common.context import Principal
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, Violations
 
 MAX_BATCH = 5000
@@ -45,6 +46,9 @@ class Outcome:
     def rejected(self) -> bool:
         return bool(self.reason)
 
+    def refuse(self, r: Reject) -> None:
+        self.field, self.reason, self.error = r.field, r.error.message, r.error
+
 
 @dataclass
 class BatchResult:
@@ -62,6 +66,27 @@ class BatchResult:
             f"accepted={self.count('accepted')} duplicate={self.count('duplicate')} "
             f"rejected={self.count('rejected')}"
         )
+
+
+def answers(result: BatchResult) -> list[tuple[bool, Outcome | DomainError]]:
+    """Each record's outcome, or the error it was refused with (a unary call raises it)."""
+    return [(False, o.error) if o.error else (True, o) for o in result.outcomes]
+
+
+def unary_calls(
+    record: Callable[[sqlite3.Connection, Principal, list[tuple[int, In]], int], BatchResult],
+) -> Callable[[sqlite3.Connection, list[tuple[Principal, In, int]]], list[tuple[bool, Any]]]:
+    """The batch form (for Database.write_batched) of unary record calls of one principal
+    (the batch key): items (principal, input, now). record(conn, principal, items, now) must
+    report a refused record in its outcome (not raise) and audit each record as a call."""
+
+    def run(
+        conn: sqlite3.Connection, items: list[tuple[Principal, In, int]]
+    ) -> list[tuple[bool, Any]]:
+        inputs = [(i, item) for i, (_, item, _) in enumerate(items)]
+        return answers(record(conn, items[0][0], inputs, max(now for *_, now in items)))
+
+    return run
 
 
 class Reject(Exception):

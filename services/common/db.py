@@ -55,7 +55,8 @@ RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_GROUP = 256
 # Group commit: the writer waits this long for more writes before committing what it has,
 # while writes keep coming in (as PostgreSQL's commit_delay). A wait that brought none makes
-# it skip the wait for the next LONE_SKIPS groups: a lone writer is hardly held up.
+# it skip the wait for the next LONE_SKIPS groups that start with nothing else waiting: a
+# lone writer is hardly held up.
 GATHER_SECONDS = 0.001
 LONE_SKIPS = 32
 # The WAL is copied back into the database file (a checkpoint, with its fsync) by the writer
@@ -217,10 +218,11 @@ class Database:
 
     async def _gather(self) -> None:
         """Let more writes join the group (see GATHER_SECONDS)."""
-        if self._skips:
+        waiting = self._queue.qsize()
+        if self._skips and not waiting:
             self._skips -= 1
             return
-        waiting = self._queue.qsize()
+        self._skips = 0  # others are waiting already: writes are not coming one at a time
         await asyncio.sleep(GATHER_SECONDS)
         if self._queue.qsize() == waiting:
             self._skips = LONE_SKIPS

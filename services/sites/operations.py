@@ -60,9 +60,11 @@ def record_actions(
     now_us: int,
     strict: bool,
     batch: Batch | None = None,
+    calls: bool = False,
 ) -> BatchResult:
     """Record validated site actions. strict: a refused one raises (and, in a transaction job,
-    undoes the whole job); otherwise it is reported and the others go on."""
+    undoes the whole job); otherwise it is reported and the others go on. calls: the items
+    are unary calls (bulk.unary_calls), each audited as one."""
     result = BatchResult()
     keys = RequestKeys(conn, "site_actions", [a.request_id for _, a in items])
     book = store.SiteBook(conn, refs=[a.site for _, a in items])
@@ -105,8 +107,9 @@ def record_actions(
         except Reject as r:
             if strict:
                 raise r.error from None
-            outcome.field, outcome.reason = r.field, r.error.message
+            outcome.refuse(r)
             continue
+        book.describe(site, a.site)
         book.touch(site)
         next_action += 1
         in_batch[site.id].append(row)
@@ -117,7 +120,7 @@ def record_actions(
     new = book.save()
     store.insert_actions(conn, rows)
     _count(conn, book, deltas, new)
-    if strict and batch is None:
+    if (strict and batch is None) or calls:
         for _, row in rows:
             name = action_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
@@ -378,7 +381,9 @@ def record_dispositions(
     items: list[tuple[int, DispositionInput]],
     now_us: int,
     strict: bool,
+    calls: bool = False,
 ) -> BatchResult:
+    """Record validated dispositions; strict and calls as for record_actions."""
     result = BatchResult()
     keys = RequestKeys(conn, "dispositions", [d.request_id for _, d in items])
     book = store.SiteBook(conn, refs=[d.site for _, d in items])
@@ -394,12 +399,13 @@ def record_dispositions(
         except Reject as r:
             if strict:
                 raise r.error from None
-            outcome.field, outcome.reason = r.field, r.error.message
+            outcome.refuse(r)
             continue
         if prior is not None:
             outcome.record_id, outcome.duplicate = prior, True
             continue
         site = book.site(d.site)
+        book.describe(site, d.site)
         book.keep(site)
         effective = now_us if d.effective_us is None else d.effective_us
         row = DispositionRow(
@@ -438,7 +444,7 @@ def record_dispositions(
     for o in duplicates:
         o.name = disposition_name(sites[o.record_id], o.record_id)
     rollups.apply(conn, CONTENT_ROLLUP, deltas)
-    if strict:
+    if strict or calls:
         for _, row in rows:
             name = disposition_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
@@ -455,7 +461,7 @@ def record_dispositions(
             now_us,
             len(rows),
         )
-    if not strict and result.outcomes:
+    if not (strict or calls) and result.outcomes:
         audit.append(
             conn,
             principal,

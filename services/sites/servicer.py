@@ -15,7 +15,7 @@ from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import names, paging, rollups, standard
 from services.common.auth import require_role, require_writer_for
-from services.common.bulk import Importer, hash64
+from services.common.bulk import Importer, Outcome, hash64, unary_calls
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
@@ -43,6 +43,9 @@ from services.sites.domain import (
 )
 
 WRITERS = ("operator", "admin", "service")
+# The batch forms of RecordSiteAction and RecordDisposition (Database.write_batched).
+ACTION_CALLS = unary_calls(partial(operations.record_actions, strict=False, calls=True))
+DISPOSITION_CALLS = unary_calls(partial(operations.record_dispositions, strict=False, calls=True))
 MAX_ITEM_RESULTS = 10_000
 STATS_ROLLUPS = {
     pb.STATS_SUBJECT_SITE_ACTIONS: (SITE_ROLLUP, True),
@@ -210,16 +213,8 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         a = validate_action(action_input(request.action), now, v, "action.")
         v.raise_if_any()
-        result = await self.db.write(
-            partial(
-                operations.record_actions,
-                principal=principal,
-                items=[(0, a)],
-                now_us=now,
-                strict=True,
-            )
-        )
-        outcome = result.outcomes[0]
+        # Calls of one principal waiting at the same moment are written as one batch.
+        outcome: Outcome = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
 
         def read(c: sqlite3.Connection) -> tuple[SiteActionRow, list[Site], dict[int, list[str]]]:
             row = store.get_action(c, outcome.record_id)
@@ -492,16 +487,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         d = validate_disposition(disposition_input(request.disposition), now, v, "disposition.")
         v.raise_if_any()
-        result = await self.db.write(
-            partial(
-                operations.record_dispositions,
-                principal=principal,
-                items=[(0, d)],
-                now_us=now,
-                strict=True,
-            )
+        outcome: Outcome = await self.db.write_batched(
+            DISPOSITION_CALLS, (principal, d, now), principal
         )
-        outcome = result.outcomes[0]
 
         def read(c: sqlite3.Connection) -> tuple[DispositionRow, int]:
             row = store.get_disposition(c, outcome.record_id)

@@ -93,11 +93,14 @@ class SiteBook:
             )
             self._next += 1
             self.by_key[key] = self.created[key] = self.by_id[site.id] = site
-        else:
-            for attr in ("display_name", "operator_entity", "icp_filing", "region"):
-                if getattr(ref, attr):
-                    setattr(site, attr, getattr(ref, attr))
         return site
+
+    def describe(self, site: Site, ref: SiteRef) -> None:
+        """Take the descriptive fields a record gives (once it is accepted: a refused record
+        changes nothing)."""
+        for attr in ("display_name", "operator_entity", "icp_filing", "region"):
+            if getattr(ref, attr):
+                setattr(site, attr, getattr(ref, attr))
 
     def touch(self, site: Site) -> None:
         """Mark a site changed (a new revision)."""

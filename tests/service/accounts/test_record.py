@@ -535,3 +535,33 @@ async def test_concurrent_first_actions_share_one_account(stub: Stub, tokens: To
     assert got.account.action_count == 30
     stats = await stub.GetStats(pb.GetStatsRequest(), metadata=md)
     assert (stats.total.count, stats.total.distinct_subjects) == (30, 1)
+
+
+async def test_calls_in_flight_together_are_each_answered_as_if_alone(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """Concurrent calls are written in batches; each caller still sees its own action, the
+    account as it stood right after it, and its own refusal; each call is audited."""
+    md = tokens("cac")
+    before = await snapshot(stub, tokens)
+    same = [record(stub, md, action(f"w{i}", "shared", pb.ACTION_TYPE_WARN)) for i in range(12)]
+    others = [record(stub, md, action(f"o{i}", f"other-{i}")) for i in range(12)]
+    refused = record(stub, md, action("bad", "fresh", pb.ACTION_TYPE_RESTORE))
+    results = await asyncio.gather(*same, *others, refused, return_exceptions=True)
+    assert isinstance(results[-1], grpc.aio.AioRpcError)
+    assert results[-1].code() == PRECONDITION
+    answered = [r for r in results[:-1] if isinstance(r, pb.RecordActionResponse)]
+    assert len(answered) == 24
+    shared = [r for r in answered if r.action.request_id.startswith("w")]
+    # Each saw the account right after its own action: counts 1..12, once each.
+    assert sorted(r.account.action_count for r in shared) == list(range(1, 13))
+    assert len({r.account.etag for r in shared}) == 12
+    assert all(r.account.departments == ["cac"] for r in answered)
+    after = await snapshot(stub, tokens)
+    assert after.total == before.total + 24
+    assert after.audit_entries == before.audit_entries + 24  # one entry per call
+    assert len(after.accounts) == len(before.accounts) + 13
+    listed = await stub.ListAccounts(
+        pb.ListAccountsRequest(platform="weibo", platform_uid="fresh"), metadata=md
+    )
+    assert list(listed.accounts) == []  # the refused call made no account

@@ -3,11 +3,21 @@ write nothing, retraction, and the read RPCs."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from pathlib import Path
+
 import grpc
 import pytest
 
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
+from services.common.context import Principal
+from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.errors import Violations
+from services.sites.__main__ import SPEC
+from services.sites.domain import validate_action
+from services.sites.servicer import ACTION_CALLS, action_input
 from tests.service.sites.helpers import (
     BAN,
     CLOSE,
@@ -415,3 +425,58 @@ async def test_get_batch_get_and_list_sites(stub: Stub, tokens: Tokens) -> None:
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_calls_in_flight_together_are_each_answered_and_audited(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """Concurrent calls (written in batches when they wait together) are answered and audited
+    one by one; a refused one among them leaves no trace."""
+    md = tokens("miit")
+    await record(stub, md, action("ban-first", web("banned.example.cn", display_name="Old"), BAN))
+    before = await snapshot(stub, tokens)
+    results = await asyncio.gather(
+        *(record(stub, md, action(f"b{i}", web(f"s{i}.example.cn"), BAN)) for i in range(10)),
+        # Refused whether it comes before or after the restore: nothing to confirm.
+        record(stub, md, action("confirm", web("banned.example.cn", display_name="New"), CONFIRM)),
+        record(stub, md, action("restore", web("banned.example.cn"), RESTORE)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, pb.RecordSiteActionResponse) for r in results[:10])
+    assert isinstance(results[10], grpc.aio.AioRpcError)
+    assert results[10].code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert isinstance(results[11], pb.RecordSiteActionResponse)
+    assert results[11].site.display_name == "Old"
+    after = await snapshot(stub, tokens)
+    assert len(after.sites) == len(before.sites) + 10
+    assert after.audit_entries == before.audit_entries + 11
+
+
+def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> None:
+    """The batch form of RecordSiteAction, called directly: a refused record in the same batch
+    as an accepted one on the same site does not give the site its names."""
+    conn = sqlite3.connect(tmp_path / "sites.db", isolation_level=None)
+    assert SPEC.migrations is not None
+    apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)])
+    principal = Principal("op", "miit", "", frozenset({"operator"}))
+
+    def item(m: pb.SiteActionInput) -> tuple[Principal, object, int]:
+        v = Violations()
+        a = validate_action(action_input(m), START_US, v)
+        assert not v.items
+        return principal, a, START_US
+
+    def run(*ms: pb.SiteActionInput) -> list[tuple[bool, object]]:
+        conn.execute("BEGIN")
+        out = ACTION_CALLS(conn, [item(m) for m in ms])
+        conn.execute("COMMIT")
+        return out
+
+    assert run(action("ban", web("banned.example.cn", display_name="Old"), BAN))[0][0]
+    out = run(
+        action("confirm", web("banned.example.cn", display_name="New"), CONFIRM),
+        action("restore", web("banned.example.cn"), RESTORE),
+    )
+    assert [ok for ok, _ in out] == [False, True]
+    (name,) = conn.execute("SELECT display_name FROM sites").fetchone()
+    assert name == "Old"
