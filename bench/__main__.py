@@ -104,23 +104,29 @@ def import_table(
 def unary_table(results: list[unary.UnaryResult], calls: int) -> list[str]:
     rounds = len(results[0].services) if results else 0
     rows = [
-        f"Unary: RecordAction against a bare grpc.aio echo server, {calls:,} calls per run, "
-        f"servers in their own processes; best of {rounds} round(s)",
-        f"  {'concurrency':>11}  {'server':<22}{'calls':>7}{'QPS':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"Unary: each service's record call against a bare grpc.aio echo server, {calls:,} calls"
+        f" per run, servers in their own processes; best of {rounds} round(s)",
+        f"  {'concurrency':>11}  {'server':<24}{'calls':>7}{'QPS':>8}{'p50 ms':>8}{'p99 ms':>8}"
         "   every round (QPS)",
     ]
-    for r in results:
-        for label, load, loads in (
-            ("bare grpc.aio echo", r.echo, r.echoes),
-            ("accounts RecordAction", r.service, r.services),
-        ):
+    for level in dict.fromkeys(r.concurrency for r in results):
+        at = [r for r in results if r.concurrency == level]
+        for label, load, loads in [
+            ("bare grpc.aio echo", at[0].echo, at[0].echoes),
+            *((r.server, r.service, r.services) for r in at),
+        ]:
             rows.append(
-                f"  {r.concurrency:>11}  {label:<22}{load.calls:>7,}{load.qps:>8,.0f}"
+                f"  {level:>11}  {label:<24}{load.calls:>7,}{load.qps:>8,.0f}"
                 f"{load.percentile(50) * 1000:>8.1f}{load.percentile(99) * 1000:>8.1f}"
                 f"   {_rounds([x.qps for x in loads])}"
             )
-        rows.append(f"  {'':>11}  unary@{r.concurrency} {ratio_text(r.ratio, UNARY_TARGET)}")
+        for r in at:
+            rows.append(f"  {'':>11}  {_unary_name(r)} {ratio_text(r.ratio, UNARY_TARGET)}")
     return rows
+
+
+def _unary_name(r: unary.UnaryResult) -> str:
+    return f"unary@{r.concurrency} {r.server.split()[0]}"
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ def summary(r: Results) -> list[str]:
     ]
     for u in r.unary:
         rows.append(
-            f"  unary@{u.concurrency:<4}{u.service.qps:>10,.0f} QPS   vs {u.echo.qps:>10,.0f}"
+            f"  {_unary_name(u):<19}{u.service.qps:>8,.0f} QPS vs {u.echo.qps:>8,.0f}"
             f"   {ratio_text(u.ratio, UNARY_TARGET)}"
         )
     rows.append(

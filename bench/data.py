@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.sites.v1 import sites_pb2 as sites_pb
 from services.accounts.domain import ActionInput, Kind
 from services.common.bulk import hash64
 from services.common.convert import to_us
@@ -206,3 +207,31 @@ def baseline_rows(
 
 def record_requests(gen: Generator, department: str, n: int) -> list[pb.RecordActionRequest]:
     return [pb.RecordActionRequest(action=gen.record(department)) for _ in range(n)]
+
+
+class SiteRequests:
+    """RecordSiteAction requests: each bans a website never seen before."""
+
+    def __init__(self, prefix: str = "bench") -> None:
+        self.prefix = prefix
+        self.seq = 0
+
+    def next(self, department: str, n: int) -> list[sites_pb.RecordSiteActionRequest]:
+        out = []
+        for _ in range(n):
+            self.seq += 1
+            out.append(
+                sites_pb.RecordSiteActionRequest(
+                    action=sites_pb.SiteActionInput(
+                        request_id=f"{self.prefix}-site-{self.seq}",
+                        site=sites_pb.SiteRef(
+                            kind=sites_pb.SITE_KIND_WEBSITE,
+                            identifier=f"{self.prefix}-{self.seq}.example.cn",
+                        ),
+                        action=sites_pb.SITE_ACTION_TYPE_BAN,
+                        category="user_rights",
+                        department=department,
+                    )
+                )
+            )
+        return out

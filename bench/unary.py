@@ -1,5 +1,6 @@
-"""Unary writes: RecordAction QPS of an accounts server process against a bare grpc.aio echo
-server process, at the same concurrency, driven from this process over real channels."""
+"""Unary writes: QPS of the services' record calls (accounts RecordAction, sites
+RecordSiteAction), each server in its own process, against a bare grpc.aio echo server
+process at the same concurrency, driven from this process over real channels."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ import grpc
 
 from bench import data, echo
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.sites.v1 import sites_pb2 as sites_pb
 from services.common.auth import ensure_key, issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0  # seconds for a server process to listen
 CALL_TIMEOUT = 10.0  # seconds per call
 LEVEL_TIMEOUT = 90.0  # seconds per measured run: the bench stays bounded
-DEPARTMENT = "cac"
+DEPARTMENT = "cac"  # writes in the accounts server
+SITES_DEPARTMENT = "miit"  # ... and in the sites server
+SITES_PATH = "/netnet.sites.v1.SiteService/RecordSiteAction"
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,10 @@ def best(loads: list[Load]) -> Load:
 
 @dataclass(frozen=True)
 class UnaryResult:
-    """Every round at one concurrency; figures are the best round of each server."""
+    """Every round of one server at one concurrency, and of the echo in the same rounds;
+    figures are the best round of each."""
 
+    server: str  # e.g. "accounts RecordAction"
     concurrency: int
     echoes: list[Load]
     services: list[Load]
@@ -145,17 +151,18 @@ def _echo_port(line: str) -> int | None:
     return int(port) if word == "port" and port.isdigit() else None
 
 
-def accounts_process(workdir: Path) -> ServerProcess:
+def service_process(workdir: Path, service: str) -> ServerProcess:
+    prefix = f"NETNET_{service.upper()}"
     env = {
         **os.environ,
-        "NETNET_DATA_DIR": str(workdir / "accounts"),
-        "NETNET_ACCOUNTS_ADDR": "127.0.0.1:0",
-        "NETNET_ACCOUNTS_METRICS_PORT": "0",
+        "NETNET_DATA_DIR": str(workdir / service),
+        f"{prefix}_ADDR": "127.0.0.1:0",
+        f"{prefix}_METRICS_PORT": "0",
         "NETNET_LOG_FORMAT": "json",
         "NETNET_DRAIN_SECONDS": "1",
     }
-    argv = [sys.executable, "-m", "services.accounts"]
-    return ServerProcess("accounts", argv, env, workdir / "accounts.log", _serving_port)
+    argv = [sys.executable, "-m", f"services.{service}"]
+    return ServerProcess(service, argv, env, workdir / f"{service}.log", _serving_port)
 
 
 def echo_process(workdir: Path) -> ServerProcess:
@@ -164,11 +171,12 @@ def echo_process(workdir: Path) -> ServerProcess:
 
 
 class Client:
-    """Sends RecordActionRequest messages to one server over a few channels."""
+    """Sends requests to one method of one server over a few channels."""
 
     def __init__(
         self,
         port: int,
+        path: str,
         deserializer: Callable[[bytes], Any],
         metadata: Sequence[tuple[str, str]],
         channels: int = 1,
@@ -176,8 +184,8 @@ class Client:
         self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
         self.calls = [
             ch.unary_unary(
-                echo.PATH,
-                request_serializer=pb.RecordActionRequest.SerializeToString,
+                path,
+                request_serializer=_serialize,
                 response_deserializer=deserializer,
             )
             for ch in self.channels
@@ -187,7 +195,7 @@ class Client:
     async def ready(self) -> None:
         await asyncio.gather(*(ch.channel_ready() for ch in self.channels))
 
-    async def run(self, requests: list[pb.RecordActionRequest], concurrency: int) -> Load:
+    async def run(self, requests: Sequence[Any], concurrency: int) -> Load:
         """All requests, `concurrency` calls in flight at any moment."""
         pending = iter(requests)
         latencies: list[float] = []
@@ -210,11 +218,15 @@ class Client:
         await asyncio.gather(*(ch.close() for ch in self.channels))
 
 
-def _credentials(workdir: Path) -> list[tuple[str, str]]:
-    """A writer's token for the accounts server, signed with the key it will read."""
-    key = ensure_key(workdir / "accounts" / "signing.key")
+def _serialize(message: Any) -> bytes:
+    return message.SerializeToString()  # type: ignore[no-any-return]
+
+
+def _credentials(workdir: Path, service: str, department: str) -> list[tuple[str, str]]:
+    """A writer's token for a server, signed with the key it will read."""
+    key = ensure_key(workdir / service / "signing.key")
     token = issue_token(
-        key, operator="bench", department=DEPARTMENT, roles=["operator"], ttl_seconds=3600
+        key, operator="bench", department=department, roles=["operator"], ttl_seconds=3600
     )
     return [("authorization", f"Bearer {token}")]
 
@@ -227,31 +239,50 @@ async def run(
     rounds: int = 1,
     channels: int = 1,
 ) -> list[UnaryResult]:
-    """Per round and concurrency level, for echo then accounts: warm-up, then `calls` calls."""
-    metadata = _credentials(workdir)
-    servers = [echo_process(workdir), accounts_process(workdir)]
+    """Per round and concurrency level, for the echo then each service: warm-up, then
+    `calls` calls (fresh requests every time: each call records something new)."""
+    servers = [
+        echo_process(workdir),
+        service_process(workdir, "accounts"),
+        service_process(workdir, "sites"),
+    ]
+    accounts_md = _credentials(workdir, "accounts", DEPARTMENT)
+    sites_md = _credentials(workdir, "sites", SITES_DEPARTMENT)
     clients: list[Client] = []
     try:
         ports = [await s.start() for s in servers]
-        echo_client = Client(ports[0], pb.RecordActionRequest.FromString, metadata, channels)
-        service_client = Client(ports[1], pb.RecordActionResponse.FromString, metadata, channels)
-        clients = [echo_client, service_client]
+        clients = [
+            Client(ports[0], echo.PATH, pb.RecordActionRequest.FromString, accounts_md, channels),
+            Client(ports[1], echo.PATH, pb.RecordActionResponse.FromString, accounts_md, channels),
+            Client(
+                ports[2],
+                SITES_PATH,
+                sites_pb.RecordSiteActionResponse.FromString,
+                sites_md,
+                channels,
+            ),
+        ]
         await asyncio.gather(*(c.ready() for c in clients))
         gen = data.Generator(time.time_ns() // 1000, seed=11, prefix="rec")
-        results = [UnaryResult(level, [], []) for level in levels]
+        sites = data.SiteRequests(prefix="rec")
+        requests: list[Callable[[int], Sequence[Any]]] = [
+            lambda n: data.record_requests(gen, DEPARTMENT, n),
+            lambda n: data.record_requests(gen, DEPARTMENT, n),
+            lambda n: sites.next(SITES_DEPARTMENT, n),
+        ]
+        names = ["accounts RecordAction", "sites RecordSiteAction"]
+        loads: dict[tuple[int, int], list[Load]] = {}  # (level, client) -> every round
         for _ in range(rounds):
-            for result in results:
-                for client, loads in (
-                    (echo_client, result.echoes),
-                    (service_client, result.services),
-                ):
-                    # Fresh requests every time: each call records a new action.
-                    await client.run(
-                        data.record_requests(gen, DEPARTMENT, warmup), result.concurrency
-                    )
-                    requests = data.record_requests(gen, DEPARTMENT, calls)
-                    loads.append(await client.run(requests, result.concurrency))
-        return results
+            for level in levels:
+                for i, client in enumerate(clients):
+                    await client.run(requests[i](warmup), level)
+                    runs = loads.setdefault((level, i), [])
+                    runs.append(await client.run(requests[i](calls), level))
+        return [
+            UnaryResult(name, level, loads[(level, 0)], loads[(level, i + 1)])
+            for level in levels
+            for i, name in enumerate(names)
+        ]
     finally:
         for client in clients:
             await client.close()
