@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import Any
 
 import grpc
 import structlog
@@ -18,6 +19,7 @@ from services.common.auth import require_role, require_writer_for
 from services.common.bulk import Importer, Outcome, hash64, unary_calls
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
+from services.common.db import BatchRun
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.reference import categories, is_slug
 from services.common.server import Runtime
@@ -43,9 +45,6 @@ from services.sites.domain import (
 )
 
 WRITERS = ("operator", "admin", "service")
-# The batch forms of RecordSiteAction and RecordDisposition (Database.write_batched).
-ACTION_CALLS = unary_calls(partial(operations.record_actions, strict=False, calls=True))
-DISPOSITION_CALLS = unary_calls(partial(operations.record_dispositions, strict=False, calls=True))
 MAX_ITEM_RESULTS = 10_000
 STATS_ROLLUPS = {
     pb.STATS_SUBJECT_SITE_ACTIONS: (SITE_ROLLUP, True),
@@ -214,19 +213,8 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         a = validate_action(action_input(request.action), now, v, "action.")
         v.raise_if_any()
         # Calls of one principal waiting at the same moment are written as one batch.
-        outcome: Outcome = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
-
-        def read(c: sqlite3.Connection) -> tuple[SiteActionRow, list[Site], dict[int, list[str]]]:
-            row = store.get_action(c, outcome.record_id)
-            assert row is not None
-            return row, *_with_departments(c, [s for s in [store.get_site(c, row.site_id)] if s])
-
-        row, sites, deps = await self.db.read(read)
-        return pb.RecordSiteActionResponse(
-            action=action_pb(row),
-            site=site_pb(sites[0], deps.get(row.site_id)),
-            duplicate=outcome.duplicate,
-        )
+        answer = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
+        return answer  # type: ignore[no-any-return]
 
     async def RetractSiteAction(
         self, request: pb.RetractSiteActionRequest, context: grpc.aio.ServicerContext
@@ -487,19 +475,8 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         d = validate_disposition(disposition_input(request.disposition), now, v, "disposition.")
         v.raise_if_any()
-        outcome: Outcome = await self.db.write_batched(
-            DISPOSITION_CALLS, (principal, d, now), principal
-        )
-
-        def read(c: sqlite3.Connection) -> tuple[DispositionRow, int]:
-            row = store.get_disposition(c, outcome.record_id)
-            assert row is not None
-            return row, store.count_by_content(c, row.content_sha256) - 1
-
-        row, earlier = await self.db.read(read)
-        return pb.RecordDispositionResponse(
-            disposition=disposition_pb(row), duplicate=outcome.duplicate, earlier_count=earlier
-        )
+        answer = await self.db.write_batched(DISPOSITION_CALLS, (principal, d, now), principal)
+        return answer  # type: ignore[no-any-return]
 
     async def ImportDispositions(
         self,
@@ -590,6 +567,47 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         return pb.BatchGetStatsResponse(
             responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
         )
+
+
+def _answered(calls: BatchRun, answer: Callable[[sqlite3.Connection, Outcome], object]) -> BatchRun:
+    """A batch run of unary record calls whose accepted records are each answered by
+    answer(conn, outcome) in the writing transaction (no read after the write)."""
+
+    def run(c: sqlite3.Connection, items: list[Any]) -> list[tuple[bool, Any]]:
+        return [(True, answer(c, o)) if ok else (False, o) for ok, o in calls(c, items)]
+
+    return run
+
+
+def _action_answer(c: sqlite3.Connection, o: Outcome) -> pb.RecordSiteActionResponse:
+    row = store.get_action(c, o.record_id)
+    assert row is not None
+    sites, departments = _with_departments(c, list(store.get_sites(c, [row.site_id]).values()))
+    return pb.RecordSiteActionResponse(
+        action=action_pb(row),
+        site=site_pb(sites[0], departments.get(row.site_id)),
+        duplicate=o.duplicate,
+    )
+
+
+def _disposition_answer(c: sqlite3.Connection, o: Outcome) -> pb.RecordDispositionResponse:
+    row = store.get_disposition(c, o.record_id)
+    assert row is not None
+    earlier = store.count_by_content(c, row.content_sha256) - 1
+    return pb.RecordDispositionResponse(
+        disposition=disposition_pb(row), duplicate=o.duplicate, earlier_count=earlier
+    )
+
+
+# RecordSiteAction and RecordDisposition calls of one principal waiting at the same moment
+# are written as one batch (Database.write_batched).
+ACTION_CALLS = _answered(
+    unary_calls(partial(operations.record_actions, strict=False, calls=True)), _action_answer
+)
+DISPOSITION_CALLS = _answered(
+    unary_calls(partial(operations.record_dispositions, strict=False, calls=True)),
+    _disposition_answer,
+)
 
 
 def _with_departments(
