@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
 from services.accounts.domain import ActionInput, Kind
 from services.common.bulk import hash64
@@ -232,6 +233,31 @@ class SiteRequests:
                         category="user_rights",
                         department=department,
                     )
+                )
+            )
+        return out
+
+
+class ClueRequests:
+    """RecordClue requests: a new public report each."""
+
+    def __init__(self, prefix: str = "bench") -> None:
+        self.prefix = prefix
+        self.seq = 0
+
+    def next(self, department: str, n: int) -> list[cases_pb2.RecordClueRequest]:
+        out = []
+        for _ in range(n):
+            self.seq += 1
+            out.append(
+                cases_pb2.RecordClueRequest(
+                    request_id=f"{self.prefix}-clue-{self.seq}",
+                    clue=cases_pb2.Clue(
+                        source=cases_pb2.CLUE_SOURCE_PUBLIC_REPORT,
+                        summary=f"A group posts links to porn sites (report {self.seq})",
+                        holder_department=department,
+                        category="obscene",
+                    ),
                 )
             )
         return out

@@ -1,6 +1,6 @@
 """Unary writes: QPS of the services' record calls (accounts RecordAction, sites
-RecordSiteAction), each server in its own process, against a bare grpc.aio echo server
-process at the same concurrency, driven from this process over real channels."""
+RecordSiteAction, cases RecordClue), each server in its own process, against a bare grpc.aio
+echo server process at the same concurrency, driven from this process over real channels."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import grpc
 
 from bench import data, echo
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
 from services.common.auth import ensure_key, issue_token
 
@@ -30,6 +31,8 @@ LEVEL_TIMEOUT = 90.0  # seconds per measured run: the bench stays bounded
 DEPARTMENT = "cac"  # writes in the accounts server
 SITES_DEPARTMENT = "miit"  # ... and in the sites server
 SITES_PATH = "/netnet.sites.v1.SiteService/RecordSiteAction"
+CASES_DEPARTMENT = "mps"  # ... and in the cases server
+CASES_PATH = "/netnet.cases.v1.CaseService/RecordClue"
 
 
 @dataclass(frozen=True)
@@ -245,9 +248,11 @@ async def run(
         echo_process(workdir),
         service_process(workdir, "accounts"),
         service_process(workdir, "sites"),
+        service_process(workdir, "cases"),
     ]
     accounts_md = _credentials(workdir, "accounts", DEPARTMENT)
     sites_md = _credentials(workdir, "sites", SITES_DEPARTMENT)
+    cases_md = _credentials(workdir, "cases", CASES_DEPARTMENT)
     clients: list[Client] = []
     try:
         ports = [await s.start() for s in servers]
@@ -261,16 +266,21 @@ async def run(
                 sites_md,
                 channels,
             ),
+            Client(
+                ports[3], CASES_PATH, cases_pb2.RecordClueResponse.FromString, cases_md, channels
+            ),
         ]
         await asyncio.gather(*(c.ready() for c in clients))
         gen = data.Generator(time.time_ns() // 1000, seed=11, prefix="rec")
         sites = data.SiteRequests(prefix="rec")
+        clues = data.ClueRequests(prefix="rec")
         requests: list[Callable[[int], Sequence[Any]]] = [
             lambda n: data.record_requests(gen, DEPARTMENT, n),
             lambda n: data.record_requests(gen, DEPARTMENT, n),
             lambda n: sites.next(SITES_DEPARTMENT, n),
+            lambda n: clues.next(CASES_DEPARTMENT, n),
         ]
-        names = ["accounts RecordAction", "sites RecordSiteAction"]
+        names = ["accounts RecordAction", "sites RecordSiteAction", "cases RecordClue"]
         loads: dict[tuple[int, int], list[Load]] = {}  # (level, client) -> every round
         for _ in range(rounds):
             for level in levels:

@@ -14,7 +14,11 @@ async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert imp.baseline.per_second > 0 and imp.service.per_second > 0
 
     results = await unary.run(tmp_path / "unary", levels=(4,), calls=200, warmup=20, rounds=1)
-    assert [r.server for r in results] == ["accounts RecordAction", "sites RecordSiteAction"]
+    assert [r.server for r in results] == [
+        "accounts RecordAction",
+        "sites RecordSiteAction",
+        "cases RecordClue",
+    ]
     for r in results:
         assert r.echo.calls == r.service.calls == 200
         assert 0 < r.service.percentile(50) <= r.service.percentile(99)
