@@ -401,6 +401,12 @@ def _together(
     return outcomes
 
 
+def _one_by_one(members: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
+    """The items of a batch as units of one item each."""
+    run = members[0].batch[0]  # type: ignore[index]
+    return [(partial(_together, run, [p]), [p]) for p in members]
+
+
 def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
     """The group's units of work in one transaction; outcomes in group order. A lone unit
     runs bare (the transaction stands in for its savepoint: SQLite keeps a copy of every
@@ -413,8 +419,7 @@ def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple
             members = units[0][1]
             if len(members) == 1:
                 return [(False, e)]
-            run = members[0].batch[0]  # type: ignore[index]
-            units = [(partial(_together, run, [p]), [p]) for p in members]
+            units = _one_by_one(members)
     return _transaction(conn, group, units, savepoints=True)
 
 
@@ -453,8 +458,7 @@ def _transaction(
                     if len(members) == 1:
                         done[id(members[0])] = (False, e)
                     else:  # which item failed is not known: each again, alone
-                        run = members[0].batch[0]  # type: ignore[index]
-                        queue[:0] = [(partial(_together, run, [p]), [p]) for p in members]
+                        queue[:0] = _one_by_one(members)
                     continue
                 conn.execute("RELEASE job")
             done.update((id(p), o) for p, o in zip(members, outcomes, strict=True))
