@@ -7,8 +7,10 @@ platforms, departments, categories and campaigns, effective times spread over th
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as pb
@@ -210,54 +212,42 @@ def record_requests(gen: Generator, department: str, n: int) -> list[pb.RecordAc
     return [pb.RecordActionRequest(action=gen.record(department)) for _ in range(n)]
 
 
-class SiteRequests:
-    """RecordSiteAction requests: each bans a website never seen before."""
+class Numbered:
+    """Requests made on demand by make(number): the numbers, and so the request ids, never
+    repeat within a run."""
 
-    def __init__(self, prefix: str = "bench") -> None:
-        self.prefix = prefix
+    def __init__(self, make: Callable[[int], Message]) -> None:
+        self.make = make
         self.seq = 0
 
-    def next(self, department: str, n: int) -> list[sites_pb.RecordSiteActionRequest]:
-        out = []
-        for _ in range(n):
-            self.seq += 1
-            out.append(
-                sites_pb.RecordSiteActionRequest(
-                    action=sites_pb.SiteActionInput(
-                        request_id=f"{self.prefix}-site-{self.seq}",
-                        site=sites_pb.SiteRef(
-                            kind=sites_pb.SITE_KIND_WEBSITE,
-                            identifier=f"{self.prefix}-{self.seq}.example.cn",
-                        ),
-                        action=sites_pb.SITE_ACTION_TYPE_BAN,
-                        category="user_rights",
-                        department=department,
-                    )
-                )
-            )
-        return out
+    def next(self, n: int) -> list[Message]:
+        self.seq += n
+        return [self.make(i) for i in range(self.seq - n + 1, self.seq + 1)]
 
 
-class ClueRequests:
-    """RecordClue requests: a new public report each."""
+def site_ban(department: str, i: int) -> sites_pb.RecordSiteActionRequest:
+    """RecordSiteAction: a website never seen before is banned."""
+    return sites_pb.RecordSiteActionRequest(
+        action=sites_pb.SiteActionInput(
+            request_id=f"site-{i}",
+            site=sites_pb.SiteRef(
+                kind=sites_pb.SITE_KIND_WEBSITE, identifier=f"site-{i}.example.cn"
+            ),
+            action=sites_pb.SITE_ACTION_TYPE_BAN,
+            category="user_rights",
+            department=department,
+        )
+    )
 
-    def __init__(self, prefix: str = "bench") -> None:
-        self.prefix = prefix
-        self.seq = 0
 
-    def next(self, department: str, n: int) -> list[cases_pb2.RecordClueRequest]:
-        out = []
-        for _ in range(n):
-            self.seq += 1
-            out.append(
-                cases_pb2.RecordClueRequest(
-                    request_id=f"{self.prefix}-clue-{self.seq}",
-                    clue=cases_pb2.Clue(
-                        source=cases_pb2.CLUE_SOURCE_PUBLIC_REPORT,
-                        summary=f"A group posts links to porn sites (report {self.seq})",
-                        holder_department=department,
-                        category="obscene",
-                    ),
-                )
-            )
-        return out
+def public_report(department: str, i: int) -> cases_pb2.RecordClueRequest:
+    """RecordClue: a new public report."""
+    return cases_pb2.RecordClueRequest(
+        request_id=f"clue-{i}",
+        clue=cases_pb2.Clue(
+            source=cases_pb2.CLUE_SOURCE_PUBLIC_REPORT,
+            summary=f"A group posts links to porn sites (report {i})",
+            holder_department=department,
+            category="obscene",
+        ),
+    )

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -272,13 +273,13 @@ async def run(
         ]
         await asyncio.gather(*(c.ready() for c in clients))
         gen = data.Generator(time.time_ns() // 1000, seed=11, prefix="rec")
-        sites = data.SiteRequests(prefix="rec")
-        clues = data.ClueRequests(prefix="rec")
+        sites = data.Numbered(partial(data.site_ban, SITES_DEPARTMENT))
+        clues = data.Numbered(partial(data.public_report, CASES_DEPARTMENT))
         requests: list[Callable[[int], Sequence[Any]]] = [
             lambda n: data.record_requests(gen, DEPARTMENT, n),
             lambda n: data.record_requests(gen, DEPARTMENT, n),
-            lambda n: sites.next(SITES_DEPARTMENT, n),
-            lambda n: clues.next(CASES_DEPARTMENT, n),
+            sites.next,
+            clues.next,
         ]
         names = ["accounts RecordAction", "sites RecordSiteAction", "cases RecordClue"]
         loads: dict[tuple[int, int], list[Load]] = {}  # (level, client) -> every round
