@@ -64,11 +64,10 @@ def record(
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
-    strict: bool,
 ) -> BatchResult:
-    """Record validated inputs. strict (one unary call): a refused record raises; otherwise
-    it is reported as rejected and the rest of the batch goes on."""
-    return _record(conn, principal, items, now_us, strict).result
+    """Record validated inputs (an import batch): a refused record is reported as rejected
+    and the rest of the batch goes on; the batch is audited once, with its counts."""
+    return _record(conn, principal, items, now_us).result
 
 
 def record_calls(
@@ -77,7 +76,7 @@ def record_calls(
     """Unary records of one principal waiting at the same moment, written as one batch: each
     answered and audited as its own call; a refused one writes nothing and gets its error.
     A new action is answered from what was written, not re-read."""
-    done = _record(conn, principal, list(enumerate(inputs)), now_us, strict=False, calls=True)
+    done = _record(conn, principal, list(enumerate(inputs)), now_us, calls=True)
     # Every input is in the caller's department: an account's departments after the batch
     # are those after any of its records.
     old = [i for i in done.accounts if i not in done.new_accounts]
@@ -110,7 +109,6 @@ def _record(
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
-    strict: bool,
     calls: bool = False,
 ) -> Recorded:
     """calls: the items are unary calls (see record_calls): each is audited, and its account
@@ -191,8 +189,6 @@ def _record(
             except FailedPrecondition as e:
                 raise Reject(e, "action") from None
         except Reject as r:
-            if strict:
-                raise r.error from None
             outcome.refuse(r)
             continue
         if a.handle:
@@ -217,7 +213,7 @@ def _record(
     store.insert_actions(conn, rows)
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     actions = [rec for _, _, rec in rows]
-    _log(conn, principal, actions, result, now_us, each=strict or calls)
+    _log(conn, principal, actions, result, now_us, each=calls)
     return Recorded(result, actions, touched, new_ids, after)
 
 

@@ -168,9 +168,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
             field="actions",
             prepare=_prepare,
             write=lambda items, now: self.db.write(
-                partial(
-                    operations.record, principal=principal, items=items, now_us=now, strict=False
-                )
+                partial(operations.record, principal=principal, items=items, now_us=now)
             ),
         )
         return pb.ImportActionsResponse(summary=await importer.run(request_iterator))

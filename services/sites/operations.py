@@ -380,10 +380,11 @@ def record_dispositions(
     principal: Principal,
     items: list[tuple[int, DispositionInput]],
     now_us: int,
-    strict: bool,
     calls: bool = False,
 ) -> BatchResult:
-    """Record validated dispositions; strict and calls as for record_actions."""
+    """Record validated dispositions: a refused one is reported and the others go on. calls:
+    the items are unary calls (bulk.unary_calls), each audited as one; otherwise the batch is
+    one import step, audited once with its counts."""
     result = BatchResult()
     keys = RequestKeys(conn, "dispositions", [d.request_id for _, d in items])
     book = store.SiteBook(conn, refs=[d.site for _, d in items])
@@ -397,8 +398,6 @@ def record_dispositions(
         try:
             prior = keys.prior(d.request_id, body)
         except Reject as r:
-            if strict:
-                raise r.error from None
             outcome.refuse(r)
             continue
         if prior is not None:
@@ -444,7 +443,7 @@ def record_dispositions(
     for o in duplicates:
         o.name = disposition_name(sites[o.record_id], o.record_id)
     rollups.apply(conn, CONTENT_ROLLUP, deltas)
-    if strict or calls:
+    if calls:
         for _, row in rows:
             name = disposition_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
@@ -461,7 +460,7 @@ def record_dispositions(
             now_us,
             len(rows),
         )
-    if not (strict or calls) and result.outcomes:
+    if not calls and result.outcomes:
         audit.append(
             conn,
             principal,

@@ -507,11 +507,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             prepare=_prepare_disposition,
             write=lambda items, now: self.db.write(
                 partial(
-                    operations.record_dispositions,
-                    principal=principal,
-                    items=items,
-                    now_us=now,
-                    strict=False,
+                    operations.record_dispositions, principal=principal, items=items, now_us=now
                 )
             ),
             on_result=keep,
@@ -605,7 +601,7 @@ ACTION_CALLS = _answered(
     unary_calls(partial(operations.record_actions, strict=False, calls=True)), _action_answer
 )
 DISPOSITION_CALLS = _answered(
-    unary_calls(partial(operations.record_dispositions, strict=False, calls=True)),
+    unary_calls(partial(operations.record_dispositions, calls=True)),
     _disposition_answer,
 )
 
