@@ -565,44 +565,57 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         )
 
 
-def _answered(calls: BatchRun, answer: Callable[[sqlite3.Connection, Outcome], object]) -> BatchRun:
-    """A batch run of unary record calls whose accepted records are each answered by
-    answer(conn, outcome) in the writing transaction (no read after the write)."""
+def _answered(
+    calls: BatchRun, answer: Callable[[sqlite3.Connection, list[Outcome]], list[object]]
+) -> BatchRun:
+    """A batch run of unary record calls whose accepted records are answered, all at once,
+    by answer(conn, outcomes) in the writing transaction (no read after the write)."""
 
     def run(c: sqlite3.Connection, items: list[Any]) -> list[tuple[bool, Any]]:
-        return [(True, answer(c, o)) if ok else (False, o) for ok, o in calls(c, items)]
+        results = calls(c, items)
+        answers = iter(answer(c, [o for ok, o in results if ok]))
+        return [(True, next(answers)) if ok else (False, o) for ok, o in results]
 
     return run
 
 
-def _action_answer(c: sqlite3.Connection, o: Outcome) -> pb.RecordSiteActionResponse:
-    row = store.get_action(c, o.record_id)
-    assert row is not None
-    sites, departments = _with_departments(c, list(store.get_sites(c, [row.site_id]).values()))
-    return pb.RecordSiteActionResponse(
-        action=action_pb(row),
-        site=site_pb(sites[0], departments.get(row.site_id)),
-        duplicate=o.duplicate,
-    )
+def _action_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
+    """Each action with its site as the batch left it (three look-ups for the whole batch)."""
+    rows = store.get_actions(c, [o.record_id for o in outcomes])
+    sites = store.get_sites(c, [r.site_id for r in rows.values()])
+    departments = rollups.departments_of(c, SITE_ROLLUP, list(sites))
+    answers: list[object] = []
+    for o in outcomes:
+        row = rows[o.record_id]
+        site = site_pb(sites[row.site_id], departments.get(row.site_id))
+        answers.append(
+            pb.RecordSiteActionResponse(action=action_pb(row), site=site, duplicate=o.duplicate)
+        )
+    return answers
 
 
-def _disposition_answer(c: sqlite3.Connection, o: Outcome) -> pb.RecordDispositionResponse:
-    row = store.get_disposition(c, o.record_id)
-    assert row is not None
-    earlier = store.count_by_content(c, row.content_sha256) - 1
-    return pb.RecordDispositionResponse(
-        disposition=disposition_pb(row), duplicate=o.duplicate, earlier_count=earlier
-    )
+def _disposition_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
+    answers: list[object] = []
+    for o in outcomes:
+        row = store.get_disposition(c, o.record_id)
+        assert row is not None
+        earlier = store.count_by_content(c, row.content_sha256) - 1
+        answers.append(
+            pb.RecordDispositionResponse(
+                disposition=disposition_pb(row), duplicate=o.duplicate, earlier_count=earlier
+            )
+        )
+    return answers
 
 
 # RecordSiteAction and RecordDisposition calls of one principal waiting at the same moment
 # are written as one batch (Database.write_batched).
 ACTION_CALLS = _answered(
-    unary_calls(partial(operations.record_actions, strict=False, calls=True)), _action_answer
+    unary_calls(partial(operations.record_actions, strict=False, calls=True)), _action_answers
 )
 DISPOSITION_CALLS = _answered(
     unary_calls(partial(operations.record_dispositions, calls=True)),
-    _disposition_answer,
+    _disposition_answers,
 )
 
 

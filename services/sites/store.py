@@ -239,6 +239,11 @@ def get_action(conn: sqlite3.Connection, action_id: int) -> SiteActionRow | None
     return _action(row) if row else None
 
 
+def get_actions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, SiteActionRow]:
+    sql = f"SELECT {ACTION_COLS} FROM site_actions WHERE id IN ({{ids}})"
+    return {row[0]: _action(row) for row in rows_in(conn, sql, ids)}
+
+
 def actions_of(
     conn: sqlite3.Connection,
     site_id: int,
