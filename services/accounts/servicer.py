@@ -20,7 +20,7 @@ from services.accounts.domain import (
     validate,
 )
 from services.common import names, paging, rollups, standard
-from services.common.auth import require_role, require_writer_for
+from services.common.auth import check_department, require_role, require_writer_for
 from services.common.bulk import Importer
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
@@ -166,7 +166,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
             service="accounts",
             clock=self.rt.clock,
             field="actions",
-            prepare=_prepare,
+            prepare=partial(_prepare, principal=principal),
             write=lambda items, now: self.db.write(
                 partial(operations.record, principal=principal, items=items, now_us=now)
             ),
@@ -293,9 +293,9 @@ def _record_calls(
     ]
 
 
-def _prepare(m: object, now: int, v: Violations) -> ActionInput:
+def _prepare(m: object, now: int, v: Violations, principal: Principal) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
-    require_writer_for(a.department)
+    check_department(principal, a.department)
     validate(a, now, v)
     return a
 

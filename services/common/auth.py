@@ -115,11 +115,17 @@ def require_role(*roles: str) -> Principal:
 
 
 def require_writer_for(department: str) -> Principal:
-    """A department writes only records in its own name."""
+    """A writer, writing in its own department's name."""
     principal = require_role("operator", "admin", "service")
+    check_department(principal, department)
+    return principal
+
+
+def check_department(principal: Principal, department: str) -> None:
+    """A department writes only records in its own name (an import stream checks the
+    writer's role once, this once per record)."""
     if department and department != principal.department:
         raise PermissionDenied(
             f"department {principal.department!r} cannot write in the name of {department!r}",
             reason="WRONG_DEPARTMENT",
         )
-    return principal

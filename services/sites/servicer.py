@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import names, paging, rollups, standard
-from services.common.auth import require_role, require_writer_for
+from services.common.auth import check_department, require_role, require_writer_for
 from services.common.bulk import Importer, Outcome, hash64, unary_calls
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
@@ -187,9 +187,11 @@ def disposition_input(m: pb.DispositionInput) -> DispositionInput:
     )
 
 
-def _prepare_disposition(m: object, now: int, v: Violations) -> DispositionInput:
+def _prepare_disposition(
+    m: object, now: int, v: Violations, principal: Principal
+) -> DispositionInput:
     d = disposition_input(m)  # type: ignore[arg-type]
-    require_writer_for(d.department)
+    check_department(principal, d.department)
     return validate_disposition(d, now, v)
 
 
@@ -504,7 +506,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             service="sites",
             clock=self.rt.clock,
             field="dispositions",
-            prepare=_prepare_disposition,
+            prepare=partial(_prepare_disposition, principal=principal),
             write=lambda items, now: self.db.write(
                 partial(
                     operations.record_dispositions, principal=principal, items=items, now_us=now
