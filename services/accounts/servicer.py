@@ -100,6 +100,7 @@ def action_input(m: pb.ActionInput) -> ActionInput:
 
 class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     messages = pb
+    stats = STATS
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -237,36 +238,15 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     async def ListAccountActions(
         self, request: pb.ListAccountActionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListAccountActionsResponse:
-        (account_id,) = names.parse(request.parent, "parent", "accounts")
-        size = paging.page_size(request.page_size)
-        bound = [request.parent, request.newest_first]
-        after = paging.decode(request.page_token, bound) or 0
-
-        def read(c: sqlite3.Connection) -> list[ActionRecord] | None:
-            if store.get_account(c, account_id) is None:
-                return None
-            return store.actions_of(c, account_id, after, size + 1, request.newest_first)
-
-        rows = await self.db.read(read)
-        if rows is None:
-            raise NotFound(f"{request.parent} not found")
-        page, token = paging.cut(rows, size, bound)
+        page, token = await standard.child_page(
+            self.rt,
+            request,
+            "accounts",
+            lambda c, i: store.get_account(c, i) is not None,
+            store.actions_of,
+        )
         return pb.ListAccountActionsResponse(
             actions=[action_pb(r) for r in page], next_page_token=token
-        )
-
-    async def GetStats(
-        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetStatsResponse:
-        rows, total = await standard.stats_of(self.rt, STATS, request)
-        return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def BatchGetStats(
-        self, request: pb.BatchGetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchGetStatsResponse:
-        answers = await standard.batch_stats(self.rt, STATS, request.requests)
-        return pb.BatchGetStatsResponse(
-            responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
         )
 
 

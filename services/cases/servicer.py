@@ -370,6 +370,7 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
 
 class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     messages = pb
+    stats = STATS_ROLLUPS
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -951,22 +952,6 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         page, token = paging.cut(rows, size, request.campaign_id)
         return pb.ListTypicalCasesResponse(
             typical_cases=[typical_pb(t) for t in page], next_page_token=token
-        )
-
-    # --- the standard ones ---
-
-    async def GetStats(
-        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetStatsResponse:
-        rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
-        return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def BatchGetStats(
-        self, request: pb.BatchGetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchGetStatsResponse:
-        answers = await standard.batch_stats(self.rt, STATS_ROLLUPS, request.requests)
-        return pb.BatchGetStatsResponse(
-            responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
         )
 
 

@@ -13,7 +13,7 @@ from netnet.common.v1 import common_pb2
 from services.common import audit, changes, convert, idempotency, names, paging, rollups
 from services.common.auth import require_role
 from services.common.context import current_principal
-from services.common.errors import FieldViolation, InvalidArgument, Violations
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
 
 R = TypeVar("R")
@@ -141,12 +141,50 @@ async def once(
     return await runtime.db.write(job)
 
 
+async def child_page(
+    rt: Runtime,
+    request: Any,
+    collection: str,
+    exists: Callable[[sqlite3.Connection, int], bool],
+    children: Callable[[sqlite3.Connection, int, int, int, bool], list[R]],
+) -> tuple[list[R], str]:
+    """A page of a parent's children, oldest or newest first (request: parent, page_size,
+    page_token, newest_first): children(conn, parent id, after id, limit, newest_first) in
+    one snapshot; NOT_FOUND when exists(conn, parent id) says the parent is not there."""
+    (parent_id,) = names.parse(request.parent, "parent", collection)
+    size = paging.page_size(request.page_size)
+    bound = [request.parent, request.newest_first]
+    after = paging.decode(request.page_token, bound) or 0
+
+    def read(c: sqlite3.Connection) -> list[R] | None:
+        if not exists(c, parent_id):
+            return None
+        return children(c, parent_id, after, size + 1, request.newest_first)
+
+    rows = await rt.db.read(read)
+    if rows is None:
+        raise NotFound(f"{request.parent} not found")
+    return paging.cut(rows, size, bound)
+
+
 class StandardRpcs:
-    """WatchChanges, ListAuditEntries and VerifyAuditChain, the same in every service. A
-    servicer lists this class first and names its generated messages module in `messages`."""
+    """GetStats, BatchGetStats, WatchChanges, ListAuditEntries and VerifyAuditChain, the same
+    in every service. A servicer lists this class first, names its generated messages module
+    in `messages` and what GetStats counts in `stats`."""
 
     messages: Any
+    stats: Subjects
     rt: Runtime
+
+    async def GetStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        rows, total = await stats_of(self.rt, self.stats, request)
+        return self.messages.GetStatsResponse(rows=rows, total=total)
+
+    async def BatchGetStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        answers = await batch_stats(self.rt, self.stats, request.requests)
+        return self.messages.BatchGetStatsResponse(
+            responses=[self.messages.GetStatsResponse(rows=r, total=t) for r, t in answers]
+        )
 
     async def WatchChanges(
         self, request: Any, context: grpc.aio.ServicerContext

@@ -201,6 +201,7 @@ def _request_id(request_id: str, v: Violations) -> None:
 
 class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     messages = pb
+    stats = STATS_ROLLUPS
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -305,20 +306,13 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     async def ListSiteActions(
         self, request: pb.ListSiteActionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListSiteActionsResponse:
-        (site_id,) = names.parse(request.parent, "parent", "sites")
-        size = paging.page_size(request.page_size)
-        bound = [request.parent, request.newest_first]
-        after = paging.decode(request.page_token, bound) or 0
-
-        def read(c: sqlite3.Connection) -> list[SiteActionRow] | None:
-            if store.get_site(c, site_id) is None:
-                return None
-            return store.actions_of(c, site_id, after, size + 1, request.newest_first)
-
-        rows = await self.db.read(read)
-        if rows is None:
-            raise NotFound(f"{request.parent} not found")
-        page, token = paging.cut(rows, size, bound)
+        page, token = await standard.child_page(
+            self.rt,
+            request,
+            "sites",
+            lambda c, i: store.get_site(c, i) is not None,
+            store.actions_of,
+        )
         return pb.ListSiteActionsResponse(
             actions=[action_pb(r) for r in page], next_page_token=token
         )
@@ -550,20 +544,6 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             dispositions=[disposition_pb(d) for d in page],
             departments=departments,
             next_page_token=token,
-        )
-
-    async def GetStats(
-        self, request: pb.GetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetStatsResponse:
-        rows, total = await standard.stats_of(self.rt, STATS_ROLLUPS, request)
-        return pb.GetStatsResponse(rows=rows, total=total)
-
-    async def BatchGetStats(
-        self, request: pb.BatchGetStatsRequest, context: grpc.aio.ServicerContext
-    ) -> pb.BatchGetStatsResponse:
-        answers = await standard.batch_stats(self.rt, STATS_ROLLUPS, request.requests)
-        return pb.BatchGetStatsResponse(
-            responses=[pb.GetStatsResponse(rows=r, total=t) for r, t in answers]
         )
 
 
