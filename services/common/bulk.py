@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,18 +14,13 @@ from netnet.common.v1 import common_pb2
 from services.common import db, metrics
 from services.common.clock import Clock
 from services.common.context import Principal
+from services.common.db import hash64
 from services.common.errors import DomainError, FieldViolation, InvalidArgument, Violations
 
 MAX_BATCH = 5000
 MAX_REJECTIONS = 100
 In = TypeVar("In")
 Msg = TypeVar("Msg")
-
-
-def hash64(text: str | bytes) -> int:
-    """A signed 64-bit key for a natural text key (looked up by integer index)."""
-    data = text.encode() if isinstance(text, str) else text
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 @dataclass

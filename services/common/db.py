@@ -10,6 +10,7 @@ not hold up the loop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
@@ -85,8 +86,16 @@ async def _run_on(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection],
     return await conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
 
 
+def hash64(text: str | bytes) -> int:
+    """A signed 64-bit key for a natural text key (looked up by integer index); migrations
+    can call it as the SQL function hash64(text)."""
+    data = text.encode() if isinstance(text, str) else text
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+
+
 def apply_migrations(conn: sqlite3.Connection, directories: list[tuple[str, Path]]) -> list[str]:
     """Apply numbered NNNN_name.sql files not applied yet, each in its own transaction."""
+    conn.create_function("hash64", 1, hash64, deterministic=True)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations "
         "(name TEXT PRIMARY KEY, applied_us INTEGER NOT NULL)"

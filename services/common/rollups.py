@@ -1,12 +1,14 @@
 """Rollup counters kept in the writing transaction, so statistics never scan records.
 
-Tables (runtime migrations): counts per (dimensions, day) and per dimensions alone (what a
-query not by day reads); for each subject the dimension values it has live records under
-("marks"); and distinct subjects: a subject with one live key is counted under that key
-(rollup_single), one with several under each subset of the five dimensions its keys fall
-in, with '*' for "any value" (rollup_distinct, 32 subsets) -- so a new subject costs one
-counter, not 32. Distinct counts are exact when the query's dimensions are one subset: not
-by day, and a filter with several values only on a dimension that is also grouped by.
+Tables (runtime migrations): counts per (key, day) and per key alone (what a query not by
+day reads), a key being the rollup and its five dimension values; for each subject the keys
+it has live records under ("marks"); and distinct subjects: a subject with one live key is
+counted under that key (rollup_single), one with several under each subset of the five
+dimensions its keys fall in, with '*' for "any value" (rollup_distinct, 32 subsets) -- so a
+new subject costs one counter, not 32. Distinct counts are exact when the query's dimensions
+are one subset: not by day, and a filter with several values only on a dimension that is
+also grouped by. The tables with a row per record (counts per day, marks) name a key by its
+id (key_id), which rollup_keys maps back to its values.
 """
 
 from __future__ import annotations
@@ -17,13 +19,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from services.common.db import add_counts, rows_in, upsert_add
+from services.common.db import add_counts, hash64, rows_in, upsert_add
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ALL_GROUPS = (*DIMS, "day")
 ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
+# The tables that name keys by id, joined to their keys; CROSS JOIN keeps that order (marks
+# are looked up by subject; counts per day by key, the keys picked by the query's filter).
+MARKS = "rollup_marks m CROSS JOIN rollup_keys k ON k.id = m.key_id"
+DAY_COUNTS = "rollup_keys CROSS JOIN rollup_counts ON rollup_counts.key_id = rollup_keys.id"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,12 @@ def _project(key: Key, mask: int) -> Key:
 
 
 @lru_cache(maxsize=4096)
+def key_id(rollup: str, key: Key) -> int:
+    """The id of a key in rollup_keys (as migration 0004 computes it)."""
+    return hash64("\x1f".join((rollup, *key)))
+
+
+@lru_cache(maxsize=4096)
 def _projections(rollup: str, key: Key) -> tuple[tuple[str, ...], ...]:
     """The rollup_distinct key (rollup, key under a mask) of every mask, in mask order (a
     batch repeats a few keys many times)."""
@@ -79,8 +91,8 @@ def _load_marks(
     marks: dict[int, dict[Key, int]] = defaultdict(dict)
     for subject, *dims, n in rows_in(
         conn,
-        f"SELECT subject_id, {', '.join(DIMS)}, n FROM rollup_marks WHERE rollup = ? "
-        "AND subject_id IN ({ids})",
+        f"SELECT m.subject_id, {', '.join(f'k.{d}' for d in DIMS)}, m.n FROM {MARKS} "
+        "WHERE k.rollup = ? AND m.subject_id IN ({ids})",
         subjects,
         rollup,
     ):
@@ -97,9 +109,13 @@ def apply(
     """Add each (subject or None, dimension key, day, +1/-1) to the counters."""
     counts: dict[tuple[object, ...], int] = {}
     totals: dict[tuple[object, ...], int] = {}
+    ids: dict[Key, int] = {}
     per_subject: dict[int, dict[Key, int]] = {}  # plain dicts: most subjects get one change
     for subject, key, day, delta in deltas:
-        row = (rollup, *key, day)
+        kid = ids.get(key)
+        if kid is None:
+            kid = ids[key] = key_id(rollup, key)
+        row = (kid, day)
         counts[row] = counts.get(row, 0) + delta
         total = (rollup, *key)
         totals[total] = totals.get(total, 0) + delta
@@ -109,6 +125,10 @@ def apply(
                 per_subject[subject] = {key: delta}
             else:
                 changes[key] = changes.get(key, 0) + delta
+    conn.executemany(
+        "INSERT OR IGNORE INTO rollup_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(kid, rollup, *key) for key, kid in ids.items()],
+    )
     add_counts(conn, "rollup_counts", counts)
     add_counts(conn, "rollup_totals", totals)
     if not per_subject:
@@ -126,16 +146,16 @@ def apply(
             if delta > 0:
                 one = (rollup, *key)
                 single[one] = single.get(one, 0) + 1
-                upserts.append((rollup, subject, *key, delta))
+                upserts.append((subject, ids[key], delta))
             continue
         before = before or {}
         after = dict(before)
         for key, delta in changes.items():
             after[key] = after.get(key, 0) + delta
             if after[key] > 0:
-                upserts.append((rollup, subject, *key, delta))
+                upserts.append((subject, ids[key], delta))
             else:
-                deletes.append((rollup, subject, *key))
+                deletes.append((subject, ids[key]))
         live_before = {k for k, n in before.items() if n > 0}
         live_after = {k for k, n in after.items() if n > 0}
         if live_before != live_after:
@@ -143,11 +163,7 @@ def apply(
             _share(single, distinct, rollup, live_after, +1)
     upsert_add(conn, "rollup_marks", upserts)  # now: later jobs of the group read the marks
     if deletes:
-        conn.executemany(
-            f"DELETE FROM rollup_marks WHERE rollup = ? AND subject_id = ? AND "
-            f"{' AND '.join(f'{d} = ?' for d in DIMS)}",
-            deletes,
-        )
+        conn.executemany("DELETE FROM rollup_marks WHERE subject_id = ? AND key_id = ?", deletes)
     add_counts(conn, "rollup_single", single)
     add_counts(conn, "rollup_distinct", distinct)
 
@@ -175,9 +191,9 @@ def subject_filter(
     """SQL condition: the subject has live records under all these dimension values."""
     if not values:
         return "1", []
-    conds = " AND ".join(f"m.{d} = ?" for d in values)
+    conds = " AND ".join(f"k.{d} = ?" for d in values)
     return (
-        f"EXISTS (SELECT 1 FROM rollup_marks m WHERE m.rollup = ? AND "
+        f"EXISTS (SELECT 1 FROM {MARKS} WHERE k.rollup = ? AND "
         f"m.subject_id = {subject_column} AND {conds})",
         [rollup, *values.values()],
     )
@@ -210,7 +226,7 @@ def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[
     select = f"{cols}, SUM(n)" if cols else "SUM(n)"
     group = f"GROUP BY {cols}" if cols else ""
     by_day = q.start_day or q.end_day or "day" in q.group_by
-    table = "rollup_counts" if by_day else "rollup_totals"
+    table = DAY_COUNTS if by_day else "rollup_totals"
     rows = conn.execute(
         f"SELECT {select} FROM {table} WHERE {' AND '.join(conds)} {group}", params
     ).fetchall()
@@ -276,8 +292,8 @@ def departments_of(
     found: dict[int, list[str]] = defaultdict(list)
     for subject, department in rows_in(
         conn,
-        "SELECT DISTINCT subject_id, department FROM rollup_marks WHERE rollup = ? AND "
-        "subject_id IN ({ids}) ORDER BY 1, 2",
+        f"SELECT DISTINCT m.subject_id, k.department FROM {MARKS} WHERE k.rollup = ? AND "
+        "m.subject_id IN ({ids}) ORDER BY 1, 2",
         subjects,
         rollup,
     ):

@@ -9,7 +9,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from services.common import rollups
-from services.common.bulk import hash64
+from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
 

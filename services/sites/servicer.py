@@ -16,10 +16,10 @@ from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_department, require_role, require_writer_for
-from services.common.bulk import Importer, Outcome, hash64, unary_calls
+from services.common.bulk import Importer, Outcome, unary_calls
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
-from services.common.db import BatchRun
+from services.common.db import BatchRun, hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.reference import categories, is_slug
 from services.common.server import Runtime

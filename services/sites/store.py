@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 
 from services.common import paging, rollups
-from services.common.bulk import hash64, next_id
-from services.common.db import rows_in
+from services.common.bulk import next_id
+from services.common.db import hash64, rows_in
 from services.sites.domain import (
     SITE_ROLLUP,
     STATUS_ROLLUP,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import pathlib
 import random
+import shutil
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -228,9 +230,16 @@ def test_the_migration_derives_the_distinct_counts_from_the_marks(
     assert all(kept.values())
     script = (RUNTIME_MIGRATIONS / "0003_rollup_single.sql").read_text()
     conn.execute("DELETE FROM rollup_single")
+    # The marks as 0003 knew them (by values, not key id: see 0004), shadowing the table.
+    conn.execute(
+        f"CREATE TEMP VIEW rollup_marks AS SELECT k.rollup, m.subject_id, "
+        f"{', '.join(f'k.{d}' for d in DIMS)}, m.n FROM main.rollup_marks m "
+        "JOIN main.rollup_keys k ON k.id = m.key_id"
+    )
     for statement in _statements(script):
         if "CREATE TABLE" not in statement:
             conn.execute(statement)
+    conn.execute("DROP VIEW temp.rollup_marks")
     assert {t: _rows(conn, t) for t in kept} == kept
     for q in _queries(rng)[:100]:
         assert observed(conn, "actions", q) == brute_force(live, q), q
@@ -261,3 +270,51 @@ def test_subject_filter_follows_live_marks(conn: sqlite3.Connection) -> None:
     _apply(conn, "actions", [(2, k1, DAYS[1], -1)], set())
     assert having(department="cac") == [1]
     assert having(campaign_id="c1") == [1, 2]
+
+
+def test_the_key_migration_keeps_every_counter(
+    conn: sqlite3.Connection, tmp_path: pathlib.Path
+) -> None:
+    """Migration 0004 names keys by id in the counts per day and the marks: a database at
+    0003, holding what a random history left (by values), comes out with the rows the writes
+    keep now, key ids included, and the same answers."""
+    rng = random.Random(5)
+    live = _random_history(conn, rng, "actions", steps=40)
+    _random_history(conn, random.Random(6), "other", steps=10)
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for path in sorted(RUNTIME_MIGRATIONS.glob("000[123]_*.sql")):
+        shutil.copy(path, earlier)
+    old = sqlite3.connect(":memory:", isolation_level=None)
+    apply_migrations(old, [("runtime", earlier)])
+    dims = ", ".join(f"k.{d}" for d in DIMS)
+    old.executemany(
+        "INSERT INTO rollup_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute(
+            f"SELECT k.rollup, {dims}, c.day, c.n FROM rollup_counts c "
+            "JOIN rollup_keys k ON k.id = c.key_id"
+        ),
+    )
+    old.executemany(
+        "INSERT INTO rollup_marks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute(
+            f"SELECT k.rollup, m.subject_id, {dims}, m.n FROM rollup_marks m "
+            "JOIN rollup_keys k ON k.id = m.key_id"
+        ),
+    )
+    for table in ("rollup_totals", "rollup_single", "rollup_distinct"):
+        old.executemany(
+            f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            conn.execute(f"SELECT * FROM {table}"),
+        )
+    assert apply_migrations(old, [("runtime", RUNTIME_MIGRATIONS)]) == [
+        "runtime/0004_rollup_keys.sql"
+    ]
+    # (The writes may also keep keys no counter names any more: a batch's records came and went.)
+    used = "id IN (SELECT key_id FROM rollup_counts UNION SELECT key_id FROM rollup_marks)"
+    for table, where in (("rollup_keys", used), ("rollup_counts", "1"), ("rollup_marks", "1")):
+        rows = f"SELECT * FROM {table} WHERE {where} ORDER BY 1, 2"
+        assert old.execute(rows).fetchall() == conn.execute(rows).fetchall(), table
+    for q in _queries(rng)[:100]:
+        assert observed(old, "actions", q) == brute_force(live, q), q
+    old.close()
