@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import platform
 import sqlite3
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import structlog
 
 from bench import content, gateway, importing, unary
 
@@ -82,7 +80,9 @@ def _rounds(values: list[float]) -> str:
 
 
 def import_table(
-    r: importing.ImportResult, what: str = "ImportActions -> accounts server", name: str = "import"
+    r: importing.ImportResult,
+    what: str = "ImportActions -> accounts server process",
+    name: str = "import",
 ) -> list[str]:
     rows = [
         f"Import: client-streaming {what.split()[0]}, {r.service.records:,} records in batches of "
@@ -207,7 +207,7 @@ async def run(sizes: Sizes, workdir: Path) -> Results:
         print(line, flush=True)
     print(flush=True)
     cont = await content.run(workdir / "content", sizes.content, sizes.batch, sizes.rounds)
-    for line in import_table(cont, "ImportDispositions -> sites server", "content import"):
+    for line in import_table(cont, "ImportDispositions -> sites server process", "content import"):
         print(line, flush=True)
     print(flush=True)
     gw = await gateway.run(
@@ -224,8 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one round (~20 s)")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    # The in-process import server logs "serving" at INFO: keep the table readable.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     print(f"Net Net bench ({'quick' if args.quick else 'full'}) — {environment()}\n", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="netnet-bench-") as tmp:

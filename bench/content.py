@@ -10,13 +10,12 @@ from pathlib import Path
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from bench import servers
 from bench.importing import STREAM_TIMEOUT, ImportResult, Rate, _fresh
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.auth import ensure_key, issue_token
-from services.common.config import load_settings
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations, hash64
-from services.common.server import start
 from services.sites.__main__ import SPEC
 
 DEPARTMENT = "cac"
@@ -104,17 +103,11 @@ def bare_executemany(path: Path, items: list[pb.DispositionInput], batch: int, n
 
 
 async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], batch: int) -> Rate:
-    env = {
-        "NETNET_DATA_DIR": str(data_dir),
-        "NETNET_SITES_ADDR": "127.0.0.1:0",
-        "NETNET_SITES_METRICS_PORT": "0",
-        "NETNET_DRAIN_SECONDS": "1",
-    }
-    settings = load_settings("sites", env)
-    key = ensure_key(settings.key_file)
-    running = await start(SPEC, settings)
+    server = servers.service_process(data_dir, "sites")
+    key = ensure_key(data_dir / "sites" / "signing.key")
+    port = await server.start()
     channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{running.port}", options=[("grpc.max_send_message_length", 64 << 20)]
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     )
     token = issue_token(key, operator="bench", department=DEPARTMENT, roles=["operator"])
     try:
@@ -131,7 +124,7 @@ async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], 
         seconds = time.perf_counter() - started
     finally:
         await channel.close()
-        await running.stop(0)
+        server.stop()
     if reply.summary.accepted != len(items):
         raise AssertionError(f"content import was not clean: {reply.summary}")
     return Rate(len(items), seconds)

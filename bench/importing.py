@@ -1,4 +1,4 @@
-"""Bulk import: ImportActions into a real accounts server against bare executemany."""
+"""Bulk import: ImportActions into an accounts server process against bare executemany."""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from pathlib import Path
 
 import grpc
 
-from bench import data
+from bench import data, servers
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
-from services.common.config import load_settings
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
-from services.common.server import start
 
 ACTOR = "bench"
 STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded
@@ -96,19 +94,13 @@ def bare_executemany(path: Path, records: data.Dataset, batch: int, now_us: int)
 
 
 async def import_actions(data_dir: Path, records: data.Dataset, batch: int) -> Rate:
-    """Client-streaming ImportActions into an in-process accounts server over a real channel;
+    """Client-streaming ImportActions into an accounts server process over a real channel;
     one stream per department (a token writes only in its own department's name)."""
-    env = {
-        "NETNET_DATA_DIR": str(data_dir),
-        "NETNET_ACCOUNTS_ADDR": "127.0.0.1:0",
-        "NETNET_ACCOUNTS_METRICS_PORT": "0",
-        "NETNET_DRAIN_SECONDS": "1",
-    }
-    settings = load_settings("accounts", env)
-    key = ensure_key(settings.key_file)
-    running = await start(SPEC, settings)
+    server = servers.service_process(data_dir, "accounts")
+    key = ensure_key(data_dir / "accounts" / "signing.key")
+    port = await server.start()
     channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{running.port}", options=[("grpc.max_send_message_length", 64 << 20)]
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     )
     try:
         await channel.channel_ready()
@@ -132,7 +124,7 @@ async def import_actions(data_dir: Path, records: data.Dataset, batch: int) -> R
         seconds = time.perf_counter() - started
     finally:
         await channel.close()
-        await running.stop(0)
+        server.stop()
     if accepted != len(records):
         raise AssertionError(f"service accepted {accepted} of {len(records)} records")
     return Rate(len(records), seconds)
