@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 from services.common.db import hash64
@@ -87,11 +87,18 @@ class ActionInput:
     case: str
     effective_us: int | None
     suspend_until_us: int | None
+    # Hash of the request as sent (a repeat must send the same); 0 when it came otherwise.
+    body: int = field(default=0, repr=False, compare=False)
 
     def ident_key(self) -> int:
         return ident_key(self.platform, self.platform_uid)
 
     def body_hash(self) -> int:
+        return self.body or self.converted_hash()
+
+    def converted_hash(self) -> int:
+        """The hash of the input as converted: how request bodies were hashed before they
+        were hashed as sent, so a repeat of a request recorded then still matches."""
         return hash64(repr(self))
 
     def rollup_key(self) -> tuple[str, str, str, str, str]:

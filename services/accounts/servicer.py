@@ -24,6 +24,7 @@ from services.common.auth import check_department, require_role, require_writer_
 from services.common.bulk import Importer
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
+from services.common.db import hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
 
@@ -95,6 +96,7 @@ def action_input(m: pb.ActionInput) -> ActionInput:
         m.case,
         to_us(m.effective_time, m.HasField("effective_time")),
         to_us(m.suspend_until, m.HasField("suspend_until")),
+        hash64(m.SerializeToString(deterministic=True)),
     )
 
 
