@@ -2,13 +2,17 @@
 
 Tables (runtime migrations): counts per (key, day) and per key alone (what a query not by
 day reads), a key being the rollup and its five dimension values; for each subject the keys
-it has live records under ("marks"); and distinct subjects: a subject with one live key is
-counted under that key (rollup_single), one with several under each subset of the five
-dimensions its keys fall in, with '*' for "any value" (rollup_distinct, 32 subsets) -- so a
-new subject costs one counter, not 32. Distinct counts are exact when the query's dimensions
-are one subset: not by day, and a filter with several values only on a dimension that is
-also grouped by. The tables with a row per record (counts per day, marks) name a key by its
-id (key_id), which rollup_keys maps back to its values.
+it has live records under ("marks"); and distinct subjects. A distinct count is per subset
+of the five dimensions, '*' standing for "any value" in the others (a projection of a key):
+each subject is counted once under its primary key, the least of its live keys
+(rollup_single), which covers the 32 projections of that key; a subject with several keys
+is also counted under each projection of its other keys that the primary key's do not
+cover (rollup_distinct) -- so a new subject costs one counter, not 32, and a second key
+about 16 more. A distinct count adds the primary keys under the projection to its own row.
+Distinct counts are exact when the query's dimensions are one subset: not by day, and a
+filter with several values only on a dimension that is also grouped by. The tables with a
+row per record (counts per day, marks) name a key by its id (key_id), which rollup_keys maps
+back to its values.
 """
 
 from __future__ import annotations
@@ -85,6 +89,11 @@ def _projections(rollup: str, key: Key) -> tuple[tuple[str, ...], ...]:
     return tuple((rollup, *_project(key, mask)) for mask in MASKS)
 
 
+@lru_cache(maxsize=4096)
+def _projection_set(rollup: str, key: Key) -> frozenset[tuple[str, ...]]:
+    return frozenset(_projections(rollup, key))
+
+
 def _load_marks(
     conn: sqlite3.Connection, rollup: str, subjects: list[int]
 ) -> dict[int, dict[Key, int]]:
@@ -135,8 +144,8 @@ def apply(
         return
     old = [s for s in per_subject if s not in new_subjects]
     existing = _load_marks(conn, rollup, old) if old else {}
-    single: dict[tuple[object, ...], int] = {}  # subjects with one live key, by that key
-    distinct: dict[tuple[object, ...], int] = {}  # the others, by each projection
+    single: dict[tuple[object, ...], int] = {}  # subjects, by their primary key
+    distinct: dict[tuple[object, ...], int] = {}  # ... and projections it does not cover
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[object, ...]] = []
     for subject, changes in per_subject.items():
@@ -175,13 +184,18 @@ def _share(
     live: set[Key],
     sign: int,
 ) -> None:
-    """Add (sign +1) or take away (-1) a subject's share of the distinct counts: its one live
-    key's, or each projection of its live keys once."""
-    if len(live) == 1:
-        row = (rollup, *next(iter(live)))
-        single[row] = single.get(row, 0) + sign
+    """Add (sign +1) or take away (-1) a subject's share of the distinct counts: one under its
+    primary key (the least of its live keys), and one under each projection of its other
+    keys that no projection of the primary key covers."""
+    if not live:
         return
-    for p in {p for k in live for p in _projections(rollup, k)}:
+    primary = min(live)
+    row = (rollup, *primary)
+    single[row] = single.get(row, 0) + sign
+    if len(live) == 1:
+        return
+    covered = _projection_set(rollup, primary)
+    for p in {p for k in live if k != primary for p in _projections(rollup, k)} - covered:
         distinct[p] = distinct.get(p, 0) + sign
 
 
@@ -236,8 +250,8 @@ def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[
 def _distinct(
     conn: sqlite3.Connection, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
 ) -> dict[tuple[str, ...], int]:
-    """Distinct subjects per group: the projection rows of subjects with several live keys,
-    plus the one-key subjects whose key falls in the group (see migration 0003)."""
+    """Distinct subjects per group: the subjects whose primary key falls in the group, plus
+    the group's own projection rows (see the module's note and migration 0005)."""
     filters = q.values()
     multi: list[str] = ["rollup = ?"]  # conditions on rollup_distinct
     single: list[str] = ["rollup = ?"]  # ... and on rollup_single

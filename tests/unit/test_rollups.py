@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.common import rollups
-from services.common.db import RUNTIME_MIGRATIONS, _statements, apply_migrations
+from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.rollups import DIMS, StatsQuery
 
 VALUES = {
@@ -222,24 +222,13 @@ def test_everything_retracted_leaves_nothing(conn: sqlite3.Connection) -> None:
 def test_the_migration_derives_the_distinct_counts_from_the_marks(
     conn: sqlite3.Connection,
 ) -> None:
-    """Migration 0003 rebuilt the distinct counters from the marks: run again over a random
+    """Migration 0005 rebuilds the distinct counters from the marks: run again over a random
     history, it gives the counters the writes kept (and so the same answers)."""
     rng = random.Random(11)
     live = _random_history(conn, rng, "actions", steps=60)
     kept = {t: _rows(conn, t) for t in ("rollup_single", "rollup_distinct")}
     assert all(kept.values())
-    script = (RUNTIME_MIGRATIONS / "0003_rollup_single.sql").read_text()
-    conn.execute("DELETE FROM rollup_single")
-    # The marks as 0003 knew them (by values, not key id: see 0004), shadowing the table.
-    conn.execute(
-        f"CREATE TEMP VIEW rollup_marks AS SELECT k.rollup, m.subject_id, "
-        f"{', '.join(f'k.{d}' for d in DIMS)}, m.n FROM main.rollup_marks m "
-        "JOIN main.rollup_keys k ON k.id = m.key_id"
-    )
-    for statement in _statements(script):
-        if "CREATE TABLE" not in statement:
-            conn.execute(statement)
-    conn.execute("DROP VIEW temp.rollup_marks")
+    conn.executescript((RUNTIME_MIGRATIONS / "0005_rollup_primary.sql").read_text())
     assert {t: _rows(conn, t) for t in kept} == kept
     for q in _queries(rng)[:100]:
         assert observed(conn, "actions", q) == brute_force(live, q), q
@@ -308,7 +297,8 @@ def test_the_key_migration_keeps_every_counter(
             conn.execute(f"SELECT * FROM {table}"),
         )
     assert apply_migrations(old, [("runtime", RUNTIME_MIGRATIONS)]) == [
-        "runtime/0004_rollup_keys.sql"
+        "runtime/0004_rollup_keys.sql",
+        "runtime/0005_rollup_primary.sql",
     ]
     # (The writes may also keep keys no counter names any more: a batch's records came and went.)
     used = "id IN (SELECT key_id FROM rollup_counts UNION SELECT key_id FROM rollup_marks)"
