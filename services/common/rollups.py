@@ -145,7 +145,7 @@ def apply(
     old = [s for s in per_subject if s not in new_subjects]
     existing = _load_marks(conn, rollup, old) if old else {}
     single: dict[tuple[object, ...], int] = {}  # subjects, by their primary key
-    distinct: dict[tuple[object, ...], int] = {}  # ... and projections it does not cover
+    distinct: dict[tuple[object, ...], int] = {}  # ... and what their primary keys miss
     upserts: list[tuple[object, ...]] = []
     deletes: list[tuple[object, ...]] = []
     for subject, changes in per_subject.items():
