@@ -80,12 +80,13 @@ def action_pb(r: ActionRecord) -> pb.AccountAction:
 
 
 def action_input(m: pb.ActionInput) -> ActionInput:
+    account = m.account
     return ActionInput(
         m.request_id,
-        m.account.platform,
-        m.account.platform_uid,
-        m.account.kind,
-        m.account.handle,
+        account.platform,
+        account.platform_uid,
+        account.kind,
+        account.handle,
         m.action,
         m.category,
         m.legal_basis,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "deploy" / "config"
@@ -28,9 +28,12 @@ def categories() -> dict[str, str]:
     return dict(json.loads((_config_dir() / "categories.json").read_text()))
 
 
+# Checked for every record of an import, over a few values that repeat: remembered.
+@lru_cache(maxsize=4096)
 def is_slug(value: str) -> bool:
     return bool(SLUG.match(value))
 
 
+@lru_cache(maxsize=4096)
 def is_region(value: str) -> bool:
     return bool(REGION.match(value))
