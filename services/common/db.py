@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import structlog
 
+from services.common import metrics
 from services.common.errors import Unavailable
 
 T = TypeVar("T")
@@ -251,6 +252,7 @@ class Database:
                     stop = True
                     break
                 group.append(item)
+            started = time.perf_counter()
             try:
                 outcomes = _commit_group(self._writer, group)
             except Exception as e:  # the commit itself failed: nothing of the group landed
@@ -268,6 +270,8 @@ class Database:
                         p.future.set_exception(value)
                 for listener in self.commit_listeners:
                     listener()
+            metrics.WRITE_GROUP.observe(len(group))
+            metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
             await self._checkpoint(force=stop)
             if stop:
                 return

@@ -12,6 +12,17 @@ RPC_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
 IMPORTED = Counter("netnet_import_records_total", "Bulk-import records", ["service", "outcome"])
+# The writer's group commits: how many writes each took in, and how long it held the writer.
+WRITE_GROUP = Histogram(
+    "netnet_write_group_size",
+    "Writes committed together in one transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+WRITE_SECONDS = Histogram(
+    "netnet_write_group_seconds",
+    "Time a group commit held the writer (its statements and COMMIT)",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 
 
 def serve(port: int, host: str = "127.0.0.1") -> None:

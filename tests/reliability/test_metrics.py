@@ -1,0 +1,71 @@
+"""The Prometheus endpoint of a real accounts process: what it counts after a few calls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import Callable
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from tests.reliability.support import Plan, ServiceProcess, bearer, free_port
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def rpcs(samples: Samples, method: str, code: str) -> float:
+    labels = (("code", code), ("method", method), ("service", "accounts"))
+    return samples.get(("netnet_rpc_total", labels), 0.0)
+
+
+async def test_metrics_count_calls_imports_and_group_commits(
+    accounts_process: Callable[..., ServiceProcess],
+) -> None:
+    metrics_port = free_port()
+    process = accounts_process(NETNET_ACCOUNTS_METRICS_PORT=str(metrics_port))
+    process.start()
+    plan = Plan("m", "cac", total=300, batch=100, accounts=50, now_us=time.time_ns() // 1000)
+    async with grpc.aio.insecure_channel(process.target) as channel:
+        await process.wait_serving(channel)
+        stub = pb_grpc.AccountServiceStub(channel)
+        md = bearer(process.key)
+        await stub.RecordAction(pb.RecordActionRequest(action=plan.record(0)), metadata=md)
+        bad = pb.RecordActionRequest(action=pb.ActionInput(request_id="x"))
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.RecordAction(bad, metadata=md)
+        imported = await stub.ImportActions(plan.stream(), metadata=md)
+    samples = await asyncio.to_thread(scrape, metrics_port)
+
+    assert rpcs(samples, "RecordAction", "OK") == 1
+    assert rpcs(samples, "RecordAction", "INVALID_ARGUMENT") == 1
+    assert rpcs(samples, "ImportActions", "OK") == 1
+    timed = (("method", "RecordAction"), ("service", "accounts"))
+    assert samples[("netnet_rpc_seconds_count", timed)] == 2
+    for outcome, n in (
+        ("accepted", imported.summary.accepted),
+        ("duplicates", imported.summary.duplicates),
+        ("rejected", imported.summary.rejected),
+    ):
+        key = ("netnet_import_records_total", (("outcome", outcome), ("service", "accounts")))
+        assert samples.get(key, 0.0) == n, outcome
+    assert imported.summary.accepted > 0 and imported.summary.duplicates == 1
+    # Every write went through a group commit: the record call and the import's batches.
+    groups = samples[("netnet_write_group_size_count", ())]
+    assert groups >= 1 + imported.summary.batches
+    assert samples[("netnet_write_group_size_sum", ())] >= groups
+    assert samples[("netnet_write_group_seconds_count", ())] == groups
