@@ -577,17 +577,18 @@ def _action_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[obje
 
 
 def _disposition_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
-    answers: list[object] = []
-    for o in outcomes:
-        row = store.get_disposition(c, o.record_id)
-        assert row is not None
-        earlier = store.count_by_content(c, row.content_sha256) - 1
-        answers.append(
-            pb.RecordDispositionResponse(
-                disposition=disposition_pb(row), duplicate=o.duplicate, earlier_count=earlier
-            )
+    """Each disposition with how many others of its content there are (two look-ups for the
+    whole batch)."""
+    rows = store.get_dispositions(c, [o.record_id for o in outcomes])
+    counts = store.count_by_content(c, [r.content_sha256 for r in rows.values()])
+    return [
+        pb.RecordDispositionResponse(
+            disposition=disposition_pb(rows[o.record_id]),
+            duplicate=o.duplicate,
+            earlier_count=counts[rows[o.record_id].content_sha256] - 1,
         )
-    return answers
+        for o in outcomes
+    ]
 
 
 # RecordSiteAction and RecordDisposition calls of one principal waiting at the same moment

@@ -431,11 +431,9 @@ def insert_dispositions(conn: sqlite3.Connection, rows: list[tuple[int, Disposit
     )
 
 
-def get_disposition(conn: sqlite3.Connection, disposition_id: int) -> DispositionRow | None:
-    row = conn.execute(
-        f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE id = ?", (disposition_id,)
-    ).fetchone()
-    return DispositionRow(*row) if row else None
+def get_dispositions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, DispositionRow]:
+    sql = f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE id IN ({{ids}})"
+    return {row[0]: DispositionRow(*row) for row in rows_in(conn, sql, ids)}
 
 
 def by_content(
@@ -471,13 +469,16 @@ def content_departments(conn: sqlite3.Connection, sha256: str, phash: str) -> li
     return [r[0] for r in rows]
 
 
-def count_by_content(conn: sqlite3.Connection, sha256: str) -> int:
-    return int(
-        conn.execute(
-            "SELECT COUNT(*) FROM dispositions WHERE content_key = ? AND content_sha256 = ?",
-            (hash64(sha256), sha256),
-        ).fetchone()[0]
+def count_by_content(conn: sqlite3.Connection, sha256s: list[str]) -> dict[str, int]:
+    """content sha256 -> dispositions of that content (those with none left out)."""
+    counts = rows_in(
+        conn,
+        "SELECT content_sha256, COUNT(*) FROM dispositions WHERE content_key IN ({ids}) "
+        "GROUP BY content_sha256",
+        [hash64(sha) for sha in sha256s],
     )
+    wanted = set(sha256s)
+    return {sha: n for sha, n in counts if sha in wanted}
 
 
 def disposition_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, int]:
