@@ -34,6 +34,14 @@ MASKS = range(1 << len(DIMS))
 # are looked up by subject; counts per day by key, the keys picked by the query's filter).
 MARKS = "rollup_marks m CROSS JOIN rollup_keys k ON k.id = m.key_id"
 DAY_COUNTS = "rollup_keys CROSS JOIN rollup_counts ON rollup_counts.key_id = rollup_keys.id"
+# A key already registered is left alone; another key under its id fails the write (the
+# update is refused by migration 0006's trigger), so counters of two keys never merge.
+_KEY_COLUMNS = ("rollup", *DIMS)
+REGISTER_KEY = (
+    "INSERT INTO rollup_keys VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    f"rollup = excluded.rollup WHERE ({', '.join(f'rollup_keys.{c}' for c in _KEY_COLUMNS)}) "
+    f"IS NOT ({', '.join(f'excluded.{c}' for c in _KEY_COLUMNS)})"
+)
 
 
 @dataclass(frozen=True)
@@ -134,10 +142,7 @@ def apply(
                 per_subject[subject] = {key: delta}
             else:
                 changes[key] = changes.get(key, 0) + delta
-    conn.executemany(
-        "INSERT OR IGNORE INTO rollup_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(kid, rollup, *key) for key, kid in ids.items()],
-    )
+    conn.executemany(REGISTER_KEY, [(kid, rollup, *key) for key, kid in ids.items()])
     add_counts(conn, "rollup_counts", counts)
     add_counts(conn, "rollup_totals", totals)
     if not per_subject:

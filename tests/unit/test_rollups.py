@@ -299,6 +299,7 @@ def test_the_key_migration_keeps_every_counter(
     assert apply_migrations(old, [("runtime", RUNTIME_MIGRATIONS)]) == [
         "runtime/0004_rollup_keys.sql",
         "runtime/0005_rollup_primary.sql",
+        "runtime/0006_rollup_key_collision.sql",
     ]
     # (The writes may also keep keys no counter names any more: a batch's records came and went.)
     used = "id IN (SELECT key_id FROM rollup_counts UNION SELECT key_id FROM rollup_marks)"
@@ -308,3 +309,22 @@ def test_the_key_migration_keeps_every_counter(
     for q in _queries(rng)[:100]:
         assert observed(old, "actions", q) == brute_force(live, q), q
     old.close()
+
+
+def test_a_key_under_another_keys_id_fails_the_write(conn: sqlite3.Connection) -> None:
+    key: rollups.Key = ("cac", "ban", "fraud", "c1", "")
+    _apply(conn, "actions", [(1, key, DAYS[0], 1)], {1})
+    _apply(conn, "actions", [(2, key, DAYS[1], 1)], {2})  # the same key again: no conflict
+    # As if another key hashed to the id of this one: its row holds the other key's values.
+    other: rollups.Key = ("mps", "warn", "obscene", "", "sa1")
+    conn.execute("DELETE FROM rollup_keys")
+    conn.execute(
+        "INSERT INTO rollup_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (rollups.key_id("actions", key), "actions", *other),
+    )
+    tables = ("rollup_counts", "rollup_totals", "rollup_marks", "rollup_single", "rollup_keys")
+    before = {t: sorted(conn.execute(f"SELECT * FROM {t}")) for t in tables}
+    with pytest.raises(sqlite3.IntegrityError, match="rollup key id collision"):
+        _apply(conn, "actions", [(3, key, DAYS[2], 1)], {3})
+    conn.execute("ROLLBACK")
+    assert {t: sorted(conn.execute(f"SELECT * FROM {t}")) for t in tables} == before
