@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from services.accounts import store
 from services.accounts.domain import (
@@ -44,7 +44,6 @@ class Recorded:
     actions: list[ActionRecord]
     accounts: dict[int, Account]  # id -> account as written
     new_accounts: set[int]
-    after: dict[int, Account] = field(default_factory=dict)  # index -> account after it
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def record_calls(
                 if rec.account_id in done.new_accounts
                 else departments.get(rec.account_id, [])
             )
-            answers.append((True, Answer(rec, done.after[o.index], deps, False)))
+            answers.append((True, Answer(rec, o.after, deps, False)))
     return answers
 
 
@@ -124,7 +123,6 @@ def _record(
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
     rows: list[tuple[int, int, ActionRecord]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
-    after: dict[int, Account] = {}
 
     for (index, a), ident in zip(items, idents, strict=True):
         outcome = Outcome(index, a.request_id)
@@ -202,7 +200,7 @@ def _record(
         deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
         outcome.record_id = rec.id
         if calls:
-            after[index] = replace(account)
+            outcome.after = replace(account)
 
     new_ids = {a.id for a in created.values() if a.id in touched}
     # As MAX(id) + 1 would be: an account made for a refused record is not stored.
@@ -214,7 +212,7 @@ def _record(
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     actions = [rec for _, _, rec in rows]
     _log(conn, principal, actions, result, now_us, each=calls)
-    return Recorded(result, actions, touched, new_ids, after)
+    return Recorded(result, actions, touched, new_ids)
 
 
 def _apply(

@@ -35,6 +35,7 @@ class Outcome:
     field: str = ""
     reason: str = ""
     error: DomainError | None = None  # why it was refused, to raise in a unary call
+    after: Any = None  # its subject as it stood right after it (a new record of a unary call)
 
     @property
     def rejected(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from dataclasses import replace
 
 from services.common import audit, changes, rollups
 from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, next_id
@@ -111,6 +112,8 @@ def record_actions(
             continue
         book.describe(site, a.site)
         book.touch(site)
+        if calls:
+            outcome.after = replace(site)
         next_action += 1
         in_batch[site.id].append(row)
         keys.add(a.request_id, body, row.id)

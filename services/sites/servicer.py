@@ -562,14 +562,16 @@ def _answered(
 
 
 def _action_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
-    """Each action with its site as the batch left it (three look-ups for the whole batch)."""
+    """Each action with its site as it stood right after it (a duplicate: as it stands now);
+    three look-ups for the whole batch. The calls of a batch are in one department: a site's
+    departments after the batch are those after any of its records."""
     rows = store.get_actions(c, [o.record_id for o in outcomes])
-    sites = store.get_sites(c, [r.site_id for r in rows.values()])
-    departments = rollups.departments_of(c, SITE_ROLLUP, list(sites))
+    sites = store.get_sites(c, [rows[o.record_id].site_id for o in outcomes if o.after is None])
+    departments = rollups.departments_of(c, SITE_ROLLUP, [r.site_id for r in rows.values()])
     answers: list[object] = []
     for o in outcomes:
         row = rows[o.record_id]
-        site = site_pb(sites[row.site_id], departments.get(row.site_id))
+        site = site_pb(o.after or sites[row.site_id], departments.get(row.site_id))
         answers.append(
             pb.RecordSiteActionResponse(action=action_pb(row), site=site, duplicate=o.duplicate)
         )

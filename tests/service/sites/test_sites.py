@@ -452,6 +452,23 @@ async def test_calls_in_flight_together_are_each_answered_and_audited(
     assert after.audit_entries == before.audit_entries + 11
 
 
+async def test_calls_on_one_site_are_each_answered_with_the_site_right_after_them(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """Calls on the same site written in one batch: each answer shows the site as its own
+    action left it, not as the batch did."""
+    md = tokens("miit")
+    site = web("notices.example.cn")
+    results = await asyncio.gather(
+        *(record(stub, md, action(f"n{i}", site, NOTIFY)) for i in range(12))
+    )
+    assert sorted(r.site.action_count for r in results) == list(range(1, 13))
+    assert len({r.site.etag for r in results}) == 12
+    assert all(r.site.departments == ["miit"] for r in results)
+    again = await record(stub, md, action("n0", site, NOTIFY))  # a retry: the site as it is
+    assert again.duplicate and again.site.action_count == 12
+
+
 def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> None:
     """The batch form of RecordSiteAction, called directly: a refused record in the same batch
     as an accepted one on the same site does not give the site its names."""
