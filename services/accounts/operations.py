@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import dataclass, replace
 
 from services.accounts import store
@@ -19,7 +20,16 @@ from services.accounts.domain import (
     next_status,
 )
 from services.common import audit, changes, rollups
-from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, ids_taken, take_ids
+from services.common.bulk import (
+    STEP,
+    BatchResult,
+    Outcome,
+    Reject,
+    RequestKeys,
+    ids_taken,
+    run_through,
+    take_ids,
+)
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -63,10 +73,12 @@ def record(
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
-) -> BatchResult:
-    """Record validated inputs (an import batch): a refused record is reported as rejected
-    and the rest of the batch goes on; the batch is audited once, with its counts."""
-    return _record(conn, principal, items, now_us).result
+) -> Generator[None, None, BatchResult]:
+    """Record validated inputs (an import batch) in steps (Database.write_in_steps) of one
+    transaction: a refused record is reported as rejected and the rest of the batch goes on;
+    the batch is audited once, with its counts."""
+    done = yield from _record(conn, principal, items, now_us)
+    return done.result
 
 
 def record_calls(
@@ -75,7 +87,7 @@ def record_calls(
     """Unary records of one principal waiting at the same moment, written as one batch: each
     answered and audited as its own call; a refused one writes nothing and gets its error.
     A new action is answered from what was written, not re-read."""
-    done = _record(conn, principal, list(enumerate(inputs)), now_us, calls=True)
+    done = run_through(_record(conn, principal, list(enumerate(inputs)), now_us, calls=True))
     # Every input is in the caller's department: an account's departments after the batch
     # are those after any of its records.
     old = [i for i in done.accounts if i not in done.new_accounts]
@@ -109,9 +121,9 @@ def _record(
     items: list[tuple[int, ActionInput]],
     now_us: int,
     calls: bool = False,
-) -> Recorded:
-    """calls: the items are unary calls (see record_calls): each is audited, and its account
-    kept as it stood after it."""
+) -> Generator[None, None, Recorded]:
+    """calls: the items are unary calls (see record_calls): each is audited, and its outcome
+    keeps its account as it stood after it. Pauses every STEP records (a stepped job)."""
     result = BatchResult()
     keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
     idents = [a.ident_key() for _, a in items]
@@ -124,7 +136,9 @@ def _record(
     rows: list[tuple[int, int, ActionRecord]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
 
-    for (index, a), ident in zip(items, idents, strict=True):
+    for n, ((index, a), ident) in enumerate(zip(items, idents, strict=True), 1):
+        if n % STEP == 0:
+            yield  # a pause: the event loop may serve other calls (see STEP)
         outcome = Outcome(index, a.request_id)
         result.outcomes.append(outcome)
         body = a.body_hash()
@@ -209,6 +223,7 @@ def _record(
     store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
     store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
     store.insert_actions(conn, rows)
+    yield
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     actions = [rec for _, _, rec in rows]
     _log(conn, principal, actions, result, now_us, each=calls)

@@ -171,7 +171,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
             clock=self.rt.clock,
             field="actions",
             prepare=partial(_prepare, principal=principal),
-            write=lambda items, now: self.db.write(
+            write=lambda items, now: self.db.write_in_steps(
                 partial(operations.record, principal=principal, items=items, now_us=now)
             ),
         )

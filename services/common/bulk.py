@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -19,7 +19,11 @@ from services.common.errors import DomainError, FieldViolation, InvalidArgument,
 
 MAX_BATCH = 5000
 MAX_REJECTIONS = 100
+# Records an import prepares, or writes, between two turns of the event loop: calls that come
+# in meanwhile (a status query, say) wait for one step, not for a whole batch.
+STEP = 200
 In = TypeVar("In")
+T = TypeVar("T")
 Msg = TypeVar("Msg")
 
 
@@ -61,6 +65,15 @@ class BatchResult:
             f"accepted={self.count('accepted')} duplicate={self.count('duplicate')} "
             f"rejected={self.count('rejected')}"
         )
+
+
+def run_through(steps: Generator[None, None, T]) -> T:
+    """The result of a stepped job (see Database.write_in_steps), run without pauses."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
 
 
 def answers(result: BatchResult) -> list[tuple[bool, Outcome | DomainError]]:
@@ -164,15 +177,15 @@ class Importer(Generic[Msg, In]):
     on_result: Callable[[BatchResult], None] | None = None
 
     async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
-        """Batch k is written while batch k+1 is read and checked: the writer thread and the
-        event loop work side by side, one batch in flight, so memory stays bounded."""
+        """Batch k is written (a stepped job) while batch k+1 is read and checked, one batch
+        in flight, so memory stays bounded."""
         summary = common_pb2.ImportSummary()
         index = 0
         in_flight: tuple[asyncio.Future[BatchResult] | None, list[Outcome]] | None = None
         try:
             async for batch in batches:
                 now = self.clock.now_us()
-                valid, refused, index = self._prepare(batch, index, now)
+                valid, refused, index = await self._prepare(batch, index, now)
                 if in_flight is not None:
                     self._tally(summary, *await self._settle(in_flight))
                 write = asyncio.ensure_future(self.write(valid, now)) if valid else None
@@ -188,7 +201,7 @@ class Importer(Generic[Msg, In]):
             metrics.IMPORTED.labels(self.service, outcome).inc(getattr(summary, outcome))
         return summary
 
-    def _prepare(
+    async def _prepare(
         self, batch: Msg, index: int, now: int
     ) -> tuple[list[tuple[int, In]], list[Outcome], int]:
         records: Sequence[object] = getattr(batch, self.field)
@@ -211,6 +224,8 @@ class Importer(Generic[Msg, In]):
             else:
                 valid.append((index, item))
             index += 1
+            if index % STEP == 0:
+                await asyncio.sleep(0)  # other calls go on (see STEP)
         return valid, refused, index
 
     @staticmethod

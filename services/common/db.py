@@ -3,8 +3,9 @@
 A unit of work is a plain function of a sqlite3 connection. Writes run on the event loop's
 own thread, a group of them in one transaction: SQLite lets go of the GIL at every
 statement, and a writer thread beside the event loop spent most of its time waiting to get
-it back. Reads run on a connection of their own, on aiosqlite's thread, so a long read does
-not hold up the loop.
+it back. A long job (an import batch) runs in steps, in a transaction of its own, the loop
+serving other calls between them. Reads run on a connection of their own, on aiosqlite's
+thread, so a long read does not hold up the loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -48,9 +49,22 @@ class _Group:
     rows: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
     values: dict[str, tuple[Any, Flush | None]] = field(default_factory=dict)
 
+    def write(self, conn: sqlite3.Connection) -> None:
+        """Write what the jobs added: log rows, counter sums, kept values."""
+        for table, rows in self.rows.items():
+            insert_rows(conn, table, rows)
+        for table, sums in self.counters.items():
+            upsert_add(conn, table, [(*k, n) for k, n in sums.items() if n])
+        for kept, flush in self.values.values():
+            if flush is not None:
+                flush(conn, kept)
+
 
 _group: ContextVar[_Group | None] = ContextVar("group", default=None)
 Job = Callable[[sqlite3.Connection], T]
+# A long unit of work (an import batch) in steps: each yield lets the event loop serve other
+# calls; the generator's return value is the job's result.
+SteppedJob = Callable[[sqlite3.Connection], Generator[None, None, T]]
 log = structlog.get_logger()
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -77,6 +91,7 @@ class _Pending:
     job: Job[Any] | None  # a job of its own, or else
     batch: tuple[BatchRun, Hashable] | None = None  # an item of a batch run (and its key)
     item: Any = None
+    stepped: SteppedJob[Any] | None = None  # a stepped job: in a transaction of its own
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -144,6 +159,7 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._held: _Pending | None = None  # a stepped job taken while gathering: next
         self._skips = 0  # groups still to commit without waiting for more
         self._checkpointed = (0.0, 0)  # when, and the writer's total changes then
         self._task: asyncio.Task[None] | None = None
@@ -197,6 +213,11 @@ class Database:
         """Run job in a transaction; returns once it is committed (or raises its error)."""
         return await self._submit(_Pending(job))  # type: ignore[no-any-return]
 
+    async def write_in_steps(self, job: SteppedJob[T]) -> T:
+        """Run a long job in one transaction, the event loop going on with other calls
+        between its steps (other writes wait for its commit); returns once it is committed."""
+        return await self._submit(_Pending(None, stepped=job))  # type: ignore[no-any-return]
+
     async def write_batched(self, run: BatchRun, item: object, key: Hashable = None) -> Any:
         """Write item through run(conn, items), whose i-th outcome answers the i-th item:
         (True, value) or (False, the error to raise). The items of one run and key waiting
@@ -240,21 +261,28 @@ class Database:
     async def _write_loop(self) -> None:
         assert self._writer is not None
         while True:
-            first = await self._queue.get()
+            first, self._held = self._held or await self._queue.get(), None
             if first is None:
                 return
-            await self._gather()
             group = [first]
             stop = False
-            while len(group) < MAX_GROUP and not self._queue.empty():
+            if first.stepped is None:
+                await self._gather()
+            while first.stepped is None and len(group) < MAX_GROUP and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
                     stop = True
                     break
+                if item.stepped is not None:
+                    self._held = item
+                    break
                 group.append(item)
             started = time.perf_counter()
             try:
-                outcomes = _commit_group(self._writer, group)
+                if first.stepped is None:
+                    outcomes = _commit_group(self._writer, group)
+                else:
+                    outcomes = [await _run_stepped(self._writer, first.stepped)]
             except Exception as e:  # the commit itself failed: nothing of the group landed
                 log.error("group commit failed", error=str(e))
                 for p in group:
@@ -485,13 +513,7 @@ def _transaction(
             for table, rows in state.rows.items():
                 logs.setdefault(table, []).extend(rows)
             state.counters, state.rows = {}, {}
-        for table, rows in logs.items():
-            insert_rows(conn, table, rows)
-        for table, total in totals.items():
-            upsert_add(conn, table, [(*k, n) for k, n in total.items() if n])
-        for kept, flush in state.values.values():
-            if flush is not None:
-                flush(conn, kept)
+        _Group(totals, logs, state.values).write(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -500,3 +522,31 @@ def _transaction(
     finally:
         _group.reset(token)
     return [done[id(p)] for p in group]
+
+
+async def _run_stepped(conn: sqlite3.Connection, job: SteppedJob[Any]) -> tuple[bool, Any]:
+    """A stepped job in a transaction of its own, the event loop going on between steps (the
+    writer does not: writes queue up meanwhile). Its failure undoes it and is its outcome."""
+    state = _Group()
+    conn.execute("BEGIN IMMEDIATE")
+    token = _group.set(state)
+    try:
+        steps = job(conn)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                value = finished.value
+                break
+            await asyncio.sleep(0)
+        state.write(conn)
+        conn.execute("COMMIT")
+    except BaseException as e:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if not isinstance(e, Exception):
+            raise
+        return False, e
+    finally:
+        _group.reset(token)
+    return True, value

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Generator
 from dataclasses import replace
 
 from services.common import audit, changes, rollups
-from services.common.bulk import BatchResult, Outcome, Reject, RequestKeys, next_id
+from services.common.bulk import (
+    STEP,
+    BatchResult,
+    Outcome,
+    Reject,
+    RequestKeys,
+    next_id,
+    run_through,
+)
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -383,18 +392,40 @@ def record_dispositions(
     principal: Principal,
     items: list[tuple[int, DispositionInput]],
     now_us: int,
-    calls: bool = False,
 ) -> BatchResult:
+    """Unary RecordDisposition calls (bulk.unary_calls), each audited as one."""
+    return run_through(_dispositions(conn, principal, items, now_us, calls=True))
+
+
+def import_dispositions(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    items: list[tuple[int, DispositionInput]],
+    now_us: int,
+) -> Generator[None, None, BatchResult]:
+    """An import batch, in steps (Database.write_in_steps), audited once with its counts."""
+    return (yield from _dispositions(conn, principal, items, now_us, calls=False))
+
+
+def _dispositions(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    items: list[tuple[int, DispositionInput]],
+    now_us: int,
+    calls: bool,
+) -> Generator[None, None, BatchResult]:
     """Record validated dispositions: a refused one is reported and the others go on. calls:
-    the items are unary calls (bulk.unary_calls), each audited as one; otherwise the batch is
-    one import step, audited once with its counts."""
+    the items are unary calls, each audited as one; otherwise the batch is an import batch.
+    Pauses every STEP records (a stepped job)."""
     result = BatchResult()
     keys = RequestKeys(conn, "dispositions", [d.request_id for _, d in items])
     book = store.SiteBook(conn, refs=[d.site for _, d in items])
     next_row = next_id(conn, "dispositions")
     rows: list[tuple[int, DispositionRow]] = []
     deltas: list[tuple[int | None, rollups.Key, str, int]] = []
-    for index, d in items:
+    for n, (index, d) in enumerate(items, 1):
+        if n % STEP == 0:
+            yield  # a pause: the event loop may serve other calls (see STEP)
         outcome = Outcome(index, d.request_id)
         result.outcomes.append(outcome)
         body = d.body_hash()
@@ -445,6 +476,7 @@ def record_dispositions(
     sites = store.disposition_sites(conn, [o.record_id for o in duplicates])
     for o in duplicates:
         o.name = disposition_name(sites[o.record_id], o.record_id)
+    yield
     rollups.apply(conn, CONTENT_ROLLUP, deltas)
     if calls:
         for _, row in rows:

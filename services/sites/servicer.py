@@ -501,9 +501,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             clock=self.rt.clock,
             field="dispositions",
             prepare=partial(_prepare_disposition, principal=principal),
-            write=lambda items, now: self.db.write(
+            write=lambda items, now: self.db.write_in_steps(
                 partial(
-                    operations.record_dispositions, principal=principal, items=items, now_us=now
+                    operations.import_dispositions, principal=principal, items=items, now_us=now
                 )
             ),
             on_result=keep,
@@ -599,7 +599,7 @@ ACTION_CALLS = _answered(
     unary_calls(partial(operations.record_actions, strict=False, calls=True)), _action_answers
 )
 DISPOSITION_CALLS = _answered(
-    unary_calls(partial(operations.record_dispositions, calls=True)),
+    unary_calls(operations.record_dispositions),
     _disposition_answers,
 )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,60 @@ async def test_jobs_and_batches_mixed_in_one_group(db: Database) -> None:
     assert isinstance(results[2], ValueError)
     assert results[1] == "BATCHED-1" and results[3] == "BATCHED-2"
     assert names(db.path) == ["batched-1", "batched-2", "job-1"]
+
+
+class Held:
+    """A stepped job that inserts its names one step at a time and stays paused after the
+    first until released; 'bad-*' names make it fail at that step."""
+
+    def __init__(self, *names: str, hold: bool = True) -> None:
+        self.names, self.released, self.started = names, asyncio.Event(), asyncio.Event()
+        if not hold:
+            self.released.set()
+
+    def __call__(self, conn: sqlite3.Connection) -> Generator[None, None, int]:
+        for i, name in enumerate(self.names):
+            insert(name)(conn)
+            self.started.set()
+            deadline = time.monotonic() + 30  # a guard: a loop that never went on hangs here
+            while i == 0 and not self.released.is_set():
+                assert time.monotonic() < deadline, "never released"
+                yield
+            yield
+        return len(self.names)
+
+
+async def test_a_stepped_job_lets_the_loop_serve_reads_and_holds_back_writes(
+    db: Database,
+) -> None:
+    job = Held("s-1", "s-2", "s-3")
+    stepped = asyncio.ensure_future(db.write_in_steps(job))
+    await job.started.wait()
+    # Mid-transaction, the event loop goes on: a read is answered, from the last commit.
+    read = await db.read(lambda c: c.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+    assert read == 0
+    later = asyncio.ensure_future(db.write(insert("after")))
+    await asyncio.sleep(0.05)
+    assert not later.done()  # the writer is the stepped job's until it commits
+    job.released.set()
+    assert await stepped == 3
+    await later
+    assert names(db.path) == ["after", "s-1", "s-2", "s-3"]
+    assert counters(db.path) == {"after": 1, "s-1": 1, "s-2": 1, "s-3": 1}
+
+
+async def test_a_failing_stepped_job_writes_nothing_and_the_writer_goes_on(
+    db: Database,
+) -> None:
+    with pytest.raises(ValueError, match="bad-2 refused"):
+        await db.write_in_steps(Held("s-1", "bad-2", "s-3", hold=False))
+    assert names(db.path) == []
+    assert counters(db.path) == {}
+    results = await asyncio.gather(
+        db.write(insert("x")), db.write_in_steps(Held("y", hold=False)), db.write(insert("z"))
+    )
+    assert results[1] == 1
+    assert names(db.path) == ["x", "y", "z"]
 
 
 async def test_writes_after_close_are_refused_cleanly(tmp_path: Path) -> None:
