@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 
 from bench import content, gateway, importing, unary
+from services.common.bulk import MAX_BATCH
 
 IMPORT_TARGET = 0.40
 UNARY_TARGET = 0.50
@@ -98,6 +99,13 @@ def import_table(
             f"   {_rounds([x.per_second for x in rates])}"
         )
     rows.append(f"  {name} {ratio_text(r.ratio, IMPORT_TARGET)}")
+    for s in r.status:
+        rows.append(
+            f"  GetStats from another process, during one more import in batches of "
+            f"{MAX_BATCH:,}: median {s.median(s.importing) * 1000:.1f} ms, worst "
+            f"{s.worst(s.importing) * 1000:.1f} ms ({len(s.importing)} calls); before it: "
+            f"median {s.median(s.idle) * 1000:.1f} ms"
+        )
     return rows
 
 

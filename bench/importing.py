@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
+import statistics
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -14,10 +18,12 @@ from bench import data, servers
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
+from services.common.bulk import MAX_BATCH
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 
 ACTOR = "bench"
 STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded
+POLL_IDLE_SECONDS = 0.5  # status calls before the import starts, for comparison
 ACCOUNT_INSERT = (
     "INSERT INTO accounts (ident_key, id, platform, platform_uid, kind, handle, status, "
     "suspended_until_us, first_action_us, last_action_us, action_count, revision) "
@@ -46,6 +52,22 @@ def best(rates: list[Rate]) -> Rate:
 
 
 @dataclass(frozen=True)
+class StatusWait:
+    """GetStats calls from another process (seconds each): before an import, and during it."""
+
+    idle: list[float]
+    importing: list[float]
+
+    @staticmethod
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    @staticmethod
+    def worst(values: list[float]) -> float:
+        return max(values, default=0.0)
+
+
+@dataclass(frozen=True)
 class ImportResult:
     """Every round of both sides; figures are the best round of each (a shared machine's
     noise only ever slows a run down)."""
@@ -53,6 +75,7 @@ class ImportResult:
     baselines: list[Rate]
     services: list[Rate]
     batch: int
+    status: list[StatusWait] = field(default_factory=list)  # a run with a status poller
 
     @property
     def baseline(self) -> Rate:
@@ -93,17 +116,25 @@ def bare_executemany(path: Path, records: data.Dataset, batch: int, now_us: int)
     return Rate(len(records), seconds)
 
 
-async def import_actions(data_dir: Path, records: data.Dataset, batch: int) -> Rate:
+async def import_actions(
+    data_dir: Path, records: data.Dataset, batch: int, status: list[StatusWait] | None = None
+) -> Rate:
     """Client-streaming ImportActions into an accounts server process over a real channel;
-    one stream per department (a token writes only in its own department's name)."""
+    one stream per department (a token writes only in its own department's name). status:
+    also ask for stats from another process, before and during the import, and add how long
+    those calls took."""
     server = servers.service_process(data_dir, "accounts")
     key = ensure_key(data_dir / "accounts" / "signing.key")
     port = await server.start()
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     )
+    poller = None
     try:
         await channel.channel_ready()
+        if status is not None:
+            poller = _start_poller(port, _token(key, "cac"))
+            await asyncio.sleep(POLL_IDLE_SECONDS)
         stub = pb_grpc.AccountServiceStub(channel)
         streams = [
             (
@@ -122,12 +153,35 @@ async def import_actions(data_dir: Path, records: data.Dataset, batch: int) -> R
             if response.summary.rejected or response.summary.duplicates:
                 raise AssertionError(f"import was not clean: {response.summary}")
         seconds = time.perf_counter() - started
+        if poller is not None and status is not None:
+            status.append(_polled(poller, time.time() - seconds))
     finally:
+        if poller is not None and poller.poll() is None:
+            poller.kill()
         await channel.close()
         server.stop()
     if accepted != len(records):
         raise AssertionError(f"service accepted {accepted} of {len(records)} records")
     return Rate(len(records), seconds)
+
+
+def _start_poller(port: int, token: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.statuspoll", str(port), token],
+        cwd=servers.ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _polled(poller: subprocess.Popen[str], import_started: float) -> StatusWait:
+    """Stop the poller; its calls split by whether they started before the import."""
+    poller.terminate()
+    out, _ = poller.communicate(timeout=30)
+    calls = [(float(t), float(s)) for t, s in (line.split() for line in out.splitlines())]
+    return StatusWait(
+        [s for t, s in calls if t < import_started], [s for t, s in calls if t >= import_started]
+    )
 
 
 def _token(key: bytes, department: str) -> str:
@@ -145,6 +199,9 @@ async def run(workdir: Path, records: int, batch: int = 1000, rounds: int = 1) -
         baseline, service = _fresh(workdir / "baseline"), _fresh(workdir / "service")
         result.baselines.append(bare_executemany(baseline / "accounts.db", dataset, batch, now_us))
         result.services.append(await import_actions(service, dataset, batch))
+    # Apart from the timed rounds (the poller takes a share of the two cores): status queries
+    # while batches of the largest size the service takes are written.
+    await import_actions(_fresh(workdir / "service"), dataset, MAX_BATCH, result.status)
     for side in ("baseline", "service"):
         _fresh(workdir / side)
     return result

@@ -12,6 +12,8 @@ async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     imp = await importing.run(tmp_path / "import", records=2_000, batch=500, rounds=1)
     assert imp.baseline.records == imp.service.records == 2_000
     assert imp.baseline.per_second > 0 and imp.service.per_second > 0
+    (status,) = imp.status
+    assert status.idle and all(s > 0 for s in status.idle + status.importing)
 
     results = await unary.run(tmp_path / "unary", levels=(4,), calls=200, warmup=20, rounds=1)
     assert [r.server for r in results] == [
@@ -38,3 +40,4 @@ async def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     )
     assert "(target ≥ 0.40)" in text and "(target ≥ 0.50)" in text
     assert "gateway over the slowest source" in text and "content" in text
+    assert "GetStats from another process" in text
