@@ -21,7 +21,7 @@ MAX_BATCH = 5000
 MAX_REJECTIONS = 100
 # Records an import prepares, or writes, between two turns of the event loop: calls that come
 # in meanwhile (a status query, say) wait for one step, not for a whole batch.
-STEP = 200
+STEP = 50
 In = TypeVar("In")
 T = TypeVar("T")
 Msg = TypeVar("Msg")
