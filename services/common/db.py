@@ -15,6 +15,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -477,10 +478,7 @@ def _transaction(
     done: dict[int, tuple[bool, Any]] = {}
     totals: dict[str, dict[tuple[object, ...], int]] = {}
     logs: dict[str, list[tuple[object, ...]]] = {}
-    state = _Group()
-    conn.execute("BEGIN IMMEDIATE")
-    token = _group.set(state)
-    try:
+    with _begun(conn) as state:
         queue = list(units)
         while queue:
             unit, members = queue.pop(0)
@@ -513,7 +511,38 @@ def _transaction(
             for table, rows in state.rows.items():
                 logs.setdefault(table, []).extend(rows)
             state.counters, state.rows = {}, {}
-        _Group(totals, logs, state.values).write(conn)
+        state.counters, state.rows = totals, logs
+    return [done[id(p)] for p in group]
+
+
+async def _run_stepped(conn: sqlite3.Connection, job: SteppedJob[Any]) -> tuple[bool, Any]:
+    """A stepped job in a transaction of its own, the event loop going on between steps (the
+    writer does not: writes queue up meanwhile). Its failure undoes it and is its outcome."""
+    try:
+        with _begun(conn):
+            steps = job(conn)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as finished:
+                    value = finished.value
+                    break
+                await asyncio.sleep(0)
+    except Exception as e:
+        return False, e
+    return True, value
+
+
+@contextmanager
+def _begun(conn: sqlite3.Connection) -> Iterator[_Group]:
+    """A write transaction whose jobs share a _Group (what it holds at the end of the block
+    is written before COMMIT); an error rolls it back."""
+    state = _Group()
+    conn.execute("BEGIN IMMEDIATE")
+    token = _group.set(state)
+    try:
+        yield state
+        state.write(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -521,32 +550,3 @@ def _transaction(
         raise
     finally:
         _group.reset(token)
-    return [done[id(p)] for p in group]
-
-
-async def _run_stepped(conn: sqlite3.Connection, job: SteppedJob[Any]) -> tuple[bool, Any]:
-    """A stepped job in a transaction of its own, the event loop going on between steps (the
-    writer does not: writes queue up meanwhile). Its failure undoes it and is its outcome."""
-    state = _Group()
-    conn.execute("BEGIN IMMEDIATE")
-    token = _group.set(state)
-    try:
-        steps = job(conn)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as finished:
-                value = finished.value
-                break
-            await asyncio.sleep(0)
-        state.write(conn)
-        conn.execute("COMMIT")
-    except BaseException as e:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if not isinstance(e, Exception):
-            raise
-        return False, e
-    finally:
-        _group.reset(token)
-    return True, value
