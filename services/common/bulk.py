@@ -194,11 +194,11 @@ class Importer(Generic[Msg, In]):
                 self._tally(summary, *await self._settle(in_flight))
                 in_flight = None
         finally:
-            if in_flight is not None and in_flight[0] is not None:  # the stream broke off
+            if in_flight is not None:  # the stream broke off
                 with contextlib.suppress(Exception):
-                    await in_flight[0]  # its batch commits or fails whole; nobody is told
-        for outcome in ("accepted", "duplicates", "rejected"):
-            metrics.IMPORTED.labels(self.service, outcome).inc(getattr(summary, outcome))
+                    # Its batch commits or fails whole; nobody is told, the metrics are.
+                    result, refused = await self._settle(in_flight)
+                    self._count([*result.outcomes, *refused])
         return summary
 
     async def _prepare(
@@ -240,17 +240,26 @@ class Importer(Generic[Msg, In]):
     ) -> None:
         # Every item's outcome, in stream order (rejections are noted in that order).
         result.outcomes = sorted([*refused, *result.outcomes], key=lambda o: o.index)
+        for kind, n in self._count(result.outcomes).items():
+            setattr(summary, kind, getattr(summary, kind) + n)
         for o in result.outcomes:
             if o.rejected:
-                summary.rejected += 1
                 _note(summary, o.index, o.request_id, o.field, o.reason)
-            elif o.duplicate:
-                summary.duplicates += 1
-            else:
-                summary.accepted += 1
         if self.on_result is not None:
             self.on_result(result)
         summary.batches += 1
+
+    def _count(self, outcomes: list[Outcome]) -> dict[str, int]:
+        """A written batch's records by outcome (the summary's fields), counted in the metrics
+        as each batch lands: an import's progress shows while it runs, and a stream that
+        breaks off still counts what it wrote."""
+        counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
+        for o in outcomes:
+            kind = "rejected" if o.rejected else "duplicates" if o.duplicate else "accepted"
+            counts[kind] += 1
+        for kind, n in counts.items():
+            metrics.IMPORTED.labels(self.service, kind).inc(n)
+        return counts
 
 
 def _note(

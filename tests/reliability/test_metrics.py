@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from services.common.bulk import MAX_BATCH
 from tests.reliability.support import Plan, ServiceProcess, bearer, free_port
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -69,3 +70,47 @@ async def test_metrics_count_calls_imports_and_group_commits(
     assert groups >= 1 + imported.summary.batches
     assert samples[("netnet_write_group_size_sum", ())] >= groups
     assert samples[("netnet_write_group_seconds_count", ())] == groups
+
+
+async def test_an_import_counts_each_batch_as_it_lands(
+    accounts_process: Callable[..., ServiceProcess],
+) -> None:
+    """Two batches, then one too large to take: the first is counted while the stream is
+    still open, and the second, written when the stream failed, is counted too."""
+    metrics_port = free_port()
+    process = accounts_process(NETNET_ACCOUNTS_METRICS_PORT=str(metrics_port))
+    process.start()
+    plan = Plan("b", "cac", total=200, batch=100, accounts=40, now_us=time.time_ns() // 1000)
+    counted = asyncio.Event()
+
+    async def two_batches_then_too_many() -> AsyncIterator[pb.ImportActionsRequest]:
+        for batch in plan.batches():
+            yield batch
+        await counted.wait()
+        yield pb.ImportActionsRequest(actions=[pb.ActionInput()] * (MAX_BATCH + 1))
+
+    def imported(samples: Samples, outcome: str) -> float:
+        labels = (("outcome", outcome), ("service", "accounts"))
+        return samples.get(("netnet_import_records_total", labels), 0.0)
+
+    deadline = time.monotonic() + 30  # a guard: the batches land in well under a second
+    async with grpc.aio.insecure_channel(process.target) as channel:
+        await process.wait_serving(channel)
+        call = pb_grpc.AccountServiceStub(channel).ImportActions(
+            two_batches_then_too_many(), metadata=bearer(process.key)
+        )
+        first = sum(1 for i in range(plan.batch) if plan.is_valid(i))
+        while imported(await asyncio.to_thread(scrape, metrics_port), "accepted") < first:
+            assert time.monotonic() < deadline, "the first batch was not counted"
+            await asyncio.sleep(0.05)
+        counted.set()
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    while imported(samples := await asyncio.to_thread(scrape, metrics_port), "accepted") < (
+        plan.valid_total
+    ):
+        assert time.monotonic() < deadline, "the second batch was not counted"
+        await asyncio.sleep(0.05)
+    assert imported(samples, "accepted") == plan.valid_total
+    assert imported(samples, "rejected") == plan.invalid_total
