@@ -259,30 +259,36 @@ class Database:
         if self._queue.qsize() == waiting:
             self._skips = LONE_SKIPS
 
+    async def _take(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """The group to commit with first, and whether the writer stops after it: a stepped
+        job alone; otherwise, after the gather, the writes waiting (up to MAX_GROUP), up to a
+        stepped job (it goes next) or the end of the queue (stop)."""
+        if first.stepped is not None:
+            return [first], False
+        await self._gather()
+        group = [first]
+        while len(group) < MAX_GROUP and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return group, True
+            if item.stepped is not None:
+                self._held = item
+                break
+            group.append(item)
+        return group, False
+
     async def _write_loop(self) -> None:
         assert self._writer is not None
         while True:
             first, self._held = self._held or await self._queue.get(), None
             if first is None:
                 return
-            group = [first]
-            stop = False
-            if first.stepped is None:
-                await self._gather()
-            while first.stepped is None and len(group) < MAX_GROUP and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stop = True
-                    break
-                if item.stepped is not None:
-                    self._held = item
-                    break
-                group.append(item)
+            group, stop = await self._take(first)
             started = time.perf_counter()
             try:
                 if first.stepped is None:
                     outcomes = _commit_group(self._writer, group)
-                else:
+                else:  # reports its own failure as its outcome
                     outcomes = [await _run_stepped(self._writer, first.stepped)]
             except Exception as e:  # the commit itself failed: nothing of the group landed
                 log.error("group commit failed", error=str(e))
