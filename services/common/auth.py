@@ -82,11 +82,21 @@ def verify_token(key: bytes, token: str) -> Principal:
     dept, roles = claims.get("dept"), claims.get("roles")
     if dept not in departments() or not isinstance(roles, list):
         raise Unauthenticated("token names no known department or roles", reason="TOKEN_INVALID")
+    # A token must name at least one role of ours: one with none, or only roles we do not
+    # know, is not a credential of this deployment (our issuer never makes one), so it is
+    # refused as UNAUTHENTICATED here, for every RPC, reads too, rather than left to each
+    # method to deny. Unknown roles beside a known one are dropped: they grant nothing, and a
+    # newer issuer's extra role does not lock its holder out of what the known ones allow.
+    known = frozenset(r for r in roles if r in tokens.ROLES)
+    if not known:
+        raise Unauthenticated(
+            f"token names none of the roles {', '.join(tokens.ROLES)}", reason="TOKEN_NO_ROLE"
+        )
     principal = Principal(
         operator=str(claims["sub"]),
         department=dept,
         region=str(claims.get("region", "")),
-        roles=frozenset(map(str, roles)),
+        roles=known,
     )
     if len(_verified) >= VERIFIED_TOKENS:
         del _verified[next(iter(_verified))]  # the oldest
