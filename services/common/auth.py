@@ -11,7 +11,7 @@ import jwt
 
 from netnet.client import tokens
 from services.common.context import Principal, current_principal
-from services.common.errors import PermissionDenied, Unauthenticated
+from services.common.errors import PermissionDenied, Unauthenticated, Violations
 from services.common.reference import departments
 
 ALGORITHM, ISSUER = tokens.ALGORITHM, tokens.ISSUER
@@ -132,10 +132,18 @@ def require_writer_for(department: str) -> Principal:
 
 
 def check_department(principal: Principal, department: str) -> None:
-    """A department writes only records in its own name (an import stream checks the
-    writer's role once, this once per record)."""
+    """A department writes only records in its own name."""
     if department and department != principal.department:
-        raise PermissionDenied(
-            f"department {principal.department!r} cannot write in the name of {department!r}",
-            reason="WRONG_DEPARTMENT",
-        )
+        raise PermissionDenied(_wrong_department(principal, department), reason="WRONG_DEPARTMENT")
+
+
+def check_record_department(principal: Principal, department: str, v: Violations) -> None:
+    """The same rule for one record of an import stream (whose writer's role is checked once):
+    a record in another department's name is a rejected row, field `department`, and the
+    rest of the stream goes on."""
+    if department and department != principal.department:
+        v.add("department", _wrong_department(principal, department))
+
+
+def _wrong_department(principal: Principal, department: str) -> str:
+    return f"department {principal.department!r} cannot write in the name of {department!r}"

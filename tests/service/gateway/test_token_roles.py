@@ -82,9 +82,7 @@ async def rec(stack: Stack, tokens: Tokens, clock: ManualClock) -> Recorder:
     return recorder
 
 
-@pytest.mark.parametrize(
-    "roles", [[], ["superuser"], ["Admin", "root"], "admin", None], ids=repr
-)
+@pytest.mark.parametrize("roles", [[], ["superuser"], ["Admin", "root"], "admin", None], ids=repr)
 async def test_a_token_without_a_known_role_reads_nothing(
     rec: Recorder, tokens: Tokens, roles: Any
 ) -> None:
