@@ -87,8 +87,8 @@ def verify_token(key: bytes, token: str) -> Principal:
     # refused as UNAUTHENTICATED here, for every RPC, reads too, rather than left to each
     # method to deny. Unknown roles beside a known one are dropped: they grant nothing, and a
     # newer issuer's extra role does not lock its holder out of what the known ones allow.
-    known = frozenset(r for r in roles if r in tokens.ROLES)
-    if not known:
+    granted = frozenset(r for r in roles if r in tokens.ROLES)
+    if not granted:
         raise Unauthenticated(
             f"token names none of the roles {', '.join(tokens.ROLES)}", reason="TOKEN_NO_ROLE"
         )
@@ -96,7 +96,7 @@ def verify_token(key: bytes, token: str) -> Principal:
         operator=str(claims["sub"]),
         department=dept,
         region=str(claims.get("region", "")),
-        roles=known,
+        roles=granted,
     )
     if len(_verified) >= VERIFIED_TOKENS:
         del _verified[next(iter(_verified))]  # the oldest
