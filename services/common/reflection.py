@@ -1,5 +1,5 @@
-"""Server reflection, v1 beside v1alpha, with the error-details types in its pool: buf curl and
-grpcurl then print a google.rpc.BadRequest as fields, not as base64.
+"""Server reflection, v1 beside v1alpha, with the error-details types in its pool: a client that
+learns types from reflection (grpcurl) prints a google.rpc.BadRequest as fields, not base64.
 
 grpcio-reflection (up to 1.85) ships only v1alpha. The v1 protocol's messages are the same as
 v1alpha's field for field (only the package differs), so the v1alpha servicer also answers under
