@@ -20,7 +20,7 @@ from services.accounts.domain import (
     validate,
 )
 from services.common import names, paging, rollups, standard
-from services.common.auth import check_department, require_role, require_writer_for
+from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.bulk import Importer
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
@@ -278,7 +278,7 @@ def _record_calls(
 
 def _prepare(m: object, now: int, v: Violations, principal: Principal) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
-    check_department(principal, a.department)
+    check_record_department(principal, a.department, v)
     validate(a, now, v)
     return a
 

@@ -11,7 +11,7 @@ import jwt
 
 from netnet.client import tokens
 from services.common.context import Principal, current_principal
-from services.common.errors import PermissionDenied, Unauthenticated
+from services.common.errors import PermissionDenied, Unauthenticated, Violations
 from services.common.reference import departments
 
 ALGORITHM, ISSUER = tokens.ALGORITHM, tokens.ISSUER
@@ -82,11 +82,21 @@ def verify_token(key: bytes, token: str) -> Principal:
     dept, roles = claims.get("dept"), claims.get("roles")
     if dept not in departments() or not isinstance(roles, list):
         raise Unauthenticated("token names no known department or roles", reason="TOKEN_INVALID")
+    # A token must name at least one role of ours: one with none, or only roles we do not
+    # know, is not a credential of this deployment (our issuer never makes one), so it is
+    # refused as UNAUTHENTICATED here, for every RPC, reads too, rather than left to each
+    # method to deny. Unknown roles beside a known one are dropped: they grant nothing, and a
+    # newer issuer's extra role does not lock its holder out of what the known ones allow.
+    granted = frozenset(r for r in roles if r in tokens.ROLES)
+    if not granted:
+        raise Unauthenticated(
+            f"token names none of the roles {', '.join(tokens.ROLES)}", reason="TOKEN_NO_ROLE"
+        )
     principal = Principal(
         operator=str(claims["sub"]),
         department=dept,
         region=str(claims.get("region", "")),
-        roles=frozenset(map(str, roles)),
+        roles=granted,
     )
     if len(_verified) >= VERIFIED_TOKENS:
         del _verified[next(iter(_verified))]  # the oldest
@@ -122,10 +132,18 @@ def require_writer_for(department: str) -> Principal:
 
 
 def check_department(principal: Principal, department: str) -> None:
-    """A department writes only records in its own name (an import stream checks the
-    writer's role once, this once per record)."""
+    """A department writes only records in its own name."""
     if department and department != principal.department:
-        raise PermissionDenied(
-            f"department {principal.department!r} cannot write in the name of {department!r}",
-            reason="WRONG_DEPARTMENT",
-        )
+        raise PermissionDenied(_wrong_department(principal, department), reason="WRONG_DEPARTMENT")
+
+
+def check_record_department(principal: Principal, department: str, v: Violations) -> None:
+    """The same rule for one record of an import stream (whose writer's role is checked once):
+    a record in another department's name is a rejected row, field `department`, and the
+    rest of the stream goes on."""
+    if department and department != principal.department:
+        v.add("department", _wrong_department(principal, department))
+
+
+def _wrong_department(principal: Principal, department: str) -> str:
+    return f"department {principal.department!r} cannot write in the name of {department!r}"

@@ -14,9 +14,8 @@ from typing import Any, cast
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from services.common import metrics
+from services.common import metrics, reflection
 from services.common.auth import ensure_key
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
@@ -104,9 +103,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     names = spec.register(cast(grpc.aio.Server, Registrar(server, Calls(spec.name, key))), runtime)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    reflection.enable(server, [*names, health.SERVICE_NAME])
     try:
         port = server.add_insecure_port(settings.addr)
     except RuntimeError:  # grpc raises (rather than returning 0) when the bind fails

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import names, paging, rollups, standard
-from services.common.auth import check_department, require_role, require_writer_for
+from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.bulk import Importer, Outcome, unary_calls
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
@@ -191,7 +191,7 @@ def _prepare_disposition(
     m: object, now: int, v: Violations, principal: Principal
 ) -> DispositionInput:
     d = disposition_input(m)  # type: ignore[arg-type]
-    check_department(principal, d.department)
+    check_record_department(principal, d.department, v)
     return validate_disposition(d, now, v)
 
 

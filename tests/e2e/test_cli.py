@@ -67,14 +67,20 @@ def test_import_accounts_with_bad_rows_is_partial_and_resumable(
     rows += [
         "cli-bad-1,weibo,x1,user,explode,vulgar,nrta,netnet-2021",  # unknown action
         "cli-bad-2,weibo,x2,user,ban,unknown-category,nrta,",  # server refuses
-        "cli-bad-3,weibo,x3,robot,ban,vulgar,nrta,",
-    ]  # unknown kind
+        "cli-bad-3,weibo,x3,robot,ban,vulgar,nrta,",  # unknown kind
+        "cli-bad-4,weibo,x4,user,ban,vulgar,mps,",  # another department's name
+    ]
     path = tmp_path / "accounts.csv"
     path.write_text("\n".join(rows) + "\n")
     first = netnet(running, "import", "accounts", str(path), "--batch-size", "100", token=token)
     assert first.returncode == 4, first.stdout + first.stderr
     assert "accepted" in first.stdout and "250" in first.stdout
-    for line, field in (("252", "action"), ("253", "category"), ("254", "kind")):
+    for line, field in (
+        ("252", "action"),
+        ("253", "category"),
+        ("254", "kind"),
+        ("255", "department"),
+    ):
         assert any(line in r and field in r for r in first.stdout.splitlines()), first.stdout
     again = netnet(running, "import", "accounts", str(path), token=token)
     assert again.returncode == 4

@@ -13,7 +13,7 @@ from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceStub
 from netnet.cases.v1.cases_pb2_grpc import CaseServiceStub
 from netnet.client import config
 from netnet.client.channel import open_channel
-from netnet.client.errors import from_rpc_error
+from netnet.client.errors import NetNetError, Unauthenticated, from_rpc_error
 from netnet.gateway.v1.gateway_pb2_grpc import GatewayServiceStub
 from netnet.sites.v1.sites_pb2_grpc import SiteServiceStub
 
@@ -34,7 +34,11 @@ class Client(Generic[Stub]):
         self, target: str | None = None, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
         self.target = target or config.address(self.service)
-        self.token = config.token() if token is None else token
+        if token is None:
+            self.token, self.token_source = config.find_token()
+        else:
+            self.token = token
+            self.token_source = "the token given to the client" if token else "no token given"
         self.timeout = timeout
         self.channel = open_channel(self.target)
         self.stub: Stub = type(self).stub_type(self.channel)
@@ -54,6 +58,14 @@ class Client(Generic[Stub]):
             md.append(("authorization", f"Bearer {self.token}"))
         return tuple(md)
 
+    def error(self, e: grpc.aio.AioRpcError) -> NetNetError:
+        """The typed error for a failed call; UNAUTHENTICATED says which token was sent, or
+        where the client looked for one."""
+        error = from_rpc_error(e)
+        if isinstance(error, Unauthenticated):
+            error.hint = f"{self.token_source} was refused" if self.token else self.token_source
+        return error
+
     async def call(
         self, method: Callable[..., Awaitable[Resp]], request: Any, *, timeout: float | None = None
     ) -> Resp:
@@ -61,7 +73,7 @@ class Client(Generic[Stub]):
         try:
             return await method(request, metadata=self.metadata(), timeout=timeout or self.timeout)
         except grpc.aio.AioRpcError as e:
-            raise from_rpc_error(e) from None
+            raise self.error(e) from None
 
     async def pages(
         self, method: Callable[..., Awaitable[Any]], request: Any, items: str
@@ -81,7 +93,7 @@ class Client(Generic[Stub]):
             async for reply in method(request, metadata=self.metadata()):
                 yield reply
         except grpc.aio.AioRpcError as e:
-            raise from_rpc_error(e) from None
+            raise self.error(e) from None
 
     async def import_batches(
         self,
@@ -111,7 +123,7 @@ class Client(Generic[Stub]):
         try:
             return await method(batches(), metadata=self.metadata(), timeout=IMPORT_TIMEOUT)
         except grpc.aio.AioRpcError as e:
-            raise from_rpc_error(e) from None
+            raise self.error(e) from None
 
 
 async def _each(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:

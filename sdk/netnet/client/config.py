@@ -23,10 +23,21 @@ def token_file() -> Path:
 
 def token() -> str:
     """NETNET_TOKEN, else the token file that `make run` writes; empty when there is none."""
+    return find_token()[0]
+
+
+def find_token() -> tuple[str, str]:
+    """The token and where it was found: NETNET_TOKEN, else the token file that `make run`
+    writes (NETNET_DATA_DIR/admin.token); the second part says where, or, when no token was
+    found, where it was looked for."""
     value = os.environ.get("NETNET_TOKEN", "").strip()
     if value:
-        return value
+        return value, "the token from NETNET_TOKEN"
+    path = token_file().absolute()
     try:
-        return token_file().read_text().strip()
+        value = path.read_text().strip()
     except OSError:
-        return ""
+        value = ""
+    if value:
+        return value, f"the token from the file {path}"
+    return "", f"no token found: NETNET_TOKEN is not set and there is no token in {path}"

@@ -19,6 +19,7 @@ class NetNetError(Exception):
         self.message = message
         self.reason = reason
         self.violations = violations or []
+        self.hint = ""  # what the client adds (where it looked for a token, say)
 
     @property
     def fields(self) -> list[str]:
@@ -28,6 +29,8 @@ class NetNetError(Exception):
         text = f"{self.code.name}: {self.message}"
         if self.violations:
             text += " [" + ", ".join(f"{f}: {d}" for f, d in self.violations) + "]"
+        if self.hint:
+            text += f" ({self.hint})"
         return text
 
 

@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.common.v1 import common_pb2
 from tests.service.accounts.helpers import (
     Metadata,
     Stub,
@@ -191,17 +192,51 @@ async def test_write_in_another_departments_name(stub: Stub, tokens: Tokens) -> 
     assert not ok.duplicate
 
 
-async def test_import_with_one_foreign_record_writes_nothing(stub: Stub, tokens: Tokens) -> None:
+async def test_import_rejects_a_record_in_another_departments_name(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """Such a record is a rejected row like any other bad row (its index, field
+    `department`); the rest of the stream is written, none of it in another's name."""
     await _seed(stub, tokens)
     md = tokens("mps")
+    batches = [
+        [action(f"i{i}", f"u{i}", department="mps") for i in range(10)],
+        [action(f"i{i}", f"u{i}", department="mps") for i in range(10, 15)],
+    ]
+    batches[0][7] = action("i7", "u7", department="nrta")
+    batches[1][0] = action("i10", "u10", department="cac", category="no-such-category")
+    summary = (await stub.ImportActions(stream(batches), metadata=md)).summary
+    assert (summary.accepted, summary.duplicates, summary.rejected) == (13, 0, 2)
+    assert [(r.index, r.request_id, r.field) for r in summary.rejections] == [
+        (7, "i7", "department"),
+        (10, "i10", "department"),  # the department is named first among its faults
+    ]
+    assert "'nrta'" in summary.rejections[0].reason
+    reader = tokens("office", "analyst")
+    listed = await stub.ListAccounts(pb.ListAccountsRequest(department="mps"), metadata=reader)
+    assert len(listed.accounts) == 13
+    for other in ("nrta", "cac"):
+        stats = await stub.GetStats(
+            pb.GetStatsRequest(filter=common_pb2.StatsFilter(departments=[other])),
+            metadata=reader,
+        )
+        assert stats.total.count == (1 if other == "cac" else 0)  # cac: the seed alone
+    # The rows refused can still be recorded by their own department, under the same ids.
+    again = await stub.ImportActions(
+        stream([[action("i7", "u7", department="nrta")]]), metadata=tokens("nrta")
+    )
+    assert again.summary.accepted == 1
+
+
+async def test_import_without_a_writer_role_is_refused_whole(stub: Stub, tokens: Tokens) -> None:
+    await _seed(stub, tokens)
     before = await snapshot(stub, tokens)
-    batch = [action(f"i{i}", f"u{i}", department="mps") for i in range(10)]
-    batch[7] = action("i7", "u7", department="nrta")
-    err = await expect_error(stub.ImportActions(stream([batch]), metadata=md), DENIED)
-    assert error_reason(err) == "WRONG_DEPARTMENT"
+    batch = [action("i1", "u1", department="mps"), action("i2", "u2", department="nrta")]
+    err = await expect_error(
+        stub.ImportActions(stream([batch]), metadata=tokens("mps", "analyst")), DENIED
+    )
+    assert error_reason(err) == "ROLE_REQUIRED"
     assert await snapshot(stub, tokens) == before
-    summary = (await stub.ImportActions(stream([batch[:7]]), metadata=md)).summary
-    assert summary.accepted == 7
 
 
 async def test_retract_another_departments_action(stub: Stub, tokens: Tokens) -> None:

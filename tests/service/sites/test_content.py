@@ -278,15 +278,11 @@ async def test_import_limits(stub: Stub, tokens: Tokens) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(err)
-    # Another department's name anywhere in a batch refuses the batch: nothing written.
+    # A caller without a writer role is refused the stream: nothing written.
     mixed = [
         disposition("y0", web("a.example.com")),
         disposition("y1", web("a.example.com"), department="mps"),
     ]
-    await expect_error(
-        stub.ImportDispositions(import_stream([mixed]), metadata=md),
-        grpc.StatusCode.PERMISSION_DENIED,
-    )
     await expect_error(
         stub.ImportDispositions(import_stream([mixed[:1]]), metadata=tokens("cac", "analyst")),
         grpc.StatusCode.PERMISSION_DENIED,
@@ -294,3 +290,36 @@ async def test_import_limits(stub: Stub, tokens: Tokens) -> None:
     assert await snapshot(stub, tokens) == before
     empty = await stub.ImportDispositions(import_stream([]), metadata=md)
     assert (empty.summary.accepted, empty.summary.batches) == (0, 0)
+
+
+async def test_import_rejects_a_record_in_another_departments_name(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """Such a record is a rejected row like any other bad row (its index, field
+    `department`); the rest of the stream is written. A unary write stays refused."""
+    md = tokens("cac")
+    batches = [
+        [disposition(f"z{i}", web("a.example.com")) for i in range(5)],
+        [disposition(f"z{i}", web("a.example.com")) for i in range(5, 10)],
+    ]
+    batches[0][3] = disposition("z3", web("a.example.com"), department="mps")
+    batches[1][1] = disposition("z6", web("a.example.com"), department="office")
+    reply = await stub.ImportDispositions(import_stream(batches), metadata=md)
+    s = reply.summary
+    assert (s.accepted, s.duplicates, s.rejected) == (8, 0, 2)
+    assert [(r.index, r.request_id, r.field) for r in s.rejections] == [
+        (3, "z3", "department"),
+        (6, "z6", "department"),
+    ]
+    assert "'mps'" in s.rejections[0].reason
+    stats = await stub.GetStats(
+        pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CONTENT), metadata=tokens("mps", "analyst")
+    )
+    assert stats.total.count == 8  # nothing recorded in another's name
+    before = await snapshot(stub, tokens)
+    err = await expect_error(
+        stub.RecordDisposition(pb.RecordDispositionRequest(disposition=batches[0][3]), metadata=md),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    assert error_reason(err) == "WRONG_DEPARTMENT"
+    assert await snapshot(stub, tokens) == before

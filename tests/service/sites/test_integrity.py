@@ -244,15 +244,21 @@ async def test_writing_in_another_departments_name(stub: Stub, tokens: Tokens) -
     seeded = await _seed(stub, tokens)
     cac = tokens("cac")
     before = await snapshot(stub, tokens)
-    for rpc in sorted(WRITES - {"PublishNoticeBatch"}):
+    unary = WRITES - {"ImportDispositions"}
+    for rpc in sorted(unary - {"PublishNoticeBatch"}):
         err = await expect_error(RPCS[rpc](stub, cac, seeded), DENIED)
         assert error_reason(err) == "WRONG_DEPARTMENT", rpc
     err = await expect_error(RPCS["PublishNoticeBatch"](stub, cac, seeded), DENIED)
     assert error_reason(err) == "WRONG_DEPARTMENT"
     # Nor does the coordinating office write in another department's name.
     office = tokens("office", "admin")
-    for rpc in sorted(WRITES):
+    for rpc in sorted(unary):
         await expect_error(RPCS[rpc](stub, office, seeded), DENIED)
+    # An import stream rejects such a record as a bad row (field department).
+    for md in (cac, office):
+        reply = await RPCS["ImportDispositions"](stub, md, seeded)
+        assert reply.summary.accepted == 0
+        assert [(r.index, r.field) for r in reply.summary.rejections] == [(0, "department")]
     assert await snapshot(stub, tokens) == before
 
 
