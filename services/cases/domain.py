@@ -105,6 +105,7 @@ class EventKind(IntEnum):  # netnet.cases.v1.CaseEventKind
     SENTENCED = 6
     CLUE_JOINED = 7
     TYPICAL_CASE_PUBLISHED = 8
+    TYPICAL_CASE_DRAFTED = 9
 
 
 # Criminal cases go to prosecution and trial; administrative ones are decided and closed.
@@ -260,6 +261,11 @@ class Party:
     sentence_us: int | None = None
 
 
+class TypicalState(IntEnum):  # netnet.cases.v1.TypicalCaseState
+    DRAFT = 1
+    PUBLISHED = 2
+
+
 @dataclass
 class TypicalCase:
     id: int
@@ -272,6 +278,8 @@ class TypicalCase:
     publish_us: int
     published_by: str
     department: str
+    state: int = TypicalState.PUBLISHED
+    vetted_party_id: int = 0  # the last party when the lead office vetted the text
 
 
 @dataclass
@@ -329,25 +337,61 @@ def real_name_in(texts: dict[str, str], real_names: list[str]) -> str | None:
 
 
 # --- access ------------------------------------------------------------------------------
+# Need-to-know (docs/ARCHITECTURE.md, "Who sees a case"): a token's region covers a record's
+# region when it is national (empty), the same code, or the province or city containing it;
+# the lead office is the lead department in a covering region, and only it sees real names
+# and changes the case; assisting and coordinating offices see the details of a case in an
+# area it involves (its lead region or a province involved).
+
+
+def covers(area: str, region: str) -> bool:
+    """Whether a token's region (area) covers a region: national covers all; a province
+    (XX0000) or city (XXYY00) covers the codes under it; a county only itself."""
+    if not area:
+        return True
+    if not region:
+        return False  # a national record is for national tokens
+    prefix = area[:2] if area.endswith("0000") else area[:4] if area.endswith("00") else area
+    return region.startswith(prefix)
+
+
+def leads(principal: Principal, case: Case) -> bool:
+    return principal.department == case.lead_department and covers(
+        principal.region, case.lead_region
+    )
+
+
+def _involved(principal: Principal, case: Case) -> bool:
+    """The token's region and an area the case involves overlap (either contains the other)."""
+    areas = [case.lead_region, *case.provinces]
+    return any(covers(principal.region, a) or (a and covers(a, principal.region)) for a in areas)
 
 
 def can_view(principal: Principal, case: Case) -> bool:
-    return (
-        principal.department in (case.lead_department, COORDINATING_OFFICE)
-        or principal.department in case.assisting
+    if leads(principal, case):
+        return True
+    named = principal.department == COORDINATING_OFFICE or principal.department in case.assisting
+    return named and _involved(principal, case)
+
+
+def assists(principal: Principal, case: Case) -> bool:
+    """A department working on the case: the lead office, or an assisting office."""
+    return leads(principal, case) or (
+        principal.department in case.assisting and _involved(principal, case)
     )
 
 
 def require_lead(principal: Principal, case: Case) -> None:
-    if principal.department != case.lead_department:
+    if not leads(principal, case):
         raise PermissionDenied(
-            f"only the lead department ({case.lead_department}) changes this case",
+            f"only the lead office ({case.lead_department}"
+            f"{', ' + case.lead_region if case.lead_region else ''}) changes this case",
             reason="NOT_LEAD_DEPARTMENT",
         )
 
 
 def sees_real_names(principal: Principal, case: Case) -> bool:
-    return principal.department == case.lead_department
+    return leads(principal, case)
 
 
 # --- rules -------------------------------------------------------------------------------
