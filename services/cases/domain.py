@@ -344,15 +344,29 @@ def real_name_in(texts: dict[str, str], real_names: list[str]) -> str | None:
 # area it involves (its lead region or a province involved).
 
 
+def area_prefix(area: str) -> str:
+    """The code prefix of the regions an area covers: a province (XX0000) covers XX....,
+    a city (XXYY00) XXYY.., a county only itself; national ("") covers every code."""
+    return area[:2] if area.endswith("0000") else area[:4] if area.endswith("00") else area
+
+
 def covers(area: str, region: str) -> bool:
-    """Whether a token's region (area) covers a region: national covers all; a province
-    (XX0000) or city (XXYY00) covers the codes under it; a county only itself."""
+    """Whether a token's region (area) covers a record's region. A record with no region is
+    national: only national tokens cover it."""
     if not area:
         return True
-    if not region:
-        return False  # a national record is for national tokens
-    prefix = area[:2] if area.endswith("0000") else area[:4] if area.endswith("00") else area
-    return region.startswith(prefix)
+    return bool(region) and region.startswith(area_prefix(area))
+
+
+def require_area(principal: Principal, region: str, what: str) -> None:
+    """An office writes only records of its own area (as a department writes only in its
+    own name)."""
+    if not covers(principal.region, region):
+        raise PermissionDenied(
+            f"{what} {region or '(national)'} is outside the area of the caller's office "
+            f"({principal.region})",
+            reason="WRONG_REGION",
+        )
 
 
 def leads(principal: Principal, case: Case) -> bool:
@@ -394,6 +408,18 @@ def sees_real_names(principal: Principal, case: Case) -> bool:
     return leads(principal, case)
 
 
+def clue_visible(principal: Principal, clue: Clue, handovers: list[Handover]) -> bool:
+    """A clue is for the offices it passed through (department, in a covering region), and
+    for the coordinating office of their areas."""
+    offices = {(clue.holder_department, clue.holder_region)}
+    offices |= {(h.from_department, h.from_region) for h in handovers}
+    offices |= {(h.to_department, h.to_region) for h in handovers}
+    return any(
+        principal.department in (d, COORDINATING_OFFICE) and covers(principal.region, r)
+        for d, r in offices
+    )
+
+
 # --- rules -------------------------------------------------------------------------------
 
 
@@ -410,9 +436,11 @@ def check_transition(case: Case, to_state: int) -> None:
 
 
 def check_handover_step(h: Handover, principal: Principal, to: HandoverState) -> None:
-    if principal.department != h.to_department:
+    if principal.department != h.to_department or not covers(principal.region, h.to_region):
         raise PermissionDenied(
-            f"only the receiving department ({h.to_department}) can do this", reason="NOT_RECEIVER"
+            f"only the receiving office ({h.to_department}"
+            f"{', ' + h.to_region if h.to_region else ''}) can do this",
+            reason="NOT_RECEIVER",
         )
     expected = (
         HandoverState.SENT if to == HandoverState.ACKNOWLEDGED else HandoverState.ACKNOWLEDGED

@@ -31,11 +31,14 @@ from services.cases.domain import (
     can_view,
     check_handover_step,
     check_transition,
+    clue_visible,
     contributions,
+    covers,
     difference,
     leads,
     mask_name,
     real_name_in,
+    require_area,
     require_lead,
     sees_real_names,
 )
@@ -195,6 +198,7 @@ def update_campaign(
 def create_case(
     conn: sqlite3.Connection, principal: Principal, c: Case, request_id: str, now_us: int
 ) -> Case:
+    require_area(principal, c.lead_region, "lead region")
     c = replace(
         c,
         id=store.next_id(conn, "cases"),
@@ -233,6 +237,8 @@ def update_case(
 ) -> Case:
     case = _case(conn, case_id)
     require_lead(principal, case)
+    if "lead_region" in fields:
+        require_area(principal, new.lead_region, "lead region")
     _check_etag(etag, case.revision)
     if "title" in fields:  # assisting departments and the office read it
         _refuse_real_names(conn, case, {"case.title": new.title})
@@ -708,6 +714,7 @@ def readable_changes(
 def record_clue(
     conn: sqlite3.Connection, principal: Principal, c: Clue, request_id: str, now_us: int
 ) -> Clue:
+    require_area(principal, c.holder_region, "holder region")
     c = replace(
         c,
         id=store.next_id(conn, "clues"),
@@ -739,12 +746,6 @@ def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
     return clue
 
 
-def clue_visible(principal: Principal, clue: Clue, handovers: list[Handover]) -> bool:
-    involved = {clue.holder_department, COORDINATING_OFFICE}
-    involved |= {h.from_department for h in handovers} | {h.to_department for h in handovers}
-    return principal.department in involved
-
-
 def _count_handover(
     conn: sqlite3.Connection, clue: Clue, department: str, step: str, now_us: int
 ) -> None:
@@ -773,9 +774,13 @@ def transfer(
     now_us: int,
 ) -> Handover:
     clue = _clue(conn, clue_id)
-    if clue.holder_department != principal.department:
+    if clue.holder_department != principal.department or not covers(
+        principal.region, clue.holder_region
+    ):
         raise PermissionDenied(
-            f"the clue is held by {clue.holder_department!r}", reason="NOT_HOLDER"
+            f"the clue is held by {clue.holder_department!r}"
+            f"{' of ' + clue.holder_region if clue.holder_region else ''}",
+            reason="NOT_HOLDER",
         )
     if clue.state not in (ClueState.OPEN, ClueState.RETURNED):
         raise FailedPrecondition(

@@ -36,6 +36,7 @@ from services.cases.domain import (
     Party,
     TypicalCase,
     can_view,
+    clue_visible,
     sees_real_names,
     validate_campaign,
     validate_case,
@@ -476,7 +477,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         clue, handovers = await self.db.read(read)
         if clue is None:
             raise NotFound(f"{request.name} not found")
-        if not operations.clue_visible(current_principal(), clue, handovers):
+        if not clue_visible(current_principal(), clue, handovers):
             raise PermissionDenied(
                 "the clue is for the offices it passed through", reason="CLUE_NOT_VISIBLE"
             )
@@ -615,7 +616,13 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.ListHandoversResponse:
         principal = current_principal()
         size = paging.page_size(request.page_size)
-        bound = [principal.department, request.incoming, request.state, request.overdue_only]
+        bound = [
+            principal.department,
+            principal.region,
+            request.incoming,
+            request.state,
+            request.overdue_only,
+        ]
         after = paging.decode(request.page_token, bound) or 0
         now = self.rt.clock.now_us()
         state = pb.HANDOVER_STATE_SENT if request.overdue_only else request.state
@@ -624,7 +631,14 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         before = now - self.ack_timeout_us if request.overdue_only else None
         rows = await self.db.read(
             lambda c: store.list_handovers(
-                c, principal.department, request.incoming, state, before, after, size + 1
+                c,
+                principal.department,
+                principal.region,
+                request.incoming,
+                state,
+                before,
+                after,
+                size + 1,
             )
         )
         page, token = paging.cut(rows, size, bound)

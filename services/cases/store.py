@@ -17,6 +17,7 @@ from services.cases.domain import (
     Party,
     TypicalCase,
     TypicalState,
+    area_prefix,
 )
 from services.common.bulk import next_id
 from services.common.db import rows_in
@@ -257,14 +258,19 @@ def handovers_of(conn: sqlite3.Connection, clue_id: int) -> list[Handover]:
 def list_handovers(
     conn: sqlite3.Connection,
     department: str,
+    area: str,
     incoming: bool,
     state: int,
     sent_before_us: int | None,
     after_id: int,
     limit: int,
 ) -> list[Handover]:
-    conds: list[str] = [f"{'to' if incoming else 'from'}_department = ?", "id > ?"]
+    side = "to" if incoming else "from"
+    conds: list[str] = [f"{side}_department = ?", "id > ?"]
     params: list[object] = [department, after_id]
+    if area:  # a regional office: the hand-overs of its area
+        conds.append(f"substr({side}_region, 1, ?) = ?")
+        params += [len(area_prefix(area)), area_prefix(area)]
     if state:
         conds.append("state = ?")
         params.append(state)

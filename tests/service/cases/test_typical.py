@@ -101,14 +101,14 @@ def _answer(err: grpc.aio.AioRpcError) -> tuple[object, ...]:
     return err.code(), err.details(), status.SerializeToString() if status else b""
 
 
-@pytest.mark.parametrize("guess", ["伟", "江伟", "Dawei", "Zhu Dawei"])
+@pytest.mark.parametrize("guess", ["江伟", "Dawei", "Zhu Dawei"])
 async def test_a_guessed_name_gets_no_answer(
     stub: Stub, campaigns: Campaigns, tokens: Tokens, guess: str
 ) -> None:
     """Offices that see only 江某某 and Zhu XX submit no text that is compared with the real
     names: a right guess and a wrong one get the same answer, and nothing is written."""
     case = await _case_with_parties(stub, tokens)
-    wrong = {"伟": "明", "江伟": "江明华", "Dawei": "Minghua", "Zhu Dawei": "Zhu Minghua"}[guess]
+    wrong = {"江伟": "江明华", "Dawei": "Minghua", "Zhu Dawei": "Zhu Minghua"}[guess]
     before = await snapshot(stub, campaigns, tokens)
     for md in (
         tokens("office"),  # sees the case, masked
