@@ -1397,7 +1397,9 @@ class Party(_message.Message):
     """cases/{case}/parties/{party}"""
     kind: Global___PartyKind.ValueType
     real_name: _builtins.str
-    """Returned only to the lead department; empty for everyone else."""
+    """Returned only to the lead office (the lead department, in a region covering the case's);
+    empty for everyone else.
+    """
     masked_name: _builtins.str
     """Surname + 某某, or "Zhu XX" for romanised names; organisations keep their name."""
     role: _builtins.str
