@@ -128,9 +128,12 @@ async def once(
         raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
     # The caller is part of the request: another department repeating someone else's request
     # id must not get that answer back (it may hold what only the first caller may see).
+    # A regional office is another caller than the same operator name elsewhere (national
+    # callers keep the form stored before regions counted, so their retries still match).
     caller = current_principal()
+    region = f"{caller.region}\x1f" if caller.region else ""
     body = idempotency.fingerprint(
-        f"{caller.department}\x1f{caller.operator}\x1f".encode()
+        f"{caller.department}\x1f{caller.operator}\x1f{region}".encode()
         + request.SerializeToString(deterministic=True)
     )
     now = runtime.clock.now_us()

@@ -13,6 +13,7 @@ import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
+from services.common.auth import issue_token
 from tests.service.cases.helpers import (
     Campaigns,
     Metadata,
@@ -379,3 +380,26 @@ async def test_a_live_watcher_sees_its_changes_and_only_the_position_of_others(
         (2, WITHHELD, ""),
         (3, common_pb2.CHANGE_KIND_CREATED, mine.name),
     ]
+
+
+async def test_a_repeated_request_id_answers_only_the_same_office(
+    stub: Stub, tokens: Tokens
+) -> None:
+    """The stored answer of AddParty holds the real name: the same operator name in another
+    region's office repeating the request gets no stored answer."""
+    jinhua, _ = await _jinhua(stub, tokens)
+
+    def office_of(region: str) -> Metadata:
+        token = issue_token(
+            tokens.key, operator="zhang", department="mps", roles=["operator"], region=region
+        )
+        return [("authorization", f"Bearer {token}")]
+
+    first = await add_party(stub, office_of("330700"), "same-id", jinhua.name, "Liu Qiang")
+    assert first.real_name == "Liu Qiang"
+    assert await add_party(stub, office_of("330700"), "same-id", jinhua.name, "Liu Qiang") == first
+    err = await expect_error(
+        add_party(stub, office_of("110000"), "same-id", jinhua.name, "Liu Qiang"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "Liu Qiang" not in str(err.details())
