@@ -355,7 +355,9 @@ class CaseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchChanges(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every change in order; one to a record the caller may not read (a case and its parties,
+        a draft, a clue and its hand-overs) comes withheld: its position only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -87,6 +87,9 @@ class CaseServiceStub:
     BatchGetStats: _grpc.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]
     """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _grpc.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]
+    """Every change in order; one to a record the caller may not read (a case and its parties,
+    a draft, a clue and its hand-overs) comes withheld: its position only.
+    """
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]
 
@@ -149,6 +152,9 @@ class CaseServiceAsyncStub(CaseServiceStub):
     BatchGetStats: _aio.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]  # type: ignore[assignment]
     """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _aio.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]  # type: ignore[assignment]
+    """Every change in order; one to a record the caller may not read (a case and its parties,
+    a draft, a clue and its hand-overs) comes withheld: its position only.
+    """
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
 
@@ -363,7 +369,10 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _cases_pb2.WatchChangesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_cases_pb2.WatchChangesResponse], _abc.AsyncIterator[_cases_pb2.WatchChangesResponse]]: ...
+    ) -> _typing.Union[_abc.Iterator[_cases_pb2.WatchChangesResponse], _abc.AsyncIterator[_cases_pb2.WatchChangesResponse]]:
+        """Every change in order; one to a record the caller may not read (a case and its parties,
+        a draft, a clue and its hand-overs) comes withheld: its position only.
+        """
 
     @_abc_1.abstractmethod
     def ListAuditEntries(
