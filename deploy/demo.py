@@ -291,12 +291,20 @@ class Demo:
                         ),
                         metadata=mps,
                     )
-            await self.cases.PublishTypicalCase(
-                cpb.PublishTypicalCaseRequest(
-                    request_id=f"demo-typical-{number}",
+            # The police vet the text (they see the real names); the office publishes it.
+            draft = await self.cases.DraftTypicalCase(
+                cpb.DraftTypicalCaseRequest(
+                    request_id=f"demo-draft-{number}",
                     typical_case=cpb.TypicalCase(
                         case=case.name, title=title, region=words, summary=summary, outcome=outcome
                     ),
+                ),
+                metadata=mps,
+            )
+            await self.cases.PublishTypicalCase(
+                cpb.PublishTypicalCaseRequest(
+                    request_id=f"demo-typical-{number}",
+                    typical_case=cpb.TypicalCase(name=draft.typical_case.name),
                 ),
                 metadata=self.md("office"),
             )

@@ -105,6 +105,7 @@ class EventKind(IntEnum):  # netnet.cases.v1.CaseEventKind
     SENTENCED = 6
     CLUE_JOINED = 7
     TYPICAL_CASE_PUBLISHED = 8
+    TYPICAL_CASE_DRAFTED = 9
 
 
 # Criminal cases go to prosecution and trial; administrative ones are decided and closed.
@@ -260,6 +261,11 @@ class Party:
     sentence_us: int | None = None
 
 
+class TypicalState(IntEnum):  # netnet.cases.v1.TypicalCaseState
+    DRAFT = 1
+    PUBLISHED = 2
+
+
 @dataclass
 class TypicalCase:
     id: int
@@ -272,6 +278,8 @@ class TypicalCase:
     publish_us: int
     published_by: str
     department: str
+    state: int = TypicalState.PUBLISHED
+    vetted_party_id: int = 0  # the last party when the lead office vetted the text
 
 
 @dataclass
@@ -329,25 +337,87 @@ def real_name_in(texts: dict[str, str], real_names: list[str]) -> str | None:
 
 
 # --- access ------------------------------------------------------------------------------
+# Need-to-know (docs/ARCHITECTURE.md, "Who sees a case"): a token's region covers a record's
+# region when it is national (empty), the same code, or the province or city containing it;
+# the lead office is the lead department in a covering region, and only it sees real names
+# and changes the case; assisting and coordinating offices see the details of a case in an
+# area it involves (its lead region or a province involved).
+
+
+def area_prefix(area: str) -> str:
+    """The code prefix of the regions an area covers: a province (XX0000) covers XX....,
+    a city (XXYY00) XXYY.., a county only itself; national ("") covers every code."""
+    return area[:2] if area.endswith("0000") else area[:4] if area.endswith("00") else area
+
+
+def covers(area: str, region: str) -> bool:
+    """Whether a token's region (area) covers a record's region. A record with no region is
+    national: only national tokens cover it."""
+    if not area:
+        return True
+    return bool(region) and region.startswith(area_prefix(area))
+
+
+def require_area(principal: Principal, region: str, what: str) -> None:
+    """An office writes only records of its own area (as a department writes only in its
+    own name)."""
+    if not covers(principal.region, region):
+        raise PermissionDenied(
+            f"{what} {region or '(national)'} is outside the area of the caller's office "
+            f"({principal.region})",
+            reason="WRONG_REGION",
+        )
+
+
+def leads(principal: Principal, case: Case) -> bool:
+    return principal.department == case.lead_department and covers(
+        principal.region, case.lead_region
+    )
+
+
+def _involved(principal: Principal, case: Case) -> bool:
+    """The token's region and an area the case involves overlap (either contains the other)."""
+    areas = [case.lead_region, *case.provinces]
+    return any(covers(principal.region, a) or (a and covers(a, principal.region)) for a in areas)
 
 
 def can_view(principal: Principal, case: Case) -> bool:
-    return (
-        principal.department in (case.lead_department, COORDINATING_OFFICE)
-        or principal.department in case.assisting
+    if leads(principal, case):
+        return True
+    named = principal.department == COORDINATING_OFFICE or principal.department in case.assisting
+    return named and _involved(principal, case)
+
+
+def assists(principal: Principal, case: Case) -> bool:
+    """A department working on the case: the lead office, or an assisting office."""
+    return leads(principal, case) or (
+        principal.department in case.assisting and _involved(principal, case)
     )
 
 
 def require_lead(principal: Principal, case: Case) -> None:
-    if principal.department != case.lead_department:
+    if not leads(principal, case):
         raise PermissionDenied(
-            f"only the lead department ({case.lead_department}) changes this case",
+            f"only the lead office ({case.lead_department}"
+            f"{', ' + case.lead_region if case.lead_region else ''}) changes this case",
             reason="NOT_LEAD_DEPARTMENT",
         )
 
 
 def sees_real_names(principal: Principal, case: Case) -> bool:
-    return principal.department == case.lead_department
+    return leads(principal, case)
+
+
+def clue_visible(principal: Principal, clue: Clue, handovers: list[Handover]) -> bool:
+    """A clue is for the offices it passed through (department, in a covering region), and
+    for the coordinating office of their areas."""
+    offices = {(clue.holder_department, clue.holder_region)}
+    offices |= {(h.from_department, h.from_region) for h in handovers}
+    offices |= {(h.to_department, h.to_region) for h in handovers}
+    return any(
+        principal.department in (d, COORDINATING_OFFICE) and covers(principal.region, r)
+        for d, r in offices
+    )
 
 
 # --- rules -------------------------------------------------------------------------------
@@ -366,9 +436,11 @@ def check_transition(case: Case, to_state: int) -> None:
 
 
 def check_handover_step(h: Handover, principal: Principal, to: HandoverState) -> None:
-    if principal.department != h.to_department:
+    if principal.department != h.to_department or not covers(principal.region, h.to_region):
         raise PermissionDenied(
-            f"only the receiving department ({h.to_department}) can do this", reason="NOT_RECEIVER"
+            f"only the receiving office ({h.to_department}"
+            f"{', ' + h.to_region if h.to_region else ''}) can do this",
+            reason="NOT_RECEIVER",
         )
     expected = (
         HandoverState.SENT if to == HandoverState.ACKNOWLEDGED else HandoverState.ACKNOWLEDGED

@@ -26,13 +26,21 @@ from services.cases.domain import (
     Party,
     PartyKind,
     TypicalCase,
+    TypicalState,
+    assists,
+    can_view,
     check_handover_step,
     check_transition,
+    clue_visible,
     contributions,
+    covers,
     difference,
+    leads,
     mask_name,
     real_name_in,
+    require_area,
     require_lead,
+    sees_real_names,
 )
 from services.common import audit, changes, rollups
 from services.common.clock import day_of
@@ -190,6 +198,7 @@ def update_campaign(
 def create_case(
     conn: sqlite3.Connection, principal: Principal, c: Case, request_id: str, now_us: int
 ) -> Case:
+    require_area(principal, c.lead_region, "lead region")
     c = replace(
         c,
         id=store.next_id(conn, "cases"),
@@ -228,6 +237,8 @@ def update_case(
 ) -> Case:
     case = _case(conn, case_id)
     require_lead(principal, case)
+    if "lead_region" in fields:
+        require_area(principal, new.lead_region, "lead region")
     _check_etag(etag, case.revision)
     if "title" in fields:  # assisting departments and the office read it
         _refuse_real_names(conn, case, {"case.title": new.title})
@@ -458,15 +469,17 @@ def record_sentence(
 # --- typical cases -----------------------------------------------------------------------
 
 
-def publish_typical(
-    conn: sqlite3.Connection, principal: Principal, t: TypicalCase, request_id: str, now_us: int
-) -> TypicalCase:
-    """Publish a frozen, anonymised summary (by the lead department or the office)."""
-    case = _case(conn, t.case_id)
-    if principal.department not in (case.lead_department, COORDINATING_OFFICE):
+def _vetted_text(
+    conn: sqlite3.Connection, principal: Principal, case: Case, t: TypicalCase
+) -> None:
+    """Only the lead office, which sees the parties' real names, submits text that is
+    compared with them (and is told which field matched): anyone else would learn whether a
+    guessed name is right. The refusal of anyone else does not depend on the text."""
+    if not sees_real_names(principal, case):
         raise PermissionDenied(
-            "typical cases are published by the lead department or the coordinating office",
-            reason="NOT_PUBLISHER",
+            "only the lead office writes a typical case's text; the coordinating office "
+            "publishes a draft the lead office vetted (give its name)",
+            reason="DRAFT_REQUIRED",
         )
     texts = {
         "typical_case.title": t.title,
@@ -474,20 +487,101 @@ def publish_typical(
         "typical_case.summary": t.summary,
         "typical_case.outcome": t.outcome,
     }
-    bad = real_name_in(texts, store.real_names(conn, case.id))
-    if bad:
-        raise FailedPrecondition(
-            f"{bad} contains a party's real name: use the masked form", reason="REAL_NAME_IN_TEXT"
+    _refuse_real_names(conn, case, texts)
+
+
+def _publisher(principal: Principal, case: Case) -> None:
+    if not (
+        leads(principal, case)
+        or (principal.department == COORDINATING_OFFICE and can_view(principal, case))
+    ):
+        raise PermissionDenied(
+            "typical cases are published by the lead office or the coordinating office",
+            reason="NOT_PUBLISHER",
         )
+
+
+def draft_typical(
+    conn: sqlite3.Connection, principal: Principal, t: TypicalCase, request_id: str, now_us: int
+) -> TypicalCase:
+    """The lead office vets a summary for the coordinating office to publish."""
+    case = _case(conn, t.case_id)
+    _vetted_text(conn, principal, case, t)
     t = replace(
         t,
         id=store.next_id(conn, "typical_cases"),
         campaign_id=case.campaign_id,
+        publish_us=0,
+        published_by="",
+        department=principal.department,
+        state=TypicalState.DRAFT,
+        vetted_party_id=store.last_party_id(conn, case.id),
+    )
+    store.save_typical(conn, t)
+    _event(
+        conn,
+        principal,
+        case,
+        EventKind.TYPICAL_CASE_DRAFTED,
+        f"drafted typicalCases/{t.id}",
+        now_us,
+    )
+    _log(
+        conn,
+        principal,
+        "DraftTypicalCase",
+        f"typicalCases/{t.id}",
+        request_id,
+        "drafted",
+        now_us,
+        case.campaign_id,
+        changes.CREATED,
+    )
+    return t
+
+
+def publish_typical(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    t: TypicalCase,
+    draft_id: int | None,
+    request_id: str,
+    now_us: int,
+) -> TypicalCase:
+    """Publish a frozen, anonymised summary: the lead office's own text, or a draft it vetted
+    (by the lead office or the coordinating office)."""
+    if draft_id is None:
+        case = _case(conn, t.case_id)
+        _publisher(principal, case)
+        _vetted_text(conn, principal, case, t)
+        t = replace(t, id=store.next_id(conn, "typical_cases"))
+        kind = changes.CREATED
+    else:
+        draft = store.get_typical(conn, draft_id)
+        if draft is None:
+            raise NotFound(f"typicalCases/{draft_id} not found")
+        case = _case(conn, draft.case_id)
+        _publisher(principal, case)
+        if draft.state != TypicalState.DRAFT:
+            raise FailedPrecondition(
+                f"typicalCases/{draft_id} is already published", reason="ALREADY_PUBLISHED"
+            )
+        if store.last_party_id(conn, case.id) != draft.vetted_party_id:
+            raise FailedPrecondition(
+                "parties were added to the case after the lead office vetted this draft: "
+                "it vets the text again",
+                reason="DRAFT_STALE",
+            )
+        t, kind = draft, changes.UPDATED
+    t = replace(
+        t,
+        campaign_id=case.campaign_id,
         publish_us=now_us,
         published_by=principal.operator,
         department=principal.department,
+        state=TypicalState.PUBLISHED,
     )
-    store.add_typical(conn, t)
+    store.save_typical(conn, t)
     rollups.apply(
         conn,
         TYPICAL,
@@ -523,9 +617,95 @@ def publish_typical(
         "published",
         now_us,
         case.campaign_id,
-        changes.CREATED,
+        kind,
     )
     return t
+
+
+def get_typical(conn: sqlite3.Connection, principal: Principal, typical_id: int) -> TypicalCase:
+    """A published summary is public; a draft is for those who see its case."""
+    t = store.get_typical(conn, typical_id)
+    if t is None:
+        raise NotFound(f"typicalCases/{typical_id} not found")
+    if t.state == TypicalState.DRAFT and not can_view(principal, _case(conn, t.case_id)):
+        raise PermissionDenied(
+            "a draft is for the offices that see its case", reason="CASE_NOT_VISIBLE"
+        )
+    return t
+
+
+# --- reads -------------------------------------------------------------------------------
+
+SCAN = 200  # cases read at a time while filling a page of visible ones
+
+
+def visible_cases(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    after_id: int,
+    limit: int,
+    filters: dict[str, object],
+) -> list[Case]:
+    """Up to limit cases after an id that match the filters and that the caller may see
+    (the department is narrowed in SQL, the region here, by the one rule)."""
+    everything = principal.department == COORDINATING_OFFICE
+    out: list[Case] = []
+    while len(out) < limit:
+        rows = store.list_cases(
+            conn, after_id, max(limit, SCAN), principal.department, everything, filters
+        )
+        out += [c for c in rows if can_view(principal, c)]
+        if len(rows) < max(limit, SCAN):
+            break
+        after_id = rows[-1].id
+    return out[:limit]
+
+
+def _resource(name: str) -> tuple[str, int] | None:
+    """The record a change names that decides who reads it: (collection, id)."""
+    parts = name.split("/")
+    if len(parts) in (2, 4) and parts[0] in ("cases", "typicalCases", "clues"):
+        if parts[1].isdigit():
+            return parts[0], int(parts[1])
+    return None
+
+
+def readable_changes(
+    principal: Principal, conn: sqlite3.Connection, batch: list[changes.Change]
+) -> list[changes.Change]:
+    """The change feed as the caller may read it: a change to a case (its parties), a draft,
+    or a clue (its hand-overs) the caller may not read keeps only its position. Campaigns
+    and published typical cases are read by every caller."""
+    subjects = {c.seq: _resource(c.resource) for c in batch}
+    wanted: dict[str, list[int]] = {"cases": [], "typicalCases": [], "clues": []}
+    for subject in subjects.values():
+        if subject:
+            wanted[subject[0]].append(subject[1])
+    typicals = store.get_typicals(conn, wanted["typicalCases"])
+    cases = store.get_cases(conn, [*wanted["cases"], *(t.case_id for t in typicals.values())])
+    clues = store.get_clues(conn, wanted["clues"])
+    trail: dict[int, list[Handover]] = {}
+    for h in store.handovers_of_clues(conn, list(clues)):
+        trail.setdefault(h.clue_id, []).append(h)
+
+    def case_readable(case_id: int) -> bool:
+        case = cases.get(case_id)
+        return case is not None and can_view(principal, case)
+
+    def readable(c: changes.Change) -> bool:
+        subject = subjects[c.seq]
+        if subject is None:
+            return c.resource.startswith("campaigns/")
+        collection, ident = subject
+        if collection == "cases":
+            return case_readable(ident)
+        if collection == "clues":
+            clue = clues.get(ident)
+            return clue is not None and clue_visible(principal, clue, trail.get(ident, []))
+        t = typicals.get(ident)
+        return t is not None and (t.state == TypicalState.PUBLISHED or case_readable(t.case_id))
+
+    return [c if readable(c) else changes.withheld(c) for c in batch]
 
 
 # --- clues and hand-overs ----------------------------------------------------------------
@@ -534,6 +714,7 @@ def publish_typical(
 def record_clue(
     conn: sqlite3.Connection, principal: Principal, c: Clue, request_id: str, now_us: int
 ) -> Clue:
+    require_area(principal, c.holder_region, "holder region")
     c = replace(
         c,
         id=store.next_id(conn, "clues"),
@@ -565,12 +746,6 @@ def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
     return clue
 
 
-def clue_visible(principal: Principal, clue: Clue, handovers: list[Handover]) -> bool:
-    involved = {clue.holder_department, COORDINATING_OFFICE}
-    involved |= {h.from_department for h in handovers} | {h.to_department for h in handovers}
-    return principal.department in involved
-
-
 def _count_handover(
     conn: sqlite3.Connection, clue: Clue, department: str, step: str, now_us: int
 ) -> None:
@@ -599,9 +774,13 @@ def transfer(
     now_us: int,
 ) -> Handover:
     clue = _clue(conn, clue_id)
-    if clue.holder_department != principal.department:
+    if clue.holder_department != principal.department or not covers(
+        principal.region, clue.holder_region
+    ):
         raise PermissionDenied(
-            f"the clue is held by {clue.holder_department!r}", reason="NOT_HOLDER"
+            f"the clue is held by {clue.holder_department!r}"
+            f"{' of ' + clue.holder_region if clue.holder_region else ''}",
+            reason="NOT_HOLDER",
         )
     if clue.state not in (ClueState.OPEN, ClueState.RETURNED):
         raise FailedPrecondition(
@@ -691,12 +870,9 @@ def accept(
     clue, h = _handover(conn, principal, clue_id, handover_id, HandoverState.ACCEPTED)
     if case_id is not None:
         case = _case(conn, case_id)
-        if (
-            principal.department != case.lead_department
-            and principal.department not in case.assisting
-        ):
+        if not assists(principal, case):
             raise PermissionDenied(
-                "a clue joins a case of the receiving department's own (lead or assisting)",
+                "a clue joins a case the receiving office leads or assists",
                 reason="CASE_NOT_OURS",
             )
         _event(conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us)

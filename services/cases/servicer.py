@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from functools import partial
 
 import grpc
 from google.protobuf.message import Message
@@ -35,12 +36,13 @@ from services.cases.domain import (
     Party,
     TypicalCase,
     can_view,
+    clue_visible,
     sees_real_names,
     validate_campaign,
     validate_case,
     validate_party,
 )
-from services.common import names, paging, standard
+from services.common import changes, names, paging, standard
 from services.common.auth import require_role, require_writer_for
 from services.common.context import Principal, current_principal
 from services.common.convert import to_ts, to_us
@@ -52,7 +54,6 @@ from services.common.errors import (
     Violations,
 )
 from services.common.reference import (
-    COORDINATING_OFFICE,
     categories,
     departments,
     is_region,
@@ -216,8 +217,9 @@ def typical_pb(t: TypicalCase) -> pb.TypicalCase:
         region=t.region,
         summary=t.summary,
         outcome=t.outcome,
-        publish_time=to_ts(t.publish_us),
+        publish_time=to_ts(t.publish_us or None),
         published_by=t.published_by,
+        state=t.state,  # type: ignore[arg-type]
     )
 
 
@@ -277,6 +279,18 @@ def _text(
         field,
         f"{'required, ' if required else ''}at most {limit} characters",
     )
+
+
+def _typical_in(m: pb.TypicalCase) -> TypicalCase:
+    """A typical case's text, checked (its case named, its fields within bounds)."""
+    (case_id,) = names.parse(m.case, "typical_case.case", "cases")
+    v = Violations()
+    _text(v, m.title, "typical_case.title", 256)
+    _text(v, m.region, "typical_case.region", 256)
+    _text(v, m.summary, "typical_case.summary")
+    _text(v, m.outcome, "typical_case.outcome", required=False)
+    v.raise_if_any()
+    return TypicalCase(0, case_id, "", m.title, m.region, m.summary, m.outcome, 0, "", "")
 
 
 class CampaignServicer(cpb_grpc.CampaignServiceServicer):
@@ -377,6 +391,9 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         self.db = runtime.db
         self.ack_timeout_us = int(runtime.settings.handover_ack_seconds * 1_000_000)
 
+    def feed_view(self, principal: Principal) -> changes.View:
+        return partial(operations.readable_changes, principal)
+
     def _handover_pb(self, h: Handover) -> pb.Handover:
         return handover_pb(h, self.rt.clock.now_us(), self.ack_timeout_us)
 
@@ -388,8 +405,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
             raise NotFound(f"{name} not found")
         if not can_view(principal, case):
             raise PermissionDenied(
-                "case details are for the lead and assisting departments "
-                "and the coordinating office",
+                "case details are for the lead office and the assisting and coordinating "
+                "offices of the areas the case involves",
                 reason="CASE_NOT_VISIBLE",
             )
         return principal, case
@@ -460,7 +477,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         clue, handovers = await self.db.read(read)
         if clue is None:
             raise NotFound(f"{request.name} not found")
-        if not operations.clue_visible(current_principal(), clue, handovers):
+        if not clue_visible(current_principal(), clue, handovers):
             raise PermissionDenied(
                 "the clue is for the offices it passed through", reason="CLUE_NOT_VISIBLE"
             )
@@ -599,7 +616,13 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.ListHandoversResponse:
         principal = current_principal()
         size = paging.page_size(request.page_size)
-        bound = [principal.department, request.incoming, request.state, request.overdue_only]
+        bound = [
+            principal.department,
+            principal.region,
+            request.incoming,
+            request.state,
+            request.overdue_only,
+        ]
         after = paging.decode(request.page_token, bound) or 0
         now = self.rt.clock.now_us()
         state = pb.HANDOVER_STATE_SENT if request.overdue_only else request.state
@@ -608,7 +631,14 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         before = now - self.ack_timeout_us if request.overdue_only else None
         rows = await self.db.read(
             lambda c: store.list_handovers(
-                c, principal.department, request.incoming, state, before, after, size + 1
+                c,
+                principal.department,
+                principal.region,
+                request.incoming,
+                state,
+                before,
+                after,
+                size + 1,
             )
         )
         page, token = paging.cut(rows, size, bound)
@@ -749,13 +779,10 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
             "lead_department": request.lead_department,
             "number": request.number,
         }
-        bound = [principal.department, filters]
+        bound = [principal.department, principal.region, filters]
         after = paging.decode(request.page_token, bound) or 0
-        everything = principal.department == COORDINATING_OFFICE
         rows = await self.db.read(
-            lambda c: store.list_cases(
-                c, after, size + 1, principal.department, everything, filters
-            )
+            lambda c: operations.visible_cases(c, principal, after, size + 1, filters)
         )
         page, token = paging.cut(rows, size, bound)
         return pb.ListCasesResponse(cases=[case_pb(c) for c in page], next_page_token=token)
@@ -909,14 +936,20 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.PublishTypicalCaseResponse:
         principal = require_role(*WRITERS)
         m = request.typical_case
-        (case_id,) = names.parse(m.case, "typical_case.case", "cases")
-        v = Violations()
-        _text(v, m.title, "typical_case.title", 256)
-        _text(v, m.region, "typical_case.region", 256)
-        _text(v, m.summary, "typical_case.summary")
-        _text(v, m.outcome, "typical_case.outcome", required=False)
-        v.raise_if_any()
-        t = TypicalCase(0, case_id, "", m.title, m.region, m.summary, m.outcome, 0, "", "")
+        draft_id = None
+        if m.name:
+            (draft_id,) = names.parse(m.name, "typical_case.name", "typicalCases")
+            given = [f for f in ("case", "title", "region", "summary", "outcome") if getattr(m, f)]
+            if given:
+                raise InvalidArgument(
+                    [
+                        FieldViolation(f"typical_case.{f}", "a draft is published as vetted")
+                        for f in given
+                    ]
+                )
+            t = TypicalCase(0, 0, "", "", "", "", "", 0, "", "")
+        else:
+            t = _typical_in(m)
         now = self.rt.clock.now_us()
         return pb.PublishTypicalCaseResponse.FromString(
             await standard.once(
@@ -926,7 +959,29 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
                 request.request_id,
                 lambda c: pb.PublishTypicalCaseResponse(
                     typical_case=typical_pb(
-                        operations.publish_typical(c, principal, t, request.request_id, now)
+                        operations.publish_typical(
+                            c, principal, t, draft_id, request.request_id, now
+                        )
+                    )
+                ),
+            )
+        )
+
+    async def DraftTypicalCase(
+        self, request: pb.DraftTypicalCaseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DraftTypicalCaseResponse:
+        principal = require_role(*WRITERS)
+        t = _typical_in(request.typical_case)
+        now = self.rt.clock.now_us()
+        return pb.DraftTypicalCaseResponse.FromString(
+            await standard.once(
+                self.rt,
+                request,
+                "DraftTypicalCase",
+                request.request_id,
+                lambda c: pb.DraftTypicalCaseResponse(
+                    typical_case=typical_pb(
+                        operations.draft_typical(c, principal, t, request.request_id, now)
                     )
                 ),
             )
@@ -936,9 +991,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         self, request: pb.GetTypicalCaseRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetTypicalCaseResponse:
         (typical_id,) = names.parse(request.name, "name", "typicalCases")
-        t = await self.db.read(lambda c: store.get_typical(c, typical_id))
-        if t is None:
-            raise NotFound(f"{request.name} not found")
+        principal = current_principal()
+        t = await self.db.read(lambda c: operations.get_typical(c, principal, typical_id))
         return pb.GetTypicalCaseResponse(typical_case=typical_pb(t))
 
     async def ListTypicalCases(

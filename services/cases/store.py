@@ -16,6 +16,8 @@ from services.cases.domain import (
     MeasureRecord,
     Party,
     TypicalCase,
+    TypicalState,
+    area_prefix,
 )
 from services.common.bulk import next_id
 from services.common.db import rows_in
@@ -45,7 +47,7 @@ PARTY_COLS = (
 )
 TYPICAL_COLS = (
     "id, case_id, campaign_id, title, region, summary, outcome, publish_us, "
-    "published_by, department"
+    "published_by, department, state, vetted_party_id"
 )
 
 
@@ -256,14 +258,19 @@ def handovers_of(conn: sqlite3.Connection, clue_id: int) -> list[Handover]:
 def list_handovers(
     conn: sqlite3.Connection,
     department: str,
+    area: str,
     incoming: bool,
     state: int,
     sent_before_us: int | None,
     after_id: int,
     limit: int,
 ) -> list[Handover]:
-    conds: list[str] = [f"{'to' if incoming else 'from'}_department = ?", "id > ?"]
+    side = "to" if incoming else "from"
+    conds: list[str] = [f"{side}_department = ?", "id > ?"]
     params: list[object] = [department, after_id]
+    if area:  # a regional office: the hand-overs of its area
+        conds.append(f"substr({side}_region, 1, ?) = ?")
+        params += [len(area_prefix(area)), area_prefix(area)]
     if state:
         conds.append("state = ?")
         params.append(state)
@@ -326,6 +333,11 @@ def parties_of(
     return parties
 
 
+def last_party_id(conn: sqlite3.Connection, case_id: int) -> int:
+    row = conn.execute("SELECT MAX(id) FROM parties WHERE case_id = ?", (case_id,)).fetchone()
+    return int(row[0] or 0)
+
+
 def real_names(conn: sqlite3.Connection, case_id: int) -> list[str]:
     return [
         r[0] for r in conn.execute("SELECT real_name FROM parties WHERE case_id = ?", (case_id,))
@@ -335,8 +347,10 @@ def real_names(conn: sqlite3.Connection, case_id: int) -> list[str]:
 # --- typical cases -----------------------------------------------------------------------
 
 
-def add_typical(conn: sqlite3.Connection, t: TypicalCase) -> None:
-    conn.execute(f"INSERT INTO typical_cases ({TYPICAL_COLS}) VALUES ({_q(10)})", astuple(t))
+def save_typical(conn: sqlite3.Connection, t: TypicalCase) -> None:
+    conn.execute(
+        f"INSERT OR REPLACE INTO typical_cases ({TYPICAL_COLS}) VALUES ({_q(12)})", astuple(t)
+    )
 
 
 def get_typical(conn: sqlite3.Connection, typical_id: int) -> TypicalCase | None:
@@ -349,15 +363,33 @@ def get_typical(conn: sqlite3.Connection, typical_id: int) -> TypicalCase | None
 def list_typical(
     conn: sqlite3.Connection, campaign_id: str, after_id: int, limit: int
 ) -> list[TypicalCase]:
+    """Published summaries only (drafts are for those who see their case)."""
+    published = f"state = {TypicalState.PUBLISHED}"
     if campaign_id:
         rows = conn.execute(
             f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE campaign_id = ? "
-            "AND id > ? ORDER BY id LIMIT ?",
+            f"AND id > ? AND {published} ORDER BY id LIMIT ?",
             (campaign_id, after_id, limit),
         )
     else:
         rows = conn.execute(
-            f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id > ? AND {published} "
+            "ORDER BY id LIMIT ?",
             (after_id, limit),
         )
     return [TypicalCase(*r) for r in rows]
+
+
+def get_typicals(conn: sqlite3.Connection, ids: list[int]) -> dict[int, TypicalCase]:
+    sql = f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id IN ({{ids}})"
+    return {row[0]: TypicalCase(*row) for row in rows_in(conn, sql, ids)}
+
+
+def get_clues(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Clue]:
+    sql = f"SELECT {CLUE_COLS} FROM clues WHERE id IN ({{ids}})"
+    return {row[0]: Clue(*row) for row in rows_in(conn, sql, ids)}
+
+
+def handovers_of_clues(conn: sqlite3.Connection, clue_ids: list[int]) -> list[Handover]:
+    sql = f"SELECT {HANDOVER_COLS} FROM handovers WHERE clue_id IN ({{ids}}) ORDER BY id"
+    return [_handover(r) for r in rows_in(conn, sql, clue_ids)]

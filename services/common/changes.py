@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from functools import partial
 
 from services.common.db import Database, add_row
 
-CREATED, UPDATED, RETRACTED, BULK_IMPORTED = 1, 2, 3, 4
+CREATED, UPDATED, RETRACTED, BULK_IMPORTED, WITHHELD = 1, 2, 3, 4, 5
 POLL_SECONDS = 1.0  # other replicas' commits are seen by polling
 BATCH = 500
 
@@ -24,6 +23,16 @@ class Change:
     department: str
     campaign_id: str
     count: int
+
+
+# What a caller may read of a batch of changes (read in the same snapshot as the batch).
+View = Callable[[sqlite3.Connection, list[Change]], list[Change]]
+
+
+def withheld(change: Change) -> Change:
+    """A change the caller may not read: its position only, so that the watcher still learns
+    that something moved (figures are every caller's) and resumes exactly."""
+    return Change(change.seq, 0, WITHHELD, "", "", "", 0)
 
 
 def append(
@@ -73,11 +82,17 @@ class ChangeFeed:
         self._moved.set()
         self._moved = asyncio.Event()
 
-    async def watch(self, after_seq: int) -> AsyncIterator[Change]:
+    async def watch(self, after_seq: int, view: View | None = None) -> AsyncIterator[Change]:
+        """Every change after after_seq, in order, each as view shows it (one for one)."""
         seq = after_seq
+
+        def read(conn: sqlite3.Connection) -> list[Change]:
+            batch = _after(conn, seq)
+            return view(conn, batch) if view is not None else batch
+
         while True:
             moved = self._moved
-            changes = await self._db.read(partial(_after, seq=seq))
+            changes = await self._db.read(read)
             for change in changes:
                 yield change
                 seq = change.seq

@@ -91,7 +91,7 @@ def verification(r: audit.Verification) -> common_pb2.AuditVerification:
 def change_event(c: changes.Change) -> common_pb2.ChangeEvent:
     return common_pb2.ChangeEvent(
         seq=c.seq,
-        time=to_ts(c.time_us),
+        time=to_ts(c.time_us or None),  # a withheld change has no time
         kind=c.kind,  # type: ignore[arg-type]
         resource=c.resource,
         department=c.department,

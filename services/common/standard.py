@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from netnet.common.v1 import common_pb2
 from services.common import audit, changes, convert, idempotency, names, paging, rollups
 from services.common.auth import require_role
-from services.common.context import current_principal
+from services.common.context import Principal, current_principal
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
 
@@ -80,16 +80,20 @@ def found_and_missing(
 
 
 async def watch(
-    runtime: Runtime, context: grpc.aio.ServicerContext, after_seq: int, from_end: bool = False
+    runtime: Runtime,
+    context: grpc.aio.ServicerContext,
+    after_seq: int,
+    from_end: bool = False,
+    view: changes.View | None = None,
 ) -> AsyncIterator[common_pb2.ChangeEvent]:
-    """The change log from a position; initial metadata goes out at once, so a watcher
-    knows it is connected before the first change."""
+    """The change log from a position, as view lets the caller read it; initial metadata
+    goes out at once, so a watcher knows it is connected before the first change."""
     if after_seq < 0:
         raise InvalidArgument([FieldViolation("after_seq", "must not be negative")])
     if from_end:
         after_seq = await runtime.db.read(changes.last_seq)
     await context.send_initial_metadata(())
-    async for change in runtime.feed.watch(after_seq):
+    async for change in runtime.feed.watch(after_seq, view):
         yield convert.change_event(change)
 
 
@@ -124,9 +128,12 @@ async def once(
         raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
     # The caller is part of the request: another department repeating someone else's request
     # id must not get that answer back (it may hold what only the first caller may see).
+    # A regional office is another caller than the same operator name elsewhere (national
+    # callers keep the form stored before regions counted, so their retries still match).
     caller = current_principal()
+    region = f"{caller.region}\x1f" if caller.region else ""
     body = idempotency.fingerprint(
-        f"{caller.department}\x1f{caller.operator}\x1f".encode()
+        f"{caller.department}\x1f{caller.operator}\x1f{region}".encode()
         + request.SerializeToString(deterministic=True)
     )
     now = runtime.clock.now_us()
@@ -176,6 +183,11 @@ class StandardRpcs:
     stats: Subjects
     rt: Runtime
 
+    def feed_view(self, principal: Principal) -> changes.View | None:
+        """What the caller may read of the change feed (None: all of it, as in a service whose
+        records every caller reads)."""
+        return None
+
     async def GetStats(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         rows, total = await stats_of(self.rt, self.stats, request)
         return self.messages.GetStatsResponse(rows=rows, total=total)
@@ -189,7 +201,8 @@ class StandardRpcs:
     async def WatchChanges(
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
-        async for event in watch(self.rt, context, request.after_seq, request.from_end):
+        view = self.feed_view(current_principal())
+        async for event in watch(self.rt, context, request.after_seq, request.from_end, view):
             yield self.messages.WatchChangesResponse(event=event)
 
     async def ListAuditEntries(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
+from services.common.auth import issue_token
 from tests.conftest import START_US
 
 if TYPE_CHECKING:
@@ -53,12 +54,27 @@ __all__ = [
     "error_reason",
     "expect_error",
     "mask",
+    "publish_draft",
+    "regional",
     "snapshot",
     "stats",
     "transition",
     "ts",
+    "vetted_draft",
     "watch",
 ]
+
+
+def regional(tokens: Tokens, department: str, region: str, *roles: str) -> Metadata:
+    """A token of one region's office (the default tokens are national)."""
+    token = issue_token(
+        tokens.key,
+        operator=f"{department}-{region}",
+        department=department,
+        roles=list(roles or ("operator",)),
+        region=region,
+    )
+    return [("authorization", f"Bearer {token}")]
 
 
 def ts(us: int) -> Timestamp:
@@ -265,6 +281,29 @@ async def watch(stub: Stub, md: Metadata, after_seq: int, n: int) -> list[common
     finally:
         call.cancel()
     return out
+
+
+async def vetted_draft(
+    stub: Stub, lead: Metadata, request_id: str, typical: pb.TypicalCase
+) -> pb.TypicalCase:
+    """A typical case's text, vetted by the lead office as a draft."""
+    return (
+        await stub.DraftTypicalCase(
+            pb.DraftTypicalCaseRequest(request_id=request_id, typical_case=typical), metadata=lead
+        )
+    ).typical_case
+
+
+async def publish_draft(stub: Stub, md: Metadata, request_id: str, draft: str) -> pb.TypicalCase:
+    """Publish a vetted draft, by name alone."""
+    return (
+        await stub.PublishTypicalCase(
+            pb.PublishTypicalCaseRequest(
+                request_id=request_id, typical_case=pb.TypicalCase(name=draft)
+            ),
+            metadata=md,
+        )
+    ).typical_case
 
 
 # --- "nothing written" ---------------------------------------------------------------------

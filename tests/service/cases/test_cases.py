@@ -24,9 +24,11 @@ from tests.service.cases.helpers import (
     error_reason,
     expect_error,
     mask,
+    publish_draft,
     snapshot,
     transition,
     ts,
+    vetted_draft,
 )
 
 FACTS = pb.CaseFacts(
@@ -444,20 +446,20 @@ async def test_the_timeline_records_every_change_and_never_changes(
     )
     seen.append(await all_events(stub, mps, case.name))
     await step()
-    published = (
-        await stub.PublishTypicalCase(
-            pb.PublishTypicalCaseRequest(
-                request_id="t1",
-                typical_case=pb.TypicalCase(
-                    case=case.name,
-                    title="Quanjiao, Anhui: the 5·11 case",
-                    region="Quanjiao, Anhui",
-                    summary="Zhu XX built a porn site and recruited agents.",
-                ),
-            ),
-            metadata=office,
-        )
-    ).typical_case
+    draft = await vetted_draft(
+        stub,
+        mps,
+        "t0",
+        pb.TypicalCase(
+            case=case.name,
+            title="Quanjiao, Anhui: the 5·11 case",
+            region="Quanjiao, Anhui",
+            summary="Zhu XX built a porn site and recruited agents.",
+        ),
+    )
+    seen.append(await all_events(stub, mps, case.name))
+    await step()
+    published = await publish_draft(stub, office, "t1", draft.name)
     events = await all_events(stub, tokens("cac"), case.name)
     seen.append(events)
 
@@ -472,10 +474,11 @@ async def test_the_timeline_records_every_change_and_never_changes(
         pb.CASE_EVENT_KIND_PARTY_ADDED,
         pb.CASE_EVENT_KIND_MEASURE_RECORDED,
         pb.CASE_EVENT_KIND_SENTENCED,
+        pb.CASE_EVENT_KIND_TYPICAL_CASE_DRAFTED,
         pb.CASE_EVENT_KIND_TYPICAL_CASE_PUBLISHED,
     ]
-    assert [e.time.ToMicroseconds() for e in events] == [START_US + i * HOUR_US for i in range(7)]
-    assert [(e.actor, e.department) for e in events] == [("detective", "mps")] * 6 + [
+    assert [e.time.ToMicroseconds() for e in events] == [START_US + i * HOUR_US for i in range(8)]
+    assert [(e.actor, e.department) for e in events] == [("detective", "mps")] * 7 + [
         ("editor", "office")
     ]
     assert [e.detail for e in events] == [
@@ -485,6 +488,7 @@ async def test_the_timeline_records_every_change_and_never_changes(
         "suspect Zhu XX added (organiser)",
         "Zhu XX: criminal detention",
         "Zhu XX: sentenced to 30 months, fine 500000 fen",
+        f"drafted {published.name}",
         f"published as {published.name}",
     ]
     assert list(events[1].fields) == ["provinces"]
@@ -492,7 +496,7 @@ async def test_the_timeline_records_every_change_and_never_changes(
         pb.CASE_STATE_REGISTERED,
         pb.CASE_STATE_INVESTIGATING,
     )
-    assert len({e.name for e in events}) == 7
+    assert len({e.name for e in events}) == 8
     assert all(e.name.startswith(f"{case.name}/events/") for e in events)
     # Paged, the timeline is the same.
     assert await all_events(stub, office, case.name, page_size=2) == events

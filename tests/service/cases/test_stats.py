@@ -27,9 +27,11 @@ from tests.service.cases.helpers import (
     create_case,
     expect_error,
     mask,
+    publish_draft,
     stats,
     transition,
     ts,
+    vetted_draft,
 )
 
 D = common_pb2
@@ -215,15 +217,18 @@ class World:
             model.special = msg.special_action
 
     async def publish(self, case: str, dept: str) -> None:
-        await self.stub.PublishTypicalCase(
-            pb.PublishTypicalCaseRequest(
-                request_id=self.rid(),
-                typical_case=pb.TypicalCase(
-                    case=case, title="A typical case", region="Somewhere", summary="Masked."
-                ),
-            ),
-            metadata=self.md(dept),
+        text = pb.TypicalCase(
+            case=case, title="A typical case", region="Somewhere", summary="Masked."
         )
+        lead = self.cases[case].lead
+        if dept == lead:
+            await self.stub.PublishTypicalCase(
+                pb.PublishTypicalCaseRequest(request_id=self.rid(), typical_case=text),
+                metadata=self.md(dept),
+            )
+        else:  # the office publishes what the lead office vetted
+            draft = await vetted_draft(self.stub, self.md(lead), self.rid(), text)
+            await publish_draft(self.stub, self.md(dept), self.rid(), draft.name)
         self.typical.append(self.cases[case].rec("published", self.now()))
 
     # --- hand-overs ---

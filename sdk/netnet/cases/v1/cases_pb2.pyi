@@ -142,6 +142,7 @@ class _CaseEventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CaseEve
     CASE_EVENT_KIND_SENTENCED: _CaseEventKind.ValueType  # 6
     CASE_EVENT_KIND_CLUE_JOINED: _CaseEventKind.ValueType  # 7
     CASE_EVENT_KIND_TYPICAL_CASE_PUBLISHED: _CaseEventKind.ValueType  # 8
+    CASE_EVENT_KIND_TYPICAL_CASE_DRAFTED: _CaseEventKind.ValueType  # 9
 
 class CaseEventKind(_CaseEventKind, metaclass=_CaseEventKindEnumTypeWrapper): ...
 
@@ -154,6 +155,7 @@ CASE_EVENT_KIND_MEASURE_RECORDED: CaseEventKind.ValueType  # 5
 CASE_EVENT_KIND_SENTENCED: CaseEventKind.ValueType  # 6
 CASE_EVENT_KIND_CLUE_JOINED: CaseEventKind.ValueType  # 7
 CASE_EVENT_KIND_TYPICAL_CASE_PUBLISHED: CaseEventKind.ValueType  # 8
+CASE_EVENT_KIND_TYPICAL_CASE_DRAFTED: CaseEventKind.ValueType  # 9
 Global___CaseEventKind: _TypeAlias = CaseEventKind  # noqa: Y015
 
 class _PartyKind:
@@ -195,6 +197,25 @@ MEASURE_ARREST: Measure.ValueType  # 3
 MEASURE_BAIL: Measure.ValueType  # 4
 MEASURE_RELEASE: Measure.ValueType  # 5
 Global___Measure: _TypeAlias = Measure  # noqa: Y015
+
+class _TypicalCaseState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TypicalCaseStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TypicalCaseState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TYPICAL_CASE_STATE_UNSPECIFIED: _TypicalCaseState.ValueType  # 0
+    TYPICAL_CASE_STATE_DRAFT: _TypicalCaseState.ValueType  # 1
+    """Vetted by the lead office, not yet public."""
+    TYPICAL_CASE_STATE_PUBLISHED: _TypicalCaseState.ValueType  # 2
+
+class TypicalCaseState(_TypicalCaseState, metaclass=_TypicalCaseStateEnumTypeWrapper): ...
+
+TYPICAL_CASE_STATE_UNSPECIFIED: TypicalCaseState.ValueType  # 0
+TYPICAL_CASE_STATE_DRAFT: TypicalCaseState.ValueType  # 1
+"""Vetted by the lead office, not yet public."""
+TYPICAL_CASE_STATE_PUBLISHED: TypicalCaseState.ValueType  # 2
+Global___TypicalCaseState: _TypeAlias = TypicalCaseState  # noqa: Y015
 
 class _StatsSubject:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -1376,7 +1397,9 @@ class Party(_message.Message):
     """cases/{case}/parties/{party}"""
     kind: Global___PartyKind.ValueType
     real_name: _builtins.str
-    """Returned only to the lead department; empty for everyone else."""
+    """Returned only to the lead office (the lead department, in a region covering the case's);
+    empty for everyone else.
+    """
     masked_name: _builtins.str
     """Surname + 某某, or "Zhu XX" for romanised names; organisations keep their name."""
     role: _builtins.str
@@ -1607,6 +1630,7 @@ class TypicalCase(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     PUBLISH_TIME_FIELD_NUMBER: _builtins.int
     PUBLISHED_BY_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """typicalCases/{id}"""
     case: _builtins.str
@@ -1617,6 +1641,7 @@ class TypicalCase(_message.Message):
     summary: _builtins.str
     outcome: _builtins.str
     published_by: _builtins.str
+    state: Global___TypicalCaseState.ValueType
     @_builtins.property
     def publish_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1631,10 +1656,11 @@ class TypicalCase(_message.Message):
         outcome: _builtins.str = ...,
         publish_time: _timestamp_pb2.Timestamp | None = ...,
         published_by: _builtins.str = ...,
+        state: Global___TypicalCaseState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["publish_time", b"publish_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "case", b"case", "name", b"name", "outcome", b"outcome", "publish_time", b"publish_time", "published_by", b"published_by", "region", b"region", "summary", b"summary", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "case", b"case", "name", b"name", "outcome", b"outcome", "publish_time", b"publish_time", "published_by", b"published_by", "region", b"region", "state", b"state", "summary", b"summary", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1649,7 +1675,9 @@ class PublishTypicalCaseRequest(_message.Message):
     request_id: _builtins.str
     @_builtins.property
     def typical_case(self) -> Global___TypicalCase:
-        """case, title, region, summary and outcome; the rest is filled in."""
+        """Either the name of a draft alone (typicalCases/{id}), or case, title, region, summary
+        and outcome (the lead office's own text); the rest is filled in.
+        """
 
     def __init__(
         self,
@@ -1684,6 +1712,51 @@ class PublishTypicalCaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PublishTypicalCaseResponse: _TypeAlias = PublishTypicalCaseResponse  # noqa: Y015
+
+@_typing.final
+class DraftTypicalCaseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    TYPICAL_CASE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def typical_case(self) -> Global___TypicalCase:
+        """case, title, region, summary and outcome."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        typical_case: Global___TypicalCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["typical_case", b"typical_case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "typical_case", b"typical_case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DraftTypicalCaseRequest: _TypeAlias = DraftTypicalCaseRequest  # noqa: Y015
+
+@_typing.final
+class DraftTypicalCaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPICAL_CASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def typical_case(self) -> Global___TypicalCase: ...
+    def __init__(
+        self,
+        *,
+        typical_case: Global___TypicalCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["typical_case", b"typical_case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["typical_case", b"typical_case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DraftTypicalCaseResponse: _TypeAlias = DraftTypicalCaseResponse  # noqa: Y015
 
 @_typing.final
 class GetTypicalCaseRequest(_message.Message):

@@ -135,6 +135,11 @@ class CaseServiceStub:
                 request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseRequest.SerializeToString,
                 response_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseResponse.FromString,
                 _registered_method=True)
+        self.DraftTypicalCase = channel.unary_unary(
+                '/netnet.cases.v1.CaseService/DraftTypicalCase',
+                request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseRequest.SerializeToString,
+                response_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseResponse.FromString,
+                _registered_method=True)
         self.GetTypicalCase = channel.unary_unary(
                 '/netnet.cases.v1.CaseService/GetTypicalCase',
                 request_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.GetTypicalCaseRequest.SerializeToString,
@@ -258,7 +263,8 @@ class CaseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCases(self, request, context):
-        """Cases visible to the caller: lead or assisting department, or the coordinating office.
+        """Cases visible to the caller: the lead office (lead department, in a region covering the
+        case's), an assisting or coordinating office in a region the case involves.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -304,20 +310,33 @@ class CaseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PublishTypicalCase(self, request, context):
-        """Publishes an anonymised summary; refused if it contains a party's real name.
+        """Publishes an anonymised summary. The lead office (the only one that sees the parties'
+        real names) publishes its own text, refused with the field named if it contains a real
+        name; anyone else (the coordinating office) publishes only a draft the lead office
+        vetted, named in typical_case.name, and never submits text that is compared with names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DraftTypicalCase(self, request, context):
+        """The lead office vets a summary for others to publish: checked like its own publication,
+        kept as a draft (visible to those who see the case) until published.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTypicalCase(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A published summary (every caller), or a draft (those who see its case).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTypicalCases(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Published summaries only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -336,7 +355,9 @@ class CaseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchChanges(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every change in order; one to a record the caller may not read (a case and its parties,
+        a draft, a clue and its hand-overs) comes withheld: its position only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -455,6 +476,11 @@ def add_CaseServiceServicer_to_server(servicer, server):
                     servicer.PublishTypicalCase,
                     request_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseRequest.FromString,
                     response_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseResponse.SerializeToString,
+            ),
+            'DraftTypicalCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.DraftTypicalCase,
+                    request_deserializer=netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseRequest.FromString,
+                    response_serializer=netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseResponse.SerializeToString,
             ),
             'GetTypicalCase': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTypicalCase,
@@ -1033,6 +1059,33 @@ class CaseService:
             '/netnet.cases.v1.CaseService/PublishTypicalCase',
             netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseRequest.SerializeToString,
             netnet_dot_cases_dot_v1_dot_cases__pb2.PublishTypicalCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DraftTypicalCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.cases.v1.CaseService/DraftTypicalCase',
+            netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseRequest.SerializeToString,
+            netnet_dot_cases_dot_v1_dot_cases__pb2.DraftTypicalCaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

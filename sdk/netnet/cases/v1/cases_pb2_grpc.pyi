@@ -56,7 +56,9 @@ class CaseServiceStub:
     BatchGetCases: _grpc.UnaryUnaryMultiCallable[_cases_pb2.BatchGetCasesRequest, _cases_pb2.BatchGetCasesResponse]
     """Looks up many cases; names that do not resolve or are not visible are listed."""
     ListCases: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListCasesRequest, _cases_pb2.ListCasesResponse]
-    """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+    """Cases visible to the caller: the lead office (lead department, in a region covering the
+    case's), an assisting or coordinating office in a region the case involves.
+    """
     FindCaseHolders: _grpc.UnaryUnaryMultiCallable[_cases_pb2.FindCaseHoldersRequest, _cases_pb2.FindCaseHoldersResponse]
     """Which departments hold cases with this number: open to every caller (whom to contact);
     the case itself is named only where the caller may see it.
@@ -68,13 +70,26 @@ class CaseServiceStub:
     RecordSentence: _grpc.UnaryUnaryMultiCallable[_cases_pb2.RecordSentenceRequest, _cases_pb2.RecordSentenceResponse]
     ListParties: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListPartiesRequest, _cases_pb2.ListPartiesResponse]
     PublishTypicalCase: _grpc.UnaryUnaryMultiCallable[_cases_pb2.PublishTypicalCaseRequest, _cases_pb2.PublishTypicalCaseResponse]
-    """Publishes an anonymised summary; refused if it contains a party's real name."""
+    """Publishes an anonymised summary. The lead office (the only one that sees the parties'
+    real names) publishes its own text, refused with the field named if it contains a real
+    name; anyone else (the coordinating office) publishes only a draft the lead office
+    vetted, named in typical_case.name, and never submits text that is compared with names.
+    """
+    DraftTypicalCase: _grpc.UnaryUnaryMultiCallable[_cases_pb2.DraftTypicalCaseRequest, _cases_pb2.DraftTypicalCaseResponse]
+    """The lead office vets a summary for others to publish: checked like its own publication,
+    kept as a draft (visible to those who see the case) until published.
+    """
     GetTypicalCase: _grpc.UnaryUnaryMultiCallable[_cases_pb2.GetTypicalCaseRequest, _cases_pb2.GetTypicalCaseResponse]
+    """A published summary (every caller), or a draft (those who see its case)."""
     ListTypicalCases: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListTypicalCasesRequest, _cases_pb2.ListTypicalCasesResponse]
+    """Published summaries only."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_cases_pb2.GetStatsRequest, _cases_pb2.GetStatsResponse]
     BatchGetStats: _grpc.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]
     """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _grpc.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]
+    """Every change in order; one to a record the caller may not read (a case and its parties,
+    a draft, a clue and its hand-overs) comes withheld: its position only.
+    """
     ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]
     VerifyAuditChain: _grpc.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]
 
@@ -106,7 +121,9 @@ class CaseServiceAsyncStub(CaseServiceStub):
     BatchGetCases: _aio.UnaryUnaryMultiCallable[_cases_pb2.BatchGetCasesRequest, _cases_pb2.BatchGetCasesResponse]  # type: ignore[assignment]
     """Looks up many cases; names that do not resolve or are not visible are listed."""
     ListCases: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListCasesRequest, _cases_pb2.ListCasesResponse]  # type: ignore[assignment]
-    """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+    """Cases visible to the caller: the lead office (lead department, in a region covering the
+    case's), an assisting or coordinating office in a region the case involves.
+    """
     FindCaseHolders: _aio.UnaryUnaryMultiCallable[_cases_pb2.FindCaseHoldersRequest, _cases_pb2.FindCaseHoldersResponse]  # type: ignore[assignment]
     """Which departments hold cases with this number: open to every caller (whom to contact);
     the case itself is named only where the caller may see it.
@@ -118,13 +135,26 @@ class CaseServiceAsyncStub(CaseServiceStub):
     RecordSentence: _aio.UnaryUnaryMultiCallable[_cases_pb2.RecordSentenceRequest, _cases_pb2.RecordSentenceResponse]  # type: ignore[assignment]
     ListParties: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListPartiesRequest, _cases_pb2.ListPartiesResponse]  # type: ignore[assignment]
     PublishTypicalCase: _aio.UnaryUnaryMultiCallable[_cases_pb2.PublishTypicalCaseRequest, _cases_pb2.PublishTypicalCaseResponse]  # type: ignore[assignment]
-    """Publishes an anonymised summary; refused if it contains a party's real name."""
+    """Publishes an anonymised summary. The lead office (the only one that sees the parties'
+    real names) publishes its own text, refused with the field named if it contains a real
+    name; anyone else (the coordinating office) publishes only a draft the lead office
+    vetted, named in typical_case.name, and never submits text that is compared with names.
+    """
+    DraftTypicalCase: _aio.UnaryUnaryMultiCallable[_cases_pb2.DraftTypicalCaseRequest, _cases_pb2.DraftTypicalCaseResponse]  # type: ignore[assignment]
+    """The lead office vets a summary for others to publish: checked like its own publication,
+    kept as a draft (visible to those who see the case) until published.
+    """
     GetTypicalCase: _aio.UnaryUnaryMultiCallable[_cases_pb2.GetTypicalCaseRequest, _cases_pb2.GetTypicalCaseResponse]  # type: ignore[assignment]
+    """A published summary (every caller), or a draft (those who see its case)."""
     ListTypicalCases: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListTypicalCasesRequest, _cases_pb2.ListTypicalCasesResponse]  # type: ignore[assignment]
+    """Published summaries only."""
     GetStats: _aio.UnaryUnaryMultiCallable[_cases_pb2.GetStatsRequest, _cases_pb2.GetStatsResponse]  # type: ignore[assignment]
     BatchGetStats: _aio.UnaryUnaryMultiCallable[_cases_pb2.BatchGetStatsRequest, _cases_pb2.BatchGetStatsResponse]  # type: ignore[assignment]
     """Several stats queries answered from one snapshot (the gateway's status)."""
     WatchChanges: _aio.UnaryStreamMultiCallable[_cases_pb2.WatchChangesRequest, _cases_pb2.WatchChangesResponse]  # type: ignore[assignment]
+    """Every change in order; one to a record the caller may not read (a case and its parties,
+    a draft, a clue and its hand-overs) comes withheld: its position only.
+    """
     ListAuditEntries: _aio.UnaryUnaryMultiCallable[_cases_pb2.ListAuditEntriesRequest, _cases_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
     VerifyAuditChain: _aio.UnaryUnaryMultiCallable[_cases_pb2.VerifyAuditChainRequest, _cases_pb2.VerifyAuditChainResponse]  # type: ignore[assignment]
 
@@ -231,7 +261,9 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _cases_pb2.ListCasesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_cases_pb2.ListCasesResponse, _abc.Awaitable[_cases_pb2.ListCasesResponse]]:
-        """Cases visible to the caller: lead or assisting department, or the coordinating office."""
+        """Cases visible to the caller: the lead office (lead department, in a region covering the
+        case's), an assisting or coordinating office in a region the case involves.
+        """
 
     @_abc_1.abstractmethod
     def FindCaseHolders(
@@ -285,21 +317,37 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _cases_pb2.PublishTypicalCaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_cases_pb2.PublishTypicalCaseResponse, _abc.Awaitable[_cases_pb2.PublishTypicalCaseResponse]]:
-        """Publishes an anonymised summary; refused if it contains a party's real name."""
+        """Publishes an anonymised summary. The lead office (the only one that sees the parties'
+        real names) publishes its own text, refused with the field named if it contains a real
+        name; anyone else (the coordinating office) publishes only a draft the lead office
+        vetted, named in typical_case.name, and never submits text that is compared with names.
+        """
+
+    @_abc_1.abstractmethod
+    def DraftTypicalCase(
+        self,
+        request: _cases_pb2.DraftTypicalCaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cases_pb2.DraftTypicalCaseResponse, _abc.Awaitable[_cases_pb2.DraftTypicalCaseResponse]]:
+        """The lead office vets a summary for others to publish: checked like its own publication,
+        kept as a draft (visible to those who see the case) until published.
+        """
 
     @_abc_1.abstractmethod
     def GetTypicalCase(
         self,
         request: _cases_pb2.GetTypicalCaseRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cases_pb2.GetTypicalCaseResponse, _abc.Awaitable[_cases_pb2.GetTypicalCaseResponse]]: ...
+    ) -> _typing.Union[_cases_pb2.GetTypicalCaseResponse, _abc.Awaitable[_cases_pb2.GetTypicalCaseResponse]]:
+        """A published summary (every caller), or a draft (those who see its case)."""
 
     @_abc_1.abstractmethod
     def ListTypicalCases(
         self,
         request: _cases_pb2.ListTypicalCasesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_cases_pb2.ListTypicalCasesResponse, _abc.Awaitable[_cases_pb2.ListTypicalCasesResponse]]: ...
+    ) -> _typing.Union[_cases_pb2.ListTypicalCasesResponse, _abc.Awaitable[_cases_pb2.ListTypicalCasesResponse]]:
+        """Published summaries only."""
 
     @_abc_1.abstractmethod
     def GetStats(
@@ -321,7 +369,10 @@ class CaseServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _cases_pb2.WatchChangesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_cases_pb2.WatchChangesResponse], _abc.AsyncIterator[_cases_pb2.WatchChangesResponse]]: ...
+    ) -> _typing.Union[_abc.Iterator[_cases_pb2.WatchChangesResponse], _abc.AsyncIterator[_cases_pb2.WatchChangesResponse]]:
+        """Every change in order; one to a record the caller may not read (a case and its parties,
+        a draft, a clue and its hand-overs) comes withheld: its position only.
+        """
 
     @_abc_1.abstractmethod
     def ListAuditEntries(

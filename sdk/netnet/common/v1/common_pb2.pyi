@@ -70,6 +70,11 @@ class _ChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeKind
     CHANGE_KIND_RETRACTED: _ChangeKind.ValueType  # 3
     CHANGE_KIND_BULK_IMPORTED: _ChangeKind.ValueType  # 4
     """Many records at once; count says how many."""
+    CHANGE_KIND_WITHHELD: _ChangeKind.ValueType  # 5
+    """A change to something the caller may not read: only its position (seq) is given, so that
+    a watcher still learns that figures (which every caller reads) may have moved, and
+    resumes exactly.
+    """
 
 class ChangeKind(_ChangeKind, metaclass=_ChangeKindEnumTypeWrapper):
     """What happened to a resource, in a change feed."""
@@ -80,6 +85,11 @@ CHANGE_KIND_UPDATED: ChangeKind.ValueType  # 2
 CHANGE_KIND_RETRACTED: ChangeKind.ValueType  # 3
 CHANGE_KIND_BULK_IMPORTED: ChangeKind.ValueType  # 4
 """Many records at once; count says how many."""
+CHANGE_KIND_WITHHELD: ChangeKind.ValueType  # 5
+"""A change to something the caller may not read: only its position (seq) is given, so that
+a watcher still learns that figures (which every caller reads) may have moved, and
+resumes exactly.
+"""
 Global___ChangeKind: _TypeAlias = ChangeKind  # noqa: Y015
 
 @_typing.final
