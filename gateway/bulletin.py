@@ -73,7 +73,20 @@ def _clauses(f: pb.Figures) -> list[str]:
             f"investigated and handled {people_number(cases)} "
             f"{'case' if cases == 1 else 'administrative and criminal cases'}"
         )
+    shut = _known(f, "sites_banned_or_closed")
+    if shut:  # the release's "banned and closed" figure: each site once, its parts after it
+        parts = ", ".join(
+            f"{people_number(_known(f, field))} {word}"
+            for field, word in (("sites_closed", "closed"), ("sites_banned", "banned"))
+            if _known(f, field)
+        )
+        out.append(
+            f"banned or closed {people_number(shut)} website{'' if shut == 1 else 's'}"
+            + (f" ({parts})" if parts else "")
+        )
     for field, one, many in CLAUSES:
+        if shut and field in ("sites_closed", "sites_banned"):
+            continue
         n = _known(f, field)
         if n:
             out.append((one if n == 1 else many).format(n=people_number(n)))
