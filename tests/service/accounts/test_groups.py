@@ -137,8 +137,8 @@ async def test_accounts_and_groups_are_counted_apart(stub: Stub, tokens: Tokens)
     want = await brute_force(stub, md)
     assert await counted(stub, md) == want
     by_dept, by_special = want
-    # What the figures say: 42 accounts (u1, u2 and 40 imported, all in fan-circle), 14 groups (g1 and 13
-    # imported; g9's only action retracted), g1 closed by two departments counted once.
+    # 42 accounts (u1, u2 and 40 imported, each acted on in fan-circle), 14 groups (g1 and
+    # 13 imported; g9's only action retracted), g1 closed by two departments counted once.
     assert by_dept[("accounts", "", "")][1] == 42
     assert by_dept[("groups", "", "")][1] == 14
     assert by_special[("accounts", "fan-circle")][1] == 42
