@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.bulletin import people_number
+from gateway.bulletin import people_number, render
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
@@ -54,6 +54,31 @@ DIRECT, PLATFORM = 1_234, 2_050  # "more than 1,200", "more than 2,000"
 )
 def test_people_number(n: int, written: str) -> None:
     assert people_number(n) == written
+
+
+def test_groups_and_sites_banned_or_closed_in_words() -> None:
+    """The fan-circle line of the release: accounts and groups apart, and the sites banned or
+    closed as one figure with its parts."""
+    figures = pb.Figures(
+        accounts_handled=40,
+        groups_closed=13,
+        groups_handled=13,
+        sites_banned_or_closed=3,
+        sites_closed=2,
+        sites_banned=2,
+    )
+    status = pb.CampaignStatus(
+        campaign_id="netnet",
+        special_actions=[
+            pb.SpecialActionFigures(special_action="fan", title="Fan", figures=figures)
+        ],
+    )
+    text = render(status, [], markdown=False)
+    line = next(x for x in text.splitlines() if x.startswith("- Fan: "))
+    assert line == (
+        "- Fan: banned or closed 3 websites (2 closed, 2 banned), dealt with 40 accounts and "
+        "closed 13 problematic groups."
+    )
 
 
 async def import_accounts(rec: Recorder) -> None:
