@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from netnet.cases.v1 import cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
+from services.common.convert import MIN_SECONDS
 
 SOURCE_NAMES = {"accounts": "accounts", "sites": "websites, apps and content", "cases": "cases"}
 
@@ -29,7 +30,8 @@ def _date(ts: object, end: bool = False) -> str:
     seconds = getattr(ts, "seconds", 0)
     if not seconds:
         return ""
-    return datetime.fromtimestamp(seconds - (1 if end else 0), UTC).strftime("%-d %B %Y")
+    day = datetime.fromtimestamp(max(seconds - (1 if end else 0), MIN_SECONDS), UTC)
+    return f"{day.day} {day:%B} {day.year}"
 
 
 # Verb-led sentence parts: (figure, singular, plural), {n} written as people write numbers.

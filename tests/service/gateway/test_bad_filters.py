@@ -15,8 +15,9 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
+from services.common.convert import MAX_SECONDS, MIN_SECONDS
 from tests.conftest import Tokens
-from tests.service.accounts.helpers import bad_fields, expect_error
+from tests.service.accounts.helpers import action, bad_fields, expect_error, record
 from tests.service.gateway.conftest import Stack
 
 # (field of the period, the bad time)
@@ -109,3 +110,26 @@ async def test_the_gateway_refuses_a_period_out_of_range(
         async for _ in watch:
             raise AssertionError("a status was streamed for a bad period")
     assert bad_fields(caught.value) == [f"query.{field}"]
+
+
+async def test_periods_at_the_edges_of_the_range_are_answered(stack: Stack, tokens: Tokens) -> None:
+    """The first and last times a Timestamp may hold are answered, and a period from the
+    year 999 counts what lies in it (days compare by their four-digit years)."""
+    md = tokens("office")
+    await record(stack.accounts, tokens("cac"), action("edge-1", campaign_id="netnet"))
+    first, last = Timestamp(seconds=MIN_SECONDS), Timestamp(seconds=MAX_SECONDS, nanos=999_999_999)
+    for start in (first, Timestamp(seconds=-30_641_760_000)):  # 1 January 1 and 999
+        f = common_pb2.StatsFilter(campaign_id="netnet", start_time=start, end_time=last)
+        for source in SUBJECTS:
+            stub: Any = getattr(stack, source)
+            await stub.GetStats(_request(source, f), metadata=md)
+        reply = await stack.accounts.GetStats(_request("accounts", f), metadata=md)
+        assert reply.total.count == 1
+    status = pb.GetCampaignStatusRequest(campaign_id="netnet", start_time=first, end_time=last)
+    await stack.gateway.GetCampaignStatus(status, metadata=md)
+    just_after = Timestamp(seconds=MIN_SECONDS, nanos=1000)
+    bulletin = await stack.gateway.GenerateBulletin(
+        pb.GenerateBulletinRequest(campaign_id="netnet", start_time=first, end_time=just_after),
+        metadata=md,
+    )
+    assert "From 1 January 1 to 1 January 1, " in bulletin.text
