@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from netnet.cases.v1 import cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
+from services.common.convert import MIN_SECONDS
 
 SOURCE_NAMES = {"accounts": "accounts", "sites": "websites, apps and content", "cases": "cases"}
 
@@ -29,7 +30,8 @@ def _date(ts: object, end: bool = False) -> str:
     seconds = getattr(ts, "seconds", 0)
     if not seconds:
         return ""
-    return datetime.fromtimestamp(seconds - (1 if end else 0), UTC).strftime("%-d %B %Y")
+    day = datetime.fromtimestamp(max(seconds - (1 if end else 0), MIN_SECONDS), UTC)
+    return f"{day.day} {day:%B} {day.year}"
 
 
 # Verb-led sentence parts: (figure, singular, plural), {n} written as people write numbers.
@@ -73,7 +75,20 @@ def _clauses(f: pb.Figures) -> list[str]:
             f"investigated and handled {people_number(cases)} "
             f"{'case' if cases == 1 else 'administrative and criminal cases'}"
         )
+    shut = _known(f, "sites_banned_or_closed")
+    if shut:  # the release's "banned and closed" figure: each site once, its parts after it
+        parts = ", ".join(
+            f"{people_number(_known(f, field))} {word}"
+            for field, word in (("sites_closed", "closed"), ("sites_banned", "banned"))
+            if _known(f, field)
+        )
+        out.append(
+            f"banned or closed {people_number(shut)} website{'' if shut == 1 else 's'}"
+            + (f" ({parts})" if parts else "")
+        )
     for field, one, many in CLAUSES:
+        if shut and field in ("sites_closed", "sites_banned"):
+            continue
         n = _known(f, field)
         if n:
             out.append((one if n == 1 else many).format(n=people_number(n)))

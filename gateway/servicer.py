@@ -21,7 +21,7 @@ from netnet.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from netnet.sites.v1 import sites_pb2
 from services.common import names
 from services.common.context import current_principal, request_id_var
-from services.common.convert import to_ts
+from services.common.convert import checked_us, to_ts
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.interceptor import REQUEST_ID_HEADER
 from services.common.reference import departments, is_slug
@@ -67,19 +67,21 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         return to_ts(self.rt.clock.now_us()) or Timestamp()
 
     @staticmethod
-    def _query(request: pb.GetCampaignStatusRequest) -> status.Query:
+    def _query(request: pb.GetCampaignStatusRequest, prefix: str = "") -> status.Query:
+        """The status query of a request, its bad fields named under prefix."""
         v = Violations()
-        v.check(is_slug(request.campaign_id), "campaign_id", "required: a campaign id")
+        v.check(is_slug(request.campaign_id), f"{prefix}campaign_id", "required: a campaign id")
         v.check(
             all(d in departments() for d in request.departments),
-            "departments",
+            f"{prefix}departments",
             "unknown department",
         )
         has_start, has_end = request.HasField("start_time"), request.HasField("end_time")
+        start = checked_us(request.start_time, has_start, f"{prefix}start_time", v)
+        end = checked_us(request.end_time, has_end, f"{prefix}end_time", v)
         v.check(
-            not (has_start and has_end)
-            or request.start_time.ToMicroseconds() < request.end_time.ToMicroseconds(),
-            "end_time",
+            start is None or end is None or start < end,
+            f"{prefix}end_time",
             "must be after start_time",
         )
         v.raise_if_any()
@@ -107,7 +109,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def WatchCampaignStatus(
         self, request: pb.WatchCampaignStatusRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchCampaignStatusResponse]:
-        query = self._query(request.query)
+        query = self._query(request.query, "query.")
         metadata = forwarded(context)
         budget = self.rt.settings.source_timeout_seconds
         moved: asyncio.Queue[str] = asyncio.Queue()

@@ -39,15 +39,32 @@ class Metric:
     """One stats query and the figures read off its rows."""
 
     source: str
-    subject: int  # the source's StatsSubject (0 for accounts, which has one)
+    subject: int  # the source's StatsSubject
     by_action: bool
     figures: tuple[tuple[str, Callable[[str], bool]], ...]
     distinct: bool  # distinct subjects where exact (suspects, sites, accounts), else records
 
 
 METRICS = (
-    Metric("accounts", 0, False, (("accounts_handled", _any),), True),
-    Metric("accounts", 0, True, (("groups_closed", _is("close_group")),), False),
+    # Accounts and groups apart: a group is never an account handled.
+    Metric(
+        "accounts", accounts_pb2.STATS_SUBJECT_ACCOUNTS, False, (("accounts_handled", _any),), True
+    ),
+    Metric("accounts", accounts_pb2.STATS_SUBJECT_GROUPS, False, (("groups_handled", _any),), True),
+    Metric(
+        "accounts",
+        accounts_pb2.STATS_SUBJECT_GROUPS,
+        True,
+        (("groups_closed", _is("close_group")),),
+        True,
+    ),
+    Metric(
+        "sites",
+        sites_pb2.STATS_SUBJECT_BANS_AND_CLOSURES,
+        False,
+        (("sites_banned_or_closed", _any),),
+        True,
+    ),
     Metric(
         "sites",
         sites_pb2.STATS_SUBJECT_SITE_ACTIONS,

@@ -15,7 +15,10 @@ MAX_REQUEST_ID = 128
 CLOCK_SKEW_US = 5 * 60 * 1_000_000
 EARLIEST_US = 946_684_800_000_000  # 2000-01-01
 CASE_NAME = re.compile(r"^cases/[A-Za-z0-9_.·-]{1,64}$")
+# Actions on accounts and groups together; and on groups alone, so that accounts are
+# counted apart from groups (the first less the second: a subject is one or the other).
 ROLLUP = "actions"
+GROUP_ROLLUP = "group_actions"
 
 
 class Kind(IntEnum):  # numbers match netnet.accounts.v1.AccountKind

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 
 from services.accounts import store
 from services.accounts.domain import (
+    GROUP_ROLLUP,
     ROLLUP,
     Account,
     Action,
@@ -134,7 +135,8 @@ def _record(
     touched: dict[int, Account] = {}
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
     rows: list[tuple[int, int, ActionRecord]] = []
-    deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+    deltas: list[rollups.Delta] = []
+    group_deltas: list[rollups.Delta] = []
 
     for n, ((index, a), ident) in enumerate(zip(items, idents, strict=True), 1):
         if n % STEP == 0:
@@ -212,6 +214,8 @@ def _record(
         keys.add(a.request_id, body, rec.id)
         rows.append((keys.key(a.request_id), body, rec))
         deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
+        if account.kind == Kind.GROUP:
+            group_deltas.append(deltas[-1])
         outcome.record_id = rec.id
         if calls:
             outcome.after = replace(account)
@@ -225,6 +229,8 @@ def _record(
     store.insert_actions(conn, rows)
     yield
     rollups.apply(conn, ROLLUP, deltas, new_ids)
+    if group_deltas:
+        rollups.apply(conn, GROUP_ROLLUP, group_deltas, new_ids)
     actions = [rec for _, _, rec in rows]
     _log(conn, principal, actions, result, now_us, each=calls)
     return Recorded(result, actions, touched, new_ids)
@@ -290,6 +296,12 @@ def _log(
         )
 
 
+def group_deltas(conn: sqlite3.Connection) -> Iterator[rollups.Delta]:
+    """The group rollup's deltas, from the live actions on groups (rebuilding it)."""
+    for rec in store.live_actions_of_kind(conn, Kind.GROUP):
+        yield (rec.account_id, rec.rollup_key(), day_of(rec.effective_us), 1)
+
+
 def owned_action(
     conn: sqlite3.Connection, principal: Principal, account_id: int, action_id: int
 ) -> ActionRecord:
@@ -334,7 +346,10 @@ def retract(
     rec.retracted_us, rec.retract_reason, rec.retracted_by = now_us, reason, principal.operator
     store.retract(conn, rec.id, now_us, reason, principal.operator)
     store.update_accounts(conn, [account])
-    rollups.apply(conn, ROLLUP, [(account.id, rec.rollup_key(), day_of(rec.effective_us), -1)])
+    delta = (account.id, rec.rollup_key(), day_of(rec.effective_us), -1)
+    rollups.apply(conn, ROLLUP, [delta])
+    if account.kind == Kind.GROUP:
+        rollups.apply(conn, GROUP_ROLLUP, [delta])
     name = action_name(account_id, action_id)
     changes.append(conn, changes.RETRACTED, name, rec.department, rec.campaign_id, now_us)
     audit.append(conn, principal, "RetractAction", name, request_id, "retracted", now_us)

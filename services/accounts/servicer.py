@@ -12,6 +12,7 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts import operations, store
 from services.accounts.domain import (
+    GROUP_ROLLUP,
     ROLLUP,
     Account,
     ActionInput,
@@ -28,7 +29,11 @@ from services.common.db import hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
 
-STATS = {0: (ROLLUP, True)}  # one thing counted: actions, and distinct accounts
+STATS: standard.Subjects = {
+    pb.STATS_SUBJECT_UNSPECIFIED: (ROLLUP, True),  # accounts and groups together
+    pb.STATS_SUBJECT_ACCOUNTS: (ROLLUP, True, GROUP_ROLLUP),
+    pb.STATS_SUBJECT_GROUPS: (GROUP_ROLLUP, True),
+}
 WRITERS = ("operator", "admin", "service")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 
 from services.accounts.domain import Account, ActionRecord
 from services.common import paging, rollups
@@ -115,6 +116,17 @@ def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, 
         "retracted_by = ? WHERE id = ?",
         (now_us, reason, by, action_id),
     )
+
+
+def live_actions_of_kind(conn: sqlite3.Connection, kind: int) -> Iterator[ActionRecord]:
+    """The actions not retracted on accounts of one kind, in id order."""
+    cols = ", ".join(f"x.{c}" for c in ACTION_COLS.split(", "))
+    for row in conn.execute(
+        f"SELECT {cols} FROM accounts a CROSS JOIN account_actions x ON x.account_id = a.id "
+        "WHERE a.kind = ? AND x.retracted_us IS NULL ORDER BY x.id",
+        (kind,),
+    ):
+        yield ActionRecord(*row)
 
 
 def get_account(conn: sqlite3.Connection, account_id: int) -> Account | None:

@@ -35,4 +35,5 @@ def day_of(us: int) -> str:
 @lru_cache(maxsize=1024)
 def _day(day: int) -> str:
     """YYYY-MM-DD of a day number since the epoch (a batch repeats a few days many times)."""
-    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    # isoformat: the year always four digits, so days compare as text (year 999 before 2021).
+    return datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()

@@ -8,6 +8,7 @@ from netnet.common.v1 import common_pb2
 from services.common import audit, changes, rollups
 from services.common.clock import day_of
 from services.common.errors import Violations
+from services.common.reference import categories, departments, is_slug
 
 DIMENSIONS = {
     common_pb2.DIMENSION_DEPARTMENT: "department",
@@ -26,6 +27,24 @@ def to_us(ts: Timestamp, present: bool = True) -> int | None:
     return ts.seconds * 1_000_000 + ts.nanos // 1000
 
 
+# What google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+# Bounds of a stats filter's lists: values per list, characters per value.
+MAX_FILTER_VALUES = 100
+MAX_FILTER_VALUE = 64
+
+
+def checked_us(ts: Timestamp, present: bool, field: str, v: Violations) -> int | None:
+    """A timestamp a caller sent, in microseconds (None when unset), or its violation noted
+    under field when it lies outside the range a Timestamp may hold."""
+    if not present:
+        return None
+    ok = MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000
+    if not v.check(ok, field, "not a valid timestamp (years 1 to 9999, nanos 0 to 999,999,999)"):
+        return None
+    return to_us(ts)
+
+
 def to_ts(us: int | None) -> Timestamp | None:
     if us is None:
         return None
@@ -41,8 +60,27 @@ def stats_query(
         if v.check(g in DIMENSIONS, f"{prefix}group_by[{i}]", "unknown dimension"):
             v.check(DIMENSIONS[g] not in groups, f"{prefix}group_by[{i}]", "repeated dimension")
             groups.append(DIMENSIONS[g])
-    start = to_us(f.start_time, f.HasField("start_time"))
-    end = to_us(f.end_time, f.HasField("end_time"))
+    start = checked_us(f.start_time, f.HasField("start_time"), f"{prefix}filter.start_time", v)
+    end = checked_us(f.end_time, f.HasField("end_time"), f"{prefix}filter.end_time", v)
+    for name, values, known in (
+        ("departments", f.departments, departments()),
+        ("categories", f.categories, categories()),
+        ("actions", f.actions, None),
+    ):
+        field = f"{prefix}filter.{name}"
+        if v.check(len(values) <= MAX_FILTER_VALUES, field, f"at most {MAX_FILTER_VALUES} values"):
+            for i, value in enumerate(values):
+                if known is not None:
+                    v.check(value in known, f"{field}[{i}]", "unknown value")
+                else:
+                    v.check(
+                        0 < len(value) <= MAX_FILTER_VALUE,
+                        f"{field}[{i}]",
+                        f"1 to {MAX_FILTER_VALUE} characters",
+                    )
+    for name in ("campaign_id", "special_action"):
+        value = getattr(f, name)
+        v.check(not value or is_slug(value), f"{prefix}filter.{name}", "must be a slug")
     v.check(
         start is None or end is None or start < end,
         f"{prefix}filter.end_time",

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 from services.common.db import add_counts, hash64, rows_in, upsert_add
 
@@ -285,7 +286,28 @@ def _distinct(
     return {tuple(r[:-1]): r[-1] or 0 for r in rows}
 
 
-def query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) -> StatsResult:
+def query(
+    conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool, minus: str = ""
+) -> StatsResult:
+    """The counted rows of a rollup; minus: a rollup holding the records of a part of its
+    subjects (a subject in one or the other, never both), whose rows are taken away."""
+    result = _query(conn, rollup, q, subjects)
+    if not minus:
+        return result
+    part = _query(conn, minus, q, subjects)
+    taken = {tuple(r.keys.values()): r for r in part.rows}
+    rows = [_less(r, taken.get(tuple(r.keys.values()))) for r in result.rows]
+    return StatsResult([r for r in rows if r.count], _less(result.total, part.total))
+
+
+def _less(row: StatsRow, part: StatsRow | None) -> StatsRow:
+    if part is None:
+        return row
+    distinct = None if row.distinct is None else row.distinct - (part.distinct or 0)
+    return StatsRow(row.keys, row.count - part.count, distinct)
+
+
+def _query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) -> StatsResult:
     counts = _counts(conn, rollup, q)
     by_group = subjects and distinct_available(q, q.group_by)
     distinct = _distinct(conn, rollup, q, q.group_by) if by_group else {}
@@ -302,6 +324,33 @@ def query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) 
     if subjects and distinct_available(q, ()):
         result.total.distinct = _distinct(conn, rollup, q, ()).get((), 0)
     return result
+
+
+Delta = tuple[int | None, Key, str, int]
+# Per rollup, the deltas of the live records it counts (rebuilding it from the records).
+Sources = Mapping[str, Callable[[sqlite3.Connection], Iterable[Delta]]]
+REBUILD_CHUNK = 20_000
+
+
+def rebuild_marked(conn: sqlite3.Connection, sources: Sources) -> list[str]:
+    """Recount from the records each rollup a migration marked in rollup_rebuilds (a rollup
+    new to a store that has records, or one whose keys changed): its counters are dropped and
+    its records' deltas applied again, in the caller's transaction. Returns those rebuilt."""
+    marked = [r for (r,) in conn.execute("SELECT rollup FROM rollup_rebuilds ORDER BY rollup")]
+    for rollup in marked:
+        source = sources.get(rollup)
+        if source is None:
+            raise RuntimeError(f"rollup {rollup!r} is marked for a rebuild but has no source")
+        keys = "key_id IN (SELECT id FROM rollup_keys WHERE rollup = ?)"
+        for table in ("rollup_counts", "rollup_marks"):
+            conn.execute(f"DELETE FROM {table} WHERE {keys}", (rollup,))
+        for table in ("rollup_totals", "rollup_single", "rollup_distinct"):
+            conn.execute(f"DELETE FROM {table} WHERE rollup = ?", (rollup,))
+        deltas = iter(source(conn))
+        while chunk := list(islice(deltas, REBUILD_CHUNK)):
+            apply(conn, rollup, chunk)
+        conn.execute("DELETE FROM rollup_rebuilds WHERE rollup = ?", (rollup,))
+    return marked
 
 
 def departments_of(

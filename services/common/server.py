@@ -15,7 +15,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.common import metrics, reflection
+from services.common import metrics, reflection, rollups
 from services.common.auth import ensure_key
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
@@ -49,6 +49,8 @@ class ServiceSpec:
     register: Callable[[grpc.aio.Server, Runtime], list[str]]
     # Background loops (sweeps) that run while serving.
     background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
+    # How each rollup is recounted from the records, when a migration marks it for a rebuild.
+    rollup_sources: rollups.Sources = field(default_factory=dict)
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -113,6 +115,12 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     await server.start()
     try:
         applied = await db.open([(spec.name, spec.migrations)]) if spec.migrations else []
+        # Before serving: no figure is read from a rollup that does not count its records yet.
+        rebuilt = (
+            await db.write(lambda c: rollups.rebuild_marked(c, spec.rollup_sources))
+            if spec.migrations
+            else []
+        )
     except BaseException:
         # Stop and close what is open: the database's threads would keep the process alive.
         await server.stop(0)
@@ -128,6 +136,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         port=port,
         database=str(settings.database_path) if spec.migrations else None,
         migrations_applied=applied,
+        rollups_rebuilt=rebuilt,
     )
     return RunningServer(server, port, runtime, health_servicer, names, tasks)
 

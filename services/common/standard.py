@@ -19,20 +19,22 @@ from services.common.server import Runtime
 R = TypeVar("R")
 
 
-Subjects = dict[int, tuple[str, bool]]  # a GetStats subject -> (rollup, counts distinct subjects)
+# A GetStats subject -> (rollup, counts distinct subjects), or (rollup, distinct, a rollup
+# of a part of its subjects whose counters are taken away: what is left counts the others).
+Subjects = Mapping[int, tuple[str, bool] | tuple[str, bool, str]]
+Planned = tuple[str, bool, str, rollups.StatsQuery]
 StatsAnswer = tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]
 MAX_BATCH_STATS = 100
 
 
-def _stats_query(
-    subjects: Subjects, request: Any, v: Violations, prefix: str = ""
-) -> tuple[str, bool, rollups.StatsQuery]:
-    """The rollup a GetStats request reads (its subject picks it; a service that counts one
-    thing has subject 0) and the query, its bad fields noted under prefix."""
+def _stats_query(subjects: Subjects, request: Any, v: Violations, prefix: str = "") -> Planned:
+    """The rollup a GetStats request reads (its subject picks it), the rollup taken away
+    from it (or ""), and the query, its bad fields noted under prefix."""
     subject = getattr(request, "subject", 0)
     v.check(subject in subjects, f"{prefix}subject", "required")
-    rollup, distinct = subjects.get(subject, ("", False))
-    return rollup, distinct, convert.stats_query(request.filter, list(request.group_by), v, prefix)
+    rollup, distinct, *minus = subjects.get(subject, ("", False))
+    q = convert.stats_query(request.filter, list(request.group_by), v, prefix)
+    return rollup, distinct, minus[0] if minus else "", q
 
 
 def _answer(result: rollups.StatsResult) -> StatsAnswer:
@@ -42,9 +44,9 @@ def _answer(result: rollups.StatsResult) -> StatsAnswer:
 async def stats_of(runtime: Runtime, subjects: Subjects, request: Any) -> StatsAnswer:
     """GetStats: counted rows from the rollups, never a scan of the records."""
     v = Violations()
-    rollup, distinct, q = _stats_query(subjects, request, v)
+    rollup, distinct, minus, q = _stats_query(subjects, request, v)
     v.raise_if_any()
-    return _answer(await runtime.db.read(lambda c: rollups.query(c, rollup, q, distinct)))
+    return _answer(await runtime.db.read(lambda c: rollups.query(c, rollup, q, distinct, minus)))
 
 
 async def batch_stats(
@@ -57,7 +59,9 @@ async def batch_stats(
     v.raise_if_any()
 
     def read(c: sqlite3.Connection) -> list[rollups.StatsResult]:
-        return [rollups.query(c, rollup, q, distinct) for rollup, distinct, q in queries]
+        return [
+            rollups.query(c, rollup, q, distinct, minus) for rollup, distinct, minus, q in queries
+        ]
 
     return [_answer(result) for result in await runtime.db.read(read)]
 

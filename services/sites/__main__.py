@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from services.common.server import ServiceSpec, main
+from services.sites.domain import BAN_CLOSE_ROLLUP
+from services.sites.operations import ban_close_deltas
 from services.sites.servicer import overdue_sweep, register
 
 SPEC = ServiceSpec(
@@ -10,6 +12,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     register=register,
     background=(overdue_sweep,),
+    rollup_sources={BAN_CLOSE_ROLLUP: ban_close_deltas},
 )
 
 if __name__ == "__main__":

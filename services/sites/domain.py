@@ -29,6 +29,9 @@ SITE_ROLLUP, CONTENT_ROLLUP, BATCH_ROLLUP = "site_actions", "content", "notice_b
 STATUS_ROLLUP = "site_status"
 # Actions on apps alone (apps notified, apps removed), beside all site actions.
 APP_ROLLUP = "app_actions"
+# Ban and close actions alone: its distinct subjects are the sites banned or closed, a site
+# both banned and closed counted once.
+BAN_CLOSE_ROLLUP = "bans_closures"
 
 
 class Kind(IntEnum):  # netnet.sites.v1.SiteKind
@@ -54,6 +57,10 @@ class Action(IntEnum):  # netnet.sites.v1.SiteActionType
     CLOSE = 4
     REMOVE_FROM_STORES = 5
     RESTORE = 6
+
+
+BAN_CLOSE_ACTIONS = (Action.BAN, Action.CLOSE)
+BAN_CLOSE_NAMES = frozenset(a.name.lower() for a in BAN_CLOSE_ACTIONS)
 
 
 class Measure(IntEnum):  # netnet.sites.v1.Measure

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from services.common import audit, changes, rollups
@@ -28,6 +28,9 @@ from services.common.errors import (
 from services.sites import store
 from services.sites.domain import (
     APP_ROLLUP,
+    BAN_CLOSE_ACTIONS,
+    BAN_CLOSE_NAMES,
+    BAN_CLOSE_ROLLUP,
     BATCH_ROLLUP,
     CONTENT_ROLLUP,
     SITE_ROLLUP,
@@ -148,11 +151,20 @@ def _count(
     deltas: list[tuple[int | None, rollups.Key, str, int]],
     new: set[int],
 ) -> None:
-    """Site-action counters, and the same for apps alone."""
+    """Site-action counters, and the same for apps alone and for bans and closures alone."""
     rollups.apply(conn, SITE_ROLLUP, deltas, new)
     apps = [d for d in deltas if d[0] is not None and book.by_id[d[0]].kind == Kind.APP]
     if apps:
         rollups.apply(conn, APP_ROLLUP, apps, new)
+    shut = [d for d in deltas if d[1][1] in BAN_CLOSE_NAMES]
+    if shut:
+        rollups.apply(conn, BAN_CLOSE_ROLLUP, shut, new)
+
+
+def ban_close_deltas(conn: sqlite3.Connection) -> Iterator[rollups.Delta]:
+    """The bans-and-closures rollup's deltas, from the live ban and close actions."""
+    for row in store.live_actions(conn, [int(a) for a in BAN_CLOSE_ACTIONS]):
+        yield (row.site_id, row.rollup_key(), day_of(row.effective_us), 1)
 
 
 def _advance(

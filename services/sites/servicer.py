@@ -26,6 +26,7 @@ from services.common.server import Runtime
 from services.sites import operations, store
 from services.sites.domain import (
     APP_ROLLUP,
+    BAN_CLOSE_ROLLUP,
     BATCH_ROLLUP,
     CONTENT_ROLLUP,
     SITE_ROLLUP,
@@ -52,6 +53,7 @@ STATS_ROLLUPS = {
     pb.STATS_SUBJECT_NOTICE_BATCHES: (BATCH_ROLLUP, False),
     pb.STATS_SUBJECT_SITE_STATUS: (STATUS_ROLLUP, False),
     pb.STATS_SUBJECT_APP_ACTIONS: (APP_ROLLUP, True),
+    pb.STATS_SUBJECT_BANS_AND_CLOSURES: (BAN_CLOSE_ROLLUP, True),
 }
 log = structlog.get_logger()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from services.common import paging, rollups
 from services.common.bulk import next_id
@@ -220,6 +220,16 @@ def retract_action(
         "WHERE id = ?",
         (now_us, reason, by, action_id),
     )
+
+
+def live_actions(conn: sqlite3.Connection, actions: list[int]) -> Iterator[SiteActionRow]:
+    """The actions of these types not retracted, in id order."""
+    for row in conn.execute(
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE action IN ({_in(len(actions))}) "
+        "AND retracted_us IS NULL ORDER BY id",
+        actions,
+    ):
+        yield _action(row)
 
 
 def get_site(conn: sqlite3.Connection, site_id: int) -> Site | None:

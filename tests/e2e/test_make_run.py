@@ -38,9 +38,12 @@ def test_demo_status_table_then_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     assert "5 typical cases entered and published" in text
     total = next(line for line in text.splitlines() if line.startswith("total"))
     figures = [int(x.replace(",", "")) for x in total.split()[1:]]
-    cases, *_, accounts, groups, direct, platform, typical = figures
+    cases, _, _, shut, closed, banned, *_, accounts, groups, closed_groups = figures[:-3]
+    direct, platform, typical = figures[-3:]
     assert typical == 5 and cases >= 5
-    assert accounts >= 8000 and platform >= 20_000 and direct >= 400 and groups >= 1
+    assert accounts >= 8000 and platform >= 20_000 and direct >= 400
+    assert groups >= closed_groups >= 1  # groups apart from the accounts
+    assert max(closed, banned) <= shut <= closed + banned  # each site banned or closed once
     assert "sources: accounts ok, sites ok, cases ok" in text
     for name in SERVICES:
         assert re.search(rf"{name}\s+127\.0\.0\.1:\d+\s+SERVING", text), name

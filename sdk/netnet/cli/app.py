@@ -91,7 +91,8 @@ def status(
 
     current = run(work)
     if plain:
-        out.print(render.text(current), highlight=False)
+        # Never wrapped to the terminal: a row is one line, however many figures it has.
+        out.print(render.text(current), highlight=False, soft_wrap=True)
     else:
         out.print(render.table(current))
     if not current.complete:

@@ -41,8 +41,9 @@ Metadata = list[tuple[str, str]]
 DAY_US = 86_400 * 1_000_000
 FIGURES = tuple(f.name for f in pb.Figures.DESCRIPTOR.fields)
 SOURCE_OF = {
-    "accounts": ("accounts_handled", "groups_closed"),
+    "accounts": ("accounts_handled", "groups_handled", "groups_closed"),
     "sites": (
+        "sites_banned_or_closed",
         "sites_closed",
         "sites_banned",
         "apps_notified",
@@ -99,8 +100,8 @@ class Api:
 
 @dataclass(frozen=True)
 class Rec:
-    """One live record as the test wrote it. kind: account, site, app, batch, content, case,
-    measure, typical; subject: what distinct counts count (account, site, party)."""
+    """One live record as the test wrote it. kind: account, group, site, app, batch, content,
+    case, measure, typical; subject: what distinct counts count (account, site, party)."""
 
     kind: str
     action: str
@@ -111,10 +112,12 @@ class Rec:
     value: int = 1
 
 
-# figure -> (record kinds, action, distinct subjects?)
-RULES: dict[str, tuple[tuple[str, ...], str | None, bool]] = {
+# figure -> (record kinds, action or actions (None: any), distinct subjects?)
+RULES: dict[str, tuple[tuple[str, ...], str | tuple[str, ...] | None, bool]] = {
     "accounts_handled": (("account",), None, True),
-    "groups_closed": (("account",), "close_group", False),
+    "groups_handled": (("group",), None, True),
+    "groups_closed": (("group",), "close_group", True),
+    "sites_banned_or_closed": (("site", "app"), ("ban", "close"), True),
     "sites_closed": (("site", "app"), "close", True),
     "sites_banned": (("site", "app"), "ban", True),
     "apps_notified": (("app",), "notify_rectification", True),
@@ -170,7 +173,8 @@ class Ledger:
         records = self.select(campaign, departments, special_action)
         out: dict[str, int | None] = {}
         for figure, (kinds, action, distinct) in RULES.items():
-            hits = [r for r in records if r.kind in kinds and action in (None, r.action)]
+            actions = (action,) if isinstance(action, str) else action
+            hits = [r for r in records if r.kind in kinds and (not actions or r.action in actions)]
             if not distinct:
                 out[figure] = sum(r.value for r in hits)
             elif hits and not distinct_known:
@@ -317,7 +321,7 @@ class Recorder:
         )
         self.ledger.add(
             Rec(
-                "account",
+                "group" if kind == apb.ACCOUNT_KIND_GROUP else "account",
                 apb.ActionType.Name(action).removeprefix("ACTION_TYPE_").lower(),
                 reply.account.name,
                 department,
@@ -334,9 +338,10 @@ class Recorder:
             ),
             metadata=self.md(department),
         )
+        kind = next(r.kind for r in self.ledger.records if r.subject == action.account)
         self.ledger.remove(
             Rec(
-                "account",
+                kind,
                 apb.ActionType.Name(action.action).removeprefix("ACTION_TYPE_").lower(),
                 action.account,
                 action.department,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.bulletin import people_number
+from gateway.bulletin import people_number, render
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
@@ -29,7 +29,7 @@ SPECIALS = {
 REAL_NAMES = ("Zhu Xiaoming", "Liu Dawei", "Jiang Mingyu", "蔡小明")
 # Parts of the real names that identify on their own (given names).
 NAME_PARTS = ("Xiaoming", "Dawei", "Mingyu", "小明")
-USERS, GROUPS = 4_861, 12  # 4,873 accounts: "more than 4,800"
+USERS, GROUPS = 4_861, 12  # "more than 4,800" accounts, and 12 groups apart from them
 DIRECT, PLATFORM = 1_234, 2_050  # "more than 1,200", "more than 2,000"
 
 
@@ -54,6 +54,31 @@ DIRECT, PLATFORM = 1_234, 2_050  # "more than 1,200", "more than 2,000"
 )
 def test_people_number(n: int, written: str) -> None:
     assert people_number(n) == written
+
+
+def test_groups_and_sites_banned_or_closed_in_words() -> None:
+    """The fan-circle line of the release: accounts and groups apart, and the sites banned or
+    closed as one figure with its parts."""
+    figures = pb.Figures(
+        accounts_handled=40,
+        groups_closed=13,
+        groups_handled=13,
+        sites_banned_or_closed=3,
+        sites_closed=2,
+        sites_banned=2,
+    )
+    status = pb.CampaignStatus(
+        campaign_id="netnet",
+        special_actions=[
+            pb.SpecialActionFigures(special_action="fan", title="Fan", figures=figures)
+        ],
+    )
+    text = render(status, [], markdown=False)
+    line = next(x for x in text.splitlines() if x.startswith("- Fan: "))
+    assert line == (
+        "- Fan: banned or closed 3 websites (2 closed, 2 banned), dealt with 40 accounts and "
+        "closed 13 problematic groups."
+    )
 
 
 async def import_accounts(rec: Recorder) -> None:
@@ -84,7 +109,8 @@ async def import_accounts(rec: Recorder) -> None:
     for a in items:
         name = "close_group" if a.action == apb.ACTION_TYPE_CLOSE_GROUP else "ban"
         uid = f"{a.account.platform}:{a.account.platform_uid}"
-        rec.ledger.add(Rec("account", name, uid, "cac", C, a.special_action))
+        kind = "group" if a.account.kind == apb.ACCOUNT_KIND_GROUP else "account"
+        rec.ledger.add(Rec(kind, name, uid, "cac", C, a.special_action))
 
 
 async def import_content(rec: Recorder) -> None:
@@ -198,8 +224,8 @@ def headline_phrases(total: pb.Figures) -> list[str]:
         f"placed {t.suspects_detained} suspects in criminal detention",
         f"arrested {t.suspects_arrested} suspect",
         "dealt with more than 1,200 harmful items",
-        f"closed {t.sites_closed} websites",
-        f"banned {t.sites_banned} websites",
+        f"banned or closed {t.sites_banned_or_closed} websites "
+        f"({t.sites_closed} closed, {t.sites_banned} banned)",
         f"published {t.notice_batches} batches of app notices",
         f"notified {t.apps_notified} apps for rectification",
         f"removed {t.apps_removed} apps from app stores",
@@ -226,10 +252,11 @@ async def test_bulletin_from_live_data(
     expect_status(status, rec.ledger, C, titles=SPECIALS)
     total = status.total
     assert (total.accounts_handled, total.content_direct, total.content_platform) == (
-        USERS + GROUPS,
+        USERS,
         DIRECT,
         PLATFORM,
     )
+    assert (total.groups_closed, total.groups_handled) == (GROUPS, GROUPS)
     assert (total.cases_criminal, total.cases_administrative, total.typical_cases) == (3, 1, 2)
     assert (total.apps_notified, total.apps_removed, total.notice_batches) == (6, 2, 2)
 

@@ -43,6 +43,9 @@ async def seed(rec: Recorder) -> None:
         "cac", "g1", a.ACTION_TYPE_CLOSE_GROUP, C1, "minors", platform="qq", kind=GROUP
     )
     await rec.account("cac", "g2", a.ACTION_TYPE_CLOSE_GROUP, C1, platform="qq", kind=GROUP)
+    # a group closed by a second department: one group closed, and never an account
+    await rec.account("mps", "g1", a.ACTION_TYPE_CLOSE_GROUP, C1, platform="qq", kind=GROUP)
+    await rec.account("mps", "g3", a.ACTION_TYPE_WARN, C1, "fan-circle", platform="qq", kind=GROUP)
     await rec.account("mps", "u1", a.ACTION_TYPE_BAN, C1)  # an account two departments hold
     await rec.account("mps", "u3", a.ACTION_TYPE_WARN, C1, "minors")
     mistaken = await rec.account("nrta", "s1", a.ACTION_TYPE_WARN, C1, platform="douyin")
@@ -119,7 +122,9 @@ async def test_status_equals_brute_force_counts_for_two_campaigns(
     assert ledger.departments(C2) == ["cac", "miit", "mps", "mct"]
     c1 = ledger.figures(C1)
     assert all(c1.values()), c1  # every figure is non-zero in C1
-    assert c1["accounts_handled"] == 6 and c1["sites_closed"] == 3 and c1["sites_banned"] == 2
+    assert c1["accounts_handled"] == 4 and c1["sites_closed"] == 3 and c1["sites_banned"] == 2
+    # groups apart from accounts; a site both banned and closed counted once in the whole
+    assert (c1["groups_handled"], c1["groups_closed"], c1["sites_banned_or_closed"]) == (3, 2, 4)
     assert c1["apps_notified"] == 4 and c1["suspects_detained"] == 2 and c1["notice_batches"] == 2
 
     status = await status_of(rec.api, office, C1)

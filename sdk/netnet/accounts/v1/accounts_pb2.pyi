@@ -98,6 +98,36 @@ ACTION_TYPE_RESTORE: ActionType.ValueType  # 6
 """Only after a restriction, suspension, ban or closure."""
 Global___ActionType: _TypeAlias = ActionType  # noqa: Y015
 
+class _StatsSubject:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StatsSubjectEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StatsSubject.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STATS_SUBJECT_UNSPECIFIED: _StatsSubject.ValueType  # 0
+    """Actions on accounts and groups together (distinct: accounts and groups), as counted
+    before subjects were asked for; ask for ACCOUNTS or GROUPS to count them apart.
+    """
+    STATS_SUBJECT_ACCOUNTS: _StatsSubject.ValueType  # 1
+    """Actions on accounts that are not groups (distinct: those accounts)."""
+    STATS_SUBJECT_GROUPS: _StatsSubject.ValueType  # 2
+    """Actions on groups (distinct: groups), e.g. groups closed."""
+
+class StatsSubject(_StatsSubject, metaclass=_StatsSubjectEnumTypeWrapper):
+    """Which records statistics count. Accounts and groups are counted apart: a group is not
+    an account handled.
+    """
+
+STATS_SUBJECT_UNSPECIFIED: StatsSubject.ValueType  # 0
+"""Actions on accounts and groups together (distinct: accounts and groups), as counted
+before subjects were asked for; ask for ACCOUNTS or GROUPS to count them apart.
+"""
+STATS_SUBJECT_ACCOUNTS: StatsSubject.ValueType  # 1
+"""Actions on accounts that are not groups (distinct: those accounts)."""
+STATS_SUBJECT_GROUPS: StatsSubject.ValueType  # 2
+"""Actions on groups (distinct: groups), e.g. groups closed."""
+Global___StatsSubject: _TypeAlias = StatsSubject  # noqa: Y015
+
 @_typing.final
 class Account(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -685,6 +715,8 @@ class GetStatsRequest(_message.Message):
 
     FILTER_FIELD_NUMBER: _builtins.int
     GROUP_BY_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    subject: Global___StatsSubject.ValueType
     @_builtins.property
     def filter(self) -> _common_pb2.StatsFilter: ...
     @_builtins.property
@@ -694,10 +726,11 @@ class GetStatsRequest(_message.Message):
         *,
         filter: _common_pb2.StatsFilter | None = ...,
         group_by: _abc.Iterable[_common_pb2.Dimension.ValueType] | None = ...,
+        subject: Global___StatsSubject.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "group_by", b"group_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "group_by", b"group_by", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -107,6 +107,8 @@ class Figures(_message.Message):
     CONTENT_PLATFORM_FIELD_NUMBER: _builtins.int
     TYPICAL_CASES_FIELD_NUMBER: _builtins.int
     ILLEGAL_GAINS_FEN_FIELD_NUMBER: _builtins.int
+    SITES_BANNED_OR_CLOSED_FIELD_NUMBER: _builtins.int
+    GROUPS_HANDLED_FIELD_NUMBER: _builtins.int
     cases_administrative: _builtins.int
     cases_criminal: _builtins.int
     suspects_detained: _builtins.int
@@ -117,11 +119,19 @@ class Figures(_message.Message):
     apps_removed: _builtins.int
     notice_batches: _builtins.int
     accounts_handled: _builtins.int
+    """Distinct accounts (groups not included) with a live action."""
     groups_closed: _builtins.int
+    """Distinct groups with a live close action."""
     content_direct: _builtins.int
     content_platform: _builtins.int
     typical_cases: _builtins.int
     illegal_gains_fen: _builtins.int
+    sites_banned_or_closed: _builtins.int
+    """Distinct sites with a live ban or close action (one banned and closed counts once);
+    sites_closed and sites_banned are its parts.
+    """
+    groups_handled: _builtins.int
+    """Distinct groups with any live action (closed or not)."""
     def __init__(
         self,
         *,
@@ -140,10 +150,12 @@ class Figures(_message.Message):
         content_platform: _builtins.int | None = ...,
         typical_cases: _builtins.int | None = ...,
         illegal_gains_fen: _builtins.int | None = ...,
+        sites_banned_or_closed: _builtins.int | None = ...,
+        groups_handled: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_accounts_handled", b"_accounts_handled", "_apps_notified", b"_apps_notified", "_apps_removed", b"_apps_removed", "_cases_administrative", b"_cases_administrative", "_cases_criminal", b"_cases_criminal", "_content_direct", b"_content_direct", "_content_platform", b"_content_platform", "_groups_closed", b"_groups_closed", "_illegal_gains_fen", b"_illegal_gains_fen", "_notice_batches", b"_notice_batches", "_sites_banned", b"_sites_banned", "_sites_closed", b"_sites_closed", "_suspects_arrested", b"_suspects_arrested", "_suspects_detained", b"_suspects_detained", "_typical_cases", b"_typical_cases", "accounts_handled", b"accounts_handled", "apps_notified", b"apps_notified", "apps_removed", b"apps_removed", "cases_administrative", b"cases_administrative", "cases_criminal", b"cases_criminal", "content_direct", b"content_direct", "content_platform", b"content_platform", "groups_closed", b"groups_closed", "illegal_gains_fen", b"illegal_gains_fen", "notice_batches", b"notice_batches", "sites_banned", b"sites_banned", "sites_closed", b"sites_closed", "suspects_arrested", b"suspects_arrested", "suspects_detained", b"suspects_detained", "typical_cases", b"typical_cases"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_accounts_handled", b"_accounts_handled", "_apps_notified", b"_apps_notified", "_apps_removed", b"_apps_removed", "_cases_administrative", b"_cases_administrative", "_cases_criminal", b"_cases_criminal", "_content_direct", b"_content_direct", "_content_platform", b"_content_platform", "_groups_closed", b"_groups_closed", "_groups_handled", b"_groups_handled", "_illegal_gains_fen", b"_illegal_gains_fen", "_notice_batches", b"_notice_batches", "_sites_banned", b"_sites_banned", "_sites_banned_or_closed", b"_sites_banned_or_closed", "_sites_closed", b"_sites_closed", "_suspects_arrested", b"_suspects_arrested", "_suspects_detained", b"_suspects_detained", "_typical_cases", b"_typical_cases", "accounts_handled", b"accounts_handled", "apps_notified", b"apps_notified", "apps_removed", b"apps_removed", "cases_administrative", b"cases_administrative", "cases_criminal", b"cases_criminal", "content_direct", b"content_direct", "content_platform", b"content_platform", "groups_closed", b"groups_closed", "groups_handled", b"groups_handled", "illegal_gains_fen", b"illegal_gains_fen", "notice_batches", b"notice_batches", "sites_banned", b"sites_banned", "sites_banned_or_closed", b"sites_banned_or_closed", "sites_closed", b"sites_closed", "suspects_arrested", b"suspects_arrested", "suspects_detained", b"suspects_detained", "typical_cases", b"typical_cases"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accounts_handled", b"_accounts_handled", "_apps_notified", b"_apps_notified", "_apps_removed", b"_apps_removed", "_cases_administrative", b"_cases_administrative", "_cases_criminal", b"_cases_criminal", "_content_direct", b"_content_direct", "_content_platform", b"_content_platform", "_groups_closed", b"_groups_closed", "_illegal_gains_fen", b"_illegal_gains_fen", "_notice_batches", b"_notice_batches", "_sites_banned", b"_sites_banned", "_sites_closed", b"_sites_closed", "_suspects_arrested", b"_suspects_arrested", "_suspects_detained", b"_suspects_detained", "_typical_cases", b"_typical_cases", "accounts_handled", b"accounts_handled", "apps_notified", b"apps_notified", "apps_removed", b"apps_removed", "cases_administrative", b"cases_administrative", "cases_criminal", b"cases_criminal", "content_direct", b"content_direct", "content_platform", b"content_platform", "groups_closed", b"groups_closed", "illegal_gains_fen", b"illegal_gains_fen", "notice_batches", b"notice_batches", "sites_banned", b"sites_banned", "sites_closed", b"sites_closed", "suspects_arrested", b"suspects_arrested", "suspects_detained", b"suspects_detained", "typical_cases", b"typical_cases"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_accounts_handled", b"_accounts_handled", "_apps_notified", b"_apps_notified", "_apps_removed", b"_apps_removed", "_cases_administrative", b"_cases_administrative", "_cases_criminal", b"_cases_criminal", "_content_direct", b"_content_direct", "_content_platform", b"_content_platform", "_groups_closed", b"_groups_closed", "_groups_handled", b"_groups_handled", "_illegal_gains_fen", b"_illegal_gains_fen", "_notice_batches", b"_notice_batches", "_sites_banned", b"_sites_banned", "_sites_banned_or_closed", b"_sites_banned_or_closed", "_sites_closed", b"_sites_closed", "_suspects_arrested", b"_suspects_arrested", "_suspects_detained", b"_suspects_detained", "_typical_cases", b"_typical_cases", "accounts_handled", b"accounts_handled", "apps_notified", b"apps_notified", "apps_removed", b"apps_removed", "cases_administrative", b"cases_administrative", "cases_criminal", b"cases_criminal", "content_direct", b"content_direct", "content_platform", b"content_platform", "groups_closed", b"groups_closed", "groups_handled", b"groups_handled", "illegal_gains_fen", b"illegal_gains_fen", "notice_batches", b"notice_batches", "sites_banned", b"sites_banned", "sites_banned_or_closed", b"sites_banned_or_closed", "sites_closed", b"sites_closed", "suspects_arrested", b"suspects_arrested", "suspects_detained", b"suspects_detained", "typical_cases", b"typical_cases"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__accounts_handled: _TypeAlias = _typing.Literal["accounts_handled"]  # noqa: Y015
     _WhichOneofArgType__accounts_handled: _TypeAlias = _typing.Literal["_accounts_handled", b"_accounts_handled"]  # noqa: Y015
@@ -161,12 +173,16 @@ class Figures(_message.Message):
     _WhichOneofArgType__content_platform: _TypeAlias = _typing.Literal["_content_platform", b"_content_platform"]  # noqa: Y015
     _WhichOneofReturnType__groups_closed: _TypeAlias = _typing.Literal["groups_closed"]  # noqa: Y015
     _WhichOneofArgType__groups_closed: _TypeAlias = _typing.Literal["_groups_closed", b"_groups_closed"]  # noqa: Y015
+    _WhichOneofReturnType__groups_handled: _TypeAlias = _typing.Literal["groups_handled"]  # noqa: Y015
+    _WhichOneofArgType__groups_handled: _TypeAlias = _typing.Literal["_groups_handled", b"_groups_handled"]  # noqa: Y015
     _WhichOneofReturnType__illegal_gains_fen: _TypeAlias = _typing.Literal["illegal_gains_fen"]  # noqa: Y015
     _WhichOneofArgType__illegal_gains_fen: _TypeAlias = _typing.Literal["_illegal_gains_fen", b"_illegal_gains_fen"]  # noqa: Y015
     _WhichOneofReturnType__notice_batches: _TypeAlias = _typing.Literal["notice_batches"]  # noqa: Y015
     _WhichOneofArgType__notice_batches: _TypeAlias = _typing.Literal["_notice_batches", b"_notice_batches"]  # noqa: Y015
     _WhichOneofReturnType__sites_banned: _TypeAlias = _typing.Literal["sites_banned"]  # noqa: Y015
     _WhichOneofArgType__sites_banned: _TypeAlias = _typing.Literal["_sites_banned", b"_sites_banned"]  # noqa: Y015
+    _WhichOneofReturnType__sites_banned_or_closed: _TypeAlias = _typing.Literal["sites_banned_or_closed"]  # noqa: Y015
+    _WhichOneofArgType__sites_banned_or_closed: _TypeAlias = _typing.Literal["_sites_banned_or_closed", b"_sites_banned_or_closed"]  # noqa: Y015
     _WhichOneofReturnType__sites_closed: _TypeAlias = _typing.Literal["sites_closed"]  # noqa: Y015
     _WhichOneofArgType__sites_closed: _TypeAlias = _typing.Literal["_sites_closed", b"_sites_closed"]  # noqa: Y015
     _WhichOneofReturnType__suspects_arrested: _TypeAlias = _typing.Literal["suspects_arrested"]  # noqa: Y015
@@ -192,11 +208,15 @@ class Figures(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__groups_closed) -> _WhichOneofReturnType__groups_closed | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__groups_handled) -> _WhichOneofReturnType__groups_handled | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__illegal_gains_fen) -> _WhichOneofReturnType__illegal_gains_fen | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__notice_batches) -> _WhichOneofReturnType__notice_batches | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sites_banned) -> _WhichOneofReturnType__sites_banned | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sites_banned_or_closed) -> _WhichOneofReturnType__sites_banned_or_closed | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sites_closed) -> _WhichOneofReturnType__sites_closed | None: ...
     @_typing.overload

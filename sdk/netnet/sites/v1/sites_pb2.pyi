@@ -180,6 +180,10 @@ class _StatsSubjectEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StatsSub
     """Sites by their current status (action values are status names: banned, overdue, ...)."""
     STATS_SUBJECT_APP_ACTIONS: _StatsSubject.ValueType  # 5
     """Actions on apps only (distinct: apps), e.g. apps notified and removed."""
+    STATS_SUBJECT_BANS_AND_CLOSURES: _StatsSubject.ValueType  # 6
+    """Ban and close actions only (distinct: sites banned or closed, a site both banned and
+    closed counted once). Action values: ban, close.
+    """
 
 class StatsSubject(_StatsSubject, metaclass=_StatsSubjectEnumTypeWrapper):
     """Which records statistics count."""
@@ -195,6 +199,10 @@ STATS_SUBJECT_SITE_STATUS: StatsSubject.ValueType  # 4
 """Sites by their current status (action values are status names: banned, overdue, ...)."""
 STATS_SUBJECT_APP_ACTIONS: StatsSubject.ValueType  # 5
 """Actions on apps only (distinct: apps), e.g. apps notified and removed."""
+STATS_SUBJECT_BANS_AND_CLOSURES: StatsSubject.ValueType  # 6
+"""Ban and close actions only (distinct: sites banned or closed, a site both banned and
+closed counted once). Action values: ban, close.
+"""
 Global___StatsSubject: _TypeAlias = StatsSubject  # noqa: Y015
 
 @_typing.final
