@@ -93,8 +93,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def _status(
         self, query: status.Query, metadata: Metadata, budget: float
     ) -> pb.CampaignStatus:
-        tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
-        return status.compose(query, tables, health, campaign, self._now())
+        asked, tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
+        return status.compose(asked, tables, health, campaign, self._now())
 
     async def GetCampaignStatus(
         self, request: pb.GetCampaignStatusRequest, context: grpc.aio.ServicerContext
@@ -298,7 +298,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         current = await status_task
         fmt = request.format or pb.BULLETIN_FORMAT_MARKDOWN
         text = bulletin.render(
-            current, typical.get("cases", []), markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN
+            current,
+            [t for t in typical.get("cases", []) if _within(t.publish_time, current)],
+            markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN,
         )
         return pb.GenerateBulletinResponse(text=text, format=fmt, status=current)
 
@@ -407,6 +409,14 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 departments=reply.departments,
             )
         ]
+
+
+def _within(when: Timestamp, period: pb.CampaignStatus) -> bool:
+    """A time within the status's period (a bound not known does not limit)."""
+    us = when.ToMicroseconds()
+    return (not period.HasField("start_time") or us >= period.start_time.ToMicroseconds()) and (
+        not period.HasField("end_time") or us < period.end_time.ToMicroseconds()
+    )
 
 
 def register(

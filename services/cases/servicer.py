@@ -136,6 +136,7 @@ def case_pb(c: Case) -> pb.Case:
         create_time=to_ts(c.create_us),
         update_time=to_ts(c.update_us),
         etag=str(c.revision),
+        register_time=to_ts(c.register_us or c.create_us),
     )
 
 
@@ -167,6 +168,7 @@ def case_in(m: pb.Case) -> Case:
         0,
         0,
         0,
+        to_us(m.register_time, m.HasField("register_time")) or 0,
     )
 
 
@@ -916,7 +918,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         _text(v, m.summary, "typical_case.summary")
         _text(v, m.outcome, "typical_case.outcome", required=False)
         v.raise_if_any()
-        t = TypicalCase(0, case_id, "", m.title, m.region, m.summary, m.outcome, 0, "", "")
+        published = to_us(m.publish_time, m.HasField("publish_time")) or 0
+        t = TypicalCase(0, case_id, "", m.title, m.region, m.summary, m.outcome, published, "", "")
         now = self.rt.clock.now_us()
         return pb.PublishTypicalCaseResponse.FromString(
             await standard.once(

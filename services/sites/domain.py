@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from services.common import campaigns as campaign_rules
 from services.common import rollups
+from services.common.campaigns import Campaign
 from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
@@ -151,8 +154,10 @@ def validate_common(
     special_action: str,
     effective_us: int | None,
     now_us: int,
+    campaigns: Mapping[str, Campaign | None],
 ) -> None:
-    """The fields every recorded item has."""
+    """The fields every recorded item has; campaigns: the campaign it names, as its owner
+    states it."""
     v.check(0 < len(request_id) <= 128, f"{p}request_id", "required, at most 128 characters")
     v.check(category in categories(), f"{p}category", "unknown category")
     v.check(department in departments(), f"{p}department", "unknown department")
@@ -165,6 +170,7 @@ def validate_common(
         f"{p}effective_time",
         "must not lie in the future",
     )
+    campaign_rules.check(v, campaigns, campaign_id, special_action, effective, "effective_time", p)
 
 
 def validate_problems(problems: tuple[str, ...], v: Violations, field: str) -> None:
@@ -192,7 +198,13 @@ class ActionInput:
         return hash64(repr(self))
 
 
-def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> ActionInput:
+def validate_action(
+    a: ActionInput,
+    now_us: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    p: str = "",
+) -> ActionInput:
     site = validate_ref(a.site, v, f"{p}site.")
     validate_common(
         v,
@@ -204,6 +216,7 @@ def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> 
         special_action=a.special_action,
         effective_us=a.effective_us,
         now_us=now_us,
+        campaigns=campaigns,
     )
     if v.check(a.action in Action.__members__.values(), f"{p}action", "required"):
         v.check(
@@ -214,10 +227,12 @@ def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> 
     v.check(not a.region or is_region(a.region), f"{p}region", "must be a 6-digit division code")
     v.check(not a.case or bool(CASE_NAME.match(a.case)), f"{p}case", "must be cases/{case}")
     if a.action == Action.NOTIFY_RECTIFICATION:
+        # After the notice itself: a notice dated in the past may be overdue already.
         v.check(
-            a.due_us is not None and a.due_us > now_us,
+            a.due_us is not None
+            and a.due_us > (now_us if a.effective_us is None else a.effective_us),
             f"{p}due_time",
-            "required for a notice, in the future",
+            "required for a notice, after its effective time",
         )
         validate_problems(a.problems, v, f"{p}problems")
     else:
@@ -312,7 +327,11 @@ ROLLUP_ACTIONS: dict[tuple[int, int], str] = {
 
 
 def validate_disposition(
-    d: DispositionInput, now_us: int, v: Violations, p: str = ""
+    d: DispositionInput,
+    now_us: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    p: str = "",
 ) -> DispositionInput:
     site = validate_ref(d.site, v, f"{p}site.")
     validate_common(
@@ -325,6 +344,7 @@ def validate_disposition(
         special_action=d.special_action,
         effective_us=d.effective_us,
         now_us=now_us,
+        campaigns=campaigns,
     )
     v.check(
         0 < len(d.locator) <= MAX_LOCATOR,

@@ -25,6 +25,8 @@ from tests.service.cases.helpers import (
     ts,
 )
 
+OWN_CAMPAIGNS = True  # the tests make the campaigns they name
+
 
 def at(day: str) -> int:
     """Microseconds at 10:00 UTC on YYYY-MM-DD."""
