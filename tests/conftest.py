@@ -192,11 +192,13 @@ async def serve(
     running: list[RunningServer] = []
 
     async def _start(spec: ServiceSpec, **overrides: object) -> RunningServer:
+        shared: dict[str, object] = {
+            "key_file": campaign_owner.key_file,
+            "cases_addr": campaign_owner.addr,
+        }
         settings = replace(
             service_settings(spec.name, data_dir),
-            key_file=campaign_owner.key_file,
-            cases_addr=campaign_owner.addr,
-            **overrides,  # type: ignore[arg-type]
+            **{**shared, **overrides},  # type: ignore[arg-type]
         )
         server = await start(spec, settings, clock)
         running.append(server)
