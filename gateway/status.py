@@ -177,9 +177,17 @@ async def _fetch_source(
             key = "" if scope == "total" else getattr(row, scope)
             # Distinct subjects are exact only for some filters (not across several
             # departments): a record count in their place would be a wrong figure, so the
-            # figure stays unknown (unset) rather than overstated.
-            exact = not metric.distinct or row.HasField("distinct_subjects") or not row.count
-            value = row.distinct_subjects if metric.distinct else row.count
+            # figure stays unknown (unset) rather than overstated. Within a period narrower
+            # than the campaign's, distinct subjects are not kept (counts per day are): there
+            # the figure counts actions, and the status says so (figure_notes).
+            by_actions = metric.distinct and query.dated
+            exact = (
+                not metric.distinct
+                or by_actions
+                or row.HasField("distinct_subjects")
+                or not row.count
+            )
+            value = row.distinct_subjects if metric.distinct and not by_actions else row.count
             for figure, matches in metric.figures:
                 if matches(row.action):
                     cell = table[scope][key]
