@@ -211,13 +211,19 @@ def validate(
     )
     v.check(not a.case or bool(CASE_NAME.match(a.case)), f"{p}case", "must be cases/{case}")
     effective = now_us if a.effective_us is None else a.effective_us
-    v.check(
+    in_time = v.check(
         EARLIEST_US <= effective <= now_us + CLOCK_SKEW_US,
         f"{p}effective_time",
         "must not lie in the future",
     )
     campaign_rules.check(
-        v, campaigns, a.campaign_id, a.special_action, effective, "effective_time", p
+        v,
+        campaigns,
+        a.campaign_id,
+        a.special_action,
+        effective if in_time else None,
+        "effective_time",
+        p,
     )
     if a.action == Action.SUSPEND:
         v.check(

@@ -130,10 +130,10 @@ def _dated(
     """A record's campaign exists (here, its owner) with that special action, and the time
     it happened (None: not dated) is not in the future and lies within the campaign."""
     v = Violations()
-    if time_us is not None:
-        v.check(
-            time_us <= now_us + CLOCK_SKEW_US, f"{prefix}{time_field}", "must not lie in the future"
-        )
+    if time_us is not None and not v.check(
+        time_us <= now_us + CLOCK_SKEW_US, f"{prefix}{time_field}", "must not lie in the future"
+    ):
+        time_us = None  # said once
     c = store.campaign_by_slug(conn, campaign_id) if campaign_id else None
     known = {
         c.slug: campaign_rules.Campaign(

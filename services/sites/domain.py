@@ -165,12 +165,20 @@ def validate_common(
     v.check(not special_action or is_slug(special_action), f"{p}special_action", "must be a slug")
     v.check(not special_action or bool(campaign_id), f"{p}special_action", "needs a campaign_id")
     effective = now_us if effective_us is None else effective_us
-    v.check(
+    in_time = v.check(
         EARLIEST_US <= effective <= now_us + CLOCK_SKEW_US,
         f"{p}effective_time",
         "must not lie in the future",
     )
-    campaign_rules.check(v, campaigns, campaign_id, special_action, effective, "effective_time", p)
+    campaign_rules.check(
+        v,
+        campaigns,
+        campaign_id,
+        special_action,
+        effective if in_time else None,
+        "effective_time",
+        p,
+    )
 
 
 def validate_problems(problems: tuple[str, ...], v: Violations, field: str) -> None:

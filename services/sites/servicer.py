@@ -378,9 +378,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         # publish refuses a due time not after the publish time.
         v.check(due is not None and due > EARLIEST_US, "batch.due_time", "required")
         known = await self.catalogue.resolve([b.campaign_id], caller_metadata(context))
-        campaign_rules.check(
-            v, known, b.campaign_id, b.special_action, None, "due_time", "batch."
-        )
+        campaign_rules.check(v, known, b.campaign_id, b.special_action, None, "due_time", "batch.")
         v.raise_if_any()
 
         def work(c: sqlite3.Connection) -> Message:
