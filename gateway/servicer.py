@@ -93,8 +93,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def _status(
         self, query: status.Query, metadata: Metadata, budget: float
     ) -> pb.CampaignStatus:
+        return (await self._asked_status(query, metadata, budget))[1]
+
+    async def _asked_status(
+        self, query: status.Query, metadata: Metadata, budget: float
+    ) -> tuple[status.Query, pb.CampaignStatus]:
+        """The status, and the query as the sources were asked it (without a period when
+        the period holds the campaign's)."""
         asked, tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
-        return status.compose(asked, tables, health, campaign, self._now())
+        return asked, status.compose(asked, tables, health, campaign, self._now())
 
     async def GetCampaignStatus(
         self, request: pb.GetCampaignStatusRequest, context: grpc.aio.ServicerContext
@@ -293,13 +300,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             )
             return list(reply.typical_cases)
 
-        status_task = asyncio.create_task(self._status(query, md, budget))
+        status_task = asyncio.create_task(self._asked_status(query, md, budget))
         typical, _ = await per_source(budget, {"cases": typical_cases})
-        current = await status_task
+        asked, current = await status_task
         fmt = request.format or pb.BULLETIN_FORMAT_MARKDOWN
         text = bulletin.render(
             current,
-            [t for t in typical.get("cases", []) if _within(t.publish_time, current)],
+            # Within a period narrower than the campaign's: those published in it.
+            [
+                t
+                for t in typical.get("cases", [])
+                if not asked.dated or _within(t.publish_time, current)
+            ],
             markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN,
         )
         return pb.GenerateBulletinResponse(text=text, format=fmt, status=current)

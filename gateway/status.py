@@ -19,6 +19,7 @@ from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
+from services.common.catalogue import REFUSALS
 from services.common.errors import NotFound
 from services.common.reference import departments as department_names
 
@@ -213,8 +214,8 @@ async def _campaign(
     except grpc.aio.AioRpcError as e:
         if e.code() == grpc.StatusCode.NOT_FOUND:
             raise NotFound(f"campaigns/{campaign_id} not found") from None
-        if e.code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
-            raise
+        if e.code() in REFUSALS:  # the caller's own credentials, refused by the owner
+            raise REFUSALS[e.code()](e.details() or "campaigns are not readable") from None
         return None
     except TimeoutError:
         return None

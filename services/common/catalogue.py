@@ -12,13 +12,17 @@ import grpc
 
 from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
 from services.common.campaigns import Campaign
-from services.common.errors import Unavailable
+from services.common.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.common.reference import is_slug
 
 KNOWN_TTL_SECONDS = 30.0  # how long a campaign's period and special actions are trusted
 MISSING_TTL_SECONDS = 2.0  # ... and a campaign's absence (one created meanwhile shows soon)
 CALL_TIMEOUT_SECONDS = 2.0
 Metadata = tuple[tuple[str, str], ...]
+REFUSALS = {
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+}
 
 
 def from_pb(m: campaigns_pb2.Campaign) -> Campaign:
@@ -47,7 +51,6 @@ class Catalogue:
         self._channel: grpc.aio.Channel | None = None
         self._stub: campaigns_pb2_grpc.CampaignServiceStub | None = None
         self._cache: dict[str, tuple[float, Campaign | None]] = {}
-        self._pending: dict[str, asyncio.Future[Campaign | None]] = {}
 
     async def resolve(self, ids: Iterable[str], metadata: Metadata) -> dict[str, Campaign | None]:
         """Each named campaign (None: it does not exist); no call when all are fresh."""
@@ -61,26 +64,10 @@ class Catalogue:
             else:
                 wanted.append(i)
         if wanted:
-            fetched = await asyncio.gather(*(self._fetch(i, metadata) for i in wanted))
+            # Calls waiting at once for a campaign not cached each ask (once a TTL at most).
+            fetched = await asyncio.gather(*(self._call(i, metadata) for i in wanted))
             found.update(zip(wanted, fetched, strict=True))
         return found
-
-    async def _fetch(self, campaign_id: str, metadata: Metadata) -> Campaign | None:
-        pending = self._pending.get(campaign_id)
-        if pending is not None:  # calls waiting at once ask once
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Campaign | None] = asyncio.get_running_loop().create_future()
-        self._pending[campaign_id] = future
-        try:
-            result = await self._call(campaign_id, metadata)
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved: nobody else may be waiting
-            raise
-        finally:
-            del self._pending[campaign_id]
-        future.set_result(result)
-        return result
 
     async def _call(self, campaign_id: str, metadata: Metadata) -> Campaign | None:
         if self._stub is None:
@@ -96,6 +83,8 @@ class Catalogue:
             if e.code() == grpc.StatusCode.NOT_FOUND:
                 self._cache[campaign_id] = (time.monotonic() + MISSING_TTL_SECONDS, None)
                 return None
+            if e.code() in REFUSALS:  # the caller's own credentials, refused by the owner
+                raise REFUSALS[e.code()](e.details() or "campaigns are not readable") from None
             stale = self._cache.get(campaign_id)
             if stale is not None and stale[1] is not None:
                 return stale[1]
