@@ -135,13 +135,8 @@ def _dated(
     ):
         time_us = None  # said once
     c = store.campaign_by_slug(conn, campaign_id) if campaign_id else None
-    known = {
-        c.slug: campaign_rules.Campaign(
-            c.slug, c.start_us, c.end_us, frozenset(s for s, _ in c.special_actions)
-        )
-        for c in [c]
-        if c is not None
-    }
+    actions = frozenset(s for s, _ in c.special_actions) if c else frozenset()
+    known = {c.slug: campaign_rules.Campaign(c.slug, c.start_us, c.end_us, actions)} if c else {}
     campaign_rules.check(v, known, campaign_id, special_action, time_us, time_field, prefix)
     v.raise_if_any()
 
