@@ -120,3 +120,36 @@ async def test_an_unreachable_campaign_owner_refuses_the_write_retryably(
     # A record without a campaign needs no campaign owner.
     await record(stub, md, action("r2"))
     await channel.close()
+
+
+async def test_a_known_campaign_is_cached_so_writes_go_on_without_its_owner(
+    serve, tokens: Tokens
+) -> None:  # type: ignore[no-untyped-def]
+    """Once learnt, a campaign answers from the cache (an import asks once per batch, not per
+    record); with its owner gone, a campaign never learnt is UNAVAILABLE."""
+    from netnet.cases.v1 import campaigns_pb2_grpc
+    from services.cases.__main__ import SPEC as CASES
+
+    cases: RunningServer = await serve(CASES)
+    owner_channel = await channel_to(cases.port)
+    await campaigns_pb2_grpc.CampaignServiceStub(owner_channel).CreateCampaign(
+        CampaignOwner.create_request("own-2021", JUNE, SEPTEMBER, ["minors"]),
+        metadata=tokens("office", "admin"),
+    )
+    await owner_channel.close()
+    server: RunningServer = await serve(SPEC, cases_addr=f"127.0.0.1:{cases.port}")
+    channel = await channel_to(server.port)
+    stub = pb_grpc.AccountServiceStub(channel)
+    md = tokens("cac")
+    await record(stub, md, action("r1", campaign_id="own-2021"))
+    await cases.stop(0)
+    await record(stub, md, action("r2", "u2", campaign_id="own-2021", special_action="minors"))
+    reply = await stub.ImportActions(
+        stream([[action(f"i{i}", f"v{i}", campaign_id="own-2021") for i in range(50)]]),
+        metadata=md,
+    )
+    assert reply.summary.accepted == 50
+    await expect_error(
+        record(stub, md, action("r3", campaign_id="netnet-2021")), grpc.StatusCode.UNAVAILABLE
+    )
+    await channel.close()
