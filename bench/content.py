@@ -103,9 +103,14 @@ def bare_executemany(path: Path, items: list[pb.DispositionInput], batch: int, n
 
 
 async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], batch: int) -> Rate:
-    server = servers.service_process(data_dir, "sites")
-    key = ensure_key(data_dir / "sites" / "signing.key")
-    port = await server.start()
+    owner, cases_addr = await servers.campaign_owner(data_dir)
+    server = servers.service_process(data_dir, "sites", cases_addr)
+    key = ensure_key(servers.key_file(data_dir))
+    try:
+        port = await server.start()
+    except BaseException:
+        owner.stop()
+        raise
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     )
@@ -125,6 +130,7 @@ async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], 
     finally:
         await channel.close()
         server.stop()
+        owner.stop()
     if reply.summary.accepted != len(items):
         raise AssertionError(f"content import was not clean: {reply.summary}")
     return Rate(len(items), seconds)

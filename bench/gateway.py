@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from bench import data
+from bench import data, servers
 from gateway import status
 from gateway.clients import Backends
 from netnet.accounts.v1 import accounts_pb2_grpc
@@ -140,6 +140,7 @@ async def run(workdir: Path, small: int, large: int, rounds: int) -> GatewayResu
     await stack.start()
     try:
         key = ensure_key(workdir / "signing.key")
+        await servers.create_campaigns(stack.addrs["cases"], key)
         md = (("authorization", f"Bearer {_token(key, 'office', 'analyst')}"),)
         query = status.Query(data.CAMPAIGNS[0], (), None, None)
         await _load(stack, key, small, "gw-small")

@@ -123,9 +123,14 @@ async def import_actions(
     one stream per department (a token writes only in its own department's name). status:
     also ask for stats from another process, before and during the import, and add how long
     those calls took."""
-    server = servers.service_process(data_dir, "accounts")
-    key = ensure_key(data_dir / "accounts" / "signing.key")
-    port = await server.start()
+    owner, cases_addr = await servers.campaign_owner(data_dir)
+    server = servers.service_process(data_dir, "accounts", cases_addr)
+    key = ensure_key(servers.key_file(data_dir))
+    try:
+        port = await server.start()
+    except BaseException:
+        owner.stop()
+        raise
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     )
@@ -160,6 +165,7 @@ async def import_actions(
             poller.kill()
         await channel.close()
         server.stop()
+        owner.stop()
     if accepted != len(records):
         raise AssertionError(f"service accepted {accepted} of {len(records)} records")
     return Rate(len(records), seconds)

@@ -13,6 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from bench import data
+from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,23 +92,81 @@ def serving_port(line: str) -> int | None:
     return None
 
 
-def service_process(workdir: Path, service: str) -> ServerProcess:
+def key_file(workdir: Path) -> Path:
+    """The run's token-signing key, shared by its servers (a token the accounts service
+    forwards to the campaigns' owner must be good there too)."""
+    return workdir / "signing.key"
+
+
+def service_process(
+    workdir: Path, service: str, cases_addr: str = "", name: str = ""
+) -> ServerProcess:
+    """cases_addr: where accounts and sites learn campaigns (see campaign_owner)."""
     prefix = f"NETNET_{service.upper()}"
+    name = name or service
     env = {
         **os.environ,
-        "NETNET_DATA_DIR": str(workdir / service),
+        "NETNET_DATA_DIR": str(workdir / name),
+        "NETNET_KEY_FILE": str(key_file(workdir)),
         f"{prefix}_ADDR": "127.0.0.1:0",
         f"{prefix}_METRICS_PORT": "0",
         "NETNET_LOG_FORMAT": "json",
         "NETNET_DRAIN_SECONDS": "1",
     }
+    if cases_addr:
+        env["NETNET_CASES_ADDR"] = cases_addr
     argv = [sys.executable, "-m", f"services.{service}"]
-    return ServerProcess(service, argv, env, workdir / f"{service}.log", serving_port)
+    return ServerProcess(name, argv, env, workdir / f"{name}.log", serving_port)
+
+
+async def create_campaigns(addr: str, key: bytes) -> None:
+    """The campaigns the bench's records name, around now (records are dated in the last
+    month)."""
+    token = issue_token(key, operator="bench", department="office", roles=["admin"])
+    now_us = time.time_ns() // 1000
+    start, end = Timestamp(), Timestamp()
+    start.FromMicroseconds(now_us - 400 * data.DAY_US)
+    end.FromMicroseconds(now_us + 30 * data.DAY_US)
+    async with grpc.aio.insecure_channel(addr) as channel:
+        stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+        for slug in data.BENCH_CAMPAIGNS:
+            await stub.CreateCampaign(
+                campaigns_pb2.CreateCampaignRequest(
+                    request_id=f"bench-{slug}",
+                    campaign=campaigns_pb2.Campaign(
+                        id=slug,
+                        title=slug,
+                        start_time=start,
+                        end_time=end,
+                        lead_department="office",
+                        special_actions=[
+                            campaigns_pb2.SpecialAction(id=a, title=a)
+                            for a in data.BENCH_SPECIAL_ACTIONS
+                        ],
+                    ),
+                ),
+                metadata=[("authorization", f"Bearer {token}")],
+                timeout=10,
+            )
+
+
+async def campaign_owner(workdir: Path) -> tuple[ServerProcess, str]:
+    """A cases service holding the bench's campaigns, which accounts and sites learn from;
+    its address."""
+    owner = service_process(workdir, "cases", name="campaigns")
+    port = await owner.start()
+    addr = f"127.0.0.1:{port}"
+    try:
+        await create_campaigns(addr, ensure_key(key_file(workdir)))
+    except BaseException:
+        owner.stop()
+        raise
+    return owner, addr
 
 
 def credentials(workdir: Path, service: str, department: str) -> list[tuple[str, str]]:
     """A writer's token for a server, signed with the key it will read."""
-    key = ensure_key(workdir / service / "signing.key")
+    key = ensure_key(key_file(workdir))
     token = issue_token(
         key, operator="bench", department=department, roles=["operator"], ttl_seconds=3600
     )

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 
 from bench import data, echo
-from bench.servers import ServerProcess, credentials, service_process
+from bench.servers import ServerProcess, campaign_owner, credentials, service_process
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
@@ -149,18 +149,20 @@ async def run(
 ) -> list[UnaryResult]:
     """Per round and concurrency level, for the echo then each service: warm-up, then
     `calls` calls (fresh requests every time: each call records something new)."""
+    owner, cases_addr = await campaign_owner(workdir)
     servers = [
         echo_process(workdir),
-        service_process(workdir, "accounts"),
-        service_process(workdir, "sites"),
+        service_process(workdir, "accounts", cases_addr),
+        service_process(workdir, "sites", cases_addr),
         service_process(workdir, "cases"),
+        owner,
     ]
     accounts_md = credentials(workdir, "accounts", DEPARTMENT)
     sites_md = credentials(workdir, "sites", SITES_DEPARTMENT)
     cases_md = credentials(workdir, "cases", CASES_DEPARTMENT)
     clients: list[Client] = []
     try:
-        ports = [await s.start() for s in servers]
+        ports = [await s.start() for s in servers[:-1]]
         clients = [
             Client(ports[0], echo.PATH, pb.RecordActionRequest.FromString, accounts_md, channels),
             Client(ports[1], echo.PATH, pb.RecordActionResponse.FromString, accounts_md, channels),

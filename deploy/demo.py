@@ -178,6 +178,12 @@ class Demo:
         """A time in the campaign period, the same for the same record every run."""
         return START + timedelta(seconds=i * 7919 % int((END - START).total_seconds()))
 
+    @staticmethod
+    def published(batch: int) -> datetime:
+        """When notice batch `batch` was published: weekly from 10 June (its notices are due
+        15 days later, and the apps still at fault removed the day after)."""
+        return START + timedelta(days=9 + 7 * batch % 63, hours=10)
+
     async def load(self, progress: Callable[[str], None] = print) -> None:
         await self.campaigns.CreateCampaign(
             mpb.CreateCampaignRequest(
@@ -218,6 +224,7 @@ class Demo:
         region: str,
         categories: list[str],
         facts: dict[str, Any],
+        registered: datetime,
         kind: int = cpb.CASE_KIND_CRIMINAL,
         special: str = "",
     ) -> cpb.Case:
@@ -234,6 +241,7 @@ class Demo:
                     categories=categories,
                     campaign_id=CAMPAIGN,
                     special_action=special,
+                    register_time=ts(registered),
                     facts=cpb.CaseFacts(
                         **{
                             **facts,
@@ -250,13 +258,16 @@ class Demo:
 
     async def typical_cases(self) -> None:
         mps = self.md("mps")
+        k = -1
         for number, title, region, words, cats, facts, parties, summary, outcome in TYPICAL:
+            k += 1
             case = await self._case(
                 number,
                 title,
                 region,
                 cats,
                 facts,
+                self.when(1000 + k),
                 special="minors-environment" if "harmful_to_minors" in cats else "",
             )
             for i, (name, role, measures, months) in enumerate(parties):
@@ -296,7 +307,12 @@ class Demo:
                 cpb.DraftTypicalCaseRequest(
                     request_id=f"demo-draft-{number}",
                     typical_case=cpb.TypicalCase(
-                        case=case.name, title=title, region=words, summary=summary, outcome=outcome
+                        case=case.name,
+                        title=title,
+                        region=words,
+                        summary=summary,
+                        outcome=outcome,
+                        publish_time=ts(START + timedelta(days=85, hours=k)),
                     ),
                 ),
                 metadata=mps,
@@ -328,6 +344,7 @@ class Demo:
                     )
                 ],
                 {"illegal_gains_fen": self.rng.randrange(10**7)},
+                self.when(2000 + i),
                 kind,
             )
 
@@ -352,7 +369,6 @@ class Demo:
                 metadata=self.md(department),
             )
         miit = self.md("miit")
-        now = datetime.now(UTC)
         apps_per_batch = max(2, self.n("apps_removed") // self.n("batches") + 1)
         for b in range(self.n("batches")):
             batch = (
@@ -365,7 +381,7 @@ class Demo:
                             category="user_rights",
                             campaign_id=CAMPAIGN,
                             special_action="app-user-rights",
-                            due_time=ts(now + timedelta(days=30)),
+                            due_time=ts(self.published(b) + timedelta(days=15)),
                         ),
                     ),
                     metadata=miit,
@@ -388,7 +404,11 @@ class Demo:
                     metadata=miit,
                 )
             await self.sites.PublishNoticeBatch(
-                spb.PublishNoticeBatchRequest(request_id=f"demo-publish-{b}", name=batch.name),
+                spb.PublishNoticeBatchRequest(
+                    request_id=f"demo-publish-{b}",
+                    name=batch.name,
+                    publish_time=ts(self.published(b)),
+                ),
                 metadata=miit,
             )
         for i in range(self.n("apps_removed")):
@@ -406,6 +426,10 @@ class Demo:
                         department="miit",
                         campaign_id=CAMPAIGN,
                         special_action="app-user-rights",
+                        # Overdue: removed the day after the notice's due time.
+                        effective_time=ts(
+                            self.published(b % self.n("batches")) + timedelta(days=16)
+                        ),
                     )
                 ),
                 metadata=miit,

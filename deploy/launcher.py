@@ -124,7 +124,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    env = {**os.environ, "NETNET_DATA_DIR": str(directory)}
+    # Accounts and sites learn campaigns from the cases process, where it listens.
+    env = {
+        **os.environ,
+        "NETNET_DATA_DIR": str(directory),
+        "NETNET_CASES_ADDR": settings["cases"].addr,
+    }
     for name, module in PROCESSES:
         log = logs / f"{name}.log"
         out = log.open("ab")

@@ -62,12 +62,35 @@ CLAUSES = (
 )
 
 
+# The same figures where they count actions, not distinct subjects (a period narrower than
+# the campaign's: see CampaignStatus.figure_notes).
+ACTION_CLAUSES = {
+    "suspects_detained": (
+        "recorded {n} criminal detention of suspects",
+        "recorded {n} criminal detentions of suspects",
+    ),
+    "suspects_arrested": ("recorded {n} arrest of suspects", "recorded {n} arrests of suspects"),
+    "sites_closed": ("recorded {n} website closure", "recorded {n} website closures"),
+    "sites_banned": ("recorded {n} website ban", "recorded {n} website bans"),
+    "apps_notified": (
+        "sent {n} rectification notice to apps",
+        "sent {n} rectification notices to apps",
+    ),
+    "apps_removed": (
+        "recorded {n} removal of apps from app stores",
+        "recorded {n} removals of apps from app stores",
+    ),
+    "accounts_handled": ("took {n} action against accounts", "took {n} actions against accounts"),
+}
+
+
 def _known(f: pb.Figures, field: str) -> int:
     return int(getattr(f, field)) if f.HasField(field) else 0  # type: ignore[arg-type]
 
 
-def _clauses(f: pb.Figures) -> list[str]:
-    """The sentence parts for one set of figures (those known and not zero)."""
+def _clauses(f: pb.Figures, by_actions: frozenset[str] = frozenset()) -> list[str]:
+    """The sentence parts for one set of figures (those known and not zero); by_actions:
+    the figures that count actions, not distinct subjects."""
     out: list[str] = []
     cases = _known(f, "cases_administrative") + _known(f, "cases_criminal")
     if cases:
@@ -90,6 +113,8 @@ def _clauses(f: pb.Figures) -> list[str]:
         if shut and field in ("sites_closed", "sites_banned"):
             continue
         n = _known(f, field)
+        if field in by_actions:
+            one, many = ACTION_CLAUSES.get(field, (one, many))
         if n:
             out.append((one if n == 1 else many).format(n=people_number(n)))
     return out
@@ -111,7 +136,8 @@ def render(status: pb.CampaignStatus, typical: list[cases_pb2.TypicalCase], mark
     period = " to ".join(
         x for x in (_date(status.start_time), _date(status.end_time, end=True)) if x
     )
-    headline = _sentence(_clauses(status.total))
+    by_actions = frozenset(n.figure for n in status.figure_notes)
+    headline = _sentence(_clauses(status.total, by_actions))
     when = f"From {period}, " if period else "So far, "
     lines.append(
         f"{when}the participating departments {headline}."
@@ -129,11 +155,19 @@ def render(status: pb.CampaignStatus, typical: list[cases_pb2.TypicalCase], mark
             f"(Figures for {', '.join(missing)} were unavailable when this bulletin "
             "was written and are not included.)",
         ]
+    if by_actions:
+        lines += [
+            "",
+            "(Figures for this period count actions: an account, website, app or suspect "
+            "acted on more than once in the period is counted once for each action. Distinct "
+            "accounts, websites, apps and suspects are counted over the campaign's whole "
+            "period only.)",
+        ]
     for d in status.departments:
-        parts = _clauses(d.figures)
+        parts = _clauses(d.figures, by_actions)
         if parts:
             lines += ["", f"{bold(d.department_name)} {_sentence(parts)}."]
-    specials = [(s.title, _clauses(s.figures)) for s in status.special_actions]
+    specials = [(s.title, _clauses(s.figures, by_actions)) for s in status.special_actions]
     specials = [(t, p) for t, p in specials if p]
     if specials:
         lines += ["", f"{h2}Special actions", ""]

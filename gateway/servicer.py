@@ -95,8 +95,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def _status(
         self, query: status.Query, metadata: Metadata, budget: float
     ) -> pb.CampaignStatus:
-        tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
-        return status.compose(query, tables, health, campaign, self._now())
+        return (await self._asked_status(query, metadata, budget))[1]
+
+    async def _asked_status(
+        self, query: status.Query, metadata: Metadata, budget: float
+    ) -> tuple[status.Query, pb.CampaignStatus]:
+        """The status, and the query as the sources were asked it (without a period when
+        the period holds the campaign's)."""
+        asked, tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
+        return asked, status.compose(asked, tables, health, campaign, self._now())
 
     async def GetCampaignStatus(
         self, request: pb.GetCampaignStatusRequest, context: grpc.aio.ServicerContext
@@ -295,12 +302,19 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             )
             return list(reply.typical_cases)
 
-        status_task = asyncio.create_task(self._status(query, md, budget))
+        status_task = asyncio.create_task(self._asked_status(query, md, budget))
         typical, _ = await per_source(budget, {"cases": typical_cases})
-        current = await status_task
+        asked, current = await status_task
         fmt = request.format or pb.BULLETIN_FORMAT_MARKDOWN
         text = bulletin.render(
-            current, typical.get("cases", []), markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN
+            current,
+            # Within a period narrower than the campaign's: those published in it.
+            [
+                t
+                for t in typical.get("cases", [])
+                if not asked.dated or _within(t.publish_time, current)
+            ],
+            markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN,
         )
         return pb.GenerateBulletinResponse(text=text, format=fmt, status=current)
 
@@ -409,6 +423,14 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 departments=reply.departments,
             )
         ]
+
+
+def _within(when: Timestamp, period: pb.CampaignStatus) -> bool:
+    """A time within the status's period (a bound not known does not limit)."""
+    us = when.ToMicroseconds()
+    return (not period.HasField("start_time") or us >= period.start_time.ToMicroseconds()) and (
+        not period.HasField("end_time") or us < period.end_time.ToMicroseconds()
+    )
 
 
 def register(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.clients import OK, Backends, Health, Metadata, per_source
@@ -16,6 +19,8 @@ from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
+from services.common.catalogue import REFUSALS
+from services.common.errors import NotFound
 from services.common.reference import departments as department_names
 
 # scope -> key -> figure -> value; None: the source cannot count it exactly for this query
@@ -121,12 +126,29 @@ SCOPES = {
 FIGURE_SOURCE = {name: m.source for m in METRICS for name, _ in m.figures}
 
 
+# Distinct figures by their first word: what they count distinct of.
+SUBJECTS = {"accounts": "accounts", "sites": "websites", "apps": "apps", "suspects": "suspects"}
+
+
 @dataclass(frozen=True)
 class Query:
     campaign_id: str
     departments: tuple[str, ...]
     start: Timestamp | None
     end: Timestamp | None
+
+    def covers(self, campaign: campaigns_pb2.Campaign) -> bool:
+        """The period holds the campaign's whole period (where every record of the campaign
+        is dated), so the figures are those of the campaign without a period."""
+        return (
+            self.start is None
+            or self.start.ToMicroseconds() <= campaign.start_time.ToMicroseconds()
+        ) and (self.end is None or self.end.ToMicroseconds() >= campaign.end_time.ToMicroseconds())
+
+    @property
+    def dated(self) -> bool:
+        """A period narrower than the campaign's: figures from the counts per day."""
+        return self.start is not None or self.end is not None
 
     def stats_filter(self) -> common_pb2.StatsFilter:
         f = common_pb2.StatsFilter(campaign_id=self.campaign_id, departments=list(self.departments))
@@ -173,9 +195,17 @@ async def _fetch_source(
             key = "" if scope == "total" else getattr(row, scope)
             # Distinct subjects are exact only for some filters (not across several
             # departments): a record count in their place would be a wrong figure, so the
-            # figure stays unknown (unset) rather than overstated.
-            exact = not metric.distinct or row.HasField("distinct_subjects") or not row.count
-            value = row.distinct_subjects if metric.distinct else row.count
+            # figure stays unknown (unset) rather than overstated. Within a period narrower
+            # than the campaign's, distinct subjects are not kept (counts per day are): there
+            # the figure counts actions, and the status says so (figure_notes).
+            by_actions = metric.distinct and query.dated
+            exact = (
+                not metric.distinct
+                or by_actions
+                or row.HasField("distinct_subjects")
+                or not row.count
+            )
+            value = row.distinct_subjects if metric.distinct and not by_actions else row.count
             for figure, matches in metric.figures:
                 if matches(row.action):
                     cell = table[scope][key]
@@ -184,23 +214,81 @@ async def _fetch_source(
     return table
 
 
+async def _campaign(
+    backends: Backends, campaign_id: str, metadata: Metadata, budget: float
+) -> campaigns_pb2.Campaign | None:
+    """The campaign from its owner; None when the cases service does not answer (its health
+    row says so); a campaign that does not exist is NOT_FOUND for the whole status."""
+    try:
+        reply = await asyncio.wait_for(
+            backends.campaigns.GetCampaign(
+                campaigns_pb2.GetCampaignRequest(name=f"campaigns/{campaign_id}"),
+                metadata=metadata,
+                timeout=budget,
+            ),
+            budget,
+        )
+    except grpc.aio.AioRpcError as e:
+        if e.code() == grpc.StatusCode.NOT_FOUND:
+            raise NotFound(f"campaigns/{campaign_id} not found") from None
+        if e.code() in REFUSALS:  # the caller's own credentials, refused by the owner
+            raise REFUSALS[e.code()](e.details() or "campaigns are not readable") from None
+        return None
+    except TimeoutError:
+        return None
+    return reply.campaign  # type: ignore[no-any-return]
+
+
 async def fetch(
     backends: Backends, query: Query, metadata: Metadata, budget: float
-) -> tuple[dict[str, Table], dict[str, Health], campaigns_pb2.Campaign | None]:
-    """Every source in parallel, and the campaign's titles, each within the budget."""
-    calls: dict[str, Callable[[float], Any]] = {
+) -> tuple[Query, dict[str, Table], dict[str, Health], campaigns_pb2.Campaign | None]:
+    """Every source in parallel, and the campaign, each within the budget. For a period, the
+    campaign is learnt first (within half the budget): a period that holds the campaign's
+    whole period is asked without one, so its distinct figures are exact. Returns the query
+    as asked of the sources."""
+    started = time.perf_counter()
+    if query.dated:
+        campaign = await _campaign(backends, query.campaign_id, metadata, budget / 2)
+        if campaign is not None and query.covers(campaign):
+            query = replace(query, start=None, end=None)
+        budget = max(0.0, budget - (time.perf_counter() - started))
+        results, health = await per_source(budget, _calls(backends, query, metadata))
+        return query, results, health, campaign
+    (results, health), campaign = await asyncio.gather(
+        per_source(budget, _calls(backends, query, metadata)),
+        _campaign(backends, query.campaign_id, metadata, budget),
+    )
+    return query, results, health, campaign
+
+
+def _calls(
+    backends: Backends, query: Query, metadata: Metadata
+) -> dict[str, Callable[[float], Any]]:
+    return {
         source: partial(_fetch_source, backends, source, query, metadata)
         for source in ("accounts", "sites", "cases")
     }
-    calls["campaign"] = lambda t: backends.campaigns.GetCampaign(
-        campaigns_pb2.GetCampaignRequest(name=f"campaigns/{query.campaign_id}"),
-        metadata=metadata,
-        timeout=t,
-    )
-    results, health = await per_source(budget, calls)
-    reply = results.pop("campaign", None)
-    health.pop("campaign")
-    return results, health, reply.campaign if reply is not None else None
+
+
+def notes(query: Query, tables: dict[str, Table]) -> list[pb.FigureNote]:
+    """What the figures of a period narrower than the campaign's count, and why."""
+    if not query.dated:
+        return []
+    out = []
+    for metric in METRICS:
+        if not metric.distinct or metric.source not in tables:
+            continue
+        for figure, _ in metric.figures:
+            subjects = SUBJECTS.get(figure.split("_")[0], "subjects")
+            out.append(
+                pb.FigureNote(
+                    figure=figure,
+                    note=f"counts actions dated in the period, not distinct {subjects}: "
+                    f"distinct {subjects} are counted over the campaign's whole period only "
+                    "(ask without a period, or for the campaign's period)",
+                )
+            )
+    return out
 
 
 def _figures(tables: dict[str, Table], scope: str, key: str) -> pb.Figures:
@@ -257,6 +345,7 @@ def compose(
         ],
         complete=all(h.state == OK for h in health.values()),
         as_of=now,
+        figure_notes=notes(query, tables),
     )
     start = query.start or (campaign.start_time if campaign else None)
     end = query.end or (campaign.end_time if campaign else None)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from services.common import campaigns as campaign_rules
+from services.common.campaigns import Campaign
 from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
@@ -165,8 +168,15 @@ def ident_key(platform: str, platform_uid: str) -> int:
     return hash64(f"{platform}\x1f{platform_uid}")
 
 
-def validate(a: ActionInput, now_us: int, v: Violations, prefix: str = "") -> None:
-    """Every bad field of one input, named by its path (prefix + field)."""
+def validate(
+    a: ActionInput,
+    now_us: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    prefix: str = "",
+) -> None:
+    """Every bad field of one input, named by its path (prefix + field); campaigns: the
+    campaign it names, as its owner states it."""
     p = prefix
     v.check(
         0 < len(a.request_id) <= MAX_REQUEST_ID,
@@ -204,10 +214,19 @@ def validate(a: ActionInput, now_us: int, v: Violations, prefix: str = "") -> No
     )
     v.check(not a.case or bool(CASE_NAME.match(a.case)), f"{p}case", "must be cases/{case}")
     effective = now_us if a.effective_us is None else a.effective_us
-    v.check(
+    in_time = v.check(
         EARLIEST_US <= effective <= now_us + CLOCK_SKEW_US,
         f"{p}effective_time",
         "must not lie in the future",
+    )
+    campaign_rules.check(
+        v,
+        campaigns,
+        a.campaign_id,
+        a.special_action,
+        effective if in_time else None,
+        "effective_time",
+        p,
     )
     if a.action == Action.SUSPEND:
         v.check(

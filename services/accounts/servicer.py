@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
 import grpc
@@ -23,6 +23,8 @@ from services.accounts.domain import (
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.bulk import Importer
+from services.common.campaigns import Campaign
+from services.common.catalogue import Catalogue, caller_metadata
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.db import hash64
@@ -110,9 +112,10 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     messages = pb
     stats = STATS
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
         self.rt = runtime
         self.db = runtime.db
+        self.catalogue = catalogue
 
     async def RecordAction(
         self, request: pb.RecordActionRequest, context: grpc.aio.ServicerContext
@@ -120,8 +123,9 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         a = action_input(request.action)
         principal = require_writer_for(a.department)
         now = self.rt.clock.now_us()
+        known = await self.catalogue.resolve([a.campaign_id], caller_metadata(context))
         v = Violations()
-        validate(a, now, v, prefix="action.")
+        validate(a, now, v, known, prefix="action.")
         v.raise_if_any()
         try:
             # Calls of one principal waiting at the same moment are written as one batch.
@@ -171,10 +175,15 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> pb.ImportActionsResponse:
         principal = require_role(*WRITERS)
+        md = caller_metadata(context)
         importer: Importer[pb.ImportActionsRequest, ActionInput] = Importer(
             service="accounts",
             clock=self.rt.clock,
             field="actions",
+            campaigns=lambda records: self.catalogue.resolve(
+                (r.campaign_id for r in records),  # type: ignore[attr-defined]
+                md,
+            ),
             prepare=partial(_prepare, principal=principal),
             write=lambda items, now: self.db.write_in_steps(
                 partial(operations.record, principal=principal, items=items, now_us=now)
@@ -281,13 +290,21 @@ def _record_calls(
     ]
 
 
-def _prepare(m: object, now: int, v: Violations, principal: Principal) -> ActionInput:
+def _prepare(
+    m: object,
+    now: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    principal: Principal,
+) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
     check_record_department(principal, a.department, v)
-    validate(a, now, v)
+    validate(a, now, v, campaigns)
     return a
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
-    pb_grpc.add_AccountServiceServicer_to_server(AccountServicer(runtime), server)
+    catalogue = Catalogue(runtime.settings.cases_addr)
+    runtime.on_stop.append(catalogue.close)
+    pb_grpc.add_AccountServiceServicer_to_server(AccountServicer(runtime, catalogue), server)
     return [pb.DESCRIPTOR.services_by_name["AccountService"].full_name]

@@ -196,6 +196,7 @@ class Case:
     create_us: int
     update_us: int
     revision: int
+    register_us: int = 0  # when it was registered: what its figures are dated by
 
     def primary_category(self) -> str:
         return self.categories[0] if self.categories else "other"
@@ -582,7 +583,7 @@ def contributions(case: Case, parties: list[Party]) -> list[Contribution]:
             case.special_action,
         )
 
-    day = day_of(case.create_us)
+    day = day_of(case.register_us or case.create_us)
     out: list[Contribution] = [
         (CASES, None, key(CaseKind(case.kind).name.lower()), day, 1),
         (CASE_STATES, None, key(CaseState(case.state).name.lower()), day, 1),

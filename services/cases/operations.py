@@ -43,6 +43,7 @@ from services.cases.domain import (
     sees_real_names,
 )
 from services.common import audit, changes, rollups
+from services.common import campaigns as campaign_rules
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -53,6 +54,7 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Violations,
 )
 from services.common.reference import COORDINATING_OFFICE
 
@@ -119,6 +121,32 @@ def _case(conn: sqlite3.Connection, case_id: int) -> Case:
     if case is None:
         raise NotFound(f"{case_name(case_id)} not found")
     return case
+
+
+CLOCK_SKEW_US = 5 * 60 * 1_000_000
+
+
+def _dated(
+    conn: sqlite3.Connection,
+    campaign_id: str,
+    special_action: str,
+    time_us: int | None,
+    time_field: str,
+    now_us: int,
+    prefix: str = "",
+) -> None:
+    """A record's campaign exists (here, its owner) with that special action, and the time
+    it happened (None: not dated) is not in the future and lies within the campaign."""
+    v = Violations()
+    if time_us is not None and not v.check(
+        time_us <= now_us + CLOCK_SKEW_US, f"{prefix}{time_field}", "must not lie in the future"
+    ):
+        time_us = None  # said once
+    c = store.campaign_by_slug(conn, campaign_id) if campaign_id else None
+    actions = frozenset(s for s, _ in c.special_actions) if c else frozenset()
+    known = {c.slug: campaign_rules.Campaign(c.slug, c.start_us, c.end_us, actions)} if c else {}
+    campaign_rules.check(v, known, campaign_id, special_action, time_us, time_field, prefix)
+    v.raise_if_any()
 
 
 def _check_etag(etag: str, revision: int) -> None:
@@ -199,6 +227,8 @@ def create_case(
     conn: sqlite3.Connection, principal: Principal, c: Case, request_id: str, now_us: int
 ) -> Case:
     require_area(principal, c.lead_region, "lead region")
+    register_us = c.register_us or now_us
+    _dated(conn, c.campaign_id, c.special_action, register_us, "register_time", now_us, "case.")
     c = replace(
         c,
         id=store.next_id(conn, "cases"),
@@ -207,6 +237,7 @@ def create_case(
         create_us=now_us,
         update_us=now_us,
         revision=1,
+        register_us=register_us,
     )
     store.save_case(conn, c)
     _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
@@ -246,6 +277,16 @@ def update_case(
     attrs = {"assisting_departments": "assisting", "linked_resources": "linked"}
     for f in fields:
         setattr(case, attrs.get(f, f), getattr(new, attrs.get(f, f)))
+    if "campaign_id" in fields or "special_action" in fields:
+        _dated(
+            conn,
+            case.campaign_id,
+            case.special_action,
+            case.register_us or case.create_us,
+            "register_time",
+            now_us,
+            "case.",
+        )
     case.update_us, case.revision = now_us, case.revision + 1
     store.save_case(conn, case)
     parties = store.parties_of(conn, case.id)
@@ -407,6 +448,8 @@ def record_measure(
     case, parties, party = _party(conn, principal, case_id, party_id)
     if party.kind != PartyKind.SUSPECT:
         raise FailedPrecondition("coercive measures apply to suspects", reason="NOT_A_SUSPECT")
+    # Dated by its own time, which may precede the campaign: a detention in March belongs
+    # to a case the summer campaign took on (its case is what the campaign names).
     before = _copy(parties)
     record = MeasureRecord(measure, time_us, principal.department)
     store.add_measure(conn, party.id, record)
@@ -550,6 +593,7 @@ def publish_typical(
 ) -> TypicalCase:
     """Publish a frozen, anonymised summary: the lead office's own text, or a draft it vetted
     (by the lead office or the coordinating office)."""
+    requested_us = t.publish_us  # when it was published, if the caller says
     if draft_id is None:
         case = _case(conn, t.case_id)
         _publisher(principal, case)
@@ -573,10 +617,12 @@ def publish_typical(
                 reason="DRAFT_STALE",
             )
         t, kind = draft, changes.UPDATED
+    publish_us = requested_us or now_us
+    _dated(conn, case.campaign_id, "", publish_us, "publish_time", now_us, "typical_case.")
     t = replace(
         t,
         campaign_id=case.campaign_id,
-        publish_us=now_us,
+        publish_us=publish_us,
         published_by=principal.operator,
         department=principal.department,
         state=TypicalState.PUBLISHED,
@@ -595,7 +641,7 @@ def publish_typical(
                     case.campaign_id,
                     case.special_action,
                 ),
-                day_of(now_us),
+                day_of(publish_us),
                 1,
             )
         ],
@@ -715,6 +761,7 @@ def record_clue(
     conn: sqlite3.Connection, principal: Principal, c: Clue, request_id: str, now_us: int
 ) -> Clue:
     require_area(principal, c.holder_region, "holder region")
+    _dated(conn, c.campaign_id, c.special_action, None, "", now_us, "clue.")
     c = replace(
         c,
         id=store.next_id(conn, "clues"),

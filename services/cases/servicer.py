@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from functools import partial
 
 import grpc
@@ -137,6 +138,7 @@ def case_pb(c: Case) -> pb.Case:
         create_time=to_ts(c.create_us),
         update_time=to_ts(c.update_us),
         etag=str(c.revision),
+        register_time=to_ts(c.register_us or c.create_us),
     )
 
 
@@ -168,6 +170,7 @@ def case_in(m: pb.Case) -> Case:
         0,
         0,
         0,
+        to_us(m.register_time, m.HasField("register_time")) or 0,
     )
 
 
@@ -950,6 +953,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
             t = TypicalCase(0, 0, "", "", "", "", "", 0, "", "")
         else:
             t = _typical_in(m)
+        t = replace(t, publish_us=to_us(m.publish_time, m.HasField("publish_time")) or 0)
         now = self.rt.clock.now_us()
         return pb.PublishTypicalCaseResponse.FromString(
             await standard.once(

@@ -29,7 +29,7 @@ CAMPAIGN_COLS = (
 CASE_COLS = (
     "id, number, title, kind, lead_department, lead_region, assisting, provinces, "
     "campaign_id, special_action, categories, state, facts, linked, create_us, "
-    "update_us, revision"
+    "update_us, revision, register_us"
 )
 CLUE_COLS = (
     "id, source, summary, holder_department, holder_region, category, campaign_id, "
@@ -119,7 +119,7 @@ def _case(row: tuple[object, ...]) -> Case:
 def save_case(conn: sqlite3.Connection, c: Case) -> None:
     facts = c.facts.__dict__
     conn.execute(
-        f"INSERT OR REPLACE INTO cases ({CASE_COLS}) VALUES ({_q(17)})",
+        f"INSERT OR REPLACE INTO cases ({CASE_COLS}) VALUES ({_q(18)})",
         (
             c.id,
             c.number,
@@ -138,6 +138,7 @@ def save_case(conn: sqlite3.Connection, c: Case) -> None:
             c.create_us,
             c.update_us,
             c.revision,
+            c.register_us,
         ),
     )
 

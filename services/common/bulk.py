@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 from netnet.common.v1 import common_pb2
 from services.common import db, metrics
+from services.common.campaigns import Campaign
 from services.common.clock import Clock
 from services.common.context import Principal
 from services.common.db import hash64
@@ -166,15 +167,18 @@ def ids_taken(conn: sqlite3.Connection, table: str, next_free: int) -> None:
 
 @dataclass
 class Importer(Generic[Msg, In]):
-    """Drives a client-streaming import: per batch, prepare each record (convert, authorize,
-    validate), write the valid ones in one transaction, and sum up the outcomes."""
+    """Drives a client-streaming import: per batch, learn the campaigns its records name
+    (one look-up per batch, not per record), prepare each record (convert, authorize,
+    validate against its campaign), write the valid ones in one transaction, and sum up the
+    outcomes."""
 
     service: str
     clock: Clock
     field: str  # the request message's repeated field of records
-    prepare: Callable[[object, int, Violations], In]
+    prepare: Callable[[object, int, Violations, Mapping[str, Campaign | None]], In]
     write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
     on_result: Callable[[BatchResult], None] | None = None
+    campaigns: Callable[[Sequence[object]], Awaitable[Mapping[str, Campaign | None]]] | None = None
 
     async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
         """Batch k is written (a stepped job) while batch k+1 is read and checked, one batch
@@ -207,11 +211,12 @@ class Importer(Generic[Msg, In]):
         records: Sequence[object] = getattr(batch, self.field)
         if len(records) > MAX_BATCH:
             raise InvalidArgument([FieldViolation(self.field, f"at most {MAX_BATCH} a batch")])
+        known = await self.campaigns(records) if self.campaigns is not None else {}
         valid: list[tuple[int, In]] = []
         refused: list[Outcome] = []  # failed validation: never reach the write
         for record in records:
             v = Violations()
-            item = self.prepare(record, now, v)
+            item = self.prepare(record, now, v, known)
             if v.items:
                 refused.append(
                     Outcome(

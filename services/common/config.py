@@ -35,6 +35,8 @@ class Settings:
     handover_ack_seconds: float
     source_timeout_seconds: float
     watch_debounce_seconds: float
+    # Where the campaigns' owner (the cases service) is asked about a record's campaign.
+    cases_addr: str = DEFAULT_ADDRS["cases"]
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -124,4 +126,5 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         handover_ack_seconds=_float(
             env, "NETNET_HANDOVER_ACK_SECONDS", 3 * 86400.0, 1.0, 365 * 86400.0
         ),
+        cases_addr=service_addr("cases", env),
     )

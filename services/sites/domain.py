@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from services.common import campaigns as campaign_rules
 from services.common import rollups
+from services.common.campaigns import Campaign
 from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
@@ -158,8 +161,10 @@ def validate_common(
     special_action: str,
     effective_us: int | None,
     now_us: int,
+    campaigns: Mapping[str, Campaign | None],
 ) -> None:
-    """The fields every recorded item has."""
+    """The fields every recorded item has; campaigns: the campaign it names, as its owner
+    states it."""
     v.check(0 < len(request_id) <= 128, f"{p}request_id", "required, at most 128 characters")
     v.check(category in categories(), f"{p}category", "unknown category")
     v.check(department in departments(), f"{p}department", "unknown department")
@@ -167,10 +172,19 @@ def validate_common(
     v.check(not special_action or is_slug(special_action), f"{p}special_action", "must be a slug")
     v.check(not special_action or bool(campaign_id), f"{p}special_action", "needs a campaign_id")
     effective = now_us if effective_us is None else effective_us
-    v.check(
+    in_time = v.check(
         EARLIEST_US <= effective <= now_us + CLOCK_SKEW_US,
         f"{p}effective_time",
         "must not lie in the future",
+    )
+    campaign_rules.check(
+        v,
+        campaigns,
+        campaign_id,
+        special_action,
+        effective if in_time else None,
+        "effective_time",
+        p,
     )
 
 
@@ -199,7 +213,13 @@ class ActionInput:
         return hash64(repr(self))
 
 
-def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> ActionInput:
+def validate_action(
+    a: ActionInput,
+    now_us: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    p: str = "",
+) -> ActionInput:
     site = validate_ref(a.site, v, f"{p}site.")
     validate_common(
         v,
@@ -211,6 +231,7 @@ def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> 
         special_action=a.special_action,
         effective_us=a.effective_us,
         now_us=now_us,
+        campaigns=campaigns,
     )
     if v.check(a.action in Action.__members__.values(), f"{p}action", "required"):
         v.check(
@@ -221,10 +242,12 @@ def validate_action(a: ActionInput, now_us: int, v: Violations, p: str = "") -> 
     v.check(not a.region or is_region(a.region), f"{p}region", "must be a 6-digit division code")
     v.check(not a.case or bool(CASE_NAME.match(a.case)), f"{p}case", "must be cases/{case}")
     if a.action == Action.NOTIFY_RECTIFICATION:
+        # After the notice itself: a notice dated in the past may be overdue already.
         v.check(
-            a.due_us is not None and a.due_us > now_us,
+            a.due_us is not None
+            and a.due_us > (now_us if a.effective_us is None else a.effective_us),
             f"{p}due_time",
-            "required for a notice, in the future",
+            "required for a notice, after its effective time",
         )
         validate_problems(a.problems, v, f"{p}problems")
     else:
@@ -319,7 +342,11 @@ ROLLUP_ACTIONS: dict[tuple[int, int], str] = {
 
 
 def validate_disposition(
-    d: DispositionInput, now_us: int, v: Violations, p: str = ""
+    d: DispositionInput,
+    now_us: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    p: str = "",
 ) -> DispositionInput:
     site = validate_ref(d.site, v, f"{p}site.")
     validate_common(
@@ -332,6 +359,7 @@ def validate_disposition(
         special_action=d.special_action,
         effective_us=d.effective_us,
         now_us=now_us,
+        campaigns=campaigns,
     )
     v.check(
         0 < len(d.locator) <= MAX_LOCATOR,

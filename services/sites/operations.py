@@ -328,14 +328,18 @@ def publish_batch(
     etag: str,
     request_id: str,
     now_us: int,
+    publish_us: int,
 ) -> Batch:
-    """Every entry's notice in this transaction, or none (any refusal raises)."""
+    """Every entry's notice in this transaction, or none (any refusal raises); the notices
+    and the batch's figures are dated by its publish time."""
     batch = _own_batch(conn, principal, batch_id, etag)
     entries = store.entries_of(conn, batch.id)
     if not entries:
         raise FailedPrecondition("the batch has no entries", reason="EMPTY_BATCH")
-    if batch.due_us <= now_us:
-        raise FailedPrecondition("the batch's due time has passed", reason="DUE_TIME_PASSED")
+    if batch.due_us <= publish_us:
+        raise FailedPrecondition(
+            "the batch's due time is not after its publish time", reason="DUE_TIME_PASSED"
+        )
     name = batch_name(batch.id)
     items = [
         (
@@ -350,7 +354,7 @@ def publish_batch(
                 batch.campaign_id,
                 batch.special_action,
                 "",
-                None,
+                publish_us,
                 batch.due_us,
                 problems,
                 batch.id,
@@ -364,7 +368,7 @@ def publish_batch(
         raise FailedPrecondition(
             f"entry refused, nothing published: {e}", reason="ENTRY_REFUSED"
         ) from None
-    batch.state, batch.publish_us, batch.revision = PUBLISHED, now_us, batch.revision + 1
+    batch.state, batch.publish_us, batch.revision = PUBLISHED, publish_us, batch.revision + 1
     store.update_batch(conn, batch)
     rollups.apply(
         conn,
@@ -379,7 +383,7 @@ def publish_batch(
                     batch.campaign_id,
                     batch.special_action,
                 ),
-                day_of(now_us),
+                day_of(publish_us),
                 1,
             )
         ],

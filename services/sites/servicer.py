@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -14,9 +14,12 @@ from google.protobuf.message import Message
 
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
+from services.common import campaigns as campaign_rules
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.bulk import Importer, Outcome, unary_calls
+from services.common.campaigns import Campaign
+from services.common.catalogue import Catalogue, caller_metadata
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.db import BatchRun, hash64
@@ -28,7 +31,9 @@ from services.sites.domain import (
     APP_ROLLUP,
     BAN_CLOSE_ROLLUP,
     BATCH_ROLLUP,
+    CLOCK_SKEW_US,
     CONTENT_ROLLUP,
+    EARLIEST_US,
     SITE_ROLLUP,
     STATUS_ROLLUP,
     ActionInput,
@@ -190,11 +195,15 @@ def disposition_input(m: pb.DispositionInput) -> DispositionInput:
 
 
 def _prepare_disposition(
-    m: object, now: int, v: Violations, principal: Principal
+    m: object,
+    now: int,
+    v: Violations,
+    campaigns: Mapping[str, Campaign | None],
+    principal: Principal,
 ) -> DispositionInput:
     d = disposition_input(m)  # type: ignore[arg-type]
     check_record_department(principal, d.department, v)
-    return validate_disposition(d, now, v)
+    return validate_disposition(d, now, v, campaigns)
 
 
 def _request_id(request_id: str, v: Violations) -> None:
@@ -205,17 +214,19 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     messages = pb
     stats = STATS_ROLLUPS
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
         self.rt = runtime
         self.db = runtime.db
+        self.catalogue = catalogue
 
     async def RecordSiteAction(
         self, request: pb.RecordSiteActionRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordSiteActionResponse:
         principal = require_writer_for(request.action.department)
         now = self.rt.clock.now_us()
+        known = await self.catalogue.resolve([request.action.campaign_id], caller_metadata(context))
         v = Violations()
-        a = validate_action(action_input(request.action), now, v, "action.")
+        a = validate_action(action_input(request.action), now, v, known, "action.")
         v.raise_if_any()
         # Calls of one principal waiting at the same moment are written as one batch.
         answer = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
@@ -365,7 +376,11 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             "must be a slug, with a campaign_id",
         )
         due = to_us(b.due_time, b.HasField("due_time"))
-        v.check(due is not None and due > now, "batch.due_time", "required, in the future")
+        # A batch published with a past date may have its due time in the past too; the
+        # publish refuses a due time not after the publish time.
+        v.check(due is not None and due > EARLIEST_US, "batch.due_time", "required")
+        known = await self.catalogue.resolve([b.campaign_id], caller_metadata(context))
+        campaign_rules.check(v, known, b.campaign_id, b.special_action, None, "due_time", "batch.")
         v.raise_if_any()
 
         def work(c: sqlite3.Connection) -> Message:
@@ -417,13 +432,27 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         principal = require_role(*WRITERS)
         v = Violations()
         _request_id(request.request_id, v)
+        now = self.rt.clock.now_us()
+        given = to_us(request.publish_time, request.HasField("publish_time"))
+        publish = now if given is None else given
+        v.check(
+            EARLIEST_US <= publish <= now + CLOCK_SKEW_US,
+            "publish_time",
+            "must not lie in the future",
+        )
         v.raise_if_any()
         (batch_id,) = names.parse(request.name, "name", "noticeBatches")
-        now = self.rt.clock.now_us()
+        stored = await self.db.read(lambda c: store.get_batch(c, batch_id))
+        if stored is not None and stored.campaign_id:
+            known = await self.catalogue.resolve([stored.campaign_id], caller_metadata(context))
+            campaign_rules.check(
+                v, known, stored.campaign_id, stored.special_action, publish, "publish_time"
+            )
+            v.raise_if_any()
 
         def work(c: sqlite3.Connection) -> Message:
             batch = operations.publish_batch(
-                c, principal, batch_id, request.etag, request.request_id, now
+                c, principal, batch_id, request.etag, request.request_id, now, publish
             )
             return pb.PublishNoticeBatchResponse(batch=batch_pb(batch))
 
@@ -470,8 +499,13 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     ) -> pb.RecordDispositionResponse:
         principal = require_writer_for(request.disposition.department)
         now = self.rt.clock.now_us()
+        known = await self.catalogue.resolve(
+            [request.disposition.campaign_id], caller_metadata(context)
+        )
         v = Violations()
-        d = validate_disposition(disposition_input(request.disposition), now, v, "disposition.")
+        d = validate_disposition(
+            disposition_input(request.disposition), now, v, known, "disposition."
+        )
         v.raise_if_any()
         answer = await self.db.write_batched(DISPOSITION_CALLS, (principal, d, now), principal)
         return answer  # type: ignore[no-any-return]
@@ -482,6 +516,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> pb.ImportDispositionsResponse:
         principal: Principal = require_role(*WRITERS)
+        md = caller_metadata(context)
         results: list[pb.ItemResult] = []
 
         def keep(result: object) -> None:
@@ -502,6 +537,10 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             service="sites",
             clock=self.rt.clock,
             field="dispositions",
+            campaigns=lambda records: self.catalogue.resolve(
+                (r.campaign_id for r in records),  # type: ignore[attr-defined]
+                md,
+            ),
             prepare=partial(_prepare_disposition, principal=principal),
             write=lambda items, now: self.db.write_in_steps(
                 partial(
@@ -625,5 +664,7 @@ async def overdue_sweep(runtime: Runtime) -> None:
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
-    pb_grpc.add_SiteServiceServicer_to_server(SiteServicer(runtime), server)
+    catalogue = Catalogue(runtime.settings.cases_addr)
+    runtime.on_stop.append(catalogue.close)
+    pb_grpc.add_SiteServiceServicer_to_server(SiteServicer(runtime, catalogue), server)
     return [pb.DESCRIPTOR.services_by_name["SiteService"].full_name]

@@ -62,13 +62,18 @@ def test_import_accounts_with_bad_rows_is_partial_and_resumable(
 ) -> None:
     token = issue(running, "nrta")
     before = _accounts_of(running, "nrta")
-    rows = ["request_id,platform,platform_uid,kind,action,category,department,campaign_id"]
-    rows += [f"cli-{i},weibo,cli{i},user,ban,vulgar,nrta,netnet-2021" for i in range(250)]
+    # Dated inside the 2021 campaign (entered today, they happened then).
+    header = "request_id,platform,platform_uid,kind,action,category,department,campaign_id"
+    rows = [f"{header},effective_time"]
+    when = "2021-07-15T08:00:00Z"
+    rows += [f"cli-{i},weibo,cli{i},user,ban,vulgar,nrta,netnet-2021,{when}" for i in range(250)]
     rows += [
-        "cli-bad-1,weibo,x1,user,explode,vulgar,nrta,netnet-2021",  # unknown action
-        "cli-bad-2,weibo,x2,user,ban,unknown-category,nrta,",  # server refuses
-        "cli-bad-3,weibo,x3,robot,ban,vulgar,nrta,",  # unknown kind
-        "cli-bad-4,weibo,x4,user,ban,vulgar,mps,",  # another department's name
+        f"cli-bad-1,weibo,x1,user,explode,vulgar,nrta,netnet-2021,{when}",  # unknown action
+        "cli-bad-2,weibo,x2,user,ban,unknown-category,nrta,,",  # server refuses
+        "cli-bad-3,weibo,x3,robot,ban,vulgar,nrta,,",  # unknown kind
+        "cli-bad-4,weibo,x4,user,ban,vulgar,nrta,netnet-2021,",  # today: outside the campaign
+        f"cli-bad-5,weibo,x5,user,ban,vulgar,nrta,nosuch-2021,{when}",  # no such campaign
+        "cli-bad-6,weibo,x6,user,ban,vulgar,mps,,",  # another department's name
     ]
     path = tmp_path / "accounts.csv"
     path.write_text("\n".join(rows) + "\n")
@@ -79,7 +84,9 @@ def test_import_accounts_with_bad_rows_is_partial_and_resumable(
         ("252", "action"),
         ("253", "category"),
         ("254", "kind"),
-        ("255", "department"),
+        ("255", "effective_time"),
+        ("256", "campaign_id"),
+        ("257", "department"),
     ):
         assert any(line in r and field in r for r in first.stdout.splitlines()), first.stdout
     again = netnet(running, "import", "accounts", str(path), token=token)
@@ -112,6 +119,7 @@ def test_import_content_jsonl(running: RunningStack, tmp_path: Path) -> None:
             "department": "mct",
             "campaign_id": "netnet-2021",
             "special_action": "child-cult-videos",
+            "effective_time": "2021-08-02T09:30:00+08:00",
         }
         for i in range(30)
     ]
@@ -243,3 +251,54 @@ def _readme_block(heading: str) -> str:
     """The first python code block under a README heading (the docs must run as written)."""
     section = (ROOT / "README.md").read_text().split(heading, 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_demo_campaigns_period_shows_every_figure(running: RunningStack) -> None:
+    """The demo's records are dated inside the 2021 campaign: its period's status is the
+    campaign's whole status (no figure empty), and its bulletin speaks of that period."""
+    import asyncio
+
+    import grpc
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from netnet.gateway.v1 import gateway_pb2 as pb
+    from netnet.gateway.v1 import gateway_pb2_grpc
+
+    token = (running.data_dir / "admin.token").read_text().strip()
+    md = [("authorization", f"Bearer {token}")]
+    start, end = Timestamp(), Timestamp()
+    start.FromJsonString("2021-06-01T00:00:00Z")
+    end.FromJsonString("2021-09-01T00:00:00Z")
+
+    async def ask() -> tuple[pb.CampaignStatus, pb.CampaignStatus, str]:
+        async with grpc.aio.insecure_channel(running.env["NETNET_GATEWAY_ADDR"]) as channel:
+            gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
+            whole = await gateway.GetCampaignStatus(
+                pb.GetCampaignStatusRequest(campaign_id="netnet-2021"), metadata=md, timeout=10
+            )
+            period = await gateway.GetCampaignStatus(
+                pb.GetCampaignStatusRequest(
+                    campaign_id="netnet-2021", start_time=start, end_time=end
+                ),
+                metadata=md,
+                timeout=10,
+            )
+            bulletin = await gateway.GenerateBulletin(
+                pb.GenerateBulletinRequest(
+                    campaign_id="netnet-2021", start_time=start, end_time=end
+                ),
+                metadata=md,
+                timeout=10,
+            )
+            return whole.status, period.status, bulletin.text
+
+    whole, period, text = asyncio.run(ask())
+    assert period.complete and not period.figure_notes
+    assert period.total == whole.total
+    for field in pb.Figures.DESCRIPTOR.fields:
+        assert period.total.HasField(field.name), field.name
+        # At the tests' scale the cases are the five typical ones, all criminal.
+        if field.name != "cases_administrative":
+            assert getattr(period.total, field.name) > 0, field.name
+    assert "From 1 June 2021 to 31 August 2021" in text
+    assert "5 typical cases are announced" in text

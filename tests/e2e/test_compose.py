@@ -69,6 +69,9 @@ def test_four_services_and_a_postgres_profile(compose: dict[str, Any]) -> None:
     assert set(gateway["depends_on"]) == {"accounts", "sites", "cases"}
     for source, port in (("ACCOUNTS", 50051), ("SITES", 50052), ("CASES", 50053)):
         assert gateway["environment"][f"NETNET_{source}_ADDR"] == f"{source.lower()}:{port}"
+    # Accounts and sites learn campaigns from their owner, the cases service.
+    for name in ("accounts", "sites"):
+        assert services[name]["environment"]["NETNET_CASES_ADDR"] == "cases:50053", name
 
 
 def test_every_variable_is_documented(compose: dict[str, Any]) -> None:

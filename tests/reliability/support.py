@@ -229,9 +229,11 @@ class ServiceProcess:
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.key = ensure_key(data_dir / "signing.key")  # the server reads this same key
         self.env = service_env(data_dir, self.port, **(env or {}))
+        # The server reads this same key (the deployment's, shared with the campaigns' owner).
+        self.key = ensure_key(Path(self.env.get("NETNET_KEY_FILE") or data_dir / "signing.key"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
 

@@ -3,6 +3,7 @@ the same accounts, actions, statistics, request ids, change feed and audit chain
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -14,7 +15,7 @@ from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.server import RunningServer, start
-from tests.conftest import START_US, Tokens, channel_to, service_settings
+from tests.conftest import START_US, CampaignOwner, Tokens, channel_to, service_settings
 from tests.reliability.support import Model, Plan, assert_stats_match
 
 
@@ -45,19 +46,26 @@ def _record(request_id: str, uid: str, action: int = pb.ACTION_TYPE_BAN) -> pb.R
     )
 
 
-async def _start(data_dir: Path, clock: ManualClock) -> tuple[RunningServer, grpc.aio.Channel]:
-    server = await start(SPEC, service_settings(SPEC.name, data_dir), clock)
+async def _start(
+    data_dir: Path, clock: ManualClock, owner: CampaignOwner
+) -> tuple[RunningServer, grpc.aio.Channel]:
+    settings = replace(
+        service_settings(SPEC.name, data_dir), key_file=owner.key_file, cases_addr=owner.addr
+    )
+    server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     return server, channel
 
 
-async def test_records_survive_restart(data_dir: Path, tokens: Tokens, clock: ManualClock) -> None:
+async def test_records_survive_restart(
+    data_dir: Path, tokens: Tokens, clock: ManualClock, campaign_owner: CampaignOwner
+) -> None:
     md, auditor = tokens("cac"), tokens("cac", "auditor")
     plan = Plan("rs", "cac", 2_500, 1_000, 900, START_US)
     model = Model()
     model.add(plan)
 
-    server, channel = await _start(data_dir, clock)
+    server, channel = await _start(data_dir, clock, campaign_owner)
     try:
         stub = pb_grpc.AccountServiceStub(channel)
         first = await stub.RecordAction(_record("r-1", "u-1"), metadata=md)
@@ -86,7 +94,7 @@ async def test_records_survive_restart(data_dir: Path, tokens: Tokens, clock: Ma
     assert before_audit.ok and before_audit.entries_checked == 5
 
     clock.advance(60)
-    server, channel = await _start(data_dir, clock)
+    server, channel = await _start(data_dir, clock, campaign_owner)
     try:
         health = health_pb2_grpc.HealthStub(channel)
         check = await health.Check(health_pb2.HealthCheckRequest(service=""))

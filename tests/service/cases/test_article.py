@@ -27,6 +27,8 @@ from tests.service.cases.helpers import (
     vetted_draft,
 )
 
+OWN_CAMPAIGNS = True  # the tests make the campaigns they name
+
 
 def at(day: str) -> int:
     """Microseconds at 10:00 UTC on YYYY-MM-DD."""

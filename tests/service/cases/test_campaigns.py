@@ -22,6 +22,8 @@ from tests.service.cases.helpers import (
     ts,
 )
 
+OWN_CAMPAIGNS = True  # the tests make the campaigns they name
+
 ACTIONS = (("minors-environment", "Minors' online environment"), ("fan-circle", "Fan-circle chaos"))
 
 

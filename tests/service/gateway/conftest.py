@@ -41,7 +41,13 @@ def addrs() -> dict[str, str]:
 
 @pytest.fixture
 async def stack(serve, addrs: dict[str, str]) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
-    servers = {spec.name: await serve(spec) for spec in (ACCOUNTS, SITES, CASES)}
+    # Accounts and sites learn campaigns from this stack's cases service, as deployed.
+    cases = await serve(CASES)
+    servers = {
+        spec.name: await serve(spec, cases_addr=addrs.get("cases", f"127.0.0.1:{cases.port}"))
+        for spec in (ACCOUNTS, SITES)
+    }
+    servers["cases"] = cases
     targets = {name: addrs.get(name, f"127.0.0.1:{s.port}") for name, s in servers.items()}
     gateway_spec = replace(GATEWAY, register=partial(register, addrs=targets))
     servers["gateway"] = await serve(

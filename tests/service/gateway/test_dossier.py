@@ -31,6 +31,7 @@ class Linked:
 
     async def build(self) -> Linked:
         rec, clock = self.rec, self.rec.clock
+        await rec.campaign(C, "Net Net 2021")
         s = spb
         for action in (
             s.SITE_ACTION_TYPE_NOTIFY_RECTIFICATION,
@@ -150,6 +151,7 @@ async def test_dossier_refusals(linked: Linked, tokens: Tokens) -> None:
 
 async def test_dossier_without_links(stack: Stack, tokens: Tokens, clock: ManualClock) -> None:
     rec = Recorder(Api.of(stack), tokens, clock)
+    await rec.campaign(C, "Net Net 2021")
     case = await rec.case("mct", "M-1", cpb.CASE_KIND_ADMINISTRATIVE, C)
     got = await rec.api.gateway.GetCaseDossier(
         pb.GetCaseDossierRequest(name=case.name), metadata=tokens("mct"), timeout=5

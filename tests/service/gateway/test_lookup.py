@@ -30,6 +30,7 @@ class World:
 
     async def build(self) -> World:
         rec, s, a = self.rec, spb, apb
+        await rec.campaign(C, "Net Net 2021", [("minors", "Minors")])
         await rec.site("cac", "shared.example.com", s.SITE_ACTION_TYPE_CLOSE, C, "minors")
         got = await rec.site("mct", "shared.example.com", s.SITE_ACTION_TYPE_BAN, C)
         self.names["site"] = got.site.name

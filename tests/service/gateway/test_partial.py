@@ -17,7 +17,7 @@ from services.cases.__main__ import SPEC as CASES
 from services.common.clock import ManualClock
 from services.common.server import ServiceSpec
 from services.sites.__main__ import SPEC as SITES
-from tests.conftest import Tokens
+from tests.conftest import START_US, Tokens
 from tests.service.gateway.conftest import Stack
 from tests.service.gateway.helpers import (
     SOURCE_OF,
@@ -112,6 +112,7 @@ async def test_a_stopped_source_is_marked_and_comes_back(
 async def test_a_short_caller_deadline_bounds_every_source(stack: Stack, tokens: Tokens) -> None:
     """The per-source budget is cut to what is left of the caller's deadline."""
     api = Api.of(stack)
+    await Recorder(api, tokens, ManualClock(START_US)).campaign(C, "Net Net 2021")
     await stack.servers["accounts"].stop(0)
     started = time.perf_counter()
     status = await status_of(api, tokens("office"), C, deadline=0.5)

@@ -3,10 +3,14 @@ from __future__ import annotations
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
+from tests.conftest import CampaignOwner
 
 
 async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ignore[no-untyped-def]
     cac, mps = tokens("cac"), tokens("mps")
+    await stack.campaigns.CreateCampaign(
+        CampaignOwner.create_request("netnet-2021"), metadata=tokens("office", "admin")
+    )
     for i in range(3):
         await stack.accounts.RecordAction(
             apb.RecordActionRequest(

@@ -107,6 +107,7 @@ async def test_watch_keeps_the_query(stack: Stack, tokens: Tokens, clock: Manual
     """The watched query (departments filter) holds for every streamed status."""
     api = Api.of(stack)
     rec = Recorder(api, tokens, clock)
+    await rec.campaign(C, "Net Net 2021")
     call = watch(api, tokens("mps"), ("mps",))
     try:
         first, _ = await next_matching(call, lambda r: True, 5)

@@ -479,7 +479,7 @@ def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> 
 
     def item(m: pb.SiteActionInput) -> tuple[Principal, object, int]:
         v = Violations()
-        a = validate_action(action_input(m), START_US, v)
+        a = validate_action(action_input(m), START_US, v, {})
         assert not v.items
         return principal, a, START_US
 

@@ -814,6 +814,7 @@ class Case(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    REGISTER_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """cases/{id}"""
     number: _builtins.str
@@ -844,6 +845,12 @@ class Case(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def register_time(self) -> _timestamp_pb2.Timestamp:
+        """When the case was registered: what its figures are dated by. Given on create (not in
+        the future, within the campaign's period); the creation time when not given.
+        """
+
     def __init__(
         self,
         *,
@@ -864,10 +871,11 @@ class Case(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        register_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "facts", b"facts", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "facts", b"facts", "register_time", b"register_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assisting_departments", b"assisting_departments", "campaign_id", b"campaign_id", "categories", b"categories", "create_time", b"create_time", "etag", b"etag", "facts", b"facts", "kind", b"kind", "lead_department", b"lead_department", "lead_region", b"lead_region", "linked_resources", b"linked_resources", "name", b"name", "number", b"number", "provinces", b"provinces", "special_action", b"special_action", "state", b"state", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assisting_departments", b"assisting_departments", "campaign_id", b"campaign_id", "categories", b"categories", "create_time", b"create_time", "etag", b"etag", "facts", b"facts", "kind", b"kind", "lead_department", b"lead_department", "lead_region", b"lead_region", "linked_resources", b"linked_resources", "name", b"name", "number", b"number", "provinces", b"provinces", "register_time", b"register_time", "special_action", b"special_action", "state", b"state", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1676,7 +1684,9 @@ class PublishTypicalCaseRequest(_message.Message):
     @_builtins.property
     def typical_case(self) -> Global___TypicalCase:
         """Either the name of a draft alone (typicalCases/{id}), or case, title, region, summary
-        and outcome (the lead office's own text); the rest is filled in.
+        and outcome (the lead office's own text); the rest is filled in. publish_time, with
+        either, says when it was published: not in the future, within the campaign's period;
+        now when not given.
         """
 
     def __init__(

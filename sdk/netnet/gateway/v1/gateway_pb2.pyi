@@ -323,6 +323,7 @@ class CampaignStatus(_message.Message):
     SOURCES_FIELD_NUMBER: _builtins.int
     COMPLETE_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
+    FIGURE_NOTES_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     campaign_title: _builtins.str
     complete: _builtins.bool
@@ -341,6 +342,13 @@ class CampaignStatus(_message.Message):
     def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceHealth]: ...
     @_builtins.property
     def as_of(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def figure_notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FigureNote]:
+        """Figures that do not mean what their name says for this query, each with why: for a
+        period that is not the campaign's whole period, distinct figures (accounts, sites,
+        apps, suspects) count actions in the period, not distinct subjects.
+        """
+
     def __init__(
         self,
         *,
@@ -354,14 +362,40 @@ class CampaignStatus(_message.Message):
         sources: _abc.Iterable[Global___SourceHealth] | None = ...,
         complete: _builtins.bool = ...,
         as_of: _timestamp_pb2.Timestamp | None = ...,
+        figure_notes: _abc.Iterable[Global___FigureNote] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "end_time", b"end_time", "start_time", b"start_time", "total", b"total"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "campaign_id", b"campaign_id", "campaign_title", b"campaign_title", "complete", b"complete", "departments", b"departments", "end_time", b"end_time", "sources", b"sources", "special_actions", b"special_actions", "start_time", b"start_time", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "campaign_id", b"campaign_id", "campaign_title", b"campaign_title", "complete", b"complete", "departments", b"departments", "end_time", b"end_time", "figure_notes", b"figure_notes", "sources", b"sources", "special_actions", b"special_actions", "start_time", b"start_time", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CampaignStatus: _TypeAlias = CampaignStatus  # noqa: Y015
+
+@_typing.final
+class FigureNote(_message.Message):
+    """A plain statement about one figure of a status."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIGURE_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    figure: _builtins.str
+    """The Figures field it is about, e.g. "accounts_handled"."""
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        figure: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["figure", b"figure", "note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FigureNote: _TypeAlias = FigureNote  # noqa: Y015
 
 @_typing.final
 class GetCampaignStatusRequest(_message.Message):
