@@ -265,7 +265,16 @@ def _log(
         for rec in actions:
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
-            audit.append(conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us)
+            audit.append(
+                conn,
+                principal,
+                "RecordAction",
+                name,
+                rec.request_id,
+                "recorded",
+                now_us,
+                [store.AUDITED_ACTIONS.rows([rec.id])],
+            )
         return
     if actions:
         campaigns = {rec.campaign_id for rec in actions}
@@ -287,6 +296,7 @@ def _log(
             result.outcomes[0].request_id,
             result.audit_outcome(),
             now_us,
+            [store.AUDITED_ACTIONS.rows(rec.id for rec in actions)],
         )
 
 
@@ -337,5 +347,14 @@ def retract(
     rollups.apply(conn, ROLLUP, [(account.id, rec.rollup_key(), day_of(rec.effective_us), -1)])
     name = action_name(account_id, action_id)
     changes.append(conn, changes.RETRACTED, name, rec.department, rec.campaign_id, now_us)
-    audit.append(conn, principal, "RetractAction", name, request_id, "retracted", now_us)
+    audit.append(
+        conn,
+        principal,
+        "RetractAction",
+        name,
+        request_id,
+        "retracted",
+        now_us,
+        [store.AUDITED_RETRACTIONS.rows([rec.id])],
+    )
     return rec, account

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from services.accounts.domain import Account, ActionRecord
-from services.common import paging, rollups
+from services.common import audit, paging, rollups
 from services.common.db import insert_rows, rows_in
 
 ACCOUNT_COLS = (
@@ -16,6 +16,19 @@ ACTION_COLS = (
     "id, account_id, request_id, action, category, legal_basis, department, region, "
     "campaign_id, special_action, case_ref, actor, effective_us, suspend_until_us, "
     "record_us, retracted_us, retract_reason, retracted_by"
+)
+
+# What audit entries commit to: an action as recorded, and its retraction (its own write).
+AUDITED_ACTIONS = audit.covered(
+    "account_actions",
+    "id, account_id, request_key, request_id, body_hash, action, category, legal_basis, "
+    "department, region, campaign_id, special_action, case_ref, actor, effective_us, "
+    "suspend_until_us, record_us",
+)
+AUDITED_RETRACTIONS = audit.covered(
+    "account_actions",
+    "id, retracted_us, retract_reason, retracted_by",
+    name="account_action_retractions",
 )
 
 

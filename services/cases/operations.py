@@ -5,6 +5,7 @@ counters are restated by difference."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 
 from services.cases import store
@@ -63,9 +64,10 @@ def _log(
     now_us: int,
     campaign_id: str = "",
     kind: int = changes.UPDATED,
+    rows: Sequence[audit.Rows] = (),
 ) -> None:
     changes.append(conn, kind, name, principal.department, campaign_id, now_us)
-    audit.append(conn, principal, method, name, request_id, outcome, now_us)
+    audit.append(conn, principal, method, name, request_id, outcome, now_us, rows)
 
 
 def _event(
@@ -78,8 +80,8 @@ def _event(
     fields: list[str] | None = None,
     from_state: int = 0,
     to_state: int = 0,
-) -> None:
-    store.add_event(
+) -> int:
+    return store.add_event(
         conn,
         Event(
             0,
@@ -200,7 +202,7 @@ def create_case(
         revision=1,
     )
     store.save_case(conn, c)
-    _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
+    event = _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
     _restate(conn, None, (c, []))
     _log(
         conn,
@@ -212,6 +214,7 @@ def create_case(
         now_us,
         c.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return c
 
@@ -239,7 +242,7 @@ def update_case(
     store.save_case(conn, case)
     parties = store.parties_of(conn, case.id)
     _restate(conn, (before, parties), (case, parties))
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -257,6 +260,7 @@ def update_case(
         "updated " + ",".join(fields),
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return case
 
@@ -283,7 +287,7 @@ def transition(
     parties = store.parties_of(conn, case.id)
     _restate(conn, (before, parties), (case, parties))
     detail = f"{CaseState(before.state).name.lower()} → {CaseState(to_state).name.lower()}"
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -302,6 +306,7 @@ def transition(
         detail,
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return case
 
@@ -361,7 +366,7 @@ def add_party(
     )
     store.save_party(conn, party)
     kind = PartyKind(party.kind).name.lower()
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -379,6 +384,7 @@ def add_party(
         now_us,
         case.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return party
 
@@ -398,11 +404,11 @@ def record_measure(
         raise FailedPrecondition("coercive measures apply to suspects", reason="NOT_A_SUSPECT")
     before = _copy(parties)
     record = MeasureRecord(measure, time_us, principal.department)
-    store.add_measure(conn, party.id, record)
+    measure_id = store.add_measure(conn, party.id, record)
     party.measures.append(record)
     _restate(conn, (case, before), (case, parties))
     what = Measure(measure).name.lower().replace("_", " ")
-    _event(
+    event = _event(
         conn, principal, case, EventKind.MEASURE_RECORDED, f"{party.masked_name}: {what}", now_us
     )
     _log(
@@ -414,6 +420,7 @@ def record_measure(
         what,
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event]), store.AUDITED_MEASURES.rows([measure_id])],
     )
     return party
 
@@ -434,7 +441,7 @@ def record_sentence(
     party.sentence_months, party.sentence_fine_fen, party.sentence_us = months, fine_fen, time_us
     store.save_party(conn, party)
     _restate(conn, (case, before), (case, parties))
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -451,6 +458,7 @@ def record_sentence(
         "sentenced",
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return party
 
@@ -506,7 +514,7 @@ def publish_typical(
             )
         ],
     )
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -524,6 +532,7 @@ def publish_typical(
         now_us,
         case.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event]), store.AUDITED_TYPICAL.rows([t.id])],
     )
     return t
 
@@ -699,11 +708,15 @@ def accept(
                 "a clue joins a case of the receiving department's own (lead or assisting)",
                 reason="CASE_NOT_OURS",
             )
-        _event(conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us)
+        event = _event(
+            conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us
+        )
     else:
         assert new_case is not None
         case = create_case(conn, principal, new_case, request_id, now_us)
-        _event(conn, principal, case, EventKind.CLUE_JOINED, f"opened from clues/{clue.id}", now_us)
+        event = _event(
+            conn, principal, case, EventKind.CLUE_JOINED, f"opened from clues/{clue.id}", now_us
+        )
     h.state, h.resolve_us, h.resolved_by, h.case_id = (
         HandoverState.ACCEPTED,
         now_us,
@@ -724,6 +737,7 @@ def accept(
         f"accepted into {case_name(case.id)}",
         now_us,
         clue.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return h, case
 

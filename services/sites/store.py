@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from services.common import paging, rollups
+from services.common import audit, paging, rollups
 from services.common.bulk import next_id
 from services.common.db import hash64, rows_in
 from services.sites.domain import (
@@ -37,6 +37,23 @@ DISPOSITION_COLS = (
     "id, site_id, request_id, locator, content_sha256, perceptual_hash, category, "
     "measure, handler, department, campaign_id, special_action, actor, "
     "effective_us, record_us"
+)
+# What audit entries commit to: actions and dispositions as recorded, and a retraction (its
+# own write).
+AUDITED_ACTIONS = audit.covered(
+    "site_actions",
+    "id, site_id, request_key, request_id, body_hash, action, category, department, region, "
+    "campaign_id, special_action, case_ref, actor, effective_us, due_us, problems, "
+    "notice_batch_id, record_us",
+)
+AUDITED_RETRACTIONS = audit.covered(
+    "site_actions", "id, retracted_us, retract_reason, retracted_by", name="site_action_retractions"
+)
+AUDITED_DISPOSITIONS = audit.covered(
+    "dispositions",
+    "id, site_id, request_key, request_id, body_hash, locator, content_key, content_sha256, "
+    "perceptual_hash, category, measure, handler, department, campaign_id, special_action, "
+    "actor, effective_us, record_us",
 )
 
 
