@@ -18,10 +18,11 @@ ACTION_COLS = (
     "record_us, retracted_us, retract_reason, retracted_by"
 )
 
-# What audit entries commit to: an action as recorded, and its retraction (its own write).
+# What audit entries commit to: an action as recorded (not the lookup keys derived from it),
+# and its retraction (its own write).
 AUDITED_ACTIONS = audit.covered(
     "account_actions",
-    "id, account_id, request_key, request_id, body_hash, action, category, legal_basis, "
+    "id, account_id, request_id, action, category, legal_basis, "
     "department, region, campaign_id, special_action, case_ref, actor, effective_us, "
     "suspend_until_us, record_us",
 )

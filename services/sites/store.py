@@ -38,11 +38,11 @@ DISPOSITION_COLS = (
     "measure, handler, department, campaign_id, special_action, actor, "
     "effective_us, record_us"
 )
-# What audit entries commit to: actions and dispositions as recorded, and a retraction (its
-# own write).
+# What audit entries commit to: actions and dispositions as recorded (not the lookup keys
+# derived from them), and a retraction (its own write).
 AUDITED_ACTIONS = audit.covered(
     "site_actions",
-    "id, site_id, request_key, request_id, body_hash, action, category, department, region, "
+    "id, site_id, request_id, action, category, department, region, "
     "campaign_id, special_action, case_ref, actor, effective_us, due_us, problems, "
     "notice_batch_id, record_us",
 )
@@ -51,7 +51,7 @@ AUDITED_RETRACTIONS = audit.covered(
 )
 AUDITED_DISPOSITIONS = audit.covered(
     "dispositions",
-    "id, site_id, request_key, request_id, body_hash, locator, content_key, content_sha256, "
+    "id, site_id, request_id, locator, content_sha256, "
     "perceptual_hash, category, measure, handler, department, campaign_id, special_action, "
     "actor, effective_us, record_us",
 )
