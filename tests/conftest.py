@@ -20,12 +20,13 @@ START_US = 1_625_097_600_000_000  # 2021-07-01T00:00:00Z
 os.environ.setdefault("NETNET_LOG_FORMAT", "json")
 
 
-def service_settings(service: str, data_dir: Path) -> Settings:
+def service_settings(service: str, data_dir: Path, more: dict[str, str] | None = None) -> Settings:
     env = {
         "NETNET_DATA_DIR": str(data_dir),
         f"NETNET_{service.upper()}_ADDR": "127.0.0.1:0",
         f"NETNET_{service.upper()}_METRICS_PORT": "0",
         "NETNET_DRAIN_SECONDS": "2",
+        **(more or {}),
     }
     return load_settings(service, env)
 

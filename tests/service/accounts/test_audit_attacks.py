@@ -1,0 +1,254 @@
+"""Attacks on the accounts database by someone holding the file but not the audit key: each
+is found by VerifyAuditChain, with the entry where the chain stops holding."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.common.v1 import common_pb2
+from services.accounts.__main__ import SPEC
+from services.common.clock import ManualClock
+from services.common.server import RunningServer, start
+from tests.conftest import channel_to, service_settings
+from tests.service.accounts.helpers import Stub, Tokens, action, record, stream
+from tests.service.accounts.test_audit import _verify, _write_some
+from tests.service.audit_support import cut_tail, execute, rewrite_plain
+
+# _write_some's five entries: 1 and 2 record actions 1 and 2, 3 retracts action 1, 4 imports
+# action 3 (with a duplicate and a refused record), 5 records action 4.
+
+
+def _checkpoint_file(server: RunningServer) -> Path:
+    s = server.runtime.settings
+    return s.audit_checkpoint_dir / "accounts.audit-checkpoints.jsonl"
+
+
+async def _verify_with(
+    stub: Stub, tokens: Tokens, checkpoints: list[common_pb2.AuditCheckpoint]
+) -> common_pb2.AuditVerification:
+    reply = await stub.VerifyAuditChain(
+        pb.VerifyAuditChainRequest(checkpoints=checkpoints), metadata=tokens("office", "auditor")
+    )
+    return reply.verification
+
+
+def _checkpoints(path: Path) -> list[common_pb2.AuditCheckpoint]:
+    """The checkpoint file's lines as the CLI sends them."""
+    out = []
+    for line in path.read_text().splitlines():
+        d = json.loads(line)
+        cp = common_pb2.AuditCheckpoint(
+            service=d["service"],
+            seq=d["seq"],
+            hash=d["hash"],
+            keyed_from_seq=d["keyed_from"],
+            mac=d["mac"],
+        )
+        cp.time.FromMicroseconds(d["time_us"])
+        out.append(cp)
+    return out
+
+
+async def test_a_tail_cut_below_a_checkpoint_is_detected(
+    data_dir: Path, tokens: Tokens, clock: ManualClock
+) -> None:
+    """The newest entries deleted and the head moved back while the service is down: the chain
+    left verifies on its own, but the checkpoint written when the service stopped does not
+    fit it."""
+    settings = service_settings(SPEC.name, data_dir)
+    server = await start(SPEC, settings, clock)
+    channel = await channel_to(server.port)
+    try:
+        await _write_some(pb_grpc.AccountServiceStub(channel), tokens, clock)
+    finally:
+        await channel.close()
+        await server.stop(0)
+    cut_tail(settings.database_path, keep=3)
+
+    server = await start(SPEC, settings, clock)
+    channel = await channel_to(server.port)
+    try:
+        v = await _verify(pb_grpc.AccountServiceStub(channel), tokens)
+    finally:
+        await channel.close()
+        await server.stop(0)
+    assert (v.ok, v.entries_checked, v.first_bad_seq) == (False, 3, 4)
+    assert "entries 4-5 were cut" in v.problem
+    assert (v.head_seq, v.newest_checkpoint_seq) == (3, 5)
+    assert v.checkpoints_checked >= 1
+
+
+async def test_a_checkpoint_kept_elsewhere_finds_the_cut(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    """The service's own checkpoint file removed with the cut: the copy an operator kept,
+    sent with the call, still finds it. Without any checkpoint, a cut leaves no trace."""
+    await _write_some(stub, tokens, clock)
+    from services.common.server import checkpoint
+
+    made = await checkpoint(server.runtime)
+    assert made is not None and made.seq == 5
+    kept = _checkpoints(_checkpoint_file(server))
+    assert [c.seq for c in kept] == [5]
+    assert (await _verify_with(stub, tokens, kept)).ok
+
+    _checkpoint_file(server).unlink()
+    cut_tail(server.runtime.settings.database_path, keep=2)
+    blind = await _verify(stub, tokens)
+    assert (blind.ok, blind.checkpoints_checked, blind.head_seq) == (True, 0, 2)
+    v = await _verify_with(stub, tokens, kept)
+    assert (v.ok, v.first_bad_seq, v.checkpoints_checked) == (False, 3, 1)
+    assert "entries 3-5 were cut" in v.problem
+
+
+async def test_a_forged_checkpoint_is_refused(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    from services.common.server import checkpoint
+
+    await _write_some(stub, tokens, clock)
+    await checkpoint(server.runtime)
+    (cp,) = _checkpoints(_checkpoint_file(server))
+    cp.seq = 9  # a checkpoint claiming more entries than were written
+    v = await _verify_with(stub, tokens, [cp])
+    assert (v.ok, v.first_bad_seq) == (False, 9)
+    assert "not signed with the audit key" in v.problem
+
+
+async def test_an_edit_with_every_later_link_recomputed_is_detected(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    """Entry 2 edited, and every link from it on and the head recomputed as sha256 (all anyone
+    without the key can do): entry 2 is not a keyed link."""
+    await _write_some(stub, tokens, clock)
+    path = server.runtime.settings.database_path
+    execute(path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 2")
+    rewrite_plain(path, from_seq=2)
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.first_bad_seq, v.entries_checked) == (False, 2, 1)
+    assert "keyed hash" in v.problem
+
+
+async def test_a_whole_chain_rewritten_without_the_key_is_detected(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    await _write_some(stub, tokens, clock)
+    path = server.runtime.settings.database_path
+    execute(path, "DELETE FROM audit_log WHERE seq = 3")  # the retraction, gone
+    execute(path, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
+    rewrite_plain(path, from_seq=1)
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.first_bad_seq) == (False, 1)
+
+
+@pytest.mark.parametrize(
+    ("sql", "first_bad", "problem"),
+    [
+        (
+            "UPDATE account_actions SET category = 'vulgar' WHERE id = 2",
+            2,
+            "rows differ from what entry 2 wrote",
+        ),
+        (
+            "UPDATE account_actions SET department = 'mps' WHERE id = 3",
+            4,  # written by the import batch
+            "rows differ from what entry 4 wrote",
+        ),
+        (
+            "UPDATE account_actions SET effective_us = effective_us - 1 WHERE id = 4",
+            5,
+            "rows differ from what entry 5 wrote",
+        ),
+        ("DELETE FROM account_actions WHERE id = 2", 2, "account_actions rows 2 of entry 2"),
+        ("DELETE FROM account_actions WHERE id = 3", 4, "account_actions rows 3 of entry 4"),
+        (
+            # An action un-retracted: its retraction's entry no longer matches it.
+            "UPDATE account_actions SET retracted_us = NULL, retract_reason = '' WHERE id = 1",
+            3,
+            "rows differ from what entry 3 wrote",
+        ),
+    ],
+    ids=[
+        "edit-recorded",
+        "edit-imported",
+        "edit-time",
+        "delete-recorded",
+        "delete-imported",
+        "undo-retraction",
+    ],
+)
+async def test_an_edited_or_deleted_action_is_detected(
+    stub: Stub,
+    tokens: Tokens,
+    clock: ManualClock,
+    server: RunningServer,
+    sql: str,
+    first_bad: int,
+    problem: str,
+) -> None:
+    await _write_some(stub, tokens, clock)
+    assert (await _verify(stub, tokens)).ok
+    execute(server.runtime.settings.database_path, sql)
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.first_bad_seq, v.entries_checked) == (False, first_bad, first_bad - 1)
+    assert problem in v.problem
+
+
+async def test_what_changes_by_right_keeps_verifying(
+    stub: Stub, tokens: Tokens, clock: ManualClock
+) -> None:
+    """An account's status moves with later actions and retractions; a retraction marks its
+    action: none of it is an edit of what an entry committed to."""
+    md = tokens("cac")
+    ban = await record(stub, md, action("b1", "u1", pb.ACTION_TYPE_BAN))
+    await record(stub, md, action("w1", "u1", pb.ACTION_TYPE_WARN))
+    await stub.RetractAction(
+        pb.RetractActionRequest(request_id="x1", name=ban.action.name, reason="wrong"),
+        metadata=md,
+    )
+    reply = await stub.ImportActions(
+        stream([[action(f"i{n}", f"u{n % 7}", pb.ACTION_TYPE_RESTRICT) for n in range(40)]]),
+        metadata=md,
+    )
+    assert reply.summary.accepted == 40
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.entries_checked, v.data_rows_checked) == (True, 4, 1 + 1 + 1 + 40)
+
+
+async def test_the_audit_key_is_its_own_file(
+    data_dir: Path, tokens: Tokens, clock: ManualClock, tmp_path: Path
+) -> None:
+    """NETNET_AUDIT_KEY_FILE names it; created on first start (owner only), apart from the
+    token key. A chain checked with another key does not verify."""
+    elsewhere = tmp_path / "keys" / "audit.key"
+    settings = service_settings(SPEC.name, data_dir, {"NETNET_AUDIT_KEY_FILE": str(elsewhere)})
+    assert settings.audit_key_file == elsewhere
+    server = await start(SPEC, settings, clock)
+    channel = await channel_to(server.port)
+    try:
+        stub = pb_grpc.AccountServiceStub(channel)
+        await _write_some(stub, tokens, clock)
+        assert (await _verify(stub, tokens)).ok
+    finally:
+        await channel.close()
+        await server.stop(0)
+    assert elsewhere.stat().st_mode & 0o777 == 0o600
+    assert elsewhere.read_text() != settings.key_file.read_text()
+    assert not (data_dir / "audit.key").exists()
+
+    os.replace(elsewhere, tmp_path / "old.key")  # a new key appears on the next start
+    server = await start(SPEC, settings, clock)
+    channel = await channel_to(server.port)
+    try:
+        v = await _verify(pb_grpc.AccountServiceStub(channel), tokens)
+    finally:
+        await channel.close()
+        await server.stop(0)
+    assert not v.ok
+    assert "not signed with the audit key" in v.problem  # the stop's checkpoint: another key
