@@ -196,7 +196,8 @@ async def test_an_edited_or_deleted_action_is_detected(
     assert (await _verify(stub, tokens)).ok
     execute(server.runtime.settings.database_path, sql)
     v = await _verify(stub, tokens)
-    assert (v.ok, v.first_bad_seq, v.entries_checked) == (False, first_bad, first_bad - 1)
+    assert not v.ok
+    assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
     assert problem in v.problem
 
 
