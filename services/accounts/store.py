@@ -30,6 +30,7 @@ AUDITED_RETRACTIONS = audit.covered(
     "account_actions",
     "id, retracted_us, retract_reason, retracted_by",
     name="account_action_retractions",
+    every_row=False,
 )
 
 

@@ -56,6 +56,9 @@ class Covered:
     name: str
     table: str
     columns: str  # the first is the row id
+    # Every row of the table (from the first an entry committed to on) is some entry's: a
+    # row no entry wrote was put there by other means.
+    every_row: bool = True
 
     def rows(self, ids: Iterable[int]) -> Rows:
         return Rows(self, list(ids))
@@ -70,9 +73,9 @@ class Rows:
 COVERED: dict[str, Covered] = {}
 
 
-def covered(table: str, columns: str, name: str = "") -> Covered:
+def covered(table: str, columns: str, name: str = "", every_row: bool = True) -> Covered:
     """Declare (once, at import) rows that entries commit to; verify finds them by name."""
-    c = Covered(name or table, table, columns)
+    c = Covered(name or table, table, columns, every_row)
     if COVERED.setdefault(c.name, c) != c:
         raise ValueError(f"{c.name!r} is declared twice, differently")
     return c
@@ -356,9 +359,16 @@ class _Walk:
     rows: int = 0
     prev: str = ""
     wanted: dict[int, list[Checkpoint]] = field(default_factory=dict)
+    # per covered table (every_row): the first id committed to, and how many ids
+    tables: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def committed(self, c: Covered, ids: list[int]) -> None:
+        if c.every_row and ids:
+            first, n = self.tables.get(c.table, (ids[0], 0))
+            self.tables[c.table] = (min(first, ids[0]), n + len(ids))
 
 
-def _data_problem(conn: sqlite3.Connection, e: Entry) -> tuple[str, int]:
+def _data_problem(conn: sqlite3.Connection, e: Entry, w: _Walk) -> tuple[str, int]:
     """What is wrong with the rows the entry commits to ("" if nothing), and how many were
     read."""
     h = hashlib.sha256()
@@ -370,6 +380,7 @@ def _data_problem(conn: sqlite3.Connection, e: Entry) -> tuple[str, int]:
         rows = _read(conn, c, runs)
         read += len(rows)
         want = [i for first, last in _ranges(runs) for i in range(first, last + 1)]
+        w.committed(c, want)
         got = [r[0] for r in rows]
         if got != want:
             missing = _runs(sorted(set(want).difference(got)))  # type: ignore[arg-type]
@@ -431,7 +442,7 @@ def verify(
             elif not hmac.compare_digest(mac(key, _link_message(e)), e.hash):
                 return bad(e.seq, "entry content does not match its keyed hash")
             if e.data:
-                problem, read = _data_problem(conn, e)
+                problem, read = _data_problem(conn, e, w)
                 w.rows += read
                 if problem:
                     return bad(e.seq, problem)
@@ -451,6 +462,10 @@ def verify(
             f"chain ends at entry {w.checked} but a checkpoint signed entry {newest}: "
             f"entries {w.checked + 1}-{newest} were cut",
         )
+    for table, (first, n) in w.tables.items():
+        (stored,) = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE id >= ?", (first,)).fetchone()
+        if stored != n:
+            return bad(0, f"{table}: {stored - n} of its rows from id {first} on no entry wrote")
     return Verification(
         True, w.checked, 0, "", w.rows, len(checkpoints), head_seq, keyed_from, newest
     )

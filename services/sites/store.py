@@ -47,7 +47,10 @@ AUDITED_ACTIONS = audit.covered(
     "notice_batch_id, record_us",
 )
 AUDITED_RETRACTIONS = audit.covered(
-    "site_actions", "id, retracted_us, retract_reason, retracted_by", name="site_action_retractions"
+    "site_actions",
+    "id, retracted_us, retract_reason, retracted_by",
+    name="site_action_retractions",
+    every_row=False,
 )
 AUDITED_DISPOSITIONS = audit.covered(
     "dispositions",

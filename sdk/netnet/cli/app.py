@@ -436,7 +436,7 @@ def _checkpoint_lines(paths: list[Path]) -> list[Any]:
 def _audit_note(v: Any) -> str:
     """Where the chain broke, or what the check could not cover."""
     if not v.ok:
-        return f"[red]entry {v.first_bad_seq}: {v.problem}[/]"
+        return f"[red]{f'entry {v.first_bad_seq}: ' if v.first_bad_seq else ''}{v.problem}[/]"
     notes = []
     if v.keyed_from_seq > 1:
         notes.append(f"entries 1-{v.keyed_from_seq - 1} predate the audit key (sha256 only)")

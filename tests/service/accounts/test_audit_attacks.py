@@ -87,8 +87,9 @@ async def test_a_tail_cut_below_a_checkpoint_is_detected(
 async def test_a_checkpoint_kept_elsewhere_finds_the_cut(
     stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    """The service's own checkpoint file removed with the cut: the copy an operator kept,
-    sent with the call, still finds it. Without any checkpoint, a cut leaves no trace."""
+    """The service's own checkpoint file removed with the cut, and the rows the cut entries
+    wrote: the copy an operator kept, sent with the call, still finds it. Without any
+    checkpoint, such a cut leaves no trace."""
     await _write_some(stub, tokens, clock)
     from services.common.server import checkpoint
 
@@ -99,7 +100,9 @@ async def test_a_checkpoint_kept_elsewhere_finds_the_cut(
     assert (await _verify_with(stub, tokens, kept)).ok
 
     _checkpoint_file(server).unlink()
-    cut_tail(server.runtime.settings.database_path, keep=2)
+    path = server.runtime.settings.database_path
+    cut_tail(path, keep=2)
+    execute(path, "DELETE FROM account_actions WHERE id > 2")  # what entries 4 and 5 wrote
     blind = await _verify(stub, tokens)
     assert (blind.ok, blind.checkpoints_checked, blind.head_seq) == (True, 0, 2)
     v = await _verify_with(stub, tokens, kept)
@@ -253,3 +256,35 @@ async def test_the_audit_key_is_its_own_file(
         await server.stop(0)
     assert not v.ok
     assert "not signed with the audit key" in v.problem  # the stop's checkpoint: another key
+
+
+async def test_a_tail_cut_leaving_its_rows_is_detected(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    """No checkpoint needed when the cut entries' rows are still there: no entry wrote them."""
+    await _write_some(stub, tokens, clock)
+    _checkpoint_file(server).unlink(missing_ok=True)
+    cut_tail(server.runtime.settings.database_path, keep=3)
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.entries_checked, v.first_bad_seq) == (False, 3, 0)
+    assert v.problem == "account_actions: 2 of its rows from id 1 on no entry wrote"
+
+
+async def test_an_inserted_action_is_detected(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    await _write_some(stub, tokens, clock)
+    columns = (
+        "id, account_id, request_key, request_id, body_hash, action, category, legal_basis, "
+        "department, region, campaign_id, special_action, case_ref, actor, effective_us, "
+        "record_us"
+    )
+    execute(
+        server.runtime.settings.database_path,
+        f"INSERT INTO account_actions ({columns}) SELECT 99, account_id, 99, 'forged', 0, "
+        "action, category, legal_basis, department, region, campaign_id, special_action, "
+        "case_ref, actor, effective_us, record_us FROM account_actions WHERE id = 2",
+    )
+    v = await _verify(stub, tokens)
+    assert (v.ok, v.entries_checked) == (False, 5)
+    assert v.problem == "account_actions: 1 of its rows from id 1 on no entry wrote"
