@@ -222,11 +222,11 @@ def _record(
     ids_taken(conn, "account_actions", next_action)
     store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
     store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
-    store.insert_actions(conn, rows)
+    written = store.insert_actions(conn, rows)
     yield
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     actions = [rec for _, _, rec in rows]
-    _log(conn, principal, actions, result, now_us, each=calls)
+    _log(conn, principal, actions, result, now_us, each=calls, written=written)
     return Recorded(result, actions, touched, new_ids)
 
 
@@ -260,6 +260,7 @@ def _log(
     result: BatchResult,
     now_us: int,
     each: bool,
+    written: audit.Written | None = None,
 ) -> None:
     if each:
         for rec in actions:
@@ -296,7 +297,7 @@ def _log(
             result.outcomes[0].request_id,
             result.audit_outcome(),
             now_us,
-            [store.AUDITED_ACTIONS.rows(rec.id for rec in actions)],
+            [store.AUDITED_ACTIONS.rows((rec.id for rec in actions), written)],
         )
 
 

@@ -91,37 +91,40 @@ def update_accounts(conn: sqlite3.Connection, accounts: list[Account]) -> None:
     )
 
 
-def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]) -> None:
-    """rows: (request key, body hash, action)."""
-    insert_rows(
-        conn,
-        f"account_actions (request_key, body_hash, {ACTION_COLS})",
-        [
-            (
-                key,
-                body,
-                r.id,
-                r.account_id,
-                r.request_id,
-                r.action,
-                r.category,
-                r.legal_basis,
-                r.department,
-                r.region,
-                r.campaign_id,
-                r.special_action,
-                r.case,
-                r.actor,
-                r.effective_us,
-                r.suspend_until_us,
-                r.record_us,
-                r.retracted_us,
-                r.retract_reason,
-                r.retracted_by,
-            )
-            for key, body, r in rows
-        ],
-    )
+INSERTED_ACTION_COLS = f"request_key, body_hash, {ACTION_COLS}"
+
+
+def insert_actions(
+    conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]
+) -> audit.Written:
+    """rows: (request key, body hash, action). Returns what it inserted."""
+    values: list[tuple[object, ...]] = [
+        (
+            key,
+            body,
+            r.id,
+            r.account_id,
+            r.request_id,
+            r.action,
+            r.category,
+            r.legal_basis,
+            r.department,
+            r.region,
+            r.campaign_id,
+            r.special_action,
+            r.case,
+            r.actor,
+            r.effective_us,
+            r.suspend_until_us,
+            r.record_us,
+            r.retracted_us,
+            r.retract_reason,
+            r.retracted_by,
+        )
+        for key, body, r in rows
+    ]
+    insert_rows(conn, f"account_actions ({INSERTED_ACTION_COLS})", values)
+    return INSERTED_ACTION_COLS, values
 
 
 def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str) -> None:

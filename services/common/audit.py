@@ -18,9 +18,13 @@ import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from services.common.context import Principal
 from services.common.db import add_row, group_value, keep_value
@@ -60,14 +64,20 @@ class Covered:
     # row no entry wrote was put there by other means.
     every_row: bool = True
 
-    def rows(self, ids: Iterable[int]) -> Rows:
-        return Rows(self, list(ids))
+    def rows(self, ids: Iterable[int], written: Written | None = None) -> Rows:
+        return Rows(self, list(ids), written)
+
+
+# The rows as the write inserted them: (the insert's column list, the value tuples), in id
+# order. An import batch hashes them as they are, without reading them back.
+Written = tuple[str, Sequence[tuple[object, ...]]]
 
 
 @dataclass(frozen=True)
 class Rows:
     covered: Covered
     ids: list[int]
+    written: Written | None = None
 
 
 COVERED: dict[str, Covered] = {}
@@ -209,16 +219,42 @@ def _hash_rows(h: hashlib._Hash, part: str, rows: list[tuple[object, ...]]) -> N
     h.update(b"\n")
 
 
+@cache
+def _picker(covered_columns: str, inserted: str) -> Callable[[tuple[object, ...]], Any]:
+    names = [c.strip() for c in inserted.split(",")]
+    return itemgetter(*[names.index(c.strip()) for c in covered_columns.split(",")])
+
+
+# What a column gives back as it was given (a bool or an enum comes back a plain int).
+_AS_STORED = frozenset({int, str, float, bytes, type(None)})
+
+
+def _as_written(r: Rows) -> list[tuple[object, ...]] | None:
+    """The covered columns of the rows as inserted, when they are what a read would give."""
+    assert r.written is not None
+    columns, values = r.written
+    picked = list(map(_picker(r.covered.columns, columns), values))
+    if [p[0] for p in picked] != sorted(r.ids):
+        return None
+    if not set(map(type, chain.from_iterable(picked))) <= _AS_STORED:
+        return None
+    return picked
+
+
 def _commit_to(conn: sqlite3.Connection, rows: Sequence[Rows]) -> tuple[str, str]:
-    """The data text and hash of the rows a write produced, read as stored (the same read
-    verify makes: one statement per run of ids, not one per row)."""
-    parts = [(r.covered, _runs(r.ids)) for r in rows if r.ids]
+    """The data text and hash of the rows a write produced: as inserted when the write
+    hands them over (an import batch), else read as stored (the read verify makes: one
+    statement per run of ids, not one per row)."""
+    parts = [(r, _runs(r.ids)) for r in rows if r.ids]
     if not parts:
         return "", ""
     h = hashlib.sha256()
-    for c, runs in parts:
-        _hash_rows(h, f"{c.name}:{runs}", _read(conn, c, runs))
-    return ";".join(f"{c.name}:{runs}" for c, runs in parts), h.hexdigest()
+    for r, runs in parts:
+        found = _as_written(r) if r.written else None
+        if found is None:
+            found = _read(conn, r.covered, runs)
+        _hash_rows(h, f"{r.covered.name}:{runs}", found)
+    return ";".join(f"{r.covered.name}:{runs}" for r, runs in parts), h.hexdigest()
 
 
 def _head(conn: sqlite3.Connection) -> tuple[int, str]:

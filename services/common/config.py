@@ -113,6 +113,11 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
     directory = data_dir(env)
+    if audit_key_file(env).absolute() == key_file(env).absolute():
+        raise ConfigError(
+            "NETNET_AUDIT_KEY_FILE must not be the token signing key (NETNET_KEY_FILE): "
+            "whoever can issue tokens could then rewrite the audit chain"
+        )
     db = env.get("NETNET_DATABASE_URL") or ""
     if db and not db.startswith("sqlite:///"):
         raise ConfigError(

@@ -488,7 +488,7 @@ def _dispositions(
         )
         outcome.record_id, outcome.name = row.id, disposition_name(site.id, row.id)
     book.save()
-    store.insert_dispositions(conn, rows)
+    written = store.insert_dispositions(conn, rows)
     duplicates = [o for o in result.outcomes if o.duplicate]
     sites = store.disposition_sites(conn, [o.record_id for o in duplicates])
     for o in duplicates:
@@ -528,7 +528,7 @@ def _dispositions(
             result.outcomes[0].request_id,
             result.audit_outcome(),
             now_us,
-            [store.AUDITED_DISPOSITIONS.rows(row.id for _, row in rows)],
+            [store.AUDITED_DISPOSITIONS.rows((row.id for _, row in rows), written)],
         )
     return result
 

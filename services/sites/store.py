@@ -420,35 +420,40 @@ def entries_of(conn: sqlite3.Connection, batch_id: int) -> list[tuple[SiteRef, t
     return [(SiteRef(*r[:6]), tuple(json.loads(r[6]))) for r in rows]
 
 
-def insert_dispositions(conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]) -> None:
-    """rows: (body_hash, disposition)."""
+INSERTED_DISPOSITION_COLS = f"request_key, body_hash, content_key, {DISPOSITION_COLS}"
+
+
+def insert_dispositions(
+    conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]
+) -> audit.Written:
+    """rows: (body_hash, disposition). Returns what it inserted."""
+    values: list[tuple[object, ...]] = [
+        (
+            hash64(d.request_id),
+            body,
+            hash64(d.content_sha256),
+            d.id,
+            d.site_id,
+            d.request_id,
+            d.locator,
+            d.content_sha256,
+            d.perceptual_hash,
+            d.category,
+            d.measure,
+            d.handler,
+            d.department,
+            d.campaign_id,
+            d.special_action,
+            d.actor,
+            d.effective_us,
+            d.record_us,
+        )
+        for body, d in rows
+    ]
     conn.executemany(
-        f"INSERT INTO dispositions (request_key, body_hash, content_key, {DISPOSITION_COLS}) "
-        f"VALUES ({_in(18)})",
-        [
-            (
-                hash64(d.request_id),
-                body,
-                hash64(d.content_sha256),
-                d.id,
-                d.site_id,
-                d.request_id,
-                d.locator,
-                d.content_sha256,
-                d.perceptual_hash,
-                d.category,
-                d.measure,
-                d.handler,
-                d.department,
-                d.campaign_id,
-                d.special_action,
-                d.actor,
-                d.effective_us,
-                d.record_us,
-            )
-            for body, d in rows
-        ],
+        f"INSERT INTO dispositions ({INSERTED_DISPOSITION_COLS}) VALUES ({_in(18)})", values
     )
+    return INSERTED_DISPOSITION_COLS, values
 
 
 def get_dispositions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, DispositionRow]:

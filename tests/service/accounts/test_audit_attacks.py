@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 from pathlib import Path
 
+import grpc
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
@@ -14,11 +17,20 @@ from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
+from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.server import RunningServer, start
 from tests.conftest import channel_to, service_settings
-from tests.service.accounts.helpers import Stub, Tokens, action, record, stream
+from tests.service.accounts.helpers import (
+    Stub,
+    Tokens,
+    action,
+    bad_fields,
+    expect_error,
+    record,
+    stream,
+)
 from tests.service.accounts.test_audit import _verify, _write_some
-from tests.service.audit_support import cut_tail, execute, rewrite_plain
+from tests.service.audit_support import cut_tail, execute, plain_link, rewrite_plain
 
 # _write_some's five entries: 1 and 2 record actions 1 and 2, 3 retracts action 1, 4 imports
 # action 3 (with a duplicate and a refused record), 5 records action 4.
@@ -288,3 +300,76 @@ async def test_an_inserted_action_is_detected(
     v = await _verify(stub, tokens)
     assert (v.ok, v.entries_checked) == (False, 5)
     assert v.problem == "account_actions: 1 of its rows from id 1 on no entry wrote"
+
+
+def _database_of_an_earlier_release(path: Path) -> None:
+    """An accounts database as the release before the keyed chain left it: two actions
+    recorded, each with a plain sha256 link."""
+    runtime = path.parent / "runtime-before"
+    runtime.mkdir(parents=True)
+    for sql in sorted(RUNTIME_MIGRATIONS.glob("[0-9]*.sql")):
+        if sql.name < "0007":
+            shutil.copy(sql, runtime / sql.name)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert SPEC.migrations is not None
+        apply_migrations(conn, [("runtime", runtime), ("accounts", SPEC.migrations)])
+        conn.execute(
+            "INSERT INTO accounts VALUES (1, 1, 'weibo', 'u1', 1, '', 5, NULL, 1, 1, 2, 2)"
+        )
+        prev = ""
+        for n in (1, 2):
+            conn.execute(
+                "INSERT INTO account_actions (id, account_id, request_key, request_id, "
+                "body_hash, action, category, legal_basis, department, region, campaign_id, "
+                "special_action, case_ref, actor, effective_us, record_us) VALUES "
+                f"({n}, 1, {n}, 'old{n}', 0, 4, 'obscene', '', 'cac', '', '', '', '', 'old', 1, 1)"
+            )
+            fields = (n, n, "old", "cac", "RecordAction", f"accounts/1/actions/{n}", f"old{n}")
+            digest = plain_link((*fields, "recorded"), prev)
+            conn.execute(
+                "INSERT INTO audit_log (seq, time_us, operator, department, method, resource, "
+                "request_id, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*fields, "recorded", prev, digest),
+            )
+            prev = digest
+        conn.execute("UPDATE audit_head SET seq = 2, hash = ?", (prev,))
+    finally:
+        conn.close()
+
+
+async def test_a_chain_of_an_earlier_release_goes_on_keyed(
+    data_dir: Path, tokens: Tokens, clock: ManualClock
+) -> None:
+    """The entries written before the upgrade stay plain sha256 links; the first checkpoint and
+    the first keyed link seal them: rewriting them, even consistently, is found."""
+    settings = service_settings(SPEC.name, data_dir)
+    _database_of_an_earlier_release(settings.database_path)
+    server = await start(SPEC, settings, clock)
+    channel = await channel_to(server.port)
+    try:
+        stub = pb_grpc.AccountServiceStub(channel)
+        await record(stub, tokens("cac"), action("new1", "u2"))
+        v = await _verify(stub, tokens)
+        assert (v.ok, v.entries_checked, v.keyed_from_seq, v.data_rows_checked) == (True, 3, 3, 1)
+        execute(settings.database_path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 1")
+        rewrite_plain(settings.database_path, from_seq=1)  # entries 1-3 and the head
+        v = await _verify(stub, tokens)  # the checkpoint made at start signed entry 2
+        assert (v.ok, v.first_bad_seq) == (False, 2)
+        assert "not the one a checkpoint signed" in v.problem
+        _checkpoint_file(server).unlink()
+        v = await _verify(stub, tokens)  # without it, the first keyed link still holds
+        assert (v.ok, v.first_bad_seq) == (False, 3)
+        assert v.problem == "entry content does not match its keyed hash"
+    finally:
+        await channel.close()
+        await server.stop(0)
+
+
+async def test_checkpoints_sent_are_bounded(stub: Stub, tokens: Tokens) -> None:
+    many = [common_pb2.AuditCheckpoint(service="accounts", seq=1)] * 10_001
+    err = await expect_error(_verify_with(stub, tokens, many), grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad_fields(err) == ["checkpoints"]
+    # Another service's checkpoints are not this one's to check.
+    other = common_pb2.AuditCheckpoint(service="sites", seq=7, mac="forged")
+    assert (await _verify_with(stub, tokens, [other])).ok
