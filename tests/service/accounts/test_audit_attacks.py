@@ -3,10 +3,12 @@ is found by VerifyAuditChain, with the entry where the chain stops holding."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -29,7 +31,7 @@ from tests.service.accounts.helpers import (
     record,
     stream,
 )
-from tests.service.accounts.test_audit import _verify, _write_some
+from tests.service.accounts.test_audit import _entries, _verify, _write_some
 from tests.service.audit_support import cut_tail, execute, plain_link, rewrite_plain
 
 # _write_some's five entries: 1 and 2 record actions 1 and 2, 3 retracts action 1, 4 imports
@@ -373,3 +375,41 @@ async def test_checkpoints_sent_are_bounded(stub: Stub, tokens: Tokens) -> None:
     # Another service's checkpoints are not this one's to check.
     other = common_pb2.AuditCheckpoint(service="sites", seq=7, mac="forged")
     assert (await _verify_with(stub, tokens, [other])).ok
+
+
+async def test_the_head_is_checkpointed_as_it_moves(
+    serve: Callable[..., Awaitable[RunningServer]],
+    tokens: Tokens,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every NETNET_AUDIT_CHECKPOINT_SECONDS, when the head moved: a signed line in the file
+    under NETNET_AUDIT_CHECKPOINT_DIR, and the same in the log."""
+    kept = tmp_path / "kept"
+    server = await serve(SPEC, audit_checkpoint_seconds=0.02, audit_checkpoint_dir=kept)
+    channel = await channel_to(server.port)
+    try:
+        stub = pb_grpc.AccountServiceStub(channel)
+        md = tokens("cac")
+        await record(stub, md, action("r1", "u1"))
+        await record(stub, md, action("r2", "u2"))
+        path = kept / "accounts.audit-checkpoints.jsonl"
+        for _ in range(500):
+            lines = path.read_text().splitlines() if path.exists() else []
+            if lines and json.loads(lines[-1])["seq"] == 2:
+                break
+            await asyncio.sleep(0.02)
+        head = (await _entries(stub, tokens))[-1]
+    finally:
+        await channel.close()
+    last = json.loads(lines[-1])
+    assert (last["service"], last["seq"], last["hash"], last["keyed_from"]) == (
+        "accounts",
+        2,
+        head.hash,
+        1,
+    )
+    assert len(last["mac"]) == 64
+    assert len({json.loads(line)["seq"] for line in lines}) == len(lines)  # only as it moves
+    logged = capsys.readouterr().out.splitlines()
+    assert any("audit checkpoint" in line and last["mac"] in line for line in logged)
