@@ -8,7 +8,7 @@ show is an honest-looking earlier state: the newest entries cut and the head mov
 checkpoint does: the head's seq and hash, signed with the key, kept outside the database.
 
 Entries written before the chain was keyed (seq < keyed_from) are checked as they were
-written, as plain sha256 links.
+written, as plain sha256 links; keyed_from itself is sealed with the key.
 """
 
 from __future__ import annotations
@@ -137,6 +137,21 @@ def bind_key(conn: sqlite3.Connection, key: bytes) -> None:
     """Give the connection the audit key, as the SQL function audit_mac(message): the writer
     links entries with it, and no tool without the key can."""
     conn.create_function(MAC_FUNCTION, 1, lambda m: mac(key, m), deterministic=True)
+
+
+def _seal(key: bytes, keyed_from: int) -> str:
+    return mac(key, _message("keyed-from", keyed_from))
+
+
+def seal(conn: sqlite3.Connection, key: bytes) -> None:
+    """Sign where the keyed chain starts, at the first start with the key (the entry after
+    the head then). Not when keyed entries exist already: a seal gone missing stays missing,
+    for verify to report."""
+    head_seq, keyed_from, sealed = conn.execute(
+        "SELECT seq, keyed_from, keyed_seal FROM audit_head WHERE id = 1"
+    ).fetchone()
+    if not sealed and keyed_from == head_seq + 1:
+        conn.execute("UPDATE audit_head SET keyed_seal = ? WHERE id = 1", (_seal(key, keyed_from),))
 
 
 def sign(key: bytes, checkpoint: Checkpoint) -> Checkpoint:
@@ -435,8 +450,8 @@ def verify(
 ) -> Verification:
     """Walk the chain in order: a gap, an edited field, a link not made with the key, a
     committed row edited or deleted, a head or checkpoint the chain does not reach."""
-    head_seq, head_hash, keyed_from = conn.execute(
-        "SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1"
+    head_seq, head_hash, keyed_from, sealed = conn.execute(
+        "SELECT seq, hash, keyed_from, keyed_seal FROM audit_head WHERE id = 1"
     ).fetchone()
     w = _Walk()
     newest = max((c.seq for c in checkpoints), default=0)
@@ -454,6 +469,11 @@ def verify(
             newest,
         )
 
+    if not hmac.compare_digest(sealed, _seal(key, keyed_from)):
+        return bad(
+            min(keyed_from, head_seq + 1),
+            f"where the keyed chain starts (entry {keyed_from}) is not sealed with the audit key",
+        )
     for c in checkpoints:
         if not hmac.compare_digest(c.mac, mac(key, c.message())):
             return bad(c.seq, f"the checkpoint of entry {c.seq} is not signed with the audit key")

@@ -159,10 +159,12 @@ class Database:
         path: Path,
         synchronous: str = "NORMAL",
         setup: Callable[[sqlite3.Connection], None] | None = None,
+        prepare: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         self.path = path
         self.synchronous = synchronous
         self._setup = setup  # run on each connection when opened (e.g. SQL functions)
+        self._prepare = prepare  # run on the writer after the migrations, before any write
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -194,7 +196,10 @@ class Database:
                     conn.execute(pragma)
                 if self._setup is not None:
                     self._setup(conn)
-                return conn, apply_migrations(conn, dirs)
+                applied = apply_migrations(conn, dirs)
+                if self._prepare is not None:
+                    self._prepare(conn)
+                return conn, applied
             except BaseException:
                 conn.close()
                 raise

@@ -136,6 +136,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         settings.database_path,
         settings.sqlite_synchronous,
         partial(audit.bind_key, key=audit_key) if audit_key else None,
+        partial(audit.seal, key=audit_key) if audit_key else None,
     )
     runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).

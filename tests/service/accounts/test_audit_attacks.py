@@ -164,6 +164,25 @@ async def test_a_whole_chain_rewritten_without_the_key_is_detected(
     assert (v.ok, v.first_bad_seq) == (False, 1)
 
 
+async def test_a_chain_passed_off_as_written_before_the_key_is_detected(
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+) -> None:
+    """Where the keyed chain starts moved past the head and every link rewritten as plain
+    sha256, as if all came from a release before the key: the start is sealed with the key."""
+    await _write_some(stub, tokens, clock)
+    path = server.runtime.settings.database_path
+    execute(path, "UPDATE account_actions SET category = 'vulgar' WHERE id = 2")
+    execute(path, "UPDATE audit_head SET keyed_from = 6")
+    rewrite_plain(path, from_seq=1)
+    for seal in ("keyed_seal", "''"):
+        execute(path, f"UPDATE audit_head SET keyed_seal = {seal}")
+        v = await _verify(stub, tokens)
+        assert (v.ok, v.first_bad_seq, v.keyed_from_seq) == (False, 6, 6)
+        assert v.problem == (
+            "where the keyed chain starts (entry 6) is not sealed with the audit key"
+        )
+
+
 @pytest.mark.parametrize(
     ("sql", "first_bad", "problem"),
     [
@@ -268,8 +287,8 @@ async def test_the_audit_key_is_its_own_file(
     finally:
         await channel.close()
         await server.stop(0)
-    assert not v.ok
-    assert "not signed with the audit key" in v.problem  # the stop's checkpoint: another key
+    assert (v.ok, v.first_bad_seq) == (False, 1)
+    assert v.problem == "where the keyed chain starts (entry 1) is not sealed with the audit key"
 
 
 async def test_a_tail_cut_leaving_its_rows_is_detected(
