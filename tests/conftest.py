@@ -45,12 +45,13 @@ SHARED_END_US = 4_102_444_800_000_000  # 2100-01-01
 os.environ.setdefault("NETNET_LOG_FORMAT", "json")
 
 
-def service_settings(service: str, data_dir: Path) -> Settings:
+def service_settings(service: str, data_dir: Path, more: dict[str, str] | None = None) -> Settings:
     env = {
         "NETNET_DATA_DIR": str(data_dir),
         f"NETNET_{service.upper()}_ADDR": "127.0.0.1:0",
         f"NETNET_{service.upper()}_METRICS_PORT": "0",
         "NETNET_DRAIN_SECONDS": "2",
+        **(more or {}),
     }
     return load_settings(service, env)
 

@@ -226,13 +226,13 @@ def _record(
     ids_taken(conn, "account_actions", next_action)
     store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
     store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
-    store.insert_actions(conn, rows)
+    written = store.insert_actions(conn, rows)
     yield
     rollups.apply(conn, ROLLUP, deltas, new_ids)
     if group_deltas:
         rollups.apply(conn, GROUP_ROLLUP, group_deltas, new_ids)
     actions = [rec for _, _, rec in rows]
-    _log(conn, principal, actions, result, now_us, each=calls)
+    _log(conn, principal, actions, result, now_us, each=calls, written=written)
     return Recorded(result, actions, touched, new_ids)
 
 
@@ -266,12 +266,22 @@ def _log(
     result: BatchResult,
     now_us: int,
     each: bool,
+    written: audit.Written | None = None,
 ) -> None:
     if each:
         for rec in actions:
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
-            audit.append(conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us)
+            audit.append(
+                conn,
+                principal,
+                "RecordAction",
+                name,
+                rec.request_id,
+                "recorded",
+                now_us,
+                [store.AUDITED_ACTIONS.rows([rec.id])],
+            )
         return
     if actions:
         campaigns = {rec.campaign_id for rec in actions}
@@ -293,6 +303,7 @@ def _log(
             result.outcomes[0].request_id,
             result.audit_outcome(),
             now_us,
+            [store.AUDITED_ACTIONS.rows((rec.id for rec in actions), written)],
         )
 
 
@@ -352,5 +363,14 @@ def retract(
         rollups.apply(conn, GROUP_ROLLUP, [delta])
     name = action_name(account_id, action_id)
     changes.append(conn, changes.RETRACTED, name, rec.department, rec.campaign_id, now_us)
-    audit.append(conn, principal, "RetractAction", name, request_id, "retracted", now_us)
+    audit.append(
+        conn,
+        principal,
+        "RetractAction",
+        name,
+        request_id,
+        "retracted",
+        now_us,
+        [store.AUDITED_RETRACTIONS.rows([rec.id])],
+    )
     return rec, account

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from services.accounts.domain import Account, ActionRecord
-from services.common import paging, rollups
+from services.common import audit, paging, rollups
 from services.common.db import insert_rows, rows_in
 
 ACCOUNT_COLS = (
@@ -17,6 +17,21 @@ ACTION_COLS = (
     "id, account_id, request_id, action, category, legal_basis, department, region, "
     "campaign_id, special_action, case_ref, actor, effective_us, suspend_until_us, "
     "record_us, retracted_us, retract_reason, retracted_by"
+)
+
+# What audit entries commit to: an action as recorded (not the lookup keys derived from it),
+# and its retraction (its own write).
+AUDITED_ACTIONS = audit.covered(
+    "account_actions",
+    "id, account_id, request_id, action, category, legal_basis, "
+    "department, region, campaign_id, special_action, case_ref, actor, effective_us, "
+    "suspend_until_us, record_us",
+)
+AUDITED_RETRACTIONS = audit.covered(
+    "account_actions",
+    "id, retracted_us, retract_reason, retracted_by",
+    name="account_action_retractions",
+    every_row=False,
 )
 
 
@@ -77,37 +92,40 @@ def update_accounts(conn: sqlite3.Connection, accounts: list[Account]) -> None:
     )
 
 
-def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]) -> None:
-    """rows: (request key, body hash, action)."""
-    insert_rows(
-        conn,
-        f"account_actions (request_key, body_hash, {ACTION_COLS})",
-        [
-            (
-                key,
-                body,
-                r.id,
-                r.account_id,
-                r.request_id,
-                r.action,
-                r.category,
-                r.legal_basis,
-                r.department,
-                r.region,
-                r.campaign_id,
-                r.special_action,
-                r.case,
-                r.actor,
-                r.effective_us,
-                r.suspend_until_us,
-                r.record_us,
-                r.retracted_us,
-                r.retract_reason,
-                r.retracted_by,
-            )
-            for key, body, r in rows
-        ],
-    )
+INSERTED_ACTION_COLS = f"request_key, body_hash, {ACTION_COLS}"
+
+
+def insert_actions(
+    conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]
+) -> audit.Written:
+    """rows: (request key, body hash, action). Returns what it inserted."""
+    values: list[tuple[object, ...]] = [
+        (
+            key,
+            body,
+            r.id,
+            r.account_id,
+            r.request_id,
+            r.action,
+            r.category,
+            r.legal_basis,
+            r.department,
+            r.region,
+            r.campaign_id,
+            r.special_action,
+            r.case,
+            r.actor,
+            r.effective_us,
+            r.suspend_until_us,
+            r.record_us,
+            r.retracted_us,
+            r.retract_reason,
+            r.retracted_by,
+        )
+        for key, body, r in rows
+    ]
+    insert_rows(conn, f"account_actions ({INSERTED_ACTION_COLS})", values)
+    return INSERTED_ACTION_COLS, values
 
 
 def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str) -> None:

@@ -5,6 +5,7 @@ counters are restated by difference."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import replace
 
 from services.cases import store
@@ -73,9 +74,10 @@ def _log(
     now_us: int,
     campaign_id: str = "",
     kind: int = changes.UPDATED,
+    rows: Sequence[audit.Rows] = (),
 ) -> None:
     changes.append(conn, kind, name, principal.department, campaign_id, now_us)
-    audit.append(conn, principal, method, name, request_id, outcome, now_us)
+    audit.append(conn, principal, method, name, request_id, outcome, now_us, rows)
 
 
 def _event(
@@ -88,8 +90,8 @@ def _event(
     fields: list[str] | None = None,
     from_state: int = 0,
     to_state: int = 0,
-) -> None:
-    store.add_event(
+) -> int:
+    return store.add_event(
         conn,
         Event(
             0,
@@ -240,7 +242,7 @@ def create_case(
         register_us=register_us,
     )
     store.save_case(conn, c)
-    _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
+    event = _event(conn, principal, c, EventKind.CREATED, f"registered case {c.number}", now_us)
     _restate(conn, None, (c, []))
     _log(
         conn,
@@ -252,6 +254,7 @@ def create_case(
         now_us,
         c.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return c
 
@@ -291,7 +294,7 @@ def update_case(
     store.save_case(conn, case)
     parties = store.parties_of(conn, case.id)
     _restate(conn, (before, parties), (case, parties))
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -309,6 +312,7 @@ def update_case(
         "updated " + ",".join(fields),
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return case
 
@@ -335,7 +339,7 @@ def transition(
     parties = store.parties_of(conn, case.id)
     _restate(conn, (before, parties), (case, parties))
     detail = f"{CaseState(before.state).name.lower()} → {CaseState(to_state).name.lower()}"
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -354,6 +358,7 @@ def transition(
         detail,
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return case
 
@@ -413,7 +418,7 @@ def add_party(
     )
     store.save_party(conn, party)
     kind = PartyKind(party.kind).name.lower()
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -431,6 +436,7 @@ def add_party(
         now_us,
         case.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return party
 
@@ -452,11 +458,11 @@ def record_measure(
     # to a case the summer campaign took on (its case is what the campaign names).
     before = _copy(parties)
     record = MeasureRecord(measure, time_us, principal.department)
-    store.add_measure(conn, party.id, record)
+    measure_id = store.add_measure(conn, party.id, record)
     party.measures.append(record)
     _restate(conn, (case, before), (case, parties))
     what = Measure(measure).name.lower().replace("_", " ")
-    _event(
+    event = _event(
         conn, principal, case, EventKind.MEASURE_RECORDED, f"{party.masked_name}: {what}", now_us
     )
     _log(
@@ -468,6 +474,7 @@ def record_measure(
         what,
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event]), store.AUDITED_MEASURES.rows([measure_id])],
     )
     return party
 
@@ -488,7 +495,7 @@ def record_sentence(
     party.sentence_months, party.sentence_fine_fen, party.sentence_us = months, fine_fen, time_us
     store.save_party(conn, party)
     _restate(conn, (case, before), (case, parties))
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -505,6 +512,7 @@ def record_sentence(
         "sentenced",
         now_us,
         case.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return party
 
@@ -561,7 +569,7 @@ def draft_typical(
         vetted_party_id=store.last_party_id(conn, case.id),
     )
     store.save_typical(conn, t)
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -579,6 +587,7 @@ def draft_typical(
         now_us,
         case.campaign_id,
         changes.CREATED,
+        rows=[store.AUDITED_EVENTS.rows([event]), store.AUDITED_TYPICAL_TEXT.rows([t.id])],
     )
     return t
 
@@ -600,6 +609,7 @@ def publish_typical(
         _vetted_text(conn, principal, case, t)
         t = replace(t, id=store.next_id(conn, "typical_cases"))
         kind = changes.CREATED
+        typical_rows = [store.AUDITED_TYPICAL_TEXT.rows([t.id])]  # its text, written now
     else:
         draft = store.get_typical(conn, draft_id)
         if draft is None:
@@ -617,6 +627,7 @@ def publish_typical(
                 reason="DRAFT_STALE",
             )
         t, kind = draft, changes.UPDATED
+        typical_rows = []  # its text is the draft's entry's
     publish_us = requested_us or now_us
     _dated(conn, case.campaign_id, "", publish_us, "publish_time", now_us, "typical_case.")
     t = replace(
@@ -628,6 +639,7 @@ def publish_typical(
         state=TypicalState.PUBLISHED,
     )
     store.save_typical(conn, t)
+    typical_rows.append(store.AUDITED_TYPICAL.rows([t.id]))  # as published, for good
     rollups.apply(
         conn,
         TYPICAL,
@@ -646,7 +658,7 @@ def publish_typical(
             )
         ],
     )
-    _event(
+    event = _event(
         conn,
         principal,
         case,
@@ -664,6 +676,7 @@ def publish_typical(
         now_us,
         case.campaign_id,
         kind,
+        rows=[store.AUDITED_EVENTS.rows([event]), *typical_rows],
     )
     return t
 
@@ -922,11 +935,15 @@ def accept(
                 "a clue joins a case the receiving office leads or assists",
                 reason="CASE_NOT_OURS",
             )
-        _event(conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us)
+        event = _event(
+            conn, principal, case, EventKind.CLUE_JOINED, f"clue clues/{clue.id} joined", now_us
+        )
     else:
         assert new_case is not None
         case = create_case(conn, principal, new_case, request_id, now_us)
-        _event(conn, principal, case, EventKind.CLUE_JOINED, f"opened from clues/{clue.id}", now_us)
+        event = _event(
+            conn, principal, case, EventKind.CLUE_JOINED, f"opened from clues/{clue.id}", now_us
+        )
     h.state, h.resolve_us, h.resolved_by, h.case_id = (
         HandoverState.ACCEPTED,
         now_us,
@@ -947,6 +964,7 @@ def accept(
         f"accepted into {case_name(case.id)}",
         now_us,
         clue.campaign_id,
+        rows=[store.AUDITED_EVENTS.rows([event])],
     )
     return h, case
 

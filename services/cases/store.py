@@ -19,6 +19,7 @@ from services.cases.domain import (
     TypicalState,
     area_prefix,
 )
+from services.common import audit
 from services.common.bulk import next_id
 from services.common.db import rows_in
 
@@ -49,6 +50,17 @@ TYPICAL_COLS = (
     "id, case_id, campaign_id, title, region, summary, outcome, publish_us, "
     "published_by, department, state, vetted_party_id"
 )
+# What audit entries commit to: the append-only records (a case's timeline, coercive
+# measures, published typical cases). Cases, parties and clues change in place: their
+# changes are in the timeline and the audit entries themselves.
+AUDITED_EVENTS = audit.covered("case_events", EVENT_COLS)
+AUDITED_MEASURES = audit.covered("party_measures", "id, party_id, measure, time_us, department")
+# A typical case's text is written once (a draft, or the lead office's own publish); the
+# whole row once more when it is published, and never after.
+AUDITED_TYPICAL_TEXT = audit.covered(
+    "typical_cases", "id, case_id, title, region, summary, outcome", name="typical_case_texts"
+)
+AUDITED_TYPICAL = audit.covered("typical_cases", TYPICAL_COLS, every_row=False)
 
 
 def _q(n: int) -> str:
@@ -187,8 +199,8 @@ def cases_by_number(conn: sqlite3.Connection, number: str, limit: int = 100) -> 
     return [_case(r) for r in rows]
 
 
-def add_event(conn: sqlite3.Connection, e: Event) -> None:
-    conn.execute(
+def add_event(conn: sqlite3.Connection, e: Event) -> int:
+    cursor = conn.execute(
         f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_q(10)})",
         (
             e.id or None,
@@ -203,6 +215,7 @@ def add_event(conn: sqlite3.Connection, e: Event) -> None:
             e.to_state,
         ),
     )
+    return int(cursor.lastrowid or 0)
 
 
 def events_of(conn: sqlite3.Connection, case_id: int, after_id: int, limit: int) -> list[Event]:
@@ -305,11 +318,12 @@ def save_party(conn: sqlite3.Connection, p: Party) -> None:
     )
 
 
-def add_measure(conn: sqlite3.Connection, party_id: int, m: MeasureRecord) -> None:
-    conn.execute(
+def add_measure(conn: sqlite3.Connection, party_id: int, m: MeasureRecord) -> int:
+    cursor = conn.execute(
         "INSERT INTO party_measures (party_id, measure, time_us, department) VALUES (?, ?, ?, ?)",
         (party_id, m.measure, m.time_us, m.department),
     )
+    return int(cursor.lastrowid or 0)
 
 
 def parties_of(

@@ -26,6 +26,9 @@ class Settings:
     data_dir: Path
     database_path: Path
     key_file: Path
+    audit_key_file: Path
+    audit_checkpoint_dir: Path
+    audit_checkpoint_seconds: float
     metrics_port: int
     log_format: str
     drain_seconds: float
@@ -96,10 +99,27 @@ def key_file(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("NETNET_KEY_FILE") or data_dir(env) / "signing.key")
 
 
+def audit_key_file(env: dict[str, str] | None = None) -> Path:
+    """The key the audit chain is keyed with: apart from the token signing key."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_AUDIT_KEY_FILE") or data_dir(env) / "audit.key")
+
+
+def audit_checkpoint_dir(env: dict[str, str] | None = None) -> Path:
+    """Where each service appends signed checkpoints of its audit chain's head."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_AUDIT_CHECKPOINT_DIR") or data_dir(env))
+
+
 def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
     directory = data_dir(env)
+    if audit_key_file(env).absolute() == key_file(env).absolute():
+        raise ConfigError(
+            "NETNET_AUDIT_KEY_FILE must not be the token signing key (NETNET_KEY_FILE): "
+            "whoever can issue tokens could then rewrite the audit chain"
+        )
     db = env.get("NETNET_DATABASE_URL") or ""
     if db and not db.startswith("sqlite:///"):
         raise ConfigError(
@@ -111,6 +131,11 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         data_dir=directory,
         database_path=Path(db.removeprefix("sqlite:///")) if db else directory / f"{service}.db",
         key_file=key_file(env),
+        audit_key_file=audit_key_file(env),
+        audit_checkpoint_dir=audit_checkpoint_dir(env),
+        audit_checkpoint_seconds=_float(
+            env, "NETNET_AUDIT_CHECKPOINT_SECONDS", 60.0, 0.01, 86400.0
+        ),
         metrics_port=_int(
             env, f"NETNET_{service.upper()}_METRICS_PORT", DEFAULT_METRICS_PORTS[service], 0, 65535
         ),

@@ -117,12 +117,28 @@ def audit_entry(e: audit.Entry) -> common_pb2.AuditEntry:
         outcome=e.outcome,
         prev_hash=e.prev_hash,
         hash=e.hash,
+        data=e.data,
+        data_hash=e.data_hash,
     )
 
 
 def verification(r: audit.Verification) -> common_pb2.AuditVerification:
     return common_pb2.AuditVerification(
-        ok=r.ok, entries_checked=r.checked, first_bad_seq=r.first_bad_seq, problem=r.problem
+        ok=r.ok,
+        entries_checked=r.checked,
+        first_bad_seq=r.first_bad_seq,
+        problem=r.problem,
+        data_rows_checked=r.rows_checked,
+        checkpoints_checked=r.checkpoints_checked,
+        newest_checkpoint_seq=r.newest_checkpoint_seq,
+        head_seq=r.head_seq,
+        keyed_from_seq=r.keyed_from,
+    )
+
+
+def checkpoint(c: common_pb2.AuditCheckpoint) -> audit.Checkpoint:
+    return audit.Checkpoint(
+        c.service, c.seq, c.hash, c.keyed_from_seq, c.time.ToMicroseconds(), c.mac
     )
 
 

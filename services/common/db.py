@@ -154,9 +154,17 @@ def _statements(script: str) -> list[str]:
 class Database:
     """One writer connection (group commit) and one reader connection over a WAL file."""
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: Path,
+        synchronous: str = "NORMAL",
+        setup: Callable[[sqlite3.Connection], None] | None = None,
+        prepare: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self.synchronous = synchronous
+        self._setup = setup  # run on each connection when opened (e.g. SQL functions)
+        self._prepare = prepare  # run on the writer after the migrations, before any write
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
@@ -186,7 +194,12 @@ class Database:
             try:
                 for pragma in self._pragmas():
                     conn.execute(pragma)
-                return conn, apply_migrations(conn, dirs)
+                if self._setup is not None:
+                    self._setup(conn)
+                applied = apply_migrations(conn, dirs)
+                if self._prepare is not None:
+                    self._prepare(conn)
+                return conn, applied
             except BaseException:
                 conn.close()
                 raise
@@ -195,6 +208,8 @@ class Database:
         self._reader = await aiosqlite.connect(self.path, isolation_level=None)
         for pragma in self._pragmas():
             await self._reader.execute(pragma)
+        if self._setup is not None:
+            await _run_on(self._reader, self._setup)
         self._task = asyncio.create_task(self._write_loop(), name=f"writer:{self.path.name}")
         return applied
 

@@ -7,7 +7,8 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.common import metrics, reflection, rollups
+from services.common import audit, metrics, reflection, rollups
 from services.common.auth import ensure_key
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
@@ -39,6 +40,8 @@ class Runtime:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Called after the server has drained (e.g. closing client channels).
     on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    audit_key: bytes = b""
+    checkpointed: int = 0  # the audit entry last checkpointed by this process
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,52 @@ class RunningServer:
         await self.server.stop(self.runtime.settings.drain_seconds if grace is None else grace)
         for close in self.runtime.on_stop:
             await close()
+        if self.runtime.audit_key:
+            await checkpoint_quietly(self.runtime)  # the head as the process leaves it
         await self.runtime.db.close()
+
+
+async def checkpoint(runtime: Runtime) -> audit.Checkpoint | None:
+    """Sign the audit chain's head and keep it outside the database: a line in the service's
+    checkpoint file and in the log. Nothing when the head has not moved since the last."""
+    s = runtime.settings
+    now = runtime.clock.now_us()
+    cp = await runtime.db.read(lambda c: audit.head(c, runtime.audit_key, s.service, now))
+    if cp.seq == runtime.checkpointed:
+        return None
+    path = audit.checkpoint_file(s.audit_checkpoint_dir, s.service)
+    await asyncio.to_thread(audit.save_checkpoint, path, cp)
+    runtime.checkpointed = cp.seq
+    log.info("audit checkpoint", file=str(path), **asdict(cp))
+    return cp
+
+
+async def checkpoint_quietly(runtime: Runtime) -> None:
+    try:
+        await checkpoint(runtime)
+    except Exception as e:  # the chain is intact; the next checkpoint covers it
+        log.warning("audit checkpoint failed", error=str(e))
+
+
+async def _checkpoints(runtime: Runtime) -> None:
+    while True:
+        await checkpoint_quietly(runtime)
+        await asyncio.sleep(runtime.settings.audit_checkpoint_seconds)
 
 
 async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = None) -> RunningServer:
     key = ensure_key(settings.key_file)
+    audit_key = ensure_key(settings.audit_key_file) if spec.migrations else b""
     server = grpc.aio.server(options=server_options(settings))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    db = Database(settings.database_path, settings.sqlite_synchronous)
-    runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock())
+    db = Database(
+        settings.database_path,
+        settings.sqlite_synchronous,
+        partial(audit.bind_key, key=audit_key) if audit_key else None,
+        partial(audit.seal, key=audit_key) if audit_key else None,
+    )
+    runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
     names = spec.register(cast(grpc.aio.Server, Registrar(server, Calls(spec.name, key))), runtime)
     for name in ["", *names]:
@@ -126,7 +165,8 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         await server.stop(0)
         await db.close()
         raise
-    tasks = [asyncio.create_task(loop(runtime)) for loop in spec.background]
+    loops = [*spec.background, *([_checkpoints] if audit_key else [])]
+    tasks = [asyncio.create_task(loop(runtime)) for loop in loops]
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(

@@ -140,7 +140,14 @@ def record_actions(
             name = action_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
             audit.append(
-                conn, principal, "RecordSiteAction", name, row.request_id, "recorded", now_us
+                conn,
+                principal,
+                "RecordSiteAction",
+                name,
+                row.request_id,
+                "recorded",
+                now_us,
+                [store.AUDITED_ACTIONS.rows([row.id])],
             )
     return result
 
@@ -224,7 +231,16 @@ def retract_action(
     _count(conn, book, [(site.id, row.rollup_key(), day_of(row.effective_us), -1)], set())
     name = action_name(site_id, action_id)
     changes.append(conn, changes.RETRACTED, name, row.department, row.campaign_id, now_us)
-    audit.append(conn, principal, "RetractSiteAction", name, request_id, "retracted", now_us)
+    audit.append(
+        conn,
+        principal,
+        "RetractSiteAction",
+        name,
+        request_id,
+        "retracted",
+        now_us,
+        [store.AUDITED_RETRACTIONS.rows([row.id])],
+    )
     return row, site
 
 
@@ -363,7 +379,7 @@ def publish_batch(
         for i, (ref, problems) in enumerate(entries)
     ]
     try:
-        record_actions(conn, principal, items, now_us, strict=True, batch=batch)
+        notified = record_actions(conn, principal, items, now_us, strict=True, batch=batch)
     except FailedPrecondition as e:
         raise FailedPrecondition(
             f"entry refused, nothing published: {e}", reason="ENTRY_REFUSED"
@@ -399,6 +415,7 @@ def publish_batch(
         request_id,
         f"published entries={len(entries)}",
         now_us,
+        [store.AUDITED_ACTIONS.rows(o.record_id for o in notified.outcomes if not o.duplicate)],
     )
     return batch
 
@@ -487,7 +504,7 @@ def _dispositions(
         )
         outcome.record_id, outcome.name = row.id, disposition_name(site.id, row.id)
     book.save()
-    store.insert_dispositions(conn, rows)
+    written = store.insert_dispositions(conn, rows)
     duplicates = [o for o in result.outcomes if o.duplicate]
     sites = store.disposition_sites(conn, [o.record_id for o in duplicates])
     for o in duplicates:
@@ -499,7 +516,14 @@ def _dispositions(
             name = disposition_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
             audit.append(
-                conn, principal, "RecordDisposition", name, row.request_id, "recorded", now_us
+                conn,
+                principal,
+                "RecordDisposition",
+                name,
+                row.request_id,
+                "recorded",
+                now_us,
+                [store.AUDITED_DISPOSITIONS.rows([row.id])],
             )
     elif rows:
         changes.append(
@@ -520,6 +544,7 @@ def _dispositions(
             result.outcomes[0].request_id,
             result.audit_outcome(),
             now_us,
+            [store.AUDITED_DISPOSITIONS.rows((row.id for _, row in rows), written)],
         )
     return result
 

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 
-from services.common import paging, rollups
+from services.common import audit, paging, rollups
 from services.common.bulk import next_id
 from services.common.db import hash64, rows_in
 from services.sites.domain import (
@@ -37,6 +37,26 @@ DISPOSITION_COLS = (
     "id, site_id, request_id, locator, content_sha256, perceptual_hash, category, "
     "measure, handler, department, campaign_id, special_action, actor, "
     "effective_us, record_us"
+)
+# What audit entries commit to: actions and dispositions as recorded (not the lookup keys
+# derived from them), and a retraction (its own write).
+AUDITED_ACTIONS = audit.covered(
+    "site_actions",
+    "id, site_id, request_id, action, category, department, region, "
+    "campaign_id, special_action, case_ref, actor, effective_us, due_us, problems, "
+    "notice_batch_id, record_us",
+)
+AUDITED_RETRACTIONS = audit.covered(
+    "site_actions",
+    "id, retracted_us, retract_reason, retracted_by",
+    name="site_action_retractions",
+    every_row=False,
+)
+AUDITED_DISPOSITIONS = audit.covered(
+    "dispositions",
+    "id, site_id, request_id, locator, content_sha256, "
+    "perceptual_hash, category, measure, handler, department, campaign_id, special_action, "
+    "actor, effective_us, record_us",
 )
 
 
@@ -410,35 +430,40 @@ def entries_of(conn: sqlite3.Connection, batch_id: int) -> list[tuple[SiteRef, t
     return [(SiteRef(*r[:6]), tuple(json.loads(r[6]))) for r in rows]
 
 
-def insert_dispositions(conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]) -> None:
-    """rows: (body_hash, disposition)."""
+INSERTED_DISPOSITION_COLS = f"request_key, body_hash, content_key, {DISPOSITION_COLS}"
+
+
+def insert_dispositions(
+    conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]
+) -> audit.Written:
+    """rows: (body_hash, disposition). Returns what it inserted."""
+    values: list[tuple[object, ...]] = [
+        (
+            hash64(d.request_id),
+            body,
+            hash64(d.content_sha256),
+            d.id,
+            d.site_id,
+            d.request_id,
+            d.locator,
+            d.content_sha256,
+            d.perceptual_hash,
+            d.category,
+            d.measure,
+            d.handler,
+            d.department,
+            d.campaign_id,
+            d.special_action,
+            d.actor,
+            d.effective_us,
+            d.record_us,
+        )
+        for body, d in rows
+    ]
     conn.executemany(
-        f"INSERT INTO dispositions (request_key, body_hash, content_key, {DISPOSITION_COLS}) "
-        f"VALUES ({_in(18)})",
-        [
-            (
-                hash64(d.request_id),
-                body,
-                hash64(d.content_sha256),
-                d.id,
-                d.site_id,
-                d.request_id,
-                d.locator,
-                d.content_sha256,
-                d.perceptual_hash,
-                d.category,
-                d.measure,
-                d.handler,
-                d.department,
-                d.campaign_id,
-                d.special_action,
-                d.actor,
-                d.effective_us,
-                d.record_us,
-            )
-            for body, d in rows
-        ],
+        f"INSERT INTO dispositions ({INSERTED_DISPOSITION_COLS}) VALUES ({_in(18)})", values
     )
+    return INSERTED_DISPOSITION_COLS, values
 
 
 def get_dispositions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, DispositionRow]:

@@ -153,6 +153,24 @@ def test_token_audit_and_errors(running: RunningStack) -> None:
     audit = netnet(running, "audit", "verify")
     assert audit.returncode == 0, audit.stderr
     assert audit.stdout.count(" ok ") == 3
+    assert "data rows" in audit.stdout and "checkpoints" in audit.stdout
+    # A checkpoint not signed with the service's audit key breaks the check, and says so.
+    forged = running.data_dir / "forged-checkpoints.jsonl"
+    forged.write_text(
+        json.dumps(
+            {"service": "sites", "seq": 1, "hash": "0" * 64, "keyed_from": 1, "time_us": 1}
+            | {"mac": "0" * 64}
+        )
+        + "\n"
+    )
+    broken = netnet(running, "audit", "verify", "--service", "sites", "--checkpoints", str(forged))
+    assert broken.returncode == 4, broken.stderr
+    assert "BROKEN" in broken.stdout and "not signed with the audit key" in broken.stdout
+    forged.write_text("not json\n")
+    bad = netnet(running, "audit", "verify", "--checkpoints", str(forged))
+    assert (
+        bad.returncode == 2 and "forged-checkpoints.jsonl:1: not an audit checkpoint" in bad.stderr
+    )
     missing = netnet(running, "cases", "show", "cases/999999")
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error: NOT_FOUND")

@@ -24,6 +24,7 @@ from tests.reliability.support import free_port, run_service, service_env
         ("NETNET_SQLITE_SYNCHRONOUS", "OFF"),
         ("NETNET_LOG_FORMAT", "xml"),
         ("NETNET_DATABASE_URL", "postgresql://localhost/netnet"),
+        ("NETNET_AUDIT_CHECKPOINT_SECONDS", "0"),
     ],
 )
 def test_bad_setting_exits_2_naming_the_variable(data_dir: Path, variable: str, value: str) -> None:
@@ -34,6 +35,15 @@ def test_bad_setting_exits_2_naming_the_variable(data_dir: Path, variable: str, 
     assert "configuration error" in result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert not data_dir.exists(), "a refused configuration still touched the data directory"
+
+
+def test_the_audit_key_cannot_be_the_token_key(data_dir: Path) -> None:
+    key = str(data_dir / "one.key")
+    env = service_env(data_dir, free_port(), NETNET_KEY_FILE=key, NETNET_AUDIT_KEY_FILE=key)
+    result = run_service(env)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "NETNET_AUDIT_KEY_FILE must not be the token signing key" in result.stderr
+    assert not data_dir.exists()
 
 
 def _listening() -> socket.socket:

@@ -8,6 +8,7 @@ an audit chain broken).
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from array import array
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,6 +34,7 @@ from netnet.client import (
     Unavailable,
 )
 from netnet.client.tokens import ROLES, issue_token
+from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as gpb
 from netnet.sites.v1 import sites_pb2 as spb
 
@@ -403,13 +405,63 @@ def token_issue(
         raise typer.Exit(USAGE) from None
 
 
+def _checkpoint_lines(paths: list[Path]) -> list[Any]:
+    """Checkpoints from JSON-lines files (as the services write them); exits on a bad line."""
+    found = []
+    for path in paths:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            err.print(f"error: {path}: {e.strerror}")
+            raise typer.Exit(USAGE) from None
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                cp = common_pb2.AuditCheckpoint(
+                    service=str(d["service"]),
+                    seq=int(d["seq"]),
+                    hash=str(d["hash"]),
+                    keyed_from_seq=int(d["keyed_from"]),
+                    mac=str(d["mac"]),
+                )
+                cp.time.FromMicroseconds(int(d["time_us"]))
+            except (ValueError, KeyError, TypeError):
+                err.print(f"error: {path}:{n}: not an audit checkpoint")
+                raise typer.Exit(USAGE) from None
+            found.append(cp)
+    return found
+
+
+def _audit_note(v: Any) -> str:
+    """Where the chain broke, or what the check could not cover."""
+    if not v.ok:
+        return f"[red]{f'entry {v.first_bad_seq}: ' if v.first_bad_seq else ''}{v.problem}[/]"
+    notes = []
+    if v.keyed_from_seq > 1:
+        notes.append(f"entries 1-{v.keyed_from_seq - 1} predate the audit key (sha256 only)")
+    if v.head_seq > v.newest_checkpoint_seq:
+        after = v.newest_checkpoint_seq + 1
+        notes.append(f"entries {after}-{v.head_seq} not yet checkpointed: a cut there is unseen")
+    return "; ".join(notes)
+
+
 @audit_app.command("verify")
 def audit_verify(
     service: Annotated[
         list[str] | None, typer.Option(help="accounts, sites or cases (repeatable; all by default)")
     ] = None,
+    checkpoints: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A copy of a checkpoint file (JSON lines) to check the chains against too "
+            "(repeatable; each service also reads its own)"
+        ),
+    ] = None,
 ) -> None:
-    """Check each service's hash-chained audit log (needs an auditor token)."""
+    """Check each service's keyed audit chain, the rows its entries commit to and the signed
+    checkpoints of its head (needs an auditor token)."""
     clients: dict[str, tuple[type[Any], Any]] = {
         "accounts": (AccountsClient, apb),
         "sites": (SitesClient, spb),
@@ -420,26 +472,31 @@ def audit_verify(
     if unknown:
         err.print(f"error: unknown service {', '.join(unknown)}")
         raise typer.Exit(USAGE)
+    kept = _checkpoint_lines(checkpoints or [])
 
     async def work() -> dict[str, Any]:
         results = {}
         for name in chosen:
             client_type, messages = clients[name]
+            mine = [c for c in kept if c.service == name]
             async with client_type() as client:
                 reply = await client.call(
-                    client.stub.VerifyAuditChain, messages.VerifyAuditChainRequest()
+                    client.stub.VerifyAuditChain, messages.VerifyAuditChainRequest(checkpoints=mine)
                 )
                 results[name] = reply.verification
         return results
 
     results = run(work)
-    table = Table("service", "entries", "chain", "problem")
+    table = Table("service", "entries", "data rows", "checkpoints", "chain", "problem or note")
     for name, v in results.items():
         table.add_row(
             name,
             f"{v.entries_checked:,}",
+            f"{v.data_rows_checked:,}",
+            f"{v.checkpoints_checked:,}"
+            + (f" (newest: entry {v.newest_checkpoint_seq:,})" if v.checkpoints_checked else ""),
             "ok" if v.ok else "[red]BROKEN[/]",
-            "" if v.ok else f"entry {v.first_bad_seq}: {v.problem}",
+            _audit_note(v),
         )
     out.print(table)
     if not all(v.ok for v in results.values()):

@@ -1,8 +1,11 @@
-"""The audit log: one hash-chained entry per mutation; edits and deletions are detected."""
+"""The audit log: one keyed, hash-chained entry per mutation; edits and deletions are
+detected."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import sqlite3
 from pathlib import Path
 
@@ -75,7 +78,27 @@ async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
     return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
 
 
+def _keyed(e: common_pb2.AuditEntry, key: bytes) -> str:
+    """The link as the service makes it: HMAC-SHA256 under the audit key."""
+    fields = [
+        e.seq,
+        e.time.ToMicroseconds(),
+        e.operator,
+        e.department,
+        e.method,
+        e.resource,
+        e.request_id,
+        e.outcome,
+        e.prev_hash,
+        e.data,
+        e.data_hash,
+    ]
+    message = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
 def _digest(e: common_pb2.AuditEntry) -> str:
+    """A plain sha256 link, as the chain was before it was keyed (what anyone can compute)."""
     fields = (
         str(e.seq),
         str(e.time.ToMicroseconds()),
@@ -91,7 +114,7 @@ def _digest(e: common_pb2.AuditEntry) -> str:
 
 
 async def test_every_mutation_is_audited_in_a_chain(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     resources = await _write_some(stub, tokens, clock)
     entries = await _entries(stub, tokens)
@@ -126,14 +149,25 @@ async def test_every_mutation_is_audited_in_a_chain(
         START_US + 3_000_000,
         START_US + 3_000_000,
     ]
+    key = server.runtime.settings.audit_key_file.read_text().strip().encode()
     prev = ""
     for e in entries:
         assert e.prev_hash == prev
-        assert e.hash == _digest(e)
+        assert e.hash == _keyed(e, key)
         prev = e.hash
+    # Each entry commits to the rows its write produced; the import to its batch's rows.
+    assert [e.data for e in entries] == [
+        "account_actions:1",
+        "account_actions:2",
+        "account_action_retractions:1",
+        "account_actions:3",
+        "account_actions:4",
+    ]
+    assert all(len(e.data_hash) == 64 for e in entries)
     assert await _entries(stub, tokens, page_size=2) == entries
     v = await _verify(stub, tokens)
     assert (v.ok, v.entries_checked, v.first_bad_seq, v.problem) == (True, 5, 0, "")
+    assert (v.data_rows_checked, v.head_seq, v.keyed_from_seq) == (5, 5, 1)
 
 
 async def test_empty_chain_verifies(stub: Stub, tokens: Tokens) -> None:
@@ -216,7 +250,7 @@ async def test_tampering_is_detected(
     assert v.entries_checked == first_bad - 1
 
 
-async def test_rehashed_edit_breaks_the_next_link(
+async def test_rehashed_edit_is_not_a_keyed_link(
     stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     await _write_some(stub, tokens, clock)
@@ -227,15 +261,16 @@ async def test_rehashed_edit_breaks_the_next_link(
         f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(entry)}' WHERE seq = 2",
     )
     v = await _verify(stub, tokens)
-    assert (v.ok, v.first_bad_seq) == (False, 3)
+    assert (v.ok, v.first_bad_seq) == (False, 2)
+    assert "keyed hash" in v.problem
 
 
-async def test_whole_rewritten_tail_is_caught_by_the_head(
+async def test_rewritten_last_entry_is_not_a_keyed_link(
     stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     await _write_some(stub, tokens, clock)
     entries = await _entries(stub, tokens)
-    # Forge entry 5 consistently with entry 4; only the head still knows the real hash.
+    # Forge entry 5 consistently with entry 4, as anyone without the key can: not a keyed link.
     last = entries[4]
     last.outcome = "forged"
     _tamper(
@@ -243,7 +278,7 @@ async def test_whole_rewritten_tail_is_caught_by_the_head(
         f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(last)}' WHERE seq = 5",
     )
     v = await _verify(stub, tokens)
-    assert (v.ok, v.first_bad_seq) == (False, 6)
+    assert (v.ok, v.first_bad_seq) == (False, 5)
     # Writing goes on after tampering, and verification keeps failing.
     await record(stub, tokens("cac"), action("after", "u9"))
     assert not (await _verify(stub, tokens)).ok

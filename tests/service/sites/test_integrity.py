@@ -4,7 +4,6 @@ feed of the sites service."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
 from tests.conftest import channel_to
+from tests.service.audit_support import keyed_link
 from tests.service.sites.helpers import (
     BAN,
     NOTIFY,
@@ -410,7 +410,7 @@ async def _mutations(stub: Stub, tokens: Tokens, clock: ManualClock) -> list[tup
 
 
 async def test_every_mutation_is_audited_in_a_chain(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     assert (await _verify(stub, tokens)).ok  # an empty chain verifies
     expected = await _mutations(stub, tokens, clock)
@@ -420,18 +420,7 @@ async def test_every_mutation_is_audited_in_a_chain(
     prev = ""
     for e in entries:
         assert e.prev_hash == prev
-        fields = (
-            str(e.seq),
-            str(e.time.ToMicroseconds()),
-            e.operator,
-            e.department,
-            e.method,
-            e.resource,
-            e.request_id,
-            e.outcome,
-            e.prev_hash,
-        )
-        assert e.hash == hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+        assert e.hash == keyed_link(e, server.runtime.settings.audit_key_file)
         prev = e.hash
     assert [(e.operator, e.department) for e in entries[:3]] == [("alice", "miit")] * 3
     assert (entries[3].operator, entries[3].department) == ("bob", "cac")

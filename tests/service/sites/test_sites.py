@@ -12,6 +12,7 @@ import pytest
 
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
+from services.common import audit
 from services.common.context import Principal
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.errors import Violations
@@ -473,6 +474,7 @@ def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> 
     """The batch form of RecordSiteAction, called directly: a refused record in the same batch
     as an accepted one on the same site does not give the site its names."""
     conn = sqlite3.connect(tmp_path / "sites.db", isolation_level=None)
+    audit.bind_key(conn, b"audit key")
     assert SPEC.migrations is not None
     apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)])
     principal = Principal("op", "miit", "", frozenset({"operator"}))

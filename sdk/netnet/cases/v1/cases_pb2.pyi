@@ -2042,12 +2042,21 @@ Global___ListAuditEntriesResponse: _TypeAlias = ListAuditEntriesResponse  # noqa
 class VerifyAuditChainRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def checkpoints(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AuditCheckpoint]:
+        """Checkpoints kept elsewhere to check the chain against too (those of other services are
+        skipped; at most 10,000). The service's own checkpoint file is always read.
+        """
+
     def __init__(
         self,
+        *,
+        checkpoints: _abc.Iterable[_common_pb2.AuditCheckpoint] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints", b"checkpoints"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

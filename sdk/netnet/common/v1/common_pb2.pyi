@@ -316,6 +316,8 @@ class AuditEntry(_message.Message):
     OUTCOME_FIELD_NUMBER: _builtins.int
     PREV_HASH_FIELD_NUMBER: _builtins.int
     HASH_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    DATA_HASH_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     operator: _builtins.str
     department: _builtins.str
@@ -324,9 +326,17 @@ class AuditEntry(_message.Message):
     request_id: _builtins.str
     outcome: _builtins.str
     prev_hash: _builtins.str
-    """Hex sha256 of the previous entry."""
+    """Hash of the previous entry."""
     hash: _builtins.str
-    """Hex sha256 over this entry and prev_hash."""
+    """Hex HMAC-SHA256, under the service's audit key, over this entry (its data and data_hash
+    too) and prev_hash; entries written before the chain was keyed: hex sha256.
+    """
+    data: _builtins.str
+    """The rows the entry's write produced, as "name:ids" parts joined by ";" (ids as runs,
+    e.g. "account_actions:4-9,12"); empty when it wrote no append-only rows.
+    """
+    data_hash: _builtins.str
+    """Hex sha256 of those rows' unchanging columns as written."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -342,14 +352,59 @@ class AuditEntry(_message.Message):
         outcome: _builtins.str = ...,
         prev_hash: _builtins.str = ...,
         hash: _builtins.str = ...,
+        data: _builtins.str = ...,
+        data_hash: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "hash", b"hash", "method", b"method", "operator", b"operator", "outcome", b"outcome", "prev_hash", b"prev_hash", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "data_hash", b"data_hash", "department", b"department", "hash", b"hash", "method", b"method", "operator", b"operator", "outcome", b"outcome", "prev_hash", b"prev_hash", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AuditEntry: _TypeAlias = AuditEntry  # noqa: Y015
+
+@_typing.final
+class AuditCheckpoint(_message.Message):
+    """A checkpoint of an audit chain's head, signed with the service's audit key, kept outside
+    the database (a JSON line in the service's checkpoint file, and a log line).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    KEYED_FROM_SEQ_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    MAC_FIELD_NUMBER: _builtins.int
+    service: _builtins.str
+    """accounts, sites or cases."""
+    seq: _builtins.int
+    """The head entry's seq and hash at the time."""
+    hash: _builtins.str
+    keyed_from_seq: _builtins.int
+    """The first entry linked with the audit key."""
+    mac: _builtins.str
+    """Hex HMAC-SHA256 over the fields above."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        service: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        hash: _builtins.str = ...,
+        keyed_from_seq: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        mac: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hash", b"hash", "keyed_from_seq", b"keyed_from_seq", "mac", b"mac", "seq", b"seq", "service", b"service", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditCheckpoint: _TypeAlias = AuditCheckpoint  # noqa: Y015
 
 @_typing.final
 class AuditVerification(_message.Message):
@@ -361,11 +416,26 @@ class AuditVerification(_message.Message):
     ENTRIES_CHECKED_FIELD_NUMBER: _builtins.int
     FIRST_BAD_SEQ_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
+    DATA_ROWS_CHECKED_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_CHECKED_FIELD_NUMBER: _builtins.int
+    NEWEST_CHECKPOINT_SEQ_FIELD_NUMBER: _builtins.int
+    HEAD_SEQ_FIELD_NUMBER: _builtins.int
+    KEYED_FROM_SEQ_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
     entries_checked: _builtins.int
     first_bad_seq: _builtins.int
     """First entry found wrong (0 when ok)."""
     problem: _builtins.str
+    data_rows_checked: _builtins.int
+    """Rows that entries commit to, read again and found as written."""
+    checkpoints_checked: _builtins.int
+    """Signed checkpoints checked against the chain (the service's own file and those sent)."""
+    newest_checkpoint_seq: _builtins.int
+    """The newest checkpointed entry: entries cut after it leave no trace."""
+    head_seq: _builtins.int
+    """The head the database records."""
+    keyed_from_seq: _builtins.int
+    """The first entry linked with the audit key; those before it are plain sha256 links."""
     def __init__(
         self,
         *,
@@ -373,10 +443,15 @@ class AuditVerification(_message.Message):
         entries_checked: _builtins.int = ...,
         first_bad_seq: _builtins.int = ...,
         problem: _builtins.str = ...,
+        data_rows_checked: _builtins.int = ...,
+        checkpoints_checked: _builtins.int = ...,
+        newest_checkpoint_seq: _builtins.int = ...,
+        head_seq: _builtins.int = ...,
+        keyed_from_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries_checked", b"entries_checked", "first_bad_seq", b"first_bad_seq", "ok", b"ok", "problem", b"problem"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints_checked", b"checkpoints_checked", "data_rows_checked", b"data_rows_checked", "entries_checked", b"entries_checked", "first_bad_seq", b"first_bad_seq", "head_seq", b"head_seq", "keyed_from_seq", b"keyed_from_seq", "newest_checkpoint_seq", b"newest_checkpoint_seq", "ok", b"ok", "problem", b"problem"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

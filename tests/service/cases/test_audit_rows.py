@@ -1,0 +1,63 @@
+"""Each cases audit entry commits to the append-only rows its write produced (the case's
+timeline, coercive measures, typical cases): one edited or deleted in the database file is
+found, with the entry that wrote it."""
+
+from __future__ import annotations
+
+import pytest
+
+from netnet.cases.v1 import cases_pb2 as pb
+from netnet.common.v1 import common_pb2
+from services.common.clock import ManualClock
+from services.common.server import RunningServer
+from tests.service.audit_support import execute
+from tests.service.cases.helpers import Campaigns, Stub, Tokens
+from tests.service.cases.test_integrity import _some_changes
+
+# _some_changes' entries: 1 creates the campaign, 2 the case (event 1), 3 adds a party
+# (event 2), 4 moves the case on (event 3), 5-7 a clue and its hand-over, 8 publishes a
+# typical case (event 4, typical case 1).
+
+
+async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
+    md = tokens("office", "auditor")
+    return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
+
+
+@pytest.mark.parametrize(
+    ("sql", "first_bad", "problem"),
+    [
+        (
+            "UPDATE case_events SET detail = 'registered' WHERE id = 3",
+            4,
+            "rows differ from what entry 4 wrote",
+        ),
+        ("DELETE FROM case_events WHERE id = 2", 3, "case_events rows 2 of entry 3"),
+        (
+            "UPDATE typical_cases SET summary = 'nothing happened' WHERE id = 1",
+            8,
+            "rows differ from what entry 8 wrote",
+        ),
+        ("DELETE FROM typical_cases WHERE id = 1", 8, "typical_cases rows 1 of entry 8"),
+    ],
+    ids=["edit-event", "delete-event", "edit-typical-case", "delete-typical-case"],
+)
+async def test_an_edited_or_deleted_record_is_detected(
+    stub: Stub,
+    campaigns: Campaigns,
+    tokens: Tokens,
+    clock: ManualClock,
+    server: RunningServer,
+    sql: str,
+    first_bad: int,
+    problem: str,
+) -> None:
+    await _some_changes(stub, campaigns, tokens, clock)
+    before = await _verify(stub, tokens)
+    assert before.ok
+    execute(server.runtime.settings.database_path, sql)
+    v = await _verify(stub, tokens)
+    assert not v.ok
+    assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
+    assert problem in v.problem
+    assert before.data_rows_checked == 5
