@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -19,9 +20,10 @@ from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
+from services.common.config import Settings
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.server import RunningServer, start
-from tests.conftest import channel_to, service_settings
+from tests.conftest import CampaignOwner, channel_to, service_settings
 from tests.service.accounts.helpers import (
     Stub,
     Tokens,
@@ -69,13 +71,20 @@ def _checkpoints(path: Path) -> list[common_pb2.AuditCheckpoint]:
     return out
 
 
+def _settings(data_dir: Path, owner: CampaignOwner, more: dict[str, str] | None = None) -> Settings:
+    """A server's settings of its own, with the session's token key and campaign owner."""
+    return replace(
+        service_settings(SPEC.name, data_dir, more), key_file=owner.key_file, cases_addr=owner.addr
+    )
+
+
 async def test_a_tail_cut_below_a_checkpoint_is_detected(
-    data_dir: Path, tokens: Tokens, clock: ManualClock
+    data_dir: Path, tokens: Tokens, clock: ManualClock, campaign_owner: CampaignOwner
 ) -> None:
     """The newest entries deleted and the head moved back while the service is down: the chain
     left verifies on its own, but the checkpoint written when the service stopped does not
     fit it."""
-    settings = service_settings(SPEC.name, data_dir)
+    settings = _settings(data_dir, campaign_owner)
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
@@ -259,12 +268,16 @@ async def test_what_changes_by_right_keeps_verifying(
 
 
 async def test_the_audit_key_is_its_own_file(
-    data_dir: Path, tokens: Tokens, clock: ManualClock, tmp_path: Path
+    data_dir: Path,
+    tokens: Tokens,
+    clock: ManualClock,
+    tmp_path: Path,
+    campaign_owner: CampaignOwner,
 ) -> None:
     """NETNET_AUDIT_KEY_FILE names it; created on first start (owner only), apart from the
     token key. A chain checked with another key does not verify."""
     elsewhere = tmp_path / "keys" / "audit.key"
-    settings = service_settings(SPEC.name, data_dir, {"NETNET_AUDIT_KEY_FILE": str(elsewhere)})
+    settings = _settings(data_dir, campaign_owner, {"NETNET_AUDIT_KEY_FILE": str(elsewhere)})
     assert settings.audit_key_file == elsewhere
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
@@ -326,15 +339,19 @@ async def test_an_inserted_action_is_detected(
 def _database_of_an_earlier_release(path: Path) -> None:
     """An accounts database as the release before the keyed chain left it: two actions
     recorded, each with a plain sha256 link."""
-    runtime = path.parent / "runtime-before"
-    runtime.mkdir(parents=True)
-    for sql in sorted(RUNTIME_MIGRATIONS.glob("[0-9]*.sql")):
-        if sql.name < "0007":
-            shutil.copy(sql, runtime / sql.name)
+    assert SPEC.migrations is not None
+    runtime, accounts = path.parent / "runtime-before", path.parent / "accounts-before"
+    for before, source, last in (
+        (runtime, RUNTIME_MIGRATIONS, "0007"),
+        (accounts, SPEC.migrations, "0002"),
+    ):
+        before.mkdir(parents=True)
+        for sql in sorted(source.glob("[0-9]*.sql")):
+            if sql.name < last:
+                shutil.copy(sql, before / sql.name)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        assert SPEC.migrations is not None
-        apply_migrations(conn, [("runtime", runtime), ("accounts", SPEC.migrations)])
+        apply_migrations(conn, [("runtime", runtime), ("accounts", accounts)])
         conn.execute(
             "INSERT INTO accounts VALUES (1, 1, 'weibo', 'u1', 1, '', 5, NULL, 1, 1, 2, 2)"
         )
@@ -360,11 +377,11 @@ def _database_of_an_earlier_release(path: Path) -> None:
 
 
 async def test_a_chain_of_an_earlier_release_goes_on_keyed(
-    data_dir: Path, tokens: Tokens, clock: ManualClock
+    data_dir: Path, tokens: Tokens, clock: ManualClock, campaign_owner: CampaignOwner
 ) -> None:
     """The entries written before the upgrade stay plain sha256 links; the first checkpoint and
     the first keyed link seal them: rewriting them, even consistently, is found."""
-    settings = service_settings(SPEC.name, data_dir)
+    settings = _settings(data_dir, campaign_owner)
     _database_of_an_earlier_release(settings.database_path)
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)

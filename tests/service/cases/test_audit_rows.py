@@ -14,9 +14,11 @@ from tests.service.audit_support import execute
 from tests.service.cases.helpers import Campaigns, Stub, Tokens
 from tests.service.cases.test_integrity import _some_changes
 
+OWN_CAMPAIGNS = True  # _some_changes makes its campaign
+
 # _some_changes' entries: 1 creates the campaign, 2 the case (event 1), 3 adds a party
-# (event 2), 4 moves the case on (event 3), 5-7 a clue and its hand-over, 8 publishes a
-# typical case (event 4, typical case 1).
+# (event 2), 4 moves the case on (event 3), 5-7 a clue and its hand-over, 8 drafts a typical
+# case (event 4, typical case 1's text), 9 publishes it (event 5, typical case 1 as published).
 
 
 async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
@@ -39,8 +41,19 @@ async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
             "rows differ from what entry 8 wrote",
         ),
         ("DELETE FROM typical_cases WHERE id = 1", 8, "typical_cases rows 1 of entry 8"),
+        (
+            "UPDATE typical_cases SET published_by = 'mallory' WHERE id = 1",
+            9,
+            "rows differ from what entry 9 wrote",
+        ),
     ],
-    ids=["edit-event", "delete-event", "edit-typical-case", "delete-typical-case"],
+    ids=[
+        "edit-event",
+        "delete-event",
+        "edit-typical-case",
+        "delete-typical-case",
+        "edit-publication",
+    ],
 )
 async def test_an_edited_or_deleted_record_is_detected(
     stub: Stub,
@@ -60,4 +73,4 @@ async def test_an_edited_or_deleted_record_is_detected(
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
     assert problem in v.problem
-    assert before.data_rows_checked == 5
+    assert before.data_rows_checked == 7  # 5 events, the draft's text, the published row

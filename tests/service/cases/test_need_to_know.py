@@ -14,6 +14,7 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.auth import issue_token
+from tests.conftest import SHARED_CAMPAIGNS
 from tests.service.cases.helpers import (
     Campaigns,
     Metadata,
@@ -321,6 +322,10 @@ async def _changes(stub: Stub, tokens: Tokens) -> dict[str, pb.Case]:
     return {"jinhua": jinhua, "quanjiao": quanjiao, "draft": draft.typical_case}  # type: ignore[dict-item]
 
 
+# The campaigns the server holds for the tests come first in its feed (one change each).
+BASE = len(SHARED_CAMPAIGNS)
+
+
 def _readable(caller: Caller) -> list[int]:
     """The seqs of _changes the caller may read (the others come withheld)."""
     seqs = []
@@ -340,17 +345,17 @@ async def test_the_change_feed_withholds_what_the_caller_may_not_read(
 ) -> None:
     await _changes(stub, tokens)
     md = caller.md(tokens)
-    events = await watch(stub, md, 0, 9)
-    assert [e.seq for e in events] == list(range(1, 10))  # nothing missed, in order
+    events = await watch(stub, md, BASE, 9)
+    assert [e.seq - BASE for e in events] == list(range(1, 10))  # nothing missed, in order
     readable = _readable(caller)
     for e in events:
-        if e.seq in readable:
+        if e.seq - BASE in readable:
             assert e.kind != WITHHELD and e.resource and e.department, e
         else:  # its position only: no resource, department, campaign or time
             assert e == common_pb2.ChangeEvent(seq=e.seq, kind=WITHHELD), e
     # Resumed from any position, the same.
     for after in (3, 6, 8):
-        assert await watch(stub, md, after, 9 - after) == events[after:]
+        assert await watch(stub, md, BASE + after, 9 - after) == events[after:]
 
 
 async def test_a_live_watcher_sees_its_changes_and_only_the_position_of_others(
@@ -375,7 +380,7 @@ async def test_a_live_watcher_sees_its_changes_and_only_the_position_of_others(
         await asyncio.wait_for(pending, 10)
     finally:
         call.cancel()
-    assert [(e.seq, e.kind, e.resource) for e in got] == [
+    assert [(e.seq - BASE, e.kind, e.resource) for e in got] == [
         (1, WITHHELD, ""),
         (2, WITHHELD, ""),
         (3, common_pb2.CHANGE_KIND_CREATED, mine.name),

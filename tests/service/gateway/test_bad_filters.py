@@ -16,7 +16,7 @@ from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.convert import MAX_SECONDS, MIN_SECONDS
-from tests.conftest import Tokens
+from tests.conftest import CampaignOwner, Tokens
 from tests.service.accounts.helpers import action, bad_fields, expect_error, record
 from tests.service.gateway.conftest import Stack
 
@@ -116,6 +116,9 @@ async def test_periods_at_the_edges_of_the_range_are_answered(stack: Stack, toke
     """The first and last times a Timestamp may hold are answered, and a period from the
     year 999 counts what lies in it (days compare by their four-digit years)."""
     md = tokens("office")
+    await stack.campaigns.CreateCampaign(
+        CampaignOwner.create_request("netnet"), metadata=tokens("office", "admin")
+    )
     await record(stack.accounts, tokens("cac"), action("edge-1", campaign_id="netnet"))
     first, last = Timestamp(seconds=MIN_SECONDS), Timestamp(seconds=MAX_SECONDS, nanos=999_999_999)
     for start in (first, Timestamp(seconds=-30_641_760_000)):  # 1 January 1 and 999
