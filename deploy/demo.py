@@ -312,7 +312,6 @@ class Demo:
                         region=words,
                         summary=summary,
                         outcome=outcome,
-                        publish_time=ts(START + timedelta(days=85, hours=k)),
                     ),
                 ),
                 metadata=mps,
@@ -320,7 +319,10 @@ class Demo:
             await self.cases.PublishTypicalCase(
                 cpb.PublishTypicalCaseRequest(
                     request_id=f"demo-typical-{number}",
-                    typical_case=cpb.TypicalCase(name=draft.typical_case.name),
+                    typical_case=cpb.TypicalCase(
+                        name=draft.typical_case.name,
+                        publish_time=ts(START + timedelta(days=85, hours=k)),
+                    ),
                 ),
                 metadata=self.md("office"),
             )
