@@ -175,7 +175,7 @@ async def test_a_store_written_before_groups_were_counted_apart_is_restated(
         db.execute(f"DELETE FROM rollup_marks WHERE {keys}")
         for table in ("rollup_totals", "rollup_single", "rollup_distinct", "rollup_keys"):
             db.execute(f"DELETE FROM {table} WHERE rollup = 'group_actions'")
-        db.execute("DELETE FROM schema_migrations WHERE name = 'accounts/0003_group_rollup.sql'")
+        db.execute("DELETE FROM schema_migrations WHERE name = 'accounts/0002_group_rollup.sql'")
     db.close()
     again = await start(SPEC, settings, clock)
     try:

@@ -153,7 +153,7 @@ async def test_a_store_written_before_the_figure_is_counted_at_start(
         db.execute(f"DELETE FROM rollup_marks WHERE {keys}")
         for table in ("rollup_totals", "rollup_single", "rollup_distinct", "rollup_keys"):
             db.execute(f"DELETE FROM {table} WHERE rollup = 'bans_closures'")
-        db.execute("DELETE FROM schema_migrations WHERE name = 'sites/0003_ban_close_rollup.sql'")
+        db.execute("DELETE FROM schema_migrations WHERE name = 'sites/0002_ban_close_rollup.sql'")
     db.close()
     again = await start(SPEC, settings, clock)
     try:
