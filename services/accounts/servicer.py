@@ -86,7 +86,7 @@ def action_pb(r: ActionRecord) -> pb.AccountAction:
     )
 
 
-def action_input(m: pb.ActionInput) -> ActionInput:
+def action_input(m: pb.ActionInput, prefix: str = "") -> ActionInput:
     account = m.account
     return ActionInput(
         m.request_id,
@@ -102,8 +102,8 @@ def action_input(m: pb.ActionInput) -> ActionInput:
         m.campaign_id,
         m.special_action,
         m.case,
-        to_us(m.effective_time, m.HasField("effective_time")),
-        to_us(m.suspend_until, m.HasField("suspend_until")),
+        to_us(m.effective_time, m.HasField("effective_time"), f"{prefix}effective_time"),
+        to_us(m.suspend_until, m.HasField("suspend_until"), f"{prefix}suspend_until"),
         hash64(m.SerializeToString(deterministic=True)),
     )
 
@@ -120,7 +120,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     async def RecordAction(
         self, request: pb.RecordActionRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordActionResponse:
-        a = action_input(request.action)
+        a = action_input(request.action, "action.")
         principal = require_writer_for(a.department)
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([a.campaign_id], caller_metadata(context))

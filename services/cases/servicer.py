@@ -100,8 +100,8 @@ def campaign_in(m: cpb.Campaign) -> Campaign:
         0,
         m.id,
         m.title,
-        to_us(m.start_time) or 0,
-        to_us(m.end_time) or 0,
+        to_us(m.start_time, field="campaign.start_time") or 0,
+        to_us(m.end_time, field="campaign.end_time") or 0,
         m.lead_department,
         list(m.participating_departments),
         [(s.id, s.title) for s in m.special_actions],
@@ -142,7 +142,7 @@ def case_pb(c: Case) -> pb.Case:
     )
 
 
-def case_in(m: pb.Case) -> Case:
+def case_in(m: pb.Case, prefix: str = "case.") -> Case:
     f = m.facts
     facts = Facts(
         f.illegal_gains_fen,
@@ -170,7 +170,7 @@ def case_in(m: pb.Case) -> Case:
         0,
         0,
         0,
-        to_us(m.register_time, m.HasField("register_time")) or 0,
+        to_us(m.register_time, m.HasField("register_time"), f"{prefix}register_time") or 0,
     )
 
 
@@ -562,7 +562,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         )
         new_case = None
         if request.HasField("new_case"):
-            new_case = case_in(request.new_case)
+            new_case = case_in(request.new_case, "new_case.")
             new_case.lead_department = principal.department
             validate_case(new_case, v, "new_case.", ("number", "kind", *UPDATABLE))
         v.raise_if_any()
@@ -854,7 +854,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         now = self.rt.clock.now_us()
         v = Violations()
         v.check(request.measure in Measure.__members__.values(), "measure", "required")
-        when = to_us(request.time, request.HasField("time")) or now
+        when = to_us(request.time, request.HasField("time"), "time") or now
         v.check(when <= now + 300_000_000, "time", "must not lie in the future")
         v.raise_if_any()
         return pb.RecordMeasureResponse.FromString(
@@ -892,7 +892,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         v.check(0 <= s.term_months <= 1200, "sentence.term_months", "0 to 1200 months")
         v.check(s.fine_fen >= 0, "sentence.fine_fen", "must not be negative")
         v.check(s.term_months > 0 or s.fine_fen > 0, "sentence", "a term or a fine is required")
-        when = to_us(s.time, s.HasField("time")) or now
+        when = to_us(s.time, s.HasField("time"), "sentence.time") or now
         v.raise_if_any()
         return pb.RecordSentenceResponse.FromString(
             await standard.once(
@@ -953,7 +953,8 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
             t = TypicalCase(0, 0, "", "", "", "", "", 0, "", "")
         else:
             t = _typical_in(m)
-        t = replace(t, publish_us=to_us(m.publish_time, m.HasField("publish_time")) or 0)
+        published = to_us(m.publish_time, m.HasField("publish_time"), "typical_case.publish_time")
+        t = replace(t, publish_us=published or 0)
         now = self.rt.clock.now_us()
         return pb.PublishTypicalCaseResponse.FromString(
             await standard.once(

@@ -216,7 +216,10 @@ class Importer(Generic[Msg, In]):
         refused: list[Outcome] = []  # failed validation: never reach the write
         for record in records:
             v = Violations()
-            item = self.prepare(record, now, v, known)
+            try:
+                item = self.prepare(record, now, v, known)
+            except InvalidArgument as e:  # a field it could not even read: its record only
+                v.items.extend(e.violations)
             if v.items:
                 refused.append(
                     Outcome(

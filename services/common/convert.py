@@ -7,7 +7,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from netnet.common.v1 import common_pb2
 from services.common import audit, changes, rollups
 from services.common.clock import day_of
-from services.common.errors import Violations
+from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.reference import categories, departments, is_slug
 
 DIMENSIONS = {
@@ -20,15 +20,25 @@ DIMENSIONS = {
 }
 
 
-def to_us(ts: Timestamp, present: bool = True) -> int | None:
-    """Microseconds, or None for an unset timestamp."""
+# What google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+BAD_TIMESTAMP = "not a valid timestamp (years 1 to 9999, nanos 0 to 999,999,999)"
+
+
+def valid_timestamp(ts: Timestamp) -> bool:
+    return MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000
+
+
+def to_us(ts: Timestamp, present: bool = True, field: str = "time") -> int | None:
+    """Microseconds, or None for an unset timestamp. A caller's timestamp that no Timestamp
+    may hold is INVALID_ARGUMENT naming field (an import refuses only its record)."""
     if not present or (ts.seconds == 0 and ts.nanos == 0):
         return None
+    if not valid_timestamp(ts):
+        raise InvalidArgument([FieldViolation(field, BAD_TIMESTAMP)])
     return ts.seconds * 1_000_000 + ts.nanos // 1000
 
 
-# What google.protobuf.Timestamp allows: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
-MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 # Bounds of a stats filter's lists: values per list, characters per value.
 MAX_FILTER_VALUES = 100
 MAX_FILTER_VALUE = 64
@@ -39,8 +49,7 @@ def checked_us(ts: Timestamp, present: bool, field: str, v: Violations) -> int |
     under field when it lies outside the range a Timestamp may hold."""
     if not present:
         return None
-    ok = MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000
-    if not v.check(ok, field, "not a valid timestamp (years 1 to 9999, nanos 0 to 999,999,999)"):
+    if not v.check(valid_timestamp(ts), field, BAD_TIMESTAMP):
         return None
     return to_us(ts)
 

@@ -159,7 +159,7 @@ def ref_pb(r: SiteRef) -> pb.SiteRef:
     )
 
 
-def action_input(m: pb.SiteActionInput) -> ActionInput:
+def action_input(m: pb.SiteActionInput, prefix: str = "") -> ActionInput:
     return ActionInput(
         m.request_id,
         site_ref(m.site),
@@ -170,13 +170,13 @@ def action_input(m: pb.SiteActionInput) -> ActionInput:
         m.campaign_id,
         m.special_action,
         m.case,
-        to_us(m.effective_time, m.HasField("effective_time")),
-        to_us(m.due_time, m.HasField("due_time")),
+        to_us(m.effective_time, m.HasField("effective_time"), f"{prefix}effective_time"),
+        to_us(m.due_time, m.HasField("due_time"), f"{prefix}due_time"),
         tuple(m.problems),
     )
 
 
-def disposition_input(m: pb.DispositionInput) -> DispositionInput:
+def disposition_input(m: pb.DispositionInput, prefix: str = "") -> DispositionInput:
     return DispositionInput(
         m.request_id,
         site_ref(m.site),
@@ -189,7 +189,7 @@ def disposition_input(m: pb.DispositionInput) -> DispositionInput:
         m.department,
         m.campaign_id,
         m.special_action,
-        to_us(m.effective_time, m.HasField("effective_time")),
+        to_us(m.effective_time, m.HasField("effective_time"), f"{prefix}effective_time"),
         hash64(m.SerializeToString(deterministic=True)),
     )
 
@@ -226,7 +226,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([request.action.campaign_id], caller_metadata(context))
         v = Violations()
-        a = validate_action(action_input(request.action), now, v, known, "action.")
+        a = validate_action(action_input(request.action, "action."), now, v, known, "action.")
         v.raise_if_any()
         # Calls of one principal waiting at the same moment are written as one batch.
         answer = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
@@ -375,7 +375,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             "batch.special_action",
             "must be a slug, with a campaign_id",
         )
-        due = to_us(b.due_time, b.HasField("due_time"))
+        due = to_us(b.due_time, b.HasField("due_time"), "batch.due_time")
         # A batch published with a past date may have its due time in the past too; the
         # publish refuses a due time not after the publish time.
         v.check(due is not None and due > EARLIEST_US, "batch.due_time", "required")
@@ -433,7 +433,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         _request_id(request.request_id, v)
         now = self.rt.clock.now_us()
-        given = to_us(request.publish_time, request.HasField("publish_time"))
+        given = to_us(request.publish_time, request.HasField("publish_time"), "publish_time")
         publish = now if given is None else given
         v.check(
             EARLIEST_US <= publish <= now + CLOCK_SKEW_US,
@@ -504,7 +504,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         )
         v = Violations()
         d = validate_disposition(
-            disposition_input(request.disposition), now, v, known, "disposition."
+            disposition_input(request.disposition, "disposition."), now, v, known, "disposition."
         )
         v.raise_if_any()
         answer = await self.db.write_batched(DISPOSITION_CALLS, (principal, d, now), principal)
