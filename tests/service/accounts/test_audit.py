@@ -16,16 +16,9 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.accounts.helpers import (
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    record,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import START_US, Tokens
 
 
 async def _write_some(stub: Stub, tokens: Tokens, clock: ManualClock) -> list[str]:
