@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CampaignOwner
 from tests.reliability.support import ServiceProcess
+from tests.support.servers import CampaignOwner
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -15,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
-from services.common.auth import ensure_key, issue_token
+from services.common.auth import ensure_key
+from tests.support.servers import free_port, watch_health
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE = "netnet.accounts.v1.AccountService"
-STARTUP_SECONDS = 30.0
 DAY_US = 86_400_000_000
 
 CATEGORIES = ("obscene", "vulgar", "illegal_publication", "copyright", "fraud", "other")
@@ -180,23 +179,7 @@ async def assert_stats_match(
             )
 
 
-# --- tokens ----------------------------------------------------------------------------------
-
-
-def bearer(key: bytes, department: str = "cac", *roles: str) -> list[tuple[str, str]]:
-    token = issue_token(
-        key, operator="reliability", department=department, roles=list(roles or ("operator",))
-    )
-    return [("authorization", f"Bearer {token}")]
-
-
 # --- a real server process -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def service_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
@@ -288,22 +271,3 @@ class ServiceProcess:
             raise AssertionError(f"accounts never served ({e.code()}):\n{self.stderr()}") from e
         assert self.proc is not None and self.proc.poll() is None, self.stderr()
         return seen
-
-
-async def watch_health(
-    channel: grpc.aio.Channel, until: int, service: str = "", within: float = STARTUP_SECONDS
-) -> list[int]:
-    """The statuses the health Watch stream reports, up to and including `until`."""
-    stub = health_pb2_grpc.HealthStub(channel)
-    call = stub.Watch(
-        health_pb2.HealthCheckRequest(service=service), wait_for_ready=True, timeout=within
-    )
-    seen: list[int] = []
-    try:
-        async for resp in call:
-            seen.append(resp.status)
-            if resp.status == until:
-                return seen
-    finally:
-        call.cancel()
-    raise AssertionError(f"health stream ended before {until}: saw {seen}")

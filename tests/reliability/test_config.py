@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import free_port, run_service, service_env
+from tests.reliability.support import run_service, service_env
+from tests.support.servers import free_port
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.bulk import MAX_REJECTIONS
 from services.sites.__main__ import SPEC
-from tests.conftest import Tokens, channel_to
+from tests.support.servers import Tokens, channel_to
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
-from tests.reliability.support import Model, Plan, ServiceProcess, assert_stats_match, bearer
+from tests.reliability.support import Model, Plan, ServiceProcess, assert_stats_match
+from tests.support.servers import bearer
 
 pytestmark = pytest.mark.slow
 

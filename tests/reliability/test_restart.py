@@ -15,8 +15,8 @@ from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.server import RunningServer, start
-from tests.conftest import START_US, CampaignOwner, Tokens, channel_to, service_settings
 from tests.reliability.support import Model, Plan, assert_stats_match
+from tests.support.servers import START_US, CampaignOwner, Tokens, channel_to, service_settings
 
 
 async def _changes(

@@ -18,13 +18,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
-from tests.reliability.support import (
-    SERVICE,
-    Plan,
-    ServiceProcess,
-    bearer,
-    watch_health,
-)
+from tests.reliability.support import SERVICE, Plan, ServiceProcess
+from tests.support.servers import bearer, watch_health
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from services.cases.domain import Case, Facts, can_view, covers, leads, sees_real_names
+from services.cases.domain import (
+    Case,
+    Facts,
+    area_prefix,
+    can_view,
+    covers,
+    leads,
+    require_area,
+    sees_real_names,
+)
 from services.common.context import Principal
+from services.common.errors import PermissionDenied
 
 
 @pytest.mark.parametrize(
@@ -52,3 +62,25 @@ def test_lead_assisting_and_office() -> None:
         assert not can_view(_p(dept, "110000"), case)
         assert not sees_real_names(_p(dept, ""), case)
     assert not can_view(_p("miit", ""), case)
+
+
+@pytest.mark.parametrize(
+    ("area", "prefix"),
+    [("", ""), ("330000", "33"), ("330700", "3307"), ("330781", "330781"), ("110000", "11")],
+)
+def test_area_prefix(area: str, prefix: str) -> None:
+    assert area_prefix(area) == prefix
+
+
+@pytest.mark.parametrize(
+    ("area", "region", "allowed"),
+    [("", "", True), ("", "330781", True), ("330000", "330781", True), ("330700", "", False)],
+)
+def test_an_office_writes_only_in_its_own_area(area: str, region: str, allowed: bool) -> None:
+    if allowed:
+        require_area(_p("mps", area), region, "case")
+        return
+    with pytest.raises(PermissionDenied) as e:
+        require_area(_p("mps", area), region, "case")
+    assert e.value.reason == "WRONG_REGION"
+    assert "(national)" in e.value.message

@@ -7,7 +7,7 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts.__main__ import SPEC
 from services.common.server import RunningServer
-from tests.conftest import channel_to
+from tests.support.servers import channel_to
 
 
 @pytest.fixture

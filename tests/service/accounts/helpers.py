@@ -2,52 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
 from netnet.accounts.v1 import accounts_pb2 as pb
-from tests.conftest import START_US
+from tests.support.rpc import Metadata, ts
 
 if TYPE_CHECKING:
     from netnet.accounts.v1.accounts_pb2_grpc import AccountServiceAsyncStub as Stub
-    from tests.conftest import Tokens
+    from tests.support.servers import Tokens
 else:
     Stub = Any
     Tokens = Any
 
-Metadata = list[tuple[str, str]]
-DAY_US = 86_400 * 1_000_000
-HOUR_US = 3_600 * 1_000_000
 
 __all__ = [
-    "DAY_US",
-    "HOUR_US",
-    "START_US",
-    "Metadata",
     "Snapshot",
     "Stub",
-    "Tokens",
     "action",
-    "bad_fields",
-    "error_reason",
-    "expect_error",
     "record",
     "snapshot",
     "stream",
-    "ts",
 ]
-
-
-def ts(us: int) -> Timestamp:
-    t = Timestamp()
-    t.FromMicroseconds(us)
-    return t
 
 
 def action(
@@ -96,46 +73,6 @@ async def stream(
 ) -> AsyncIterator[pb.ImportActionsRequest]:
     for batch in batches:
         yield pb.ImportActionsRequest(actions=list(batch))
-
-
-async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
-    """Await call, which must fail with code; returns the error."""
-    try:
-        result = await call
-    except grpc.aio.AioRpcError as e:
-        assert e.code() == code, f"expected {code.name}, got {e.code().name}: {e.details()}"
-        return e
-    raise AssertionError(f"expected {code.name}, the call succeeded with {result!r}")
-
-
-def _details(err: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None, "no google.rpc.Status in the trailers"
-    return list(status.details)
-
-
-def bad_fields(err: grpc.aio.AioRpcError) -> list[str]:
-    """The fields named by the google.rpc.BadRequest detail of an INVALID_ARGUMENT error."""
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    fields: list[str] = []
-    found = False
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            br = error_details_pb2.BadRequest()
-            detail.Unpack(br)
-            fields += [v.field for v in br.field_violations]
-            found = True
-    assert found, "no BadRequest detail"
-    return fields
-
-
-def error_reason(err: grpc.aio.AioRpcError) -> str:
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    raise AssertionError("no ErrorInfo detail")
 
 
 @dataclass(frozen=True)

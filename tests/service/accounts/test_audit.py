@@ -3,9 +3,6 @@ detected."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import sqlite3
 from pathlib import Path
 
@@ -16,16 +13,10 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.accounts.helpers import (
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    record,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.audit import keyed_link_under, plain_link_of
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import START_US, Tokens
 
 
 async def _write_some(stub: Stub, tokens: Tokens, clock: ManualClock) -> list[str]:
@@ -78,41 +69,6 @@ async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
     return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
 
 
-def _keyed(e: common_pb2.AuditEntry, key: bytes) -> str:
-    """The link as the service makes it: HMAC-SHA256 under the audit key."""
-    fields = [
-        e.seq,
-        e.time.ToMicroseconds(),
-        e.operator,
-        e.department,
-        e.method,
-        e.resource,
-        e.request_id,
-        e.outcome,
-        e.prev_hash,
-        e.data,
-        e.data_hash,
-    ]
-    message = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
-
-
-def _digest(e: common_pb2.AuditEntry) -> str:
-    """A plain sha256 link, as the chain was before it was keyed (what anyone can compute)."""
-    fields = (
-        str(e.seq),
-        str(e.time.ToMicroseconds()),
-        e.operator,
-        e.department,
-        e.method,
-        e.resource,
-        e.request_id,
-        e.outcome,
-        e.prev_hash,
-    )
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
-
-
 async def test_every_mutation_is_audited_in_a_chain(
     stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
@@ -153,7 +109,7 @@ async def test_every_mutation_is_audited_in_a_chain(
     prev = ""
     for e in entries:
         assert e.prev_hash == prev
-        assert e.hash == _keyed(e, key)
+        assert e.hash == keyed_link_under(e, key)
         prev = e.hash
     # Each entry commits to the rows its write produced; the import to its batch's rows.
     assert [e.data for e in entries] == [
@@ -258,7 +214,7 @@ async def test_rehashed_edit_is_not_a_keyed_link(
     entry.outcome = "forged"
     _tamper(
         server.runtime.settings.database_path,
-        f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(entry)}' WHERE seq = 2",
+        f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(entry)}' WHERE seq = 2",
     )
     v = await _verify(stub, tokens)
     assert (v.ok, v.first_bad_seq) == (False, 2)
@@ -275,7 +231,7 @@ async def test_rewritten_last_entry_is_not_a_keyed_link(
     last.outcome = "forged"
     _tamper(
         server.runtime.settings.database_path,
-        f"UPDATE audit_log SET outcome = 'forged', hash = '{_digest(last)}' WHERE seq = 5",
+        f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(last)}' WHERE seq = 5",
     )
     v = await _verify(stub, tokens)
     assert (v.ok, v.first_bad_seq) == (False, 5)

@@ -23,18 +23,11 @@ from services.common.clock import ManualClock
 from services.common.config import Settings
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.server import RunningServer, start
-from tests.conftest import CampaignOwner, channel_to, service_settings
-from tests.service.accounts.helpers import (
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    record,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, stream
 from tests.service.accounts.test_audit import _entries, _verify, _write_some
-from tests.service.audit_support import cut_tail, execute, plain_link, rewrite_plain
+from tests.support.audit import cut_tail, execute, plain_link, rewrite_plain
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import CampaignOwner, Tokens, channel_to, service_settings
 
 # _write_some's five entries: 1 and 2 record actions 1 and 2, 3 retracts action 1, 4 imports
 # action 3 (with a duplicate and a refused record), 5 records action 4.

@@ -13,17 +13,9 @@ import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
-from tests.service.accounts.helpers import (
-    Metadata,
-    Stub,
-    Tokens,
-    action,
-    error_reason,
-    expect_error,
-    record,
-    snapshot,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, snapshot, stream
+from tests.support.rpc import Metadata, error_reason, expect_error
+from tests.support.servers import Tokens
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

@@ -6,7 +6,8 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
-from tests.service.accounts.helpers import action, bad_fields, expect_error, record
+from tests.service.accounts.helpers import action, record
+from tests.support.rpc import bad_fields, expect_error
 
 DEPT = common_pb2.DIMENSION_DEPARTMENT
 ACTION = common_pb2.DIMENSION_ACTION

@@ -14,17 +14,9 @@ from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.conftest import START_US, CampaignOwner, Tokens, channel_to
-from tests.service.accounts.helpers import (
-    DAY_US,
-    action,
-    bad_fields,
-    error_reason,
-    expect_error,
-    record,
-    snapshot,
-    stream,
-)
+from tests.service.accounts.helpers import action, record, snapshot, stream
+from tests.support.rpc import DAY_US, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, CampaignOwner, Tokens, channel_to
 
 JUNE = int(datetime(2021, 6, 1, tzinfo=UTC).timestamp() * 1_000_000)
 SEPTEMBER = int(datetime(2021, 9, 1, tzinfo=UTC).timestamp() * 1_000_000)

@@ -15,8 +15,8 @@ from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.server import start
-from tests.conftest import channel_to
-from tests.service.accounts.helpers import Stub, Tokens, action, record, stream
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.servers import Tokens, channel_to
 
 GROUP, USER = pb.ACCOUNT_KIND_GROUP, pb.ACCOUNT_KIND_USER
 ACTIONS = {

@@ -11,19 +11,9 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from services.accounts.servicer import action_input
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.accounts.helpers import (
-    HOUR_US,
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    error_reason,
-    expect_error,
-    record,
-    snapshot,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, snapshot, stream
+from tests.support.rpc import HOUR_US, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

@@ -6,17 +6,9 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from services.common.bulk import MAX_BATCH
-from tests.service.accounts.helpers import (
-    DAY_US,
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    snapshot,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, snapshot, stream
+from tests.support.rpc import DAY_US, bad_fields, expect_error
+from tests.support.servers import START_US, Tokens
 
 
 def _mixed() -> list[list[pb.ActionInput]]:

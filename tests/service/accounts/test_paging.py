@@ -6,7 +6,9 @@ import asyncio
 import itertools
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from tests.service.accounts.helpers import Metadata, Stub, Tokens, action, record, stream
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.rpc import Metadata
+from tests.support.servers import Tokens
 
 
 async def _page_through_while_writing(

@@ -10,18 +10,9 @@ import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
-from tests.service.accounts.helpers import (
-    DAY_US,
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    record,
-    stream,
-    ts,
-)
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.rpc import DAY_US, bad_fields, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND

@@ -10,20 +10,9 @@ import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from services.common.clock import ManualClock
-from tests.service.accounts.helpers import (
-    DAY_US,
-    HOUR_US,
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    error_reason,
-    expect_error,
-    record,
-    snapshot,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, snapshot, stream
+from tests.support.rpc import DAY_US, HOUR_US, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION

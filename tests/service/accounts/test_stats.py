@@ -12,16 +12,9 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import day_of
-from tests.service.accounts.helpers import (
-    DAY_US,
-    HOUR_US,
-    START_US,
-    Stub,
-    Tokens,
-    action,
-    stream,
-    ts,
-)
+from tests.service.accounts.helpers import Stub, action, stream
+from tests.support.rpc import DAY_US, HOUR_US, ts
+from tests.support.servers import START_US, Tokens
 
 FIELDS = ("department", "action", "category", "campaign_id", "special_action", "day")
 DIMENSION = {

@@ -10,16 +10,9 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
-from tests.service.accounts.helpers import (
-    Metadata,
-    Stub,
-    Tokens,
-    action,
-    bad_fields,
-    expect_error,
-    record,
-    stream,
-)
+from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.support.rpc import Metadata, bad_fields, expect_error
+from tests.support.servers import Tokens
 
 TIMEOUT = 5.0  # a safety bound only: events are expected at once
 

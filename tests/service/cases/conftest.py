@@ -9,7 +9,7 @@ from netnet.cases.v1 import campaigns_pb2_grpc as cpb_grpc
 from netnet.cases.v1 import cases_pb2_grpc as pb_grpc
 from services.cases.__main__ import SPEC
 from services.common.server import RunningServer
-from tests.conftest import SHARED_CAMPAIGNS, CampaignOwner, channel_to
+from tests.support.servers import SHARED_CAMPAIGNS, CampaignOwner, channel_to
 
 
 @pytest.fixture

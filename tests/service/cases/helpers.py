@@ -3,63 +3,46 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.auth import issue_token
-from tests.conftest import START_US
+from tests.support.rpc import DAY_US, Metadata, ts
+from tests.support.servers import START_US
 
 if TYPE_CHECKING:
     from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceAsyncStub as Campaigns
     from netnet.cases.v1.cases_pb2_grpc import CaseServiceAsyncStub as Stub
-    from tests.conftest import Tokens
+    from tests.support.servers import Tokens
 else:
     Campaigns = Any
     Stub = Any
     Tokens = Any
 
-Metadata = list[tuple[str, str]]
-SECOND_US = 1_000_000
-HOUR_US = 3_600 * SECOND_US
-DAY_US = 86_400 * SECOND_US
 YUAN = 100  # fen
 
 __all__ = [
-    "DAY_US",
-    "HOUR_US",
-    "SECOND_US",
-    "START_US",
     "YUAN",
     "Campaigns",
-    "Metadata",
     "Snapshot",
     "Stub",
-    "Tokens",
     "add_party",
     "all_events",
-    "bad_fields",
     "case_msg",
     "create_campaign",
     "create_case",
-    "error_reason",
-    "expect_error",
     "mask",
     "publish_draft",
     "regional",
     "snapshot",
     "stats",
     "transition",
-    "ts",
     "vetted_draft",
     "watch",
 ]
@@ -77,54 +60,8 @@ def regional(tokens: Tokens, department: str, region: str, *roles: str) -> Metad
     return [("authorization", f"Bearer {token}")]
 
 
-def ts(us: int) -> Timestamp:
-    t = Timestamp()
-    t.FromMicroseconds(us)
-    return t
-
-
 def mask(*paths: str) -> FieldMask:
     return FieldMask(paths=list(paths))
-
-
-async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
-    """Await call, which must fail with code; returns the error."""
-    try:
-        result = await call
-    except grpc.aio.AioRpcError as e:
-        assert e.code() == code, f"expected {code.name}, got {e.code().name}: {e.details()}"
-        return e
-    raise AssertionError(f"expected {code.name}, the call succeeded with {result!r}")
-
-
-def _details(err: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None, "no google.rpc.Status in the trailers"
-    return list(status.details)
-
-
-def bad_fields(err: grpc.aio.AioRpcError) -> list[str]:
-    """The fields named by the google.rpc.BadRequest detail of an INVALID_ARGUMENT error."""
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.code()
-    fields: list[str] = []
-    found = False
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            br = error_details_pb2.BadRequest()
-            detail.Unpack(br)
-            fields += [v.field for v in br.field_violations]
-            found = True
-    assert found, "no BadRequest detail"
-    return fields
-
-
-def error_reason(err: grpc.aio.AioRpcError) -> str:
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    raise AssertionError("no ErrorInfo detail")
 
 
 # --- builders ------------------------------------------------------------------------------

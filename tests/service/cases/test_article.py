@@ -14,18 +14,17 @@ from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
     YUAN,
     Campaigns,
-    Metadata,
     Stub,
-    Tokens,
     add_party,
     case_msg,
     create_campaign,
     publish_draft,
     stats,
     transition,
-    ts,
     vetted_draft,
 )
+from tests.support.rpc import Metadata, ts
+from tests.support.servers import Tokens
 
 OWN_CAMPAIGNS = True  # the tests make the campaigns they name
 

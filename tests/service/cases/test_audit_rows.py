@@ -10,9 +10,10 @@ from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.audit_support import execute
-from tests.service.cases.helpers import Campaigns, Stub, Tokens
+from tests.service.cases.helpers import Campaigns, Stub
 from tests.service.cases.test_integrity import _some_changes
+from tests.support.audit import execute
+from tests.support.servers import Tokens
 
 OWN_CAMPAIGNS = True  # _some_changes makes its campaign
 

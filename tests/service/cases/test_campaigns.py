@@ -7,20 +7,9 @@ import pytest
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from services.common.clock import ManualClock
-from tests.service.cases.helpers import (
-    DAY_US,
-    START_US,
-    Campaigns,
-    Stub,
-    Tokens,
-    bad_fields,
-    create_campaign,
-    error_reason,
-    expect_error,
-    mask,
-    snapshot,
-    ts,
-)
+from tests.service.cases.helpers import Campaigns, Stub, create_campaign, mask, snapshot
+from tests.support.rpc import DAY_US, bad_fields, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 OWN_CAMPAIGNS = True  # the tests make the campaigns they name
 

@@ -10,26 +10,21 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    HOUR_US,
-    START_US,
     YUAN,
     Campaigns,
     Stub,
-    Tokens,
     add_party,
     all_events,
-    bad_fields,
     case_msg,
     create_case,
-    error_reason,
-    expect_error,
     mask,
     publish_draft,
     snapshot,
     transition,
-    ts,
     vetted_draft,
 )
+from tests.support.rpc import HOUR_US, bad_fields, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 FACTS = pb.CaseFacts(
     illegal_gains_fen=2_000_000 * YUAN,

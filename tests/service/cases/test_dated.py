@@ -12,20 +12,17 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    DAY_US,
     Campaigns,
     Stub,
-    Tokens,
     add_party,
-    bad_fields,
     case_msg,
     create_campaign,
     create_case,
-    expect_error,
     snapshot,
     stats,
-    ts,
 )
+from tests.support.rpc import DAY_US, bad_fields, expect_error, ts
+from tests.support.servers import Tokens
 
 OWN_CAMPAIGNS = True  # the tests make the campaigns they name
 JUNE, JULY, AUGUST, SEPTEMBER = (

@@ -8,22 +8,9 @@ import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
 from services.common.clock import ManualClock
-from tests.service.cases.helpers import (
-    DAY_US,
-    SECOND_US,
-    START_US,
-    Campaigns,
-    Metadata,
-    Stub,
-    Tokens,
-    all_events,
-    bad_fields,
-    case_msg,
-    create_case,
-    error_reason,
-    expect_error,
-    snapshot,
-)
+from tests.service.cases.helpers import Campaigns, Stub, all_events, case_msg, create_case, snapshot
+from tests.support.rpc import DAY_US, SECOND_US, Metadata, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 ACK_SECONDS = 3600  # the server fixture's hand-over acknowledgement time
 

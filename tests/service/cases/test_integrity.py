@@ -18,26 +18,22 @@ from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.audit_support import keyed_link
 from tests.service.cases.helpers import (
-    START_US,
     Campaigns,
-    Metadata,
     Stub,
-    Tokens,
     add_party,
-    bad_fields,
     case_msg,
     create_campaign,
     create_case,
-    error_reason,
-    expect_error,
     publish_draft,
     snapshot,
     transition,
     vetted_draft,
     watch,
 )
+from tests.support.audit import keyed_link
+from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 CREATED, UPDATED = common_pb2.CHANGE_KIND_CREATED, common_pb2.CHANGE_KIND_UPDATED
 

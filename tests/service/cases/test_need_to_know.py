@@ -14,24 +14,21 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.auth import issue_token
-from tests.conftest import SHARED_CAMPAIGNS
 from tests.service.cases.helpers import (
     Campaigns,
-    Metadata,
     Stub,
-    Tokens,
     add_party,
     all_events,
     case_msg,
     create_case,
-    error_reason,
-    expect_error,
     mask,
     regional,
     snapshot,
     transition,
     watch,
 )
+from tests.support.rpc import Metadata, error_reason, expect_error
+from tests.support.servers import SHARED_CAMPAIGNS, Tokens
 
 WITHHELD = common_pb2.CHANGE_KIND_WITHHELD
 

@@ -10,24 +10,18 @@ from google.protobuf.descriptor import FieldDescriptor
 from netnet.cases.v1 import cases_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    DAY_US,
-    HOUR_US,
-    START_US,
     Campaigns,
     Stub,
-    Tokens,
     add_party,
     all_events,
-    bad_fields,
     case_msg,
     create_case,
-    error_reason,
-    expect_error,
     mask,
     snapshot,
     transition,
-    ts,
 )
+from tests.support.rpc import DAY_US, HOUR_US, bad_fields, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 NAMES = [
     ("江伟", "江某某"),

@@ -8,19 +8,9 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
-from tests.service.cases.helpers import (
-    START_US,
-    Stub,
-    Tokens,
-    all_events,
-    bad_fields,
-    case_msg,
-    create_case,
-    error_reason,
-    expect_error,
-    stats,
-    transition,
-)
+from tests.service.cases.helpers import Stub, all_events, case_msg, create_case, stats, transition
+from tests.support.rpc import bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 REG, INV, PROS, TRIAL, CLOSED, DROPPED = (
     pb.CASE_STATE_REGISTERED,

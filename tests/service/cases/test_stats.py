@@ -15,24 +15,19 @@ from netnet.cases.v1 import cases_pb2 as pb
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    DAY_US,
-    START_US,
     YUAN,
-    Metadata,
     Stub,
-    Tokens,
     add_party,
-    bad_fields,
     case_msg,
     create_case,
-    expect_error,
     mask,
     publish_draft,
     stats,
     transition,
-    ts,
     vetted_draft,
 )
+from tests.support.rpc import DAY_US, Metadata, bad_fields, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 D = common_pb2
 DIMS = {

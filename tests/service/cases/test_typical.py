@@ -11,23 +11,19 @@ from grpc_status import rpc_status
 from netnet.cases.v1 import cases_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    START_US,
     Campaigns,
-    Metadata,
     Stub,
-    Tokens,
     add_party,
-    bad_fields,
     case_msg,
     create_case,
-    error_reason,
-    expect_error,
     mask,
     publish_draft,
     regional,
     snapshot,
     vetted_draft,
 )
+from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 GOOD = {
     "title": "Quanjiao, Anhui detected the 5·11 case of spreading obscene materials for profit",

@@ -9,17 +9,9 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
-from tests.service.cases.helpers import (
-    Campaigns,
-    Stub,
-    Tokens,
-    bad_fields,
-    case_msg,
-    create_case,
-    expect_error,
-    mask,
-    snapshot,
-)
+from tests.service.cases.helpers import Campaigns, Stub, case_msg, create_case, mask, snapshot
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import Tokens
 
 CASE_ERRORS: list[tuple[dict[str, Any], list[str]]] = [
     ({"number": "5 11"}, ["case.number"]),

@@ -19,7 +19,7 @@ from services.accounts.__main__ import SPEC as ACCOUNTS
 from services.cases.__main__ import SPEC as CASES
 from services.common.server import RunningServer
 from services.sites.__main__ import SPEC as SITES
-from tests.conftest import channel_to
+from tests.support.servers import channel_to
 
 
 @dataclass

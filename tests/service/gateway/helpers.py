@@ -1,20 +1,15 @@
-"""Builders shared by the gateway tests: a recorder that writes through the services' own APIs
-and keeps a ledger of what it wrote (the brute-force truth), typed stubs, a TCP proxy that can
-hold a source, and a restart of a stopped source on its old port."""
+"""Builders shared by the gateway tests: typed stubs and a recorder that writes through the
+services' own APIs and keeps a ledger of what it wrote (the brute-force truth)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import campaigns_pb2 as campb
@@ -22,8 +17,8 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
-from services.common.reference import departments as department_names
-from services.common.server import RunningServer, ServiceSpec, start
+from tests.support.oracles import Ledger, Rec
+from tests.support.rpc import DAY_US, Metadata, ts
 
 if TYPE_CHECKING:
     from netnet.accounts.v1.accounts_pb2_grpc import AccountServiceAsyncStub
@@ -31,47 +26,11 @@ if TYPE_CHECKING:
     from netnet.cases.v1.cases_pb2_grpc import CaseServiceAsyncStub
     from netnet.gateway.v1.gateway_pb2_grpc import GatewayServiceAsyncStub
     from netnet.sites.v1.sites_pb2_grpc import SiteServiceAsyncStub
-    from tests.conftest import Tokens
     from tests.service.gateway.conftest import Stack
+    from tests.support.servers import Tokens
 else:
     AccountServiceAsyncStub = CampaignServiceAsyncStub = CaseServiceAsyncStub = Any
     GatewayServiceAsyncStub = SiteServiceAsyncStub = Tokens = Stack = Any
-
-Metadata = list[tuple[str, str]]
-DAY_US = 86_400 * 1_000_000
-FIGURES = tuple(f.name for f in pb.Figures.DESCRIPTOR.fields)
-SOURCE_OF = {
-    "accounts": ("accounts_handled", "groups_handled", "groups_closed"),
-    "sites": (
-        "sites_banned_or_closed",
-        "sites_closed",
-        "sites_banned",
-        "apps_notified",
-        "apps_removed",
-        "notice_batches",
-        "content_direct",
-        "content_platform",
-    ),
-    "cases": (
-        "cases_administrative",
-        "cases_criminal",
-        "suspects_detained",
-        "suspects_arrested",
-        "typical_cases",
-        "illegal_gains_fen",
-    ),
-}
-assert sorted(f for fs in SOURCE_OF.values() for f in fs) == sorted(FIGURES)
-
-
-def ts(us: int) -> Timestamp:
-    t = Timestamp()
-    t.FromMicroseconds(us)
-    return t
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -93,150 +52,6 @@ class Api:
             cast(Any, stack.cases),
             cast(Any, stack.campaigns),
         )
-
-
-# --- the ledger: what the test wrote, counted by brute force --------------------------------
-
-
-@dataclass(frozen=True)
-class Rec:
-    """One live record as the test wrote it. kind: account, group, site, app, batch, content,
-    case, measure, typical; subject: what distinct counts count (account, site, party)."""
-
-    kind: str
-    action: str
-    subject: str
-    department: str
-    campaign: str
-    special_action: str
-    value: int = 1
-
-
-# figure -> (record kinds, action or actions (None: any), distinct subjects?)
-RULES: dict[str, tuple[tuple[str, ...], str | tuple[str, ...] | None, bool]] = {
-    "accounts_handled": (("account",), None, True),
-    "groups_handled": (("group",), None, True),
-    "groups_closed": (("group",), "close_group", True),
-    "sites_banned_or_closed": (("site", "app"), ("ban", "close"), True),
-    "sites_closed": (("site", "app"), "close", True),
-    "sites_banned": (("site", "app"), "ban", True),
-    "apps_notified": (("app",), "notify_rectification", True),
-    "apps_removed": (("app",), "remove_from_stores", True),
-    "notice_batches": (("batch",), None, False),
-    "content_direct": (("content",), "direct", False),
-    "content_platform": (("content",), "platform", False),
-    "cases_administrative": (("case",), "administrative", False),
-    "cases_criminal": (("case",), "criminal", False),
-    "suspects_detained": (("measure",), "criminal_detention", True),
-    "suspects_arrested": (("measure",), "arrest", True),
-    "typical_cases": (("typical",), None, False),
-    "illegal_gains_fen": (("gains",), None, False),
-}
-assert sorted(RULES) == sorted(FIGURES)
-
-
-@dataclass
-class Ledger:
-    records: list[Rec] = field(default_factory=list)
-
-    def add(self, rec: Rec) -> None:
-        self.records.append(rec)
-
-    def remove(self, rec: Rec) -> None:
-        self.records.remove(rec)
-
-    def select(
-        self,
-        campaign: str,
-        departments: Iterable[str] = (),
-        special_action: str | None = None,
-    ) -> list[Rec]:
-        wanted = set(departments)
-        return [
-            r
-            for r in self.records
-            if r.campaign == campaign
-            and (not wanted or r.department in wanted)
-            and (special_action is None or r.special_action == special_action)
-        ]
-
-    def figures(
-        self,
-        campaign: str,
-        departments: Iterable[str] = (),
-        special_action: str | None = None,
-        *,
-        distinct_known: bool = True,
-    ) -> dict[str, int | None]:
-        """Every figure counted the slow way over the records themselves. distinct_known=False:
-        distinct counts that the rollups cannot give exactly are expected unknown (None)."""
-        records = self.select(campaign, departments, special_action)
-        out: dict[str, int | None] = {}
-        for figure, (kinds, action, distinct) in RULES.items():
-            actions = (action,) if isinstance(action, str) else action
-            hits = [r for r in records if r.kind in kinds and (not actions or r.action in actions)]
-            if not distinct:
-                out[figure] = sum(r.value for r in hits)
-            elif hits and not distinct_known:
-                out[figure] = None
-            else:
-                out[figure] = len({r.subject for r in hits})
-        return out
-
-    def departments(self, campaign: str) -> list[str]:
-        seen = {r.department for r in self.select(campaign)}
-        return [d for d in department_names() if d in seen]
-
-    def special_actions(self, campaign: str) -> set[str]:
-        return {r.special_action for r in self.select(campaign) if r.special_action}
-
-
-def figures_of(f: pb.Figures) -> dict[str, int | None]:
-    """All figures, None where unset (a source that did not answer)."""
-    return {name: getattr(f, name) if f.HasField(name) else None for name in FIGURES}
-
-
-def expect_status(
-    status: pb.CampaignStatus,
-    ledger: Ledger,
-    campaign: str,
-    departments: list[str] | None = None,
-    titles: dict[str, str] | None = None,
-) -> None:
-    """The status equals the brute-force counts of the ledger, row by row. Across several
-    departments the rollups keep no exact distinct count (a subject two of them acted on
-    would count twice): such figures of the total and special-action rows must be unset,
-    never a record count passed off as distinct subjects."""
-    one = not departments or len(departments) == 1
-    assert status.complete, status.sources
-    assert status.campaign_id == campaign
-    assert [s.state for s in status.sources] == [pb.SOURCE_STATE_OK] * 3, status.sources
-    wanted = departments or ledger.departments(campaign)
-    rows = {d.department: d for d in status.departments}
-    assert [d.department for d in status.departments] == wanted
-    for d in wanted:
-        assert rows[d].department_name == department_names()[d]
-        got, want = figures_of(rows[d].figures), ledger.figures(campaign, [d])
-        assert got == want, (d, _diff(got, want))
-    specials = {s.special_action: s for s in status.special_actions}
-    expected_specials = ledger.special_actions(campaign) | set(titles or {})
-    assert set(specials) == expected_specials
-    for s in expected_specials:
-        assert specials[s].title == (titles or {}).get(s, s)
-        got = figures_of(specials[s].figures)
-        want = ledger.figures(campaign, departments or (), s, distinct_known=one)
-        assert got == want, (s, departments, _diff(got, want))
-    got, want = (
-        figures_of(status.total),
-        ledger.figures(campaign, departments or (), distinct_known=one),
-    )
-    assert got == want, ("total", departments, _diff(got, want))
-
-
-def _diff(
-    got: dict[str, int | None], want: dict[str, int | None]
-) -> dict[str, tuple[int | None, int | None]]:
-    return {k: (got[k], want[k]) for k in want if got[k] != want[k]}
 
 
 # --- writing through the services, into the ledger -------------------------------------------
@@ -610,108 +425,3 @@ async def next_matching(
                 return reply, seen
 
     return await asyncio.wait_for(scan(), within)
-
-
-async def restart(server: RunningServer, spec: ServiceSpec, clock: ManualClock) -> RunningServer:
-    """A new server for a stopped one: same data directory, same port."""
-    settings = replace(server.runtime.settings, addr=f"127.0.0.1:{server.port}")
-    again = await start(spec, settings, clock)
-    assert again.port == server.port
-    return again
-
-
-# --- a TCP proxy that can hold a source --------------------------------------------------------
-
-
-class TcpProxy:
-    """Forwards bytes between the gateway and one source; hold() stops forwarding (both ways)
-    until release(). Controlled by an event: nothing here sleeps."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._target: int | None = None
-        self._target_known = asyncio.Event()
-        self._flowing = asyncio.Event()
-        self._flowing.set()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.connections = 0
-
-    async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    @property
-    def addr(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def point_at(self, port: int) -> None:
-        self._target = port
-        self._target_known.set()
-
-    def hold(self) -> None:
-        self._flowing.clear()
-
-    def release(self) -> None:
-        self._flowing.set()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self._writers.add(writer)
-        await self._target_known.wait()
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.add(up_writer)
-        pumps = [
-            asyncio.create_task(self._pump(reader, up_writer)),
-            asyncio.create_task(self._pump(up_reader, writer)),
-        ]
-        self._tasks.update(pumps)
-        await asyncio.gather(*pumps, return_exceptions=True)
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                await self._flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    async def close(self) -> None:
-        self.release()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for writer in self._writers:
-            writer.close()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-
-def unset(f: pb.Figures, source: str) -> bool:
-    return all(not f.HasField(name) for name in SOURCE_OF[source])
-
-
-def intact(f: pb.Figures, source: str) -> bool:
-    return all(f.HasField(name) for name in SOURCE_OF[source])
-
-
-def error_reason(error: grpc.aio.AioRpcError) -> str:
-    """The reason of the google.rpc.ErrorInfo detail in the error's trailers."""
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    assert status is not None, "no google.rpc.Status in the trailers"
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    raise AssertionError("no ErrorInfo detail")

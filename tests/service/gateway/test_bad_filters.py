@@ -16,9 +16,10 @@ from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.convert import MAX_SECONDS, MIN_SECONDS
-from tests.conftest import CampaignOwner, Tokens
-from tests.service.accounts.helpers import action, bad_fields, expect_error, record
+from tests.service.accounts.helpers import action, record
 from tests.service.gateway.conftest import Stack
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import CampaignOwner, Tokens
 
 # (field of the period, the bad time)
 BAD_TIMES = [

@@ -16,9 +16,11 @@ from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from services.common.reference import departments as department_names
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Rec, Recorder, expect_status, sha
+from tests.service.gateway.helpers import Api, Recorder
+from tests.support.oracles import Rec, expect_status
+from tests.support.rpc import sha
+from tests.support.servers import Tokens
 
 C, OTHER = "netnet-2021", "other-2021"
 SPECIALS = {

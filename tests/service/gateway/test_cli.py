@@ -16,8 +16,8 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.client import GatewayClient, Unauthenticated
 from netnet.gateway.v1 import gateway_pb2 as gpb
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
+from tests.support.servers import Tokens
 
 ROOT = Path(__file__).resolve().parents[3]
 

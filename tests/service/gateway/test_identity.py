@@ -17,9 +17,10 @@ from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.auth import issue_token
 from services.common.clock import ManualClock
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, error_reason
+from tests.service.gateway.helpers import Api, Recorder
+from tests.support.rpc import error_reason
+from tests.support.servers import Tokens
 
 C = "netnet-2021"
 Metadata = list[tuple[str, str]]

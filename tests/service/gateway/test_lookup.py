@@ -12,9 +12,10 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, sha
+from tests.service.gateway.helpers import Api, Recorder
+from tests.support.rpc import sha
+from tests.support.servers import Tokens
 
 C = "netnet-2021"
 ALLOWED_FIELDS = {"kind", "resource", "summary", "departments", "own"}

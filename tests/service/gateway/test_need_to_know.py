@@ -10,10 +10,10 @@ import pytest
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from services.common.clock import ManualClock
-from tests.conftest import Tokens
 from tests.service.cases.helpers import regional
 from tests.service.gateway.conftest import Stack
 from tests.service.gateway.helpers import Api, Recorder, next_matching
+from tests.support.servers import Tokens
 
 C = "netnet-2021"
 REAL = ("蒋明华", "明华", "Zhu Dawei", "Dawei")

@@ -17,19 +17,10 @@ from services.cases.__main__ import SPEC as CASES
 from services.common.clock import ManualClock
 from services.common.server import ServiceSpec
 from services.sites.__main__ import SPEC as SITES
-from tests.conftest import START_US, Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import (
-    SOURCE_OF,
-    Api,
-    Recorder,
-    figures_of,
-    intact,
-    restart,
-    state_of,
-    status_of,
-    unset,
-)
+from tests.service.gateway.helpers import Api, Recorder, state_of, status_of
+from tests.support.oracles import SOURCE_OF, figures_of, intact, unset
+from tests.support.servers import START_US, Tokens, restart
 
 C = "netnet-2021"
 DOWN = (pb.SOURCE_STATE_UNAVAILABLE, pb.SOURCE_STATE_DEADLINE_EXCEEDED)

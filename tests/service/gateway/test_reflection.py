@@ -18,8 +18,8 @@ from grpc_reflection.v1alpha import reflection_pb2 as rpb
 from grpc_status import rpc_status
 
 from netnet.accounts.v1 import accounts_pb2 as apb
-from tests.conftest import Tokens, channel_to
 from tests.service.gateway.conftest import Stack
+from tests.support.servers import Tokens, channel_to
 
 ROOT = Path(__file__).resolve().parents[3]
 BUF = ROOT / ".tools" / "node_modules" / ".bin" / "buf"

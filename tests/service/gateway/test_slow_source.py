@@ -14,19 +14,11 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import (
-    SOURCE_OF,
-    Api,
-    Recorder,
-    TcpProxy,
-    figures_of,
-    intact,
-    state_of,
-    status_of,
-    unset,
-)
+from tests.service.gateway.helpers import Api, Recorder, state_of, status_of
+from tests.support.oracles import SOURCE_OF, figures_of, intact, unset
+from tests.support.proxy import TcpProxy
+from tests.support.servers import Tokens
 
 C = "netnet-2021"
 BUDGET = 1.0  # the stack's per-source budget

@@ -3,7 +3,7 @@ from __future__ import annotations
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
-from tests.conftest import CampaignOwner
+from tests.support.servers import CampaignOwner
 
 
 async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ignore[no-untyped-def]

@@ -12,17 +12,10 @@ from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from services.sites.__main__ import SPEC as SITES
-from tests.conftest import Tokens
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import (
-    Api,
-    Recorder,
-    intact,
-    next_matching,
-    restart,
-    state_of,
-    unset,
-)
+from tests.service.gateway.helpers import Api, Recorder, next_matching, state_of
+from tests.support.oracles import intact, unset
+from tests.support.servers import Tokens, restart
 
 C = "netnet-2021"
 BURST = 20

@@ -7,7 +7,7 @@ import pytest
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.server import RunningServer
 from services.sites.__main__ import SPEC
-from tests.conftest import channel_to
+from tests.support.servers import channel_to
 
 
 @pytest.fixture

@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from tests.conftest import START_US
+from tests.support.rpc import DAY_US, Metadata, pages, sha, ts
+from tests.support.servers import START_US
 
 if TYPE_CHECKING:
     from netnet.sites.v1.sites_pb2_grpc import SiteServiceAsyncStub as Stub
-    from tests.conftest import Tokens
+    from tests.support.servers import Tokens
 else:
     Stub = Any
     Tokens = Any
 
-Metadata = list[tuple[str, str]]
-DAY_US = 86_400 * 1_000_000
-HOUR_US = 3_600 * 1_000_000
 WEBSITE, APP = pb.SITE_KIND_WEBSITE, pb.SITE_KIND_APP
 NOTIFY = pb.SITE_ACTION_TYPE_NOTIFY_RECTIFICATION
 CONFIRM = pb.SITE_ACTION_TYPE_CONFIRM_RECTIFIED
@@ -70,43 +62,23 @@ __all__ = [
     "CLOSE",
     "CONFIRM",
     "CONTENT_ACTIONS",
-    "DAY_US",
-    "HOUR_US",
     "NOTIFY",
     "REMOVE",
     "RESTORE",
-    "START_US",
     "STATUS_NAMES",
     "WEBSITE",
-    "Metadata",
     "Snapshot",
     "Stub",
-    "Tokens",
     "action",
     "app",
-    "bad_fields",
     "disposition",
-    "error_reason",
-    "expect_error",
     "import_stream",
     "next_event",
     "record",
-    "sha",
     "snapshot",
-    "ts",
     "wait_for_event",
     "web",
 ]
-
-
-def ts(us: int) -> Timestamp:
-    t = Timestamp()
-    t.FromMicroseconds(us)
-    return t
-
-
-def sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def web(identifier: str, **fields: str) -> pb.SiteRef:
@@ -203,46 +175,6 @@ async def import_stream(
         yield pb.ImportDispositionsRequest(dispositions=list(batch))
 
 
-async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
-    """Await call, which must fail with code; returns the error."""
-    try:
-        result = await call
-    except grpc.aio.AioRpcError as e:
-        assert e.code() == code, f"expected {code.name}, got {e.code().name}: {e.details()}"
-        return e
-    raise AssertionError(f"expected {code.name}, the call succeeded with {result!r}")
-
-
-def _details(err: grpc.aio.AioRpcError) -> list[Any]:
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    assert status is not None, "no google.rpc.Status in the trailers"
-    return list(status.details)
-
-
-def bad_fields(err: grpc.aio.AioRpcError) -> list[str]:
-    """The fields named by the google.rpc.BadRequest detail of an INVALID_ARGUMENT error."""
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.code()
-    fields: list[str] = []
-    found = False
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            br = error_details_pb2.BadRequest()
-            detail.Unpack(br)
-            fields += [v.field for v in br.field_violations]
-            found = True
-    assert found, "no BadRequest detail"
-    return fields
-
-
-def error_reason(err: grpc.aio.AioRpcError) -> str:
-    for detail in _details(err):
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info.reason
-    raise AssertionError("no ErrorInfo detail")
-
-
 async def next_event(call: Any, seconds: float = 5.0) -> common_pb2.ChangeEvent:
     """The next event of a WatchChanges call (bounded wait)."""
     msg = await asyncio.wait_for(call.read(), seconds)
@@ -278,26 +210,15 @@ class Snapshot:
     audit_head: str
 
 
-async def _pages(fetch: Any, attr: str) -> list[Any]:
-    items: list[Any] = []
-    token = ""
-    while True:
-        page = await fetch(token)
-        items += list(getattr(page, attr))
-        token = page.next_page_token
-        if not token:
-            return items
-
-
 async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
     md = tokens("office", "auditor", "analyst")
-    sites = await _pages(
+    sites = await pages(
         lambda t: stub.ListSites(pb.ListSitesRequest(page_size=1000, page_token=t), metadata=md),
         "sites",
     )
     actions: list[tuple[str, bool]] = []
     for s in sites:
-        listed = await _pages(
+        listed = await pages(
             lambda t, s=s: stub.ListSiteActions(
                 pb.ListSiteActionsRequest(parent=s.name, page_size=1000, page_token=t),
                 metadata=md,
@@ -305,7 +226,7 @@ async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
             "actions",
         )
         actions += [(a.name, a.retracted) for a in listed]
-    batches = await _pages(
+    batches = await pages(
         lambda t: stub.ListNoticeBatches(
             pb.ListNoticeBatchesRequest(page_size=1000, page_token=t), metadata=md
         ),
@@ -324,7 +245,7 @@ async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
         await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)
     ).verification
     assert verification.ok, verification.problem
-    entries = await _pages(
+    entries = await pages(
         lambda t: stub.ListAuditEntries(
             pb.ListAuditEntriesRequest(page_size=1000, page_token=t), metadata=md
         ),

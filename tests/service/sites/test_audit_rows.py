@@ -7,9 +7,10 @@ import pytest
 
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.audit_support import execute
-from tests.service.sites.helpers import Stub, Tokens
+from tests.service.sites.helpers import Stub
 from tests.service.sites.test_integrity import _mutations, _verify
+from tests.support.audit import execute
+from tests.support.servers import Tokens
 
 # _mutations' entries: 1 and 2 record site actions 1 and 2, 3 retracts action 2, 4 records
 # disposition 1, 5 imports disposition 2, 6 and 7 make a notice batch, 8 publishes it

@@ -14,7 +14,6 @@ from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.server import start
 from services.sites.__main__ import SPEC
-from tests.conftest import channel_to
 from tests.service.sites.helpers import (
     ACTION_NAMES,
     BAN,
@@ -22,12 +21,12 @@ from tests.service.sites.helpers import (
     NOTIFY,
     RESTORE,
     Stub,
-    Tokens,
     action,
     app,
     record,
     web,
 )
+from tests.support.servers import Tokens, channel_to
 
 C = "netnet"
 # key (department or special action; "" for the total) -> (actions, distinct sites)

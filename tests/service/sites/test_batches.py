@@ -9,22 +9,17 @@ from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from tests.service.sites.helpers import (
     BAN,
-    DAY_US,
     NOTIFY,
     RESTORE,
-    START_US,
-    Metadata,
     Stub,
-    Tokens,
     action,
     app,
-    error_reason,
-    expect_error,
     record,
     snapshot,
-    ts,
     web,
 )
+from tests.support.rpc import DAY_US, Metadata, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 DRAFT, PUBLISHED = pb.NOTICE_BATCH_STATE_DRAFT, pb.NOTICE_BATCH_STATE_PUBLISHED
 DUE = START_US + 15 * DAY_US

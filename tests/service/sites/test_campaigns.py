@@ -13,22 +13,19 @@ import pytest
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
-from tests.conftest import CampaignOwner, Tokens
 from tests.service.sites.helpers import (
     BAN,
-    DAY_US,
     Stub,
     action,
     app,
-    bad_fields,
     disposition,
-    expect_error,
     import_stream,
     record,
     snapshot,
-    ts,
     web,
 )
+from tests.support.rpc import DAY_US, bad_fields, expect_error, ts
+from tests.support.servers import CampaignOwner, Tokens
 
 JUNE = int(datetime(2021, 6, 1, tzinfo=UTC).timestamp() * 1_000_000)
 JULY = int(datetime(2021, 7, 1, tzinfo=UTC).timestamp() * 1_000_000)

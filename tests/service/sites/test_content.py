@@ -9,21 +9,16 @@ from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.bulk import MAX_BATCH
 from tests.service.sites.helpers import (
-    START_US,
-    Metadata,
     Stub,
-    Tokens,
     app,
-    bad_fields,
     disposition,
-    error_reason,
-    expect_error,
     import_stream,
-    sha,
     snapshot,
     wait_for_event,
     web,
 )
+from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error, sha
+from tests.support.servers import START_US, Tokens
 
 
 async def put(stub: Stub, md: Metadata, d: pb.DispositionInput) -> pb.RecordDispositionResponse:

@@ -18,29 +18,23 @@ from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.conftest import channel_to
-from tests.service.audit_support import keyed_link
 from tests.service.sites.helpers import (
     BAN,
     NOTIFY,
     RESTORE,
-    START_US,
-    Metadata,
     Stub,
-    Tokens,
     action,
     app,
-    bad_fields,
     disposition,
-    error_reason,
-    expect_error,
     import_stream,
     next_event,
     record,
     snapshot,
-    ts,
     web,
 )
+from tests.support.audit import keyed_link
+from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens, channel_to
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED

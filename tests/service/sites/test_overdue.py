@@ -12,21 +12,18 @@ from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.sites.helpers import (
     CONFIRM,
-    DAY_US,
     NOTIFY,
     REMOVE,
-    START_US,
-    Metadata,
     Stub,
-    Tokens,
     action,
     app,
     next_event,
     record,
-    ts,
     wait_for_event,
     web,
 )
+from tests.support.rpc import DAY_US, Metadata, ts
+from tests.support.servers import START_US, Tokens
 
 UPDATED = common_pb2.CHANGE_KIND_UPDATED
 

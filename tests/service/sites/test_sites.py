@@ -23,22 +23,19 @@ from tests.service.sites.helpers import (
     BAN,
     CLOSE,
     CONFIRM,
-    HOUR_US,
     NOTIFY,
     REMOVE,
     RESTORE,
-    START_US,
     WEBSITE,
     Stub,
-    Tokens,
     action,
     app,
-    error_reason,
-    expect_error,
     record,
     snapshot,
     web,
 )
+from tests.support.rpc import HOUR_US, error_reason, expect_error
+from tests.support.servers import START_US, Tokens
 
 FAILED = grpc.StatusCode.FAILED_PRECONDITION
 

@@ -2,17 +2,10 @@ from __future__ import annotations
 
 import hashlib
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from tests.conftest import START_US
-
-
-def ts(us: int) -> Timestamp:
-    t = Timestamp()
-    t.FromMicroseconds(us)
-    return t
+from tests.support.rpc import ts
+from tests.support.servers import START_US
 
 
 async def test_notify_overdue_and_content(stub, tokens, clock) -> None:  # type: ignore[no-untyped-def]

@@ -19,23 +19,20 @@ from tests.service.sites.helpers import (
     CLOSE,
     CONFIRM,
     CONTENT_ACTIONS,
-    DAY_US,
-    HOUR_US,
     NOTIFY,
     REMOVE,
     RESTORE,
-    START_US,
     STATUS_NAMES,
     Stub,
-    Tokens,
     action,
     app,
     disposition,
     import_stream,
     record,
-    ts,
     web,
 )
+from tests.support.rpc import DAY_US, HOUR_US, ts
+from tests.support.servers import START_US, Tokens
 
 DEPARTMENTS = ("cac", "miit", "mps", "mct")
 CATEGORIES = ("obscene", "user_rights", "fraud", "copyright")

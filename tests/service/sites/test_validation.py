@@ -14,24 +14,18 @@ from netnet.sites.v1 import sites_pb2 as pb
 from tests.service.sites.helpers import (
     APP,
     BAN,
-    DAY_US,
     NOTIFY,
     REMOVE,
-    START_US,
     WEBSITE,
-    Metadata,
     Stub,
-    Tokens,
     action,
     app,
-    bad_fields,
     disposition,
-    error_reason,
-    expect_error,
     snapshot,
-    ts,
     web,
 )
+from tests.support.rpc import DAY_US, Metadata, bad_fields, error_reason, expect_error, ts
+from tests.support.servers import START_US, Tokens
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 

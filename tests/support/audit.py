@@ -16,6 +16,11 @@ ENTRY_COLS = "seq, time_us, operator, department, method, resource, request_id, 
 
 def keyed_link(e: common_pb2.AuditEntry, key_file: Path) -> str:
     """The link as the service makes it: HMAC-SHA256, under the audit key, over the entry."""
+    return keyed_link_under(e, key_file.read_text().strip().encode())
+
+
+def keyed_link_under(e: common_pb2.AuditEntry, key: bytes) -> str:
+    """The link HMAC-SHA256 under key makes over the entry."""
     fields = [
         e.seq,
         e.time.ToMicroseconds(),
@@ -30,7 +35,6 @@ def keyed_link(e: common_pb2.AuditEntry, key_file: Path) -> str:
         e.data_hash,
     ]
     message = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    key = key_file.read_text().strip().encode()
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -39,6 +43,12 @@ def plain_link(fields: tuple[object, ...], prev_hash: str) -> str:
     request_id, outcome) and prev_hash: all that anyone without the key can compute (and
     the link the chain used before it was keyed)."""
     return hashlib.sha256("\x1f".join([*map(str, fields), prev_hash]).encode()).hexdigest()
+
+
+def plain_link_of(e: common_pb2.AuditEntry) -> str:
+    """The plain sha256 link of an entry as listed (what anyone can compute)."""
+    fields = (e.seq, e.time.ToMicroseconds(), e.operator, e.department, e.method, e.resource)
+    return plain_link((*fields, e.request_id, e.outcome), e.prev_hash)
 
 
 def execute(path: Path, *statements: str) -> None:

@@ -1,0 +1,1 @@
+"""What every test layer shares: servers, rpc calls and error checks, fault proxies, oracles."""
