@@ -16,10 +16,11 @@ from netnet.cases.v1 import campaigns_pb2 as campb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as spb
-from tests.conftest import Tokens
-from tests.service.accounts.helpers import action, bad_fields, expect_error, stream
+from tests.service.accounts.helpers import action, stream
 from tests.service.cases.helpers import case_msg
 from tests.service.gateway.conftest import Stack
+from tests.support.rpc import bad_fields, expect_error
+from tests.support.servers import Tokens
 
 BAD = [
     Timestamp(seconds=2**63 - 1),
