@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -136,7 +137,7 @@ class Client:
         request: Any,
         metadata: Metadata = (),
         timeout: float | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """A server stream (watch calls), without a deadline unless one is given."""
         try:
             async for reply in method(request, metadata=self.metadata(metadata), timeout=timeout):

@@ -3,7 +3,7 @@ service descriptors: do not edit by hand, run `make proto`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from typing import cast
 
 import grpc
@@ -217,7 +217,7 @@ class AccountsClient(Client):
         from_end: bool | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
-    ) -> AsyncIterator[accounts_pb2.WatchChangesResponse]:
+    ) -> AsyncGenerator[accounts_pb2.WatchChangesResponse, None]:
         """AccountService.WatchChanges: a server stream, without a deadline unless given."""
         request = flatten(
             accounts_pb2.WatchChangesRequest, request, after_seq=after_seq, from_end=from_end
@@ -628,7 +628,7 @@ class SitesClient(Client):
         from_end: bool | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
-    ) -> AsyncIterator[sites_pb2.WatchChangesResponse]:
+    ) -> AsyncGenerator[sites_pb2.WatchChangesResponse, None]:
         """SiteService.WatchChanges: a server stream, without a deadline unless given."""
         request = flatten(
             sites_pb2.WatchChangesRequest, request, after_seq=after_seq, from_end=from_end
@@ -1213,7 +1213,7 @@ class CasesClient(Client):
         from_end: bool | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
-    ) -> AsyncIterator[cases_pb2.WatchChangesResponse]:
+    ) -> AsyncGenerator[cases_pb2.WatchChangesResponse, None]:
         """CaseService.WatchChanges: a server stream, without a deadline unless given."""
         request = flatten(
             cases_pb2.WatchChangesRequest, request, after_seq=after_seq, from_end=from_end
@@ -1383,7 +1383,7 @@ class GatewayClient(Client):
         query: gateway_pb2.GetCampaignStatusRequest | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
-    ) -> AsyncIterator[gateway_pb2.WatchCampaignStatusResponse]:
+    ) -> AsyncGenerator[gateway_pb2.WatchCampaignStatusResponse, None]:
         """GatewayService.WatchCampaignStatus: a server stream, without a deadline unless given."""
         request = flatten(gateway_pb2.WatchCampaignStatusRequest, request, query=query)
         return self.stream(self.stub.WatchCampaignStatus, request, metadata, timeout)
