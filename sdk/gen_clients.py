@@ -135,16 +135,15 @@ class Writer:
                 )
                 methods += [self.method(attr, m) for m in s.methods]
         names = [t.rsplit(".", 1)[1].removesuffix("AsyncStub") for _, t, _ in stubs]
-        init = "".join(f'        self.{a} = cast("{t}", {c}(self.channel))\n' for a, t, c in stubs)
+        made = "".join(f'("{a}", {c}), ' for a, _, c in stubs)
         return (
             f"class {cls}(Client):\n"
             f'    """The {service} process: {", ".join(names)}."""\n\n'
-            f'    service = "{service}"\n\n'
-            "    def __init__(\n        self,\n        target: str | None = None,\n"
-            "        token: str | None = None,\n        timeout: float = DEFAULT_TIMEOUT,\n"
-            "        channel: grpc.aio.Channel | None = None,\n    ) -> None:\n"
-            "        super().__init__(target, token, timeout, channel)\n"
-            f"{init}\n" + "\n".join(methods)
+            f'    service = "{service}"\n'
+            f"    stub_types = ({made})\n"
+            + "".join(f"    {a}: {t}\n" for a, t, _ in stubs)
+            + "\n"
+            + "\n".join(methods)
         )
 
 
@@ -157,10 +156,9 @@ def main(out: Path) -> None:
         'service descriptors: do not edit by hand, run `make proto`."""\n\n'
         "from __future__ import annotations\n\n"
         "from collections.abc import AsyncGenerator, AsyncIterable, Iterable\n"
-        "from typing import cast\n\n"
-        "import grpc\n\n"
+        "\n"
         f"{imports}"
-        "from netnet.client.base import (\n    DEFAULT_TIMEOUT,\n    IMPORT_TIMEOUT,\n"
+        "from netnet.client.base import (\n    IMPORT_TIMEOUT,\n"
         "    AsyncPager,\n    Client,\n    Metadata,\n    flatten,\n)\n\n\n" + "\n\n".join(classes)
     )
 

@@ -49,6 +49,8 @@ class Client:
     only a channel it opened."""
 
     service = ""
+    # attribute -> generated stub class, made on the client's channel (set per service)
+    stub_types: tuple[tuple[str, Callable[[grpc.aio.Channel], Any]], ...] = ()
 
     def __init__(
         self,
@@ -66,6 +68,8 @@ class Client:
         self.timeout = timeout
         self.owns_channel = channel is None
         self.channel = channel or open_channel(self.target)
+        for attr, make in self.stub_types:
+            setattr(self, attr, make(self.channel))
 
     async def __aenter__(self) -> Self:
         return self

@@ -4,15 +4,12 @@ service descriptors: do not edit by hand, run `make proto`."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable
-from typing import cast
 
-import grpc
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from netnet.accounts.v1 import accounts_pb2, accounts_pb2_grpc
 from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc, cases_pb2, cases_pb2_grpc
 from netnet.client.base import (
-    DEFAULT_TIMEOUT,
     IMPORT_TIMEOUT,
     AsyncPager,
     Client,
@@ -28,19 +25,8 @@ class AccountsClient(Client):
     """The accounts process: AccountService."""
 
     service = "accounts"
-
-    def __init__(
-        self,
-        target: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        super().__init__(target, token, timeout, channel)
-        self.stub = cast(
-            "accounts_pb2_grpc.AccountServiceAsyncStub",
-            accounts_pb2_grpc.AccountServiceStub(self.channel),
-        )
+    stub_types = (("stub", accounts_pb2_grpc.AccountServiceStub),)
+    stub: accounts_pb2_grpc.AccountServiceAsyncStub
 
     async def record_action(
         self,
@@ -265,18 +251,8 @@ class SitesClient(Client):
     """The sites process: SiteService."""
 
     service = "sites"
-
-    def __init__(
-        self,
-        target: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        super().__init__(target, token, timeout, channel)
-        self.stub = cast(
-            "sites_pb2_grpc.SiteServiceAsyncStub", sites_pb2_grpc.SiteServiceStub(self.channel)
-        )
+    stub_types = (("stub", sites_pb2_grpc.SiteServiceStub),)
+    stub: sites_pb2_grpc.SiteServiceAsyncStub
 
     async def record_site_action(
         self,
@@ -673,22 +649,12 @@ class CasesClient(Client):
     """The cases process: CaseService, CampaignService."""
 
     service = "cases"
-
-    def __init__(
-        self,
-        target: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        super().__init__(target, token, timeout, channel)
-        self.stub = cast(
-            "cases_pb2_grpc.CaseServiceAsyncStub", cases_pb2_grpc.CaseServiceStub(self.channel)
-        )
-        self.campaigns = cast(
-            "campaigns_pb2_grpc.CampaignServiceAsyncStub",
-            campaigns_pb2_grpc.CampaignServiceStub(self.channel),
-        )
+    stub_types = (
+        ("stub", cases_pb2_grpc.CaseServiceStub),
+        ("campaigns", campaigns_pb2_grpc.CampaignServiceStub),
+    )
+    stub: cases_pb2_grpc.CaseServiceAsyncStub
+    campaigns: campaigns_pb2_grpc.CampaignServiceAsyncStub
 
     async def record_clue(
         self,
@@ -1336,19 +1302,8 @@ class GatewayClient(Client):
     """The gateway process: GatewayService."""
 
     service = "gateway"
-
-    def __init__(
-        self,
-        target: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        channel: grpc.aio.Channel | None = None,
-    ) -> None:
-        super().__init__(target, token, timeout, channel)
-        self.stub = cast(
-            "gateway_pb2_grpc.GatewayServiceAsyncStub",
-            gateway_pb2_grpc.GatewayServiceStub(self.channel),
-        )
+    stub_types = (("stub", gateway_pb2_grpc.GatewayServiceStub),)
+    stub: gateway_pb2_grpc.GatewayServiceAsyncStub
 
     async def get_campaign_status(
         self,
