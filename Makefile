@@ -37,6 +37,9 @@ proto: $(STAMP) $(TOOLS)
 	  $$(cd protos && find netnet -name '*.proto' | sort)
 	for d in $$(find sdk/netnet -type d); do touch $$d/__init__.py; done
 	touch sdk/netnet/py.typed
+	cd sdk && ../$(BIN)/python gen_clients.py netnet/client/services.py
+	$(BIN)/ruff check -q --fix --select I sdk/netnet/client/services.py
+	$(BIN)/ruff format -q sdk/netnet/client/services.py
 
 # Fails when the committed generated code differs from what the protos give.
 proto-check: proto

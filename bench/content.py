@@ -7,13 +7,12 @@ import sqlite3
 import time
 from pathlib import Path
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench import servers
 from bench.importing import STREAM_TIMEOUT, ImportResult, Rate, _fresh
+from netnet.client import SitesClient
 from netnet.sites.v1 import sites_pb2 as pb
-from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.auth import ensure_key, issue_token
 from services.common.db import RUNTIME_MIGRATIONS, apply_migrations, hash64
 from services.sites.__main__ import SPEC
@@ -111,24 +110,19 @@ async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], 
     except BaseException:
         owner.stop()
         raise
-    channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
-    )
     token = issue_token(key, operator="bench", department=DEPARTMENT, roles=["operator"])
+    sites = SitesClient(f"127.0.0.1:{port}", token=token)
     try:
-        await channel.channel_ready()
-        stub = pb_grpc.SiteServiceStub(channel)
+        await sites.channel.channel_ready()
         requests = [
             pb.ImportDispositionsRequest(dispositions=items[i : i + batch])
             for i in range(0, len(items), batch)
         ]
         started = time.perf_counter()
-        reply = await stub.ImportDispositions(
-            iter(requests), metadata=[("authorization", f"Bearer {token}")], timeout=STREAM_TIMEOUT
-        )
+        reply = await sites.import_dispositions(requests, timeout=STREAM_TIMEOUT)
         seconds = time.perf_counter() - started
     finally:
-        await channel.close()
+        await sites.close()
         server.stop()
         owner.stop()
     if reply.summary.accepted != len(items):

@@ -16,8 +16,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
-from services.accounts.domain import ActionInput, Kind
-from services.common.convert import to_us
+from services.accounts.domain import Kind
+from services.accounts.servicer import action_input
 from services.common.db import hash64
 
 PLATFORMS = ("weibo", "douyin", "kuaishou", "qq", "bilibili")
@@ -120,27 +120,6 @@ def batches(records: list[pb.ActionInput], size: int) -> list[pb.ImportActionsRe
     return [
         pb.ImportActionsRequest(actions=records[i : i + size]) for i in range(0, len(records), size)
     ]
-
-
-def action_input(m: pb.ActionInput) -> ActionInput:
-    """The domain value of a record (the body hash the service stores is taken over it)."""
-    return ActionInput(
-        m.request_id,
-        m.account.platform,
-        m.account.platform_uid,
-        m.account.kind,
-        m.account.handle,
-        m.action,
-        m.category,
-        m.legal_basis,
-        m.department,
-        m.region,
-        m.campaign_id,
-        m.special_action,
-        m.case,
-        to_us(m.effective_time, m.HasField("effective_time")),
-        to_us(m.suspend_until, m.HasField("suspend_until")),
-    )
 
 
 AccountRow = tuple[object, ...]

@@ -22,10 +22,8 @@ from pathlib import Path
 from bench import data, servers
 from gateway import status
 from gateway.clients import Backends
-from netnet.accounts.v1 import accounts_pb2_grpc
-from netnet.client.channel import open_channel
+from netnet.client import AccountsClient, GatewayClient
 from netnet.gateway.v1 import gateway_pb2 as pb
-from netnet.gateway.v1 import gateway_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,19 +114,15 @@ async def _p50(call: Callable[[], Awaitable[object]], rounds: int) -> float:
 
 
 async def _load(stack: Stack, key: bytes, n: int, prefix: str) -> None:
-    backends = Backends(stack.addrs)
-    try:
-        stub = accounts_pb2_grpc.AccountServiceStub(backends.channels["accounts"])
+    async with AccountsClient(stack.addrs["accounts"], token="") as accounts:
         dataset = data.dataset(n, time.time_ns() // 1000, prefix=prefix)
         for department, rows in dataset.by_department.items():
             md = [("authorization", f"Bearer {_token(key, department)}")]
-            reply = await stub.ImportActions(
-                iter(data.batches(rows, 1000)), metadata=md, timeout=600
+            reply = await accounts.import_actions(
+                data.batches(rows, 1000), metadata=md, timeout=600
             )
             if reply.summary.rejected:
                 raise AssertionError(f"load was not clean: {reply.summary}")
-    finally:
-        await backends.close()
 
 
 def _token(key: bytes, department: str, role: str = "operator") -> str:
@@ -145,10 +139,9 @@ async def run(workdir: Path, small: int, large: int, rounds: int) -> GatewayResu
         query = status.Query(data.CAMPAIGNS[0], (), None, None)
         await _load(stack, key, small, "gw-small")
         backends = Backends(stack.addrs)
-        channel = open_channel(stack.addrs["gateway"])
-        gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
+        gateway = GatewayClient(stack.addrs["gateway"], token="")
         request = pb.GetCampaignStatusRequest(campaign_id=query.campaign_id)
-        call_gateway = partial(gateway.GetCampaignStatus, request, metadata=md, timeout=10)
+        call_gateway = partial(gateway.get_campaign_status, request, metadata=md, timeout=10)
         try:
             await call_gateway()  # warm the channels
             await status.fetch(backends, query, md, 10)
@@ -161,7 +154,7 @@ async def run(workdir: Path, small: int, large: int, rounds: int) -> GatewayResu
             await _load(stack, key, large - small, "gw-large")
             through_large = await _p50(call_gateway, rounds)
         finally:
-            await channel.close()
+            await gateway.close()
             await backends.close()
     finally:
         stack.stop()

@@ -12,10 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-
 from bench import data, servers
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
 from services.common.bulk import MAX_BATCH
@@ -131,16 +129,13 @@ async def import_actions(
     except BaseException:
         owner.stop()
         raise
-    channel = grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
-    )
+    accounts = AccountsClient(f"127.0.0.1:{port}", token="")
     poller = None
     try:
-        await channel.channel_ready()
+        await accounts.channel.channel_ready()
         if status is not None:
             poller = _start_poller(port, _token(key, "cac"))
             await asyncio.sleep(POLL_IDLE_SECONDS)
-        stub = pb_grpc.AccountServiceStub(channel)
         streams = [
             (
                 [("authorization", f"Bearer {_token(key, department)}")],
@@ -151,8 +146,8 @@ async def import_actions(
         accepted = 0
         started = time.perf_counter()
         for metadata, requests in streams:
-            response = await stub.ImportActions(
-                iter(requests), metadata=metadata, timeout=STREAM_TIMEOUT
+            response = await accounts.import_actions(
+                requests, metadata=metadata, timeout=STREAM_TIMEOUT
             )
             accepted += response.summary.accepted
             if response.summary.rejected or response.summary.duplicates:
@@ -163,7 +158,7 @@ async def import_actions(
     finally:
         if poller is not None and poller.poll() is None:
             poller.kill()
-        await channel.close()
+        await accounts.close()
         server.stop()
         owner.stop()
     if accepted != len(records):

@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench import data
-from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
+from netnet.cases.v1 import campaigns_pb2
+from netnet.client import CasesClient
 from services.common.auth import ensure_key, issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,26 +127,21 @@ async def create_campaigns(addr: str, key: bytes) -> None:
     start, end = Timestamp(), Timestamp()
     start.FromMicroseconds(now_us - 400 * data.DAY_US)
     end.FromMicroseconds(now_us + 30 * data.DAY_US)
-    async with grpc.aio.insecure_channel(addr) as channel:
-        stub = campaigns_pb2_grpc.CampaignServiceStub(channel)
+    async with CasesClient(addr, token=token) as cases:
         for slug in data.BENCH_CAMPAIGNS:
-            await stub.CreateCampaign(
-                campaigns_pb2.CreateCampaignRequest(
-                    request_id=f"bench-{slug}",
-                    campaign=campaigns_pb2.Campaign(
-                        id=slug,
-                        title=slug,
-                        start_time=start,
-                        end_time=end,
-                        lead_department="office",
-                        special_actions=[
-                            campaigns_pb2.SpecialAction(id=a, title=a)
-                            for a in data.BENCH_SPECIAL_ACTIONS
-                        ],
-                    ),
+            await cases.create_campaign(
+                request_id=f"bench-{slug}",
+                campaign=campaigns_pb2.Campaign(
+                    id=slug,
+                    title=slug,
+                    start_time=start,
+                    end_time=end,
+                    lead_department="office",
+                    special_actions=[
+                        campaigns_pb2.SpecialAction(id=a, title=a)
+                        for a in data.BENCH_SPECIAL_ACTIONS
+                    ],
                 ),
-                metadata=[("authorization", f"Bearer {token}")],
-                timeout=10,
             )
 
 

@@ -11,21 +11,16 @@ import asyncio
 import sys
 import time
 
-import grpc
-
-from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 
 PAUSE_SECONDS = 0.005  # between calls
 
 
 async def poll(port: int, token: str) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = pb_grpc.AccountServiceStub(channel)
-        metadata = [("authorization", f"Bearer {token}")]
+    async with AccountsClient(f"127.0.0.1:{port}", token=token) as accounts:
         while True:
             started, t = time.time(), time.perf_counter()
-            await stub.GetStats(pb.GetStatsRequest(), metadata=metadata, timeout=30)
+            await accounts.get_stats(timeout=30)
             print(f"{started} {time.perf_counter() - t}", flush=True)
             await asyncio.sleep(PAUSE_SECONDS)
 

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as apb
-from netnet.accounts.v1 import accounts_pb2_grpc
 from netnet.cases.v1 import campaigns_pb2 as mpb
-from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import AccountsClient, CasesClient, GatewayClient, SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as spb
-from netnet.sites.v1 import sites_pb2_grpc
 from services.common.auth import issue_token
 
 CAMPAIGN = "netnet-2021"
@@ -151,14 +149,21 @@ def _sha(text: str) -> str:
 
 
 class Demo:
-    def __init__(self, channels: dict[str, grpc.aio.Channel], key: bytes, scale: float) -> None:
-        self.accounts = accounts_pb2_grpc.AccountServiceStub(channels["accounts"])
-        self.sites = sites_pb2_grpc.SiteServiceStub(channels["sites"])
-        self.cases = cases_pb2_grpc.CaseServiceStub(channels["cases"])
-        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(channels["cases"])
+    """Loads through the SDK's clients; each call carries the token of the department that
+    makes it (the clients themselves hold none)."""
+
+    def __init__(self, addrs: dict[str, str], key: bytes, scale: float) -> None:
+        self.accounts = AccountsClient(addrs["accounts"], token="")
+        self.sites = SitesClient(addrs["sites"], token="")
+        self.cases = CasesClient(addrs["cases"], token="")
+        self.gateway = GatewayClient(addrs["gateway"], token="")
         self.key = key
         self.scale = scale
         self.rng = random.Random(2021)
+
+    async def close(self) -> None:
+        for client in (self.accounts, self.sites, self.cases, self.gateway):
+            await client.close()
 
     def md(self, department: str, *roles: str) -> list[tuple[str, str]]:
         token = issue_token(
@@ -185,18 +190,16 @@ class Demo:
         return START + timedelta(days=9 + 7 * batch % 63, hours=10)
 
     async def load(self, progress: Callable[[str], None] = print) -> None:
-        await self.campaigns.CreateCampaign(
-            mpb.CreateCampaignRequest(
-                request_id="demo-campaign",
-                campaign=mpb.Campaign(
-                    id=CAMPAIGN,
-                    title='"Net Net" joint campaign 2021',
-                    start_time=ts(START),
-                    end_time=ts(END),
-                    lead_department="office",
-                    participating_departments=["cpd", "cac", "miit", "mps", "mct", "nrta", "nppa"],
-                    special_actions=[mpb.SpecialAction(id=i, title=t) for i, t in SPECIAL_ACTIONS],
-                ),
+        await self.cases.create_campaign(
+            request_id="demo-campaign",
+            campaign=mpb.Campaign(
+                id=CAMPAIGN,
+                title='"Net Net" joint campaign 2021',
+                start_time=ts(START),
+                end_time=ts(END),
+                lead_department="office",
+                participating_departments=["cpd", "cac", "miit", "mps", "mct", "nrta", "nppa"],
+                special_actions=[mpb.SpecialAction(id=i, title=t) for i, t in SPECIAL_ACTIONS],
             ),
             metadata=self.md("office", "admin"),
         )
@@ -228,7 +231,7 @@ class Demo:
         kind: int = cpb.CASE_KIND_CRIMINAL,
         special: str = "",
     ) -> cpb.Case:
-        reply = await self.cases.CreateCase(
+        reply = await self.cases.create_case(
             cpb.CreateCaseRequest(
                 request_id=f"demo-case-{number}",
                 case=cpb.Case(
@@ -272,7 +275,7 @@ class Demo:
             )
             for i, (name, role, measures, months) in enumerate(parties):
                 party = (
-                    await self.cases.AddParty(
+                    await self.cases.add_party(
                         cpb.AddPartyRequest(
                             request_id=f"demo-party-{number}-{i}",
                             parent=case.name,
@@ -282,7 +285,7 @@ class Demo:
                     )
                 ).party
                 for j, (measure, day) in enumerate(measures):
-                    await self.cases.RecordMeasure(
+                    await self.cases.record_measure(
                         cpb.RecordMeasureRequest(
                             request_id=f"demo-measure-{number}-{i}-{j}",
                             party=party.name,
@@ -292,7 +295,7 @@ class Demo:
                         metadata=mps,
                     )
                 if months:
-                    await self.cases.RecordSentence(
+                    await self.cases.record_sentence(
                         cpb.RecordSentenceRequest(
                             request_id=f"demo-sentence-{number}-{i}",
                             party=party.name,
@@ -303,7 +306,7 @@ class Demo:
                         metadata=mps,
                     )
             # The police vet the text (they see the real names); the office publishes it.
-            draft = await self.cases.DraftTypicalCase(
+            draft = await self.cases.draft_typical_case(
                 cpb.DraftTypicalCaseRequest(
                     request_id=f"demo-draft-{number}",
                     typical_case=cpb.TypicalCase(
@@ -316,7 +319,7 @@ class Demo:
                 ),
                 metadata=mps,
             )
-            await self.cases.PublishTypicalCase(
+            await self.cases.publish_typical_case(
                 cpb.PublishTypicalCaseRequest(
                     request_id=f"demo-typical-{number}",
                     typical_case=cpb.TypicalCase(
@@ -354,7 +357,7 @@ class Demo:
         for i in range(self.n("sites_closed")):
             department = ("cac", "miit", "mps")[i % 3]
             action = spb.SITE_ACTION_TYPE_CLOSE if i % 2 else spb.SITE_ACTION_TYPE_BAN
-            await self.sites.RecordSiteAction(
+            await self.sites.record_site_action(
                 spb.RecordSiteActionRequest(
                     action=spb.SiteActionInput(
                         request_id=f"demo-site-{i}",
@@ -374,7 +377,7 @@ class Demo:
         apps_per_batch = max(2, self.n("apps_removed") // self.n("batches") + 1)
         for b in range(self.n("batches")):
             batch = (
-                await self.sites.CreateNoticeBatch(
+                await self.sites.create_notice_batch(
                     spb.CreateNoticeBatchRequest(
                         request_id=f"demo-batch-{b}",
                         batch=spb.NoticeBatch(
@@ -399,13 +402,13 @@ class Demo:
                 for i in range(apps_per_batch)
             ]
             if not batch.entry_count:
-                await self.sites.AddNoticeEntries(
+                await self.sites.add_notice_entries(
                     spb.AddNoticeEntriesRequest(
                         request_id=f"demo-entries-{b}", batch=batch.name, entries=entries
                     ),
                     metadata=miit,
                 )
-            await self.sites.PublishNoticeBatch(
+            await self.sites.publish_notice_batch(
                 spb.PublishNoticeBatchRequest(
                     request_id=f"demo-publish-{b}",
                     name=batch.name,
@@ -415,7 +418,7 @@ class Demo:
             )
         for i in range(self.n("apps_removed")):
             b, j = divmod(i, apps_per_batch)
-            await self.sites.RecordSiteAction(
+            await self.sites.record_site_action(
                 spb.RecordSiteActionRequest(
                     action=spb.SiteActionInput(
                         request_id=f"demo-remove-{i}",
@@ -494,25 +497,18 @@ class Demo:
     ) -> common_pb2.ImportSummary:
         """One client stream per department (a department imports only its own records)."""
         total = common_pb2.ImportSummary()
+        client = self.accounts if service == "accounts" else self.sites
+        method = getattr(
+            client.stub, "ImportActions" if service == "accounts" else "ImportDispositions"
+        )
         for department in sorted({r.department for r in records()}):
-
-            async def stream(department: str = department) -> AsyncIterator[Any]:
-                chunk = []
-                for record in records():
-                    if record.department == department:
-                        chunk.append(record)
-                    if len(chunk) == BATCH:
-                        yield self._batch(service, chunk)
-                        chunk = []
-                if chunk:
-                    yield self._batch(service, chunk)
-
-            call = (
-                self.accounts.ImportActions
-                if service == "accounts"
-                else self.sites.ImportDispositions
+            reply = await client.import_batches(
+                method,
+                (r for r in records() if r.department == department),
+                partial(self._batch, service),
+                BATCH,
+                metadata=self.md(department),
             )
-            reply = await call(stream(), metadata=self.md(department))
             for field in ("accepted", "duplicates", "rejected"):
                 setattr(total, field, getattr(total, field) + getattr(reply.summary, field))
         return total

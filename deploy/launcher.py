@@ -18,7 +18,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.demo import CAMPAIGN, Demo
 from netnet.cli.render import text as render
-from netnet.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings
 
@@ -191,10 +190,8 @@ def main() -> int:
 async def demo_and_status(children: list[Child]) -> str:
     """Load the demo campaign on first start (NETNET_DEMO_SCALE, 0 to skip); then the status."""
     addrs = {c.name: c.addr for c in children}
-    channels = {name: grpc.aio.insecure_channel(addr) for name, addr in addrs.items()}
+    demo = Demo(addrs, ensure_key(key_file()), demo_scale())
     try:
-        key = ensure_key(key_file())
-        demo = Demo(channels, key, demo_scale())
         marker = data_dir() / "demo.loaded"
         if demo.scale > 0 and not marker.exists():
             # Fixed request ids: an interrupted load resumes and adds nothing twice.
@@ -203,16 +200,12 @@ async def demo_and_status(children: list[Child]) -> str:
             await demo.load(lambda line: print(f"  {line}", flush=True))
             marker.write_text(f"{demo.scale}\n")
             print(f"  done in {time.monotonic() - started:.1f}s", flush=True)
-        gateway = gateway_pb2_grpc.GatewayServiceStub(channels["gateway"])
-        reply = await gateway.GetCampaignStatus(
-            gateway_pb2.GetCampaignStatusRequest(campaign_id=CAMPAIGN),
-            metadata=demo.md("office", "analyst"),
-            timeout=10,
+        reply = await demo.gateway.get_campaign_status(
+            campaign_id=CAMPAIGN, metadata=demo.md("office", "analyst"), timeout=10
         )
         return "\n" + render(reply.status)
     finally:
-        for channel in channels.values():
-            await channel.close()
+        await demo.close()
 
 
 def demo_scale() -> float:

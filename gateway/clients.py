@@ -4,7 +4,6 @@ fails is data (a health row), not an exception."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -12,10 +11,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from netnet.accounts.v1 import accounts_pb2_grpc
-from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
-from netnet.client.channel import service_config
-from netnet.sites.v1 import sites_pb2_grpc
+from netnet.client import AccountsClient, CasesClient, SitesClient
+from netnet.client.channel import open_channel
 from services.common.config import service_addr
 
 SOURCES = ("accounts", "sites", "cases")
@@ -33,23 +30,10 @@ RECONNECT_OPTIONS = (
 
 
 def source_channel(target: str) -> grpc.aio.Channel:
-    """The client retry policy, and safe calls that wait for the connection within their own
-    deadline (the source's budget) instead of failing while the channel sits out a backoff:
-    the first status after a source returns is whole again."""
-    config = json.loads(service_config())
-    for method in config["methodConfig"]:
-        method["waitForReady"] = True
-    return grpc.aio.insecure_channel(
-        target,
-        options=[
-            ("grpc.service_config", json.dumps(config)),
-            ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            *RECONNECT_OPTIONS,
-        ],
-    )
+    """The SDK's channel (its retry policy), with read-only calls that wait for the connection
+    within their own deadline (the source's budget) instead of failing while the channel sits
+    out a backoff: the first status after a source returns is whole again."""
+    return open_channel(target, wait_for_ready=True, options=RECONNECT_OPTIONS)
 
 
 @dataclass
@@ -66,10 +50,17 @@ class Backends:
     def __init__(self, addrs: dict[str, str] | None = None) -> None:
         addrs = addrs or {s: service_addr(s) for s in SOURCES}
         self.channels = {s: source_channel(addrs[s]) for s in SOURCES}
-        self.accounts = accounts_pb2_grpc.AccountServiceStub(self.channels["accounts"])
-        self.sites = sites_pb2_grpc.SiteServiceStub(self.channels["sites"])
-        self.cases = cases_pb2_grpc.CaseServiceStub(self.channels["cases"])
-        self.campaigns = campaigns_pb2_grpc.CampaignServiceStub(self.channels["cases"])
+        # SDK clients that hold no token of their own: each call forwards the caller's.
+        self.clients = (
+            AccountsClient(token="", channel=self.channels["accounts"]),
+            SitesClient(token="", channel=self.channels["sites"]),
+            CasesClient(token="", channel=self.channels["cases"]),
+        )
+        accounts, sites, cases = self.clients
+        self.accounts = accounts.stub
+        self.sites = sites.stub
+        self.cases = cases.stub
+        self.campaigns = cases.campaigns
 
     async def close(self) -> None:
         for channel in self.channels.values():

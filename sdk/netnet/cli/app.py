@@ -85,10 +85,7 @@ def status(
 
     async def work() -> gpb.CampaignStatus:
         async with GatewayClient() as gw:
-            reply = await gw.call(
-                gw.stub.GetCampaignStatus,
-                gpb.GetCampaignStatusRequest(campaign_id=campaign, departments=department or []),
-            )
+            reply = await gw.get_campaign_status(campaign_id=campaign, departments=department or [])
             return reply.status
 
     current = run(work)
@@ -117,10 +114,7 @@ def bulletin(
 
     async def work() -> gpb.GenerateBulletinResponse:
         async with GatewayClient() as gw:
-            return await gw.call(
-                gw.stub.GenerateBulletin,
-                gpb.GenerateBulletinRequest(campaign_id=campaign, format=formats[fmt]),
-            )  # type: ignore[arg-type]
+            return await gw.generate_bulletin(campaign_id=campaign, format=formats[fmt])
 
     reply = run(work)
     if output:
@@ -248,10 +242,8 @@ def cases_list(
     async def work() -> list[cpb.Case]:
         found: list[cpb.Case] = []
         async with CasesClient() as cases:
-            async for case in cases.pages(
-                cases.stub.ListCases,
-                cpb.ListCasesRequest(campaign_id=campaign, page_size=min(limit, 1000)),
-                "cases",
+            async for case in await cases.list_cases(
+                campaign_id=campaign, page_size=min(limit, 1000)
             ):
                 found.append(case)
                 if len(found) >= limit:
@@ -280,9 +272,7 @@ def cases_show(case: Annotated[str, typer.Argument(help="cases/{id} or a case nu
         async with CasesClient() as cases:
             name = case
             if not case.startswith("cases/"):
-                holders = await cases.call(
-                    cases.stub.FindCaseHolders, cpb.FindCaseHoldersRequest(number=case)
-                )
+                holders = await cases.find_case_holders(number=case)
                 visible = [h.case for h in holders.holders if h.case]
                 if not visible:
                     who = ", ".join(sorted({h.lead_department for h in holders.holders}))
@@ -290,19 +280,9 @@ def cases_show(case: Annotated[str, typer.Argument(help="cases/{id} or a case nu
                         f"no case {case!r} you may see" + (f" (held by {who})" if who else "")
                     )
                 name = visible[0]
-            got = await cases.call(cases.stub.GetCase, cpb.GetCaseRequest(name=name))
-            parties = [
-                p
-                async for p in cases.pages(
-                    cases.stub.ListParties, cpb.ListPartiesRequest(parent=name), "parties"
-                )
-            ]
-            events = [
-                e
-                async for e in cases.pages(
-                    cases.stub.ListCaseEvents, cpb.ListCaseEventsRequest(parent=name), "events"
-                )
-            ]
+            got = await cases.get_case(name=name)
+            parties = await (await cases.list_parties(parent=name)).all()
+            events = await (await cases.list_case_events(parent=name)).all()
             return got.case, parties, events
 
     c, parties, events = run(work)
@@ -344,7 +324,7 @@ def lookup(query: str) -> None:
 
     async def work() -> gpb.LookupResponse:
         async with GatewayClient() as gw:
-            return await gw.call(gw.stub.Lookup, gpb.LookupRequest(query=query))
+            return await gw.lookup(query=query)
 
     reply = run(work)
     table = Table("kind", "resource", "what", "held by", "yours")
@@ -462,10 +442,10 @@ def audit_verify(
 ) -> None:
     """Check each service's keyed audit chain, the rows its entries commit to and the signed
     checkpoints of its head (needs an auditor token)."""
-    clients: dict[str, tuple[type[Any], Any]] = {
-        "accounts": (AccountsClient, apb),
-        "sites": (SitesClient, spb),
-        "cases": (CasesClient, cpb),
+    clients: dict[str, type[AccountsClient | SitesClient | CasesClient]] = {
+        "accounts": AccountsClient,
+        "sites": SitesClient,
+        "cases": CasesClient,
     }
     chosen = service or list(clients)
     unknown = [s for s in chosen if s not in clients]
@@ -477,12 +457,9 @@ def audit_verify(
     async def work() -> dict[str, Any]:
         results = {}
         for name in chosen:
-            client_type, messages = clients[name]
             mine = [c for c in kept if c.service == name]
-            async with client_type() as client:
-                reply = await client.call(
-                    client.stub.VerifyAuditChain, messages.VerifyAuditChainRequest(checkpoints=mine)
-                )
+            async with clients[name]() as client:
+                reply = await client.verify_audit_chain(checkpoints=mine)
                 results[name] = reply.verification
         return results
 

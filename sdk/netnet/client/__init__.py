@@ -1,11 +1,13 @@
-"""Net Net client SDK: a small async client per service over the generated stubs.
+"""Net Net client SDK: a typed async client per service, one method per RPC.
 
-from netnet.client import AccountsClient
-async with AccountsClient() as accounts:          # NETNET_ACCOUNTS_ADDR, NETNET_TOKEN
-    reply = await accounts.call(accounts.stub.GetStats, GetStatsRequest())
+from netnet.client import CasesClient, case_path
+async with CasesClient() as cases:            # NETNET_CASES_ADDR, NETNET_TOKEN
+    reply = await cases.get_case(name=case_path(7))
+    async for case in await cases.list_cases(campaign_id="netnet-2021"):
+        ...
 """
 
-from netnet.client.base import AccountsClient, CasesClient, Client, GatewayClient, SitesClient
+from netnet.client.base import AsyncPager, Client
 from netnet.client.errors import (
     Aborted,
     AlreadyExists,
@@ -19,11 +21,41 @@ from netnet.client.errors import (
     Unauthenticated,
     Unavailable,
 )
+from netnet.client.paths import (
+    account_action_path,
+    account_path,
+    campaign_path,
+    case_event_path,
+    case_path,
+    clue_path,
+    disposition_path,
+    handover_path,
+    notice_batch_path,
+    parse_account_action_path,
+    parse_account_path,
+    parse_campaign_path,
+    parse_case_event_path,
+    parse_case_path,
+    parse_clue_path,
+    parse_disposition_path,
+    parse_handover_path,
+    parse_notice_batch_path,
+    parse_party_path,
+    parse_site_action_path,
+    parse_site_path,
+    parse_typical_case_path,
+    party_path,
+    site_action_path,
+    site_path,
+    typical_case_path,
+)
+from netnet.client.services import AccountsClient, CasesClient, GatewayClient, SitesClient
 
 __all__ = [
     "Aborted",
     "AccountsClient",
     "AlreadyExists",
+    "AsyncPager",
     "CasesClient",
     "Client",
     "DeadlineExceeded",
@@ -37,4 +69,30 @@ __all__ = [
     "SitesClient",
     "Unauthenticated",
     "Unavailable",
+    "account_action_path",
+    "account_path",
+    "campaign_path",
+    "case_event_path",
+    "case_path",
+    "clue_path",
+    "disposition_path",
+    "handover_path",
+    "notice_batch_path",
+    "parse_account_action_path",
+    "parse_account_path",
+    "parse_campaign_path",
+    "parse_case_event_path",
+    "parse_case_path",
+    "parse_clue_path",
+    "parse_disposition_path",
+    "parse_handover_path",
+    "parse_notice_batch_path",
+    "parse_party_path",
+    "parse_site_action_path",
+    "parse_site_path",
+    "parse_typical_case_path",
+    "party_path",
+    "site_action_path",
+    "site_path",
+    "typical_case_path",
 ]

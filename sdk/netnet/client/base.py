@@ -1,62 +1,93 @@
-"""The client every service shares: token, default timeout, typed errors, pagers, batching."""
+"""What every service client shares: token, default timeout, typed errors, pagers, batching.
+The per-RPC methods are generated (netnet.client.services)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
+from typing import Any, Generic, Self, TypeVar
 
 import grpc
 
-from netnet.accounts.v1.accounts_pb2_grpc import AccountServiceStub
-from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceStub
-from netnet.cases.v1.cases_pb2_grpc import CaseServiceStub
 from netnet.client import config
 from netnet.client.channel import open_channel
 from netnet.client.errors import NetNetError, Unauthenticated, from_rpc_error
-from netnet.gateway.v1.gateway_pb2_grpc import GatewayServiceStub
-from netnet.sites.v1.sites_pb2_grpc import SiteServiceStub
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
-Stub = TypeVar("Stub")
+Item = TypeVar("Item")
+M = TypeVar("M")
+Metadata = Sequence[tuple[str, str]]
 DEFAULT_TIMEOUT = 10.0
 IMPORT_TIMEOUT = 3600.0
 
 
-class Client(Generic[Stub]):
-    """A connection to one service. Use `async with`, or call close()."""
+def flatten(message: Callable[..., M], request: M | None, **fields: Any) -> M:
+    """The request: the message given, or one made from the fields given (not both)."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    if request is not None:
+        if given:
+            raise ValueError(
+                "pass either the request message or its fields, not both "
+                f"(fields given: {', '.join(sorted(given))})"
+            )
+        return request
+    return message(**given)
+
+
+class Client:
+    """A connection to one service. Use `async with`, or call close(). A client opens its
+    own channel (with the retry policy of netnet.client.channel) unless given one; it closes
+    only a channel it opened."""
 
     service = ""
-    stub_type: Callable[[grpc.aio.Channel], Stub]
+    # attribute -> generated stub class, made on the client's channel (set per service)
+    stub_types: tuple[tuple[str, Callable[[grpc.aio.Channel], Any]], ...] = ()
 
     def __init__(
-        self, target: str | None = None, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        target: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        channel: grpc.aio.Channel | None = None,
     ) -> None:
-        self.target = target or config.address(self.service)
+        self.target = target or ("" if channel else config.address(self.service))
         if token is None:
             self.token, self.token_source = config.find_token()
         else:
             self.token = token
             self.token_source = "the token given to the client" if token else "no token given"
         self.timeout = timeout
-        self.channel = open_channel(self.target)
-        self.stub: Stub = type(self).stub_type(self.channel)
+        self.owns_channel = channel is None
+        self.channel = channel or open_channel(self.target)
+        for attr, make in self.stub_types:
+            setattr(self, attr, make(self.channel))
 
-    async def __aenter__(self) -> Client[Stub]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        await self.channel.close()
+        if self.owns_channel:
+            await self.channel.close()
 
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        md = [("x-request-id", uuid.uuid4().hex)]
-        if self.token:
+    def metadata(self, extra: Metadata = ()) -> tuple[tuple[str, str], ...]:
+        """A fresh request id and the client's token, unless the call brings its own."""
+        given = {k for k, _ in extra}
+        md = [] if "x-request-id" in given else [("x-request-id", uuid.uuid4().hex)]
+        if self.token and "authorization" not in given:
             md.append(("authorization", f"Bearer {self.token}"))
-        return tuple(md)
+        return (*md, *extra)
 
     def error(self, e: grpc.aio.AioRpcError) -> NetNetError:
         """The typed error for a failed call; UNAUTHENTICATED says which token was sent, or
@@ -67,31 +98,67 @@ class Client(Generic[Stub]):
         return error
 
     async def call(
-        self, method: Callable[..., Awaitable[Resp]], request: Any, *, timeout: float | None = None
+        self,
+        method: Callable[..., Awaitable[Resp]],
+        request: Any,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata = (),
     ) -> Resp:
         """One unary call; a failure raises the typed NetNetError for its status."""
         try:
-            return await method(request, metadata=self.metadata(), timeout=timeout or self.timeout)
+            return await method(
+                request, metadata=self.metadata(metadata), timeout=timeout or self.timeout
+            )
         except grpc.aio.AioRpcError as e:
             raise self.error(e) from None
+
+    async def pager(
+        self,
+        method: Callable[..., Awaitable[Resp]],
+        request: Any,
+        items: str,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[Resp, Any]:
+        """The first page of a list call, fetched now; the pager fetches the rest."""
+
+        async def fetch(req: Any) -> Resp:
+            return await self.call(method, req, timeout=timeout, metadata=metadata)
+
+        return AsyncPager(fetch, request, await fetch(request), items)
 
     async def pages(
         self, method: Callable[..., Awaitable[Any]], request: Any, items: str
     ) -> AsyncIterator[Any]:
         """Every item of a list call, page after page (the page tokens stay hidden)."""
-        while True:
-            reply = await self.call(method, request)
-            for item in getattr(reply, items):
-                yield item
-            if not reply.next_page_token:
-                return
-            request.page_token = reply.next_page_token
+        async for item in await self.pager(method, request, items):
+            yield item
 
-    async def stream(self, method: Callable[..., Any], request: Any) -> AsyncIterator[Any]:
-        """A server stream (watch calls), without a deadline."""
+    async def stream(
+        self,
+        method: Callable[..., Any],
+        request: Any,
+        metadata: Metadata = (),
+        timeout: float | None = None,
+    ) -> AsyncGenerator[Any, None]:
+        """A server stream (watch calls), without a deadline unless one is given."""
         try:
-            async for reply in method(request, metadata=self.metadata()):
+            async for reply in method(request, metadata=self.metadata(metadata), timeout=timeout):
                 yield reply
+        except grpc.aio.AioRpcError as e:
+            raise self.error(e) from None
+
+    async def call_stream(
+        self,
+        method: Callable[..., Awaitable[Resp]],
+        requests: Iterable[Any] | AsyncIterable[Any],
+        timeout: float | None = IMPORT_TIMEOUT,
+        metadata: Metadata = (),
+    ) -> Resp:
+        """A client stream of requests; a failure raises the typed NetNetError."""
+        try:
+            return await method(_each(requests), metadata=self.metadata(metadata), timeout=timeout)
         except grpc.aio.AioRpcError as e:
             raise self.error(e) from None
 
@@ -102,6 +169,7 @@ class Client(Generic[Stub]):
         make_request: Callable[[list[Any]], Any],
         batch_size: int = 1000,
         on_batch: Callable[[int], None] | None = None,
+        metadata: Metadata = (),
     ) -> Resp:
         """A client-streaming import: records grouped into batches of batch_size per message;
         on_batch(n) is told after each batch is handed to the stream."""
@@ -120,10 +188,44 @@ class Client(Generic[Stub]):
                 if on_batch:
                     on_batch(len(chunk))
 
-        try:
-            return await method(batches(), metadata=self.metadata(), timeout=IMPORT_TIMEOUT)
-        except grpc.aio.AioRpcError as e:
-            raise self.error(e) from None
+        return await self.call_stream(method, batches(), IMPORT_TIMEOUT, metadata)
+
+
+class AsyncPager(Generic[Resp, Item]):
+    """The items of a list call across its pages (`async for item in pager`), or its pages
+    (`async for page in pager.pages`); the page tokens stay hidden. `response` is the page
+    fetched last."""
+
+    def __init__(
+        self,
+        fetch: Callable[[Any], Awaitable[Resp]],
+        request: Any,
+        response: Resp,
+        items: str,
+    ) -> None:
+        self._fetch = fetch
+        self._request = request
+        self.response = response
+        self._items = items
+
+    @property
+    async def pages(self) -> AsyncIterator[Resp]:
+        yield self.response
+        while token := getattr(self.response, "next_page_token", ""):
+            request = type(self._request)()
+            request.CopyFrom(self._request)
+            request.page_token = token
+            self.response = await self._fetch(request)
+            yield self.response
+
+    async def __aiter__(self) -> AsyncIterator[Item]:
+        async for page in self.pages:
+            for item in getattr(page, self._items):
+                yield item
+
+    async def all(self) -> list[Item]:
+        """Every item, in a list."""
+        return [item async for item in self]
 
 
 async def _each(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
@@ -133,29 +235,3 @@ async def _each(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[An
     else:
         for record in records:
             yield record
-
-
-class AccountsClient(Client[AccountServiceStub]):
-    service = "accounts"
-    stub_type = AccountServiceStub
-
-
-class SitesClient(Client[SiteServiceStub]):
-    service = "sites"
-    stub_type = SiteServiceStub
-
-
-class CasesClient(Client[CaseServiceStub]):
-    service = "cases"
-    stub_type = CaseServiceStub
-
-    def __init__(
-        self, target: str | None = None, token: str | None = None, timeout: float = DEFAULT_TIMEOUT
-    ) -> None:
-        super().__init__(target, token, timeout)
-        self.campaigns = CampaignServiceStub(self.channel)
-
-
-class GatewayClient(Client[GatewayServiceStub]):
-    service = "gateway"
-    stub_type = GatewayServiceStub

@@ -1,8 +1,10 @@
-"""Channels with the retry policy every Net Net client uses: UNAVAILABLE, safe calls only."""
+"""Channels with the retry policy every Net Net client uses: UNAVAILABLE, read-only calls only."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -13,43 +15,49 @@ from netnet.sites.v1 import sites_pb2
 
 # Methods that change nothing, so a retry can do no harm.
 SAFE_PREFIXES = ("Get", "BatchGet", "List", "Find", "Lookup", "Verify", "Generate")
+RETRY_POLICY = {
+    "maxAttempts": 3,
+    "initialBackoff": "0.05s",
+    "maxBackoff": "0.5s",
+    "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"],
+}
 
 
-def service_config() -> str:
+def read_only(method: str) -> bool:
+    """Whether an RPC (by its short name) changes nothing: only those are retried."""
+    return method.startswith(SAFE_PREFIXES)
+
+
+def service_config(wait_for_ready: bool = False) -> str:
+    """The channel's service config: read-only methods retried on UNAVAILABLE; with
+    wait_for_ready, they wait for the connection within their deadline instead of failing
+    while the channel sits out a reconnect backoff."""
     names = []
     for module in (accounts_pb2, sites_pb2, cases_pb2, campaigns_pb2, gateway_pb2):
         for service in module.DESCRIPTOR.services_by_name.values():
             names += [
                 {"service": service.full_name, "method": m.name}
                 for m in service.methods
-                if m.name.startswith(SAFE_PREFIXES)
+                if read_only(m.name)
             ]
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": names,
-                    "retryPolicy": {
-                        "maxAttempts": 3,
-                        "initialBackoff": "0.05s",
-                        "maxBackoff": "0.5s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
-        }
-    )
+    method: dict[str, Any] = {"name": names, "retryPolicy": RETRY_POLICY}
+    if wait_for_ready:
+        method["waitForReady"] = True
+    return json.dumps({"methodConfig": [method]})
 
 
-def open_channel(target: str) -> grpc.aio.Channel:
+def open_channel(
+    target: str, *, wait_for_ready: bool = False, options: Sequence[tuple[str, Any]] = ()
+) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
         options=[
-            ("grpc.service_config", service_config()),
+            ("grpc.service_config", service_config(wait_for_ready)),
             ("grpc.enable_retries", 1),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            *options,
         ],
     )
