@@ -57,7 +57,8 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	cd sdk && ../$(BIN)/mypy --follow-imports=silent --ignore-missing-imports \
-	  --check-untyped-defs --disable-error-code overload-cannot-match -p netnet.client -p netnet.cli
+	  --check-untyped-defs --disable-error-code overload-cannot-match -p netnet.client -p netnet.cli \
+	  -m netnet.vocabulary
 	cd protos && ../$(BUF) lint
 
 # The netnet-sdk wheel: generated stubs with types, the client helpers and the netnet CLI.

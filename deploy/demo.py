@@ -46,6 +46,7 @@ FIGURES = {
     "fan_circle_groups": 1_300,
 }
 BATCH = 2000
+DETENTION, ARREST = cpb.MEASURE_CRIMINAL_DETENTION, cpb.MEASURE_ARREST
 
 # (number, title, lead region, region words, kind, categories, facts, parties, summary, outcome)
 TYPICAL = (
@@ -57,8 +58,8 @@ TYPICAL = (
         ["obscene", "harmful_to_minors"],
         dict(items=[("video", 8000), ("picture", 50000)], customers=100000),
         [
-            ("江伟明", "principal culprit", [("CRIMINAL_DETENTION", 40), ("ARREST", 60)], 72),
-            ("李强", "accomplice", [("CRIMINAL_DETENTION", 40)], 36),
+            ("江伟明", "principal culprit", [(DETENTION, 40), (ARREST, 60)], 72),
+            ("李强", "accomplice", [(DETENTION, 40)], 36),
         ],
         'The persons involved used keywords such as "materials", "national model" and "high '
         'definition" to solicit customers on online shopping platforms, diverted them to social '
@@ -76,7 +77,7 @@ TYPICAL = (
         "Zhoushan, Zhejiang",
         ["obscene"],
         dict(illegal_gains_fen=3_600_000_000),
-        [("Lan Haitao", "organiser", [("CRIMINAL_DETENTION", 10)], None)],
+        [("Lan Haitao", "organiser", [(DETENTION, 10)], None)],
         'Police went to 7 provinces and cities in a unified operation against the "Chongqing '
         'Kemi Interactive" platform. The suspect Lan XX set up several network technology '
         'companies with others, built a platform and live-streaming apps such as "Meichao", and '
@@ -93,8 +94,8 @@ TYPICAL = (
         ["obscene"],
         dict(illegal_gains_fen=200_000_000),
         [
-            ("Zhu Dawei", "website owner", [("CRIMINAL_DETENTION", 30)], None),
-            ("Liu Chang", "agent", [("CRIMINAL_DETENTION", 30)], None),
+            ("Zhu Dawei", "website owner", [(DETENTION, 30)], None),
+            ("Liu Chang", "agent", [(DETENTION, 30)], None),
         ],
         "Acting on clues about a QQ group sending links to pornographic websites, transferred by "
         "the Chuzhou City and Quanjiao County offices, the county police found that the suspect "
@@ -110,7 +111,7 @@ TYPICAL = (
         "Daying, Suining, Sichuan",
         ["csam", "harmful_to_minors"],
         dict(victim_count=0, victims_include_minors=True, data_volume_bytes=500 * 10**9),
-        [("Cha Yong", "suspect", [("CRIMINAL_DETENTION", 20)], None)],
+        [("Cha Yong", "suspect", [(DETENTION, 20)], None)],
         "Acting on a report, the county police found that the suspect had posed as a student on "
         "social software to chat with underage girls, tempted and threatened them into taking "
         "naked photos and videos, and spread more than 500 gigabytes of such material through "
@@ -124,9 +125,9 @@ TYPICAL = (
         "Qichun, Huanggang, Hubei",
         ["copyright"],
         dict(illegal_gains_fen=400_000_000, items=[("game", 800)]),
-        [("Cheng Gang", "company founder", [("ARREST", 50)], None)]
+        [("Cheng Gang", "company founder", [(ARREST, 50)], None)]
         + [
-            (name, "employee", [("ARREST", 50)], None)
+            (name, "employee", [(ARREST, 50)], None)
             for name in ("Wang Lei", "Zhao Peng", "Sun Hao", "Zhou Jie")
         ],
         "The suspect Cheng XX set up a network technology company, downloaded more than 800 "
@@ -289,7 +290,7 @@ class Demo:
                         cpb.RecordMeasureRequest(
                             request_id=f"demo-measure-{number}-{i}-{j}",
                             party=party.name,
-                            measure=cpb.Measure.Value(f"MEASURE_{measure}"),
+                            measure=measure,
                             time=ts(START + timedelta(days=day)),
                         ),
                         metadata=mps,

@@ -6,9 +6,29 @@ from datetime import UTC, datetime
 
 from netnet.cases.v1 import cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.vocabulary import (
+    ACCOUNTS,
+    ACCOUNTS_HANDLED,
+    APPS_NOTIFIED,
+    APPS_REMOVED,
+    CASES,
+    CASES_ADMINISTRATIVE,
+    CASES_CRIMINAL,
+    CONTENT_DIRECT,
+    CONTENT_PLATFORM,
+    GROUPS_CLOSED,
+    NOTICE_BATCHES,
+    SITES,
+    SITES_BANNED,
+    SITES_BANNED_OR_CLOSED,
+    SITES_CLOSED,
+    SUSPECTS_ARRESTED,
+    SUSPECTS_DETAINED,
+    Figure,
+)
 from services.common.convert import MIN_SECONDS
 
-SOURCE_NAMES = {"accounts": "accounts", "sites": "websites, apps and content", "cases": "cases"}
+SOURCE_NAMES = {ACCOUNTS: "accounts", SITES: "websites, apps and content", CASES: "cases"}
 
 
 def people_number(n: int) -> str:
@@ -37,84 +57,85 @@ def _date(ts: object, end: bool = False) -> str:
 # Verb-led sentence parts: (figure, singular, plural), {n} written as people write numbers.
 CLAUSES = (
     (
-        "suspects_detained",
+        SUSPECTS_DETAINED,
         "placed {n} suspect in criminal detention",
         "placed {n} suspects in criminal detention",
     ),
-    ("suspects_arrested", "arrested {n} suspect", "arrested {n} suspects"),
-    ("content_direct", "dealt with {n} harmful item", "dealt with {n} harmful items"),
-    ("sites_closed", "closed {n} website", "closed {n} websites"),
-    ("sites_banned", "banned {n} website", "banned {n} websites"),
+    (SUSPECTS_ARRESTED, "arrested {n} suspect", "arrested {n} suspects"),
+    (CONTENT_DIRECT, "dealt with {n} harmful item", "dealt with {n} harmful items"),
+    (SITES_CLOSED, "closed {n} website", "closed {n} websites"),
+    (SITES_BANNED, "banned {n} website", "banned {n} websites"),
     (
-        "notice_batches",
+        NOTICE_BATCHES,
         "published {n} batch of app notices",
         "published {n} batches of app notices",
     ),
-    ("apps_notified", "notified {n} app for rectification", "notified {n} apps for rectification"),
-    ("apps_removed", "removed {n} app from app stores", "removed {n} apps from app stores"),
+    (APPS_NOTIFIED, "notified {n} app for rectification", "notified {n} apps for rectification"),
+    (APPS_REMOVED, "removed {n} app from app stores", "removed {n} apps from app stores"),
     (
-        "content_platform",
+        CONTENT_PLATFORM,
         "urged platforms to clean up {n} harmful item",
         "urged platforms to clean up {n} harmful items",
     ),
-    ("accounts_handled", "dealt with {n} account", "dealt with {n} accounts"),
-    ("groups_closed", "closed {n} problematic group", "closed {n} problematic groups"),
+    (ACCOUNTS_HANDLED, "dealt with {n} account", "dealt with {n} accounts"),
+    (GROUPS_CLOSED, "closed {n} problematic group", "closed {n} problematic groups"),
 )
 
 
 # The same figures where they count actions, not distinct subjects (a period narrower than
 # the campaign's: see CampaignStatus.figure_notes).
 ACTION_CLAUSES = {
-    "suspects_detained": (
+    SUSPECTS_DETAINED: (
         "recorded {n} criminal detention of suspects",
         "recorded {n} criminal detentions of suspects",
     ),
-    "suspects_arrested": ("recorded {n} arrest of suspects", "recorded {n} arrests of suspects"),
-    "sites_closed": ("recorded {n} website closure", "recorded {n} website closures"),
-    "sites_banned": ("recorded {n} website ban", "recorded {n} website bans"),
-    "apps_notified": (
+    SUSPECTS_ARRESTED: ("recorded {n} arrest of suspects", "recorded {n} arrests of suspects"),
+    SITES_CLOSED: ("recorded {n} website closure", "recorded {n} website closures"),
+    SITES_BANNED: ("recorded {n} website ban", "recorded {n} website bans"),
+    APPS_NOTIFIED: (
         "sent {n} rectification notice to apps",
         "sent {n} rectification notices to apps",
     ),
-    "apps_removed": (
+    APPS_REMOVED: (
         "recorded {n} removal of apps from app stores",
         "recorded {n} removals of apps from app stores",
     ),
-    "accounts_handled": ("took {n} action against accounts", "took {n} actions against accounts"),
+    ACCOUNTS_HANDLED: ("took {n} action against accounts", "took {n} actions against accounts"),
 }
 
 
-def _known(f: pb.Figures, field: str) -> int:
-    return int(getattr(f, field)) if f.HasField(field) else 0  # type: ignore[arg-type]
+def _known(f: pb.Figures, figure: Figure) -> int:
+    known = f.HasField(figure.name)  # type: ignore[arg-type]
+    return int(getattr(f, figure.name)) if known else 0
 
 
 def _clauses(f: pb.Figures, by_actions: frozenset[str] = frozenset()) -> list[str]:
     """The sentence parts for one set of figures (those known and not zero); by_actions:
     the figures that count actions, not distinct subjects."""
     out: list[str] = []
-    cases = _known(f, "cases_administrative") + _known(f, "cases_criminal")
+    cases = _known(f, CASES_ADMINISTRATIVE) + _known(f, CASES_CRIMINAL)
     if cases:
         out.append(
             f"investigated and handled {people_number(cases)} "
             f"{'case' if cases == 1 else 'administrative and criminal cases'}"
         )
-    shut = _known(f, "sites_banned_or_closed")
+    shut = _known(f, SITES_BANNED_OR_CLOSED)
     if shut:  # the release's "banned and closed" figure: each site once, its parts after it
         parts = ", ".join(
-            f"{people_number(_known(f, field))} {word}"
-            for field, word in (("sites_closed", "closed"), ("sites_banned", "banned"))
-            if _known(f, field)
+            f"{people_number(_known(f, figure))} {word}"
+            for figure, word in ((SITES_CLOSED, "closed"), (SITES_BANNED, "banned"))
+            if _known(f, figure)
         )
         out.append(
             f"banned or closed {people_number(shut)} website{'' if shut == 1 else 's'}"
             + (f" ({parts})" if parts else "")
         )
-    for field, one, many in CLAUSES:
-        if shut and field in ("sites_closed", "sites_banned"):
+    for figure, one, many in CLAUSES:
+        if shut and figure in (SITES_CLOSED, SITES_BANNED):
             continue
-        n = _known(f, field)
-        if field in by_actions:
-            one, many = ACTION_CLAUSES.get(field, (one, many))
+        n = _known(f, figure)
+        if figure.name in by_actions:
+            one, many = ACTION_CLAUSES.get(figure, (one, many))
         if n:
             out.append((one if n == 1 else many).format(n=people_number(n)))
     return out

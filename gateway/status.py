@@ -1,4 +1,5 @@
-"""Campaign status: which stats each figure comes from, the fan-out, and the composition."""
+"""Campaign status: the stats queries the figures are read from (netnet.vocabulary), the
+fan-out, and the composition."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
+from netnet.vocabulary import FIGURES, SOURCES, Figure
 from services.common.catalogue import REFUSALS
 from services.common.errors import NotFound
 from services.common.reference import departments as department_names
@@ -27,107 +29,36 @@ from services.common.reference import departments as department_names
 Table = dict[str, dict[str, dict[str, int | None]]]
 
 
-def _is(value: str) -> Callable[[str], bool]:
-    return lambda action: action == value
-
-
-def _starts(prefix: str) -> Callable[[str], bool]:
-    return lambda action: action.startswith(prefix)
-
-
-def _any(action: str) -> bool:
-    return True
-
-
 @dataclass(frozen=True)
 class Metric:
-    """One stats query and the figures read off its rows."""
+    """One stats query (a source's subject, by action or not) and the figures read off its
+    rows."""
 
     source: str
     subject: int  # the source's StatsSubject
     by_action: bool
-    figures: tuple[tuple[str, Callable[[str], bool]], ...]
+    figures: tuple[Figure, ...]
     distinct: bool  # distinct subjects where exact (suspects, sites, accounts), else records
 
 
-METRICS = (
-    # Accounts and groups apart: a group is never an account handled.
-    Metric(
-        "accounts", accounts_pb2.STATS_SUBJECT_ACCOUNTS, False, (("accounts_handled", _any),), True
-    ),
-    Metric("accounts", accounts_pb2.STATS_SUBJECT_GROUPS, False, (("groups_handled", _any),), True),
-    Metric(
-        "accounts",
-        accounts_pb2.STATS_SUBJECT_GROUPS,
-        True,
-        (("groups_closed", _is("close_group")),),
-        True,
-    ),
-    Metric(
-        "sites",
-        sites_pb2.STATS_SUBJECT_BANS_AND_CLOSURES,
-        False,
-        (("sites_banned_or_closed", _any),),
-        True,
-    ),
-    Metric(
-        "sites",
-        sites_pb2.STATS_SUBJECT_SITE_ACTIONS,
-        True,
-        (("sites_closed", _is("close")), ("sites_banned", _is("ban"))),
-        True,
-    ),
-    Metric(
-        "sites",
-        sites_pb2.STATS_SUBJECT_APP_ACTIONS,
-        True,
-        (
-            ("apps_notified", _is("notify_rectification")),
-            ("apps_removed", _is("remove_from_stores")),
-        ),
-        True,
-    ),
-    Metric(
-        "sites", sites_pb2.STATS_SUBJECT_NOTICE_BATCHES, False, (("notice_batches", _any),), False
-    ),
-    Metric(
-        "sites",
-        sites_pb2.STATS_SUBJECT_CONTENT,
-        True,
-        (("content_direct", _starts("direct:")), ("content_platform", _starts("platform:"))),
-        False,
-    ),
-    Metric(
-        "cases",
-        cases_pb2.STATS_SUBJECT_CASES,
-        True,
-        (("cases_administrative", _is("administrative")), ("cases_criminal", _is("criminal"))),
-        False,
-    ),
-    Metric(
-        "cases",
-        cases_pb2.STATS_SUBJECT_MEASURES,
-        True,
-        (("suspects_detained", _is("criminal_detention")), ("suspects_arrested", _is("arrest"))),
-        True,
-    ),
-    Metric(
-        "cases", cases_pb2.STATS_SUBJECT_TYPICAL_CASES, False, (("typical_cases", _any),), False
-    ),
-    Metric(
-        "cases", cases_pb2.STATS_SUBJECT_ILLEGAL_GAINS, False, (("illegal_gains_fen", _any),), False
-    ),
-)
+def _metrics(figures: tuple[Figure, ...]) -> tuple[Metric, ...]:
+    """The figures grouped into the queries that read them, in the figures' order."""
+    groups: dict[tuple[str, int, bool, bool], list[Figure]] = {}
+    for f in figures:
+        groups.setdefault((f.source, f.subject, f.by_action, f.distinct), []).append(f)
+    return tuple(
+        Metric(source, subject, by_action, tuple(fs), distinct)
+        for (source, subject, by_action, distinct), fs in groups.items()
+    )
+
+
+METRICS = _metrics(FIGURES)
 SCOPES = {
     "department": common_pb2.DIMENSION_DEPARTMENT,
     "special_action": common_pb2.DIMENSION_SPECIAL_ACTION,
     "total": 0,
 }
-FIGURE_SOURCE = {name: m.source for m in METRICS for name, _ in m.figures}
-
-
-# Distinct figures by their first word: what they count distinct of.
-SUBJECTS = {"accounts": "accounts", "sites": "websites", "apps": "apps", "suspects": "suspects"}
+FIGURE_SOURCE = {f.name: f.source for f in FIGURES}
 
 
 @dataclass(frozen=True)
@@ -206,11 +137,11 @@ async def _fetch_source(
                 or not row.count
             )
             value = row.distinct_subjects if metric.distinct and not by_actions else row.count
-            for figure, matches in metric.figures:
-                if matches(row.action):
+            for figure in metric.figures:
+                if figure.sums(row.action):
                     cell = table[scope][key]
-                    known = cell.get(figure, 0)
-                    cell[figure] = known + value if exact and known is not None else None
+                    known = cell.get(figure.name, 0)
+                    cell[figure.name] = known + value if exact and known is not None else None
     return table
 
 
@@ -264,10 +195,7 @@ async def fetch(
 def _calls(
     backends: Backends, query: Query, metadata: Metadata
 ) -> dict[str, Callable[[float], Any]]:
-    return {
-        source: partial(_fetch_source, backends, source, query, metadata)
-        for source in ("accounts", "sites", "cases")
-    }
+    return {source: partial(_fetch_source, backends, source, query, metadata) for source in SOURCES}
 
 
 def notes(query: Query, tables: dict[str, Table]) -> list[pb.FigureNote]:
@@ -278,11 +206,11 @@ def notes(query: Query, tables: dict[str, Table]) -> list[pb.FigureNote]:
     for metric in METRICS:
         if not metric.distinct or metric.source not in tables:
             continue
-        for figure, _ in metric.figures:
-            subjects = SUBJECTS.get(figure.split("_")[0], "subjects")
+        for figure in metric.figures:
+            subjects = figure.distinct_of
             out.append(
                 pb.FigureNote(
-                    figure=figure,
+                    figure=figure.name,
                     note=f"counts actions dated in the period, not distinct {subjects}: "
                     f"distinct {subjects} are counted over the campaign's whole period only "
                     "(ask without a period, or for the campaign's period)",

@@ -24,14 +24,17 @@ ROLLUP = "actions"
 GROUP_ROLLUP = "group_actions"
 
 
-class Kind(IntEnum):  # numbers match netnet.accounts.v1.AccountKind
+# The contracts' enums, value for value, as plain values (the domain needs no generated
+# code); tests/unit/test_vocabulary.py fails when one differs from its contract. A value's
+# name in lower case is the name statistics count it under (netnet.vocabulary).
+class Kind(IntEnum):  # netnet.accounts.v1.AccountKind
     USER = 1
     GROUP = 2
     LIVE_STREAMER = 3
     PUBLIC_CHANNEL = 4
 
 
-class Status(IntEnum):  # numbers match netnet.accounts.v1.AccountStatus
+class Status(IntEnum):  # netnet.accounts.v1.AccountStatus
     ACTIVE = 1
     WARNED = 2
     RESTRICTED = 3
@@ -41,7 +44,7 @@ class Status(IntEnum):  # numbers match netnet.accounts.v1.AccountStatus
     RESTORED = 7
 
 
-class Action(IntEnum):  # numbers match netnet.accounts.v1.ActionType
+class Action(IntEnum):  # netnet.accounts.v1.ActionType
     WARN = 1
     RESTRICT = 2
     SUSPEND = 3

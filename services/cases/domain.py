@@ -48,6 +48,9 @@ COMPOUND_SURNAMES = (
 )
 
 
+# The contracts' enums, value for value, as plain values (the domain needs no generated
+# code); tests/unit/test_vocabulary.py fails when one differs from its contract. A value's
+# name in lower case is the name statistics count it under (netnet.vocabulary).
 class CaseKind(IntEnum):  # netnet.cases.v1.CaseKind
     ADMINISTRATIVE = 1
     CRIMINAL = 2
@@ -150,6 +153,10 @@ CASES, CASE_STATES, MEASURES, SENTENCES, SENTENCE_MONTHS, GAINS, TYPICAL, HANDOV
     "typical_cases",
     "handovers",
 )
+# Names counted that are not an enum's value: sentences, and the sums of two facts (named
+# as the contracts' fields Sentence.term_months and CaseFacts.illegal_gains_fen).
+SENTENCED = EventKind.SENTENCED.name.lower()
+TERM_MONTHS, ILLEGAL_GAINS_FEN = "term_months", "illegal_gains_fen"
 
 
 @dataclass
@@ -265,6 +272,10 @@ class Party:
 class TypicalState(IntEnum):  # netnet.cases.v1.TypicalCaseState
     DRAFT = 1
     PUBLISHED = 2
+
+
+# Published typical cases are counted under this name.
+TYPICAL_PUBLISHED = TypicalState.PUBLISHED.name.lower()
 
 
 @dataclass
@@ -589,20 +600,20 @@ def contributions(case: Case, parties: list[Party]) -> list[Contribution]:
         (CASE_STATES, None, key(CaseState(case.state).name.lower()), day, 1),
     ]
     if case.facts.illegal_gains_fen:
-        out.append((GAINS, None, key("illegal_gains_fen"), day, case.facts.illegal_gains_fen))
+        out.append((GAINS, None, key(ILLEGAL_GAINS_FEN), day, case.facts.illegal_gains_fen))
     for party in parties:
         for m in party.measures:
             out.append(
                 (MEASURES, party.id, key(Measure(m.measure).name.lower()), day_of(m.time_us), 1)
             )
         if party.sentence_months is not None and party.sentence_us is not None:
-            out.append((SENTENCES, party.id, key("sentenced"), day_of(party.sentence_us), 1))
+            out.append((SENTENCES, party.id, key(SENTENCED), day_of(party.sentence_us), 1))
             if party.sentence_months:
                 out.append(
                     (
                         SENTENCE_MONTHS,
                         None,
-                        key("term_months"),
+                        key(TERM_MONTHS),
                         day_of(party.sentence_us),
                         party.sentence_months,
                     )

@@ -13,6 +13,7 @@ from services.cases.domain import (
     CAMPAIGN_UPDATABLE,
     HANDOVERS,
     TYPICAL,
+    TYPICAL_PUBLISHED,
     Campaign,
     Case,
     CaseState,
@@ -648,7 +649,7 @@ def publish_typical(
                 None,
                 (
                     case.lead_department,
-                    "published",
+                    TYPICAL_PUBLISHED,
                     case.primary_category(),
                     case.campaign_id,
                     case.special_action,
@@ -807,15 +808,16 @@ def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
 
 
 def _count_handover(
-    conn: sqlite3.Connection, clue: Clue, department: str, step: str, now_us: int
+    conn: sqlite3.Connection, clue: Clue, department: str, step: HandoverState, now_us: int
 ) -> None:
+    name = step.name.lower()
     rollups.apply(
         conn,
         HANDOVERS,
         [
             (
                 None,
-                (department, step, clue.category, clue.campaign_id, clue.special_action),
+                (department, name, clue.category, clue.campaign_id, clue.special_action),
                 day_of(now_us),
                 1,
             )
@@ -863,7 +865,7 @@ def transfer(
     store.save_handover(conn, h)
     clue.state, clue.revision = ClueState.IN_TRANSFER, clue.revision + 1
     store.save_clue(conn, clue)
-    _count_handover(conn, clue, principal.department, "sent", now_us)
+    _count_handover(conn, clue, principal.department, HandoverState.SENT, now_us)
     _log(
         conn,
         principal,
@@ -903,7 +905,7 @@ def acknowledge(
     clue, h = _handover(conn, principal, clue_id, handover_id, HandoverState.ACKNOWLEDGED)
     h.state, h.ack_us, h.ack_by = HandoverState.ACKNOWLEDGED, now_us, principal.operator
     store.save_handover(conn, h)
-    _count_handover(conn, clue, principal.department, "acknowledged", now_us)
+    _count_handover(conn, clue, principal.department, HandoverState.ACKNOWLEDGED, now_us)
     _log(
         conn,
         principal,
@@ -954,7 +956,7 @@ def accept(
     clue.state, clue.case_id, clue.revision = ClueState.ACCEPTED, case.id, clue.revision + 1
     clue.holder_department, clue.holder_region = h.to_department, h.to_region
     store.save_clue(conn, clue)
-    _count_handover(conn, clue, principal.department, "accepted", now_us)
+    _count_handover(conn, clue, principal.department, HandoverState.ACCEPTED, now_us)
     _log(
         conn,
         principal,
@@ -989,7 +991,7 @@ def give_back(
     clue.state, clue.revision = ClueState.RETURNED, clue.revision + 1
     clue.holder_department, clue.holder_region = h.from_department, h.from_region
     store.save_clue(conn, clue)
-    _count_handover(conn, clue, principal.department, "returned", now_us)
+    _count_handover(conn, clue, principal.department, HandoverState.RETURNED, now_us)
     _log(
         conn,
         principal,

@@ -37,6 +37,9 @@ APP_ROLLUP = "app_actions"
 BAN_CLOSE_ROLLUP = "bans_closures"
 
 
+# The contracts' enums, value for value, as plain values (the domain needs no generated
+# code); tests/unit/test_vocabulary.py fails when one differs from its contract. A value's
+# name in lower case is the name statistics count it under (netnet.vocabulary).
 class Kind(IntEnum):  # netnet.sites.v1.SiteKind
     WEBSITE = 1
     APP = 2
@@ -76,6 +79,15 @@ class Measure(IntEnum):  # netnet.sites.v1.Measure
 class Handler(IntEnum):  # netnet.sites.v1.Handler
     DIRECT = 1
     PLATFORM = 2
+
+
+class BatchState(IntEnum):  # netnet.sites.v1.NoticeBatchState
+    DRAFT = 1
+    PUBLISHED = 2
+
+
+# Published notice batches are counted under this name.
+BATCH_PUBLISHED = BatchState.PUBLISHED.name.lower()
 
 
 KINDS = set(Kind)

@@ -31,12 +31,14 @@ from services.sites.domain import (
     BAN_CLOSE_ACTIONS,
     BAN_CLOSE_NAMES,
     BAN_CLOSE_ROLLUP,
+    BATCH_PUBLISHED,
     BATCH_ROLLUP,
     CONTENT_ROLLUP,
     SITE_ROLLUP,
     Action,
     ActionInput,
     Batch,
+    BatchState,
     DispositionInput,
     DispositionRow,
     Kind,
@@ -49,7 +51,7 @@ from services.sites.domain import (
     state_of,
 )
 
-DRAFT, PUBLISHED = 1, 2
+DRAFT, PUBLISHED = int(BatchState.DRAFT), int(BatchState.PUBLISHED)
 SYSTEM = Principal(operator="system", department="office", region="", roles=frozenset())
 SWEEP_LIMIT = 1000
 
@@ -394,7 +396,7 @@ def publish_batch(
                 None,
                 (
                     batch.department,
-                    "published",
+                    BATCH_PUBLISHED,
                     batch.category,
                     batch.campaign_id,
                     batch.special_action,

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from netnet import vocabulary as v
 from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.vocabulary import Figure
 
-COLUMNS = (
-    ("cases", ("cases_administrative", "cases_criminal")),
-    ("detained", ("suspects_detained",)),
-    ("arrested", ("suspects_arrested",)),
-    ("sites banned or closed", ("sites_banned_or_closed",)),
-    ("sites closed", ("sites_closed",)),
-    ("sites banned", ("sites_banned",)),
-    ("apps notified", ("apps_notified",)),
-    ("apps removed", ("apps_removed",)),
-    ("batches", ("notice_batches",)),
-    ("accounts", ("accounts_handled",)),
-    ("groups handled", ("groups_handled",)),
-    ("groups closed", ("groups_closed",)),
-    ("content direct", ("content_direct",)),
-    ("by platforms", ("content_platform",)),
-    ("typical", ("typical_cases",)),
+# A column's label and the figures it adds up (every figure but the illegal gains).
+COLUMNS: tuple[tuple[str, tuple[Figure, ...]], ...] = (
+    ("cases", (v.CASES_ADMINISTRATIVE, v.CASES_CRIMINAL)),
+    ("detained", (v.SUSPECTS_DETAINED,)),
+    ("arrested", (v.SUSPECTS_ARRESTED,)),
+    ("sites banned or closed", (v.SITES_BANNED_OR_CLOSED,)),
+    ("sites closed", (v.SITES_CLOSED,)),
+    ("sites banned", (v.SITES_BANNED,)),
+    ("apps notified", (v.APPS_NOTIFIED,)),
+    ("apps removed", (v.APPS_REMOVED,)),
+    ("batches", (v.NOTICE_BATCHES,)),
+    ("accounts", (v.ACCOUNTS_HANDLED,)),
+    ("groups handled", (v.GROUPS_HANDLED,)),
+    ("groups closed", (v.GROUPS_CLOSED,)),
+    ("content direct", (v.CONTENT_DIRECT,)),
+    ("by platforms", (v.CONTENT_PLATFORM,)),
+    ("typical", (v.TYPICAL_CASES,)),
 )
 
 
-def cell(figures: pb.Figures, fields: tuple[str, ...]) -> str:
-    if not all(figures.HasField(f) for f in fields):  # type: ignore[arg-type]
+def cell(figures: pb.Figures, fields: tuple[Figure, ...]) -> str:
+    if not all(figures.HasField(f.name) for f in fields):  # type: ignore[arg-type]
         return "n/a"  # its source did not answer: unknown, not zero
-    return f"{sum(getattr(figures, f) for f in fields):,}"
+    return f"{sum(getattr(figures, f.name) for f in fields):,}"
 
 
 def rows(status: pb.CampaignStatus) -> list[list[str]]:
