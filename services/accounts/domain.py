@@ -9,9 +9,9 @@ from enum import IntEnum
 
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
-from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
+from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_REQUEST_ID = 128

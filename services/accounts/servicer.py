@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
@@ -22,14 +21,15 @@ from services.accounts.domain import (
 )
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_record_department, require_role, require_writer_for
-from services.common.bulk import Importer
 from services.common.campaigns import Campaign
 from services.common.catalogue import Catalogue, caller_metadata
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
-from services.common.db import hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.importer import Importer
 from services.common.server import Runtime
+from services.common.storage import Conn
+from services.common.storage.keys import hash64
 
 STATS: standard.Subjects = {
     pb.STATS_SUBJECT_UNSPECIFIED: (ROLLUP, True),  # accounts and groups together
@@ -40,7 +40,7 @@ WRITERS = ("operator", "admin", "service")
 
 
 def _with_departments(
-    c: sqlite3.Connection, accounts: list[Account]
+    c: Conn, accounts: list[Account]
 ) -> tuple[list[Account], dict[int, list[str]]]:
     return accounts, rollups.departments_of(c, ROLLUP, [a.id for a in accounts])
 
@@ -148,7 +148,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         account_id, action_id = names.parse(request.name, "name", "accounts", "actions")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> pb.RetractActionResponse:
+        def work(c: Conn) -> pb.RetractActionResponse:
             rec, account = operations.retract(
                 c, principal, account_id, action_id, request.reason, request.request_id, now
             )
@@ -268,7 +268,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
 
 
 def _record_calls(
-    c: sqlite3.Connection, items: list[tuple[Principal, ActionInput, int]]
+    c: Conn, items: list[tuple[Principal, ActionInput, int]]
 ) -> list[tuple[bool, object]]:
     """RecordAction calls of one principal (the batch key), answered in the writing
     transaction."""

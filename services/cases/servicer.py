@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from functools import partial
 
@@ -61,6 +60,7 @@ from services.common.reference import (
     is_slug,
 )
 from services.common.server import Runtime
+from services.common.storage import Conn
 
 WRITERS = ("operator", "admin", "service")
 STATS_ROLLUPS = {
@@ -474,7 +474,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.GetClueResponse:
         (clue_id,) = names.parse(request.name, "name", "clues")
 
-        def read(c: sqlite3.Connection) -> tuple[Clue | None, list[Handover]]:
+        def read(c: Conn) -> tuple[Clue | None, list[Handover]]:
             return store.get_clue(c, clue_id), store.handovers_of(c, clue_id)
 
         clue, handovers = await self.db.read(read)
@@ -569,7 +569,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         case_id = names.parse(request.case, "case", "cases")[0] if joining else None
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             h, case = operations.accept(
                 c, principal, clue_id, handover_id, case_id, new_case, request.request_id, now
             )
@@ -693,7 +693,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         v.raise_if_any()
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             current = store.get_case(c, case_id) if deferred else None
             if current is not None:
                 case.lead_department = current.lead_department

@@ -79,3 +79,11 @@ class Violations:
     def raise_if_any(self) -> None:
         if self.items:
             raise InvalidArgument(self.items)
+
+
+class Reject(Exception):
+    """One record refused: raised as its error in a unary call, reported in a bulk one."""
+
+    def __init__(self, error: DomainError, field: str) -> None:
+        super().__init__(error.message)
+        self.error, self.field = error, field

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -16,14 +15,14 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.common import audit, metrics, reflection, rollups
+from services.common import audit, metrics, reflection, rollups, storage
 from services.common.auth import ensure_key
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
-from services.common.db import Database
 from services.common.interceptor import Calls, Registrar
 from services.common.logging import configure
+from services.common.storage.writer import Database
 
 log = structlog.get_logger()
 
@@ -206,6 +205,6 @@ def main(spec: ServiceSpec) -> None:
     configure(settings.log_format)
     try:
         asyncio.run(_serve(spec, settings))
-    except (OSError, sqlite3.Error) as e:
+    except (OSError, storage.Error) as e:
         print(f"{spec.name}: cannot start: {e}", file=sys.stderr)
         sys.exit(1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -17,6 +16,7 @@ from services.common.auth import require_role
 from services.common.context import Principal, current_principal
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.server import Runtime
+from services.common.storage import Conn
 
 R = TypeVar("R")
 log = structlog.get_logger()
@@ -61,7 +61,7 @@ async def batch_stats(
     queries = [_stats_query(subjects, r, v, f"requests[{i}].") for i, r in enumerate(requests)]
     v.raise_if_any()
 
-    def read(c: sqlite3.Connection) -> list[rollups.StatsResult]:
+    def read(c: Conn) -> list[rollups.StatsResult]:
         return [
             rollups.query(c, rollup, q, distinct, minus) for rollup, distinct, minus, q in queries
         ]
@@ -143,8 +143,8 @@ async def once(
     request: Message,
     method: str,
     request_id: str,
-    work: Callable[[sqlite3.Connection], Message],
-    guard: Callable[[sqlite3.Connection], object] | None = None,
+    work: Callable[[Conn], Message],
+    guard: Callable[[Conn], object] | None = None,
 ) -> bytes:
     """Run a mutation once per request id, in the writer's transaction; the serialized
     response is stored with the change and returned again for a repeat. guard, if given,
@@ -163,7 +163,7 @@ async def once(
     )
     now = runtime.clock.now_us()
 
-    def job(c: sqlite3.Connection) -> bytes:
+    def job(c: Conn) -> bytes:
         if guard is not None:
             guard(c)
         return idempotency.run_once(
@@ -177,8 +177,8 @@ async def child_page(
     rt: Runtime,
     request: Any,
     collection: str,
-    exists: Callable[[sqlite3.Connection, int], bool],
-    children: Callable[[sqlite3.Connection, int, int, int, bool], list[R]],
+    exists: Callable[[Conn, int], bool],
+    children: Callable[[Conn, int, int, int, bool], list[R]],
 ) -> tuple[list[R], str]:
     """A page of a parent's children, oldest or newest first (request: parent, page_size,
     page_token, newest_first): children(conn, parent id, after id, limit, newest_first) in
@@ -188,7 +188,7 @@ async def child_page(
     bound = [request.parent, request.newest_first]
     after = paging.decode(request.page_token, bound) or 0
 
-    def read(c: sqlite3.Connection) -> list[R] | None:
+    def read(c: Conn) -> list[R] | None:
         if not exists(c, parent_id):
             return None
         return children(c, parent_id, after, size + 1, request.newest_first)

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from services.common import campaigns as campaign_rules
 from services.common import rollups
 from services.common.campaigns import Campaign
-from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
 from services.common.reference import categories, departments, is_region, is_slug
+from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_LOCATOR = 2048

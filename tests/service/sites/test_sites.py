@@ -14,8 +14,8 @@ from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common import audit
 from services.common.context import Principal
-from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.errors import Violations
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
 from services.sites.domain import validate_action
 from services.sites.servicer import ACTION_CALLS, action_input
