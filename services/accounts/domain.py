@@ -100,12 +100,7 @@ class ActionInput:
         return ident_key(self.platform, self.platform_uid)
 
     def body_hash(self) -> int:
-        return self.body or self.converted_hash()
-
-    def converted_hash(self) -> int:
-        """The hash of the input as converted: how request bodies were hashed before they
-        were hashed as sent, so a repeat of a request recorded then still matches."""
-        return hash64(repr(self))
+        return self.body or hash64(repr(self))
 
     def rollup_key(self) -> tuple[str, str, str, str, str]:
         return (

@@ -139,7 +139,7 @@ def _record(
         result.outcomes.append(outcome)
         body = a.body_hash()
         try:
-            prior = keys.prior(a.request_id, body, a.converted_hash)
+            prior = keys.prior(a.request_id, body)
             if prior is not None:
                 outcome.record_id, outcome.duplicate = prior, True
                 continue

@@ -4,7 +4,6 @@ and the request ids of a table's records."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from functools import partial
 
 from services.common.errors import FieldViolation, InvalidArgument, Reject
@@ -38,17 +37,12 @@ class RequestKeys:
         key = self.keys.get(request_id)
         return hash64(request_id) if key is None else key
 
-    def prior(
-        self, request_id: str, body_hash: int, earlier: Callable[[], int] | None = None
-    ) -> int | None:
-        """The id recorded under this request id, or None; another body is refused. earlier:
-        the body's hash as an earlier release computed it, also accepted."""
+    def prior(self, request_id: str, body_hash: int) -> int | None:
+        """The id recorded under this request id, or None; another body is refused."""
         found = self.known.get(self.key(request_id))
         if found is None:
             return None
-        if found[0] != request_id or (
-            found[1] != body_hash and (earlier is None or found[1] != earlier())
-        ):
+        if found[0] != request_id or found[1] != body_hash:
             raise Reject(
                 InvalidArgument(
                     [FieldViolation("request_id", "already used for a different record")],
