@@ -6,12 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_ADDRS = {
-    "gateway": "127.0.0.1:50050",
-    "accounts": "127.0.0.1:50051",
-    "sites": "127.0.0.1:50052",
-    "cases": "127.0.0.1:50053",
-}
+from netnet.client.config import DEFAULT_ADDRS  # the fixed default addresses (DESIGN §7)
+
 DEFAULT_METRICS_PORTS = {"gateway": 9460, "accounts": 9461, "sites": 9462, "cases": 9463}
 
 
