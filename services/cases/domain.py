@@ -20,7 +20,6 @@ from services.common.reference import (
 )
 
 MAX_TEXT = 256
-MAX_SUMMARY = 4000
 CASE_NUMBER = re.compile(r"^[\w·./-]{1,32}$")
 LINK = re.compile(r"^(sites|accounts)/[1-9][0-9]{0,18}$")
 CJK = re.compile(r"[\u3400-\u9fff]")

@@ -28,7 +28,6 @@ from services.common.storage.keys import hash64
 from services.common.storage.sql import add_counts, rows_in, upsert_add
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
-ALL_GROUPS = (*DIMS, "day")
 ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
