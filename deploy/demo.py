@@ -23,6 +23,7 @@ from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as spb
 from netnet.sites.v1 import sites_pb2_grpc
 from services.common.auth import issue_token
+from services.common.config import reference
 
 CAMPAIGN = "netnet-2021"
 START = datetime(2021, 6, 1, tzinfo=UTC)
@@ -159,6 +160,7 @@ class Demo:
         self.key = key
         self.scale = scale
         self.rng = random.Random(2021)
+        self.departments = reference().departments
 
     def md(self, department: str, *roles: str) -> list[tuple[str, str]]:
         token = issue_token(
@@ -167,6 +169,7 @@ class Demo:
             department=department,
             roles=list(roles or ("operator",)),
             ttl_seconds=3600,
+            known=self.departments,
         )
         return [("authorization", f"Bearer {token}")]
 

@@ -10,7 +10,7 @@ from enum import IntEnum
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
 from services.common.errors import FailedPrecondition, Violations
-from services.common.reference import categories, departments, is_region, is_slug
+from services.common.reference import Reference, is_region, is_slug
 from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
@@ -168,10 +168,11 @@ def validate(
     now_us: int,
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
+    ref: Reference,
     prefix: str = "",
 ) -> None:
     """Every bad field of one input, named by its path (prefix + field); campaigns: the
-    campaign it names, as its owner states it."""
+    campaign it names, as its owner states it; ref: the deployment's reference data."""
     p = prefix
     v.check(
         0 < len(a.request_id) <= MAX_REQUEST_ID,
@@ -196,9 +197,9 @@ def validate(
             f"{p}action",
             "close_group applies to groups only",
         )
-    v.check(a.category in categories(), f"{p}category", "unknown category")
+    v.check(a.category in ref.categories, f"{p}category", "unknown category")
     v.check(len(a.legal_basis) <= 512, f"{p}legal_basis", "at most 512 characters")
-    v.check(a.department in departments(), f"{p}department", "unknown department")
+    v.check(a.department in ref.departments, f"{p}department", "unknown department")
     v.check(not a.region or is_region(a.region), f"{p}region", "must be a 6-digit division code")
     v.check(not a.campaign_id or is_slug(a.campaign_id), f"{p}campaign_id", "must be a slug")
     v.check(

@@ -27,6 +27,7 @@ from services.common.context import Principal
 from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.importer import Importer
+from services.common.reference import Reference
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import hash64
@@ -125,7 +126,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([a.campaign_id], caller_metadata(context))
         v = Violations()
-        validate(a, now, v, known, prefix="action.")
+        validate(a, now, v, known, self.rt.settings.reference, prefix="action.")
         v.raise_if_any()
         try:
             # Calls of one principal waiting at the same moment are written as one batch.
@@ -184,7 +185,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
                 (r.campaign_id for r in records),  # type: ignore[attr-defined]
                 md,
             ),
-            prepare=partial(_prepare, principal=principal),
+            prepare=partial(_prepare, principal=principal, ref=self.rt.settings.reference),
             write=lambda items, now: self.db.write_in_steps(
                 partial(operations.record, principal=principal, items=items, now_us=now)
             ),
@@ -296,10 +297,11 @@ def _prepare(
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
     principal: Principal,
+    ref: Reference,
 ) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
     check_record_department(principal, a.department, v)
-    validate(a, now, v, campaigns)
+    validate(a, now, v, campaigns, ref)
     return a
 
 

@@ -11,7 +11,7 @@ import itertools
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
 from typing import Any
 
 import grpc
@@ -138,9 +138,10 @@ class _Wrapped(grpc.GenericRpcHandler):
 class Calls:
     """The bookkeeping every RPC of one service gets (see the module's note)."""
 
-    def __init__(self, service: str, key: bytes) -> None:
+    def __init__(self, service: str, key: bytes, departments: Container[str]) -> None:
         self.service = service
         self.key = key
+        self.departments = departments  # the deployment's: a token must name one
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
@@ -222,7 +223,7 @@ class _Call:
         )
         request_id_var.set(rid)
         principal_var.set(None)
-        principal = principal_from_metadata(self.owner.key, metadata)
+        principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
         principal_var.set(principal)
         self.department = principal.department
 

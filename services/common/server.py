@@ -140,7 +140,13 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     )
     runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
-    names = spec.register(cast(grpc.aio.Server, Registrar(server, Calls(spec.name, key))), runtime)
+    names = spec.register(
+        cast(
+            grpc.aio.Server,
+            Registrar(server, Calls(spec.name, key, settings.reference.departments)),
+        ),
+        runtime,
+    )
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable(server, [*names, health.SERVICE_NAME])

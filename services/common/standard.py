@@ -15,6 +15,7 @@ from services.common import audit, changes, convert, idempotency, names, paging,
 from services.common.auth import require_role
 from services.common.context import Principal, current_principal
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.reference import Reference
 from services.common.server import Runtime
 from services.common.storage import Conn
 
@@ -30,13 +31,15 @@ StatsAnswer = tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]
 MAX_BATCH_STATS = 100
 
 
-def _stats_query(subjects: Subjects, request: Any, v: Violations, prefix: str = "") -> Planned:
+def _stats_query(
+    subjects: Subjects, request: Any, v: Violations, ref: Reference, prefix: str = ""
+) -> Planned:
     """The rollup a GetStats request reads (its subject picks it), the rollup taken away
     from it (or ""), and the query, its bad fields noted under prefix."""
     subject = getattr(request, "subject", 0)
     v.check(subject in subjects, f"{prefix}subject", "required")
     rollup, distinct, *minus = subjects.get(subject, ("", False))
-    q = convert.stats_query(request.filter, list(request.group_by), v, prefix)
+    q = convert.stats_query(request.filter, list(request.group_by), v, ref, prefix)
     return rollup, distinct, minus[0] if minus else "", q
 
 
@@ -47,7 +50,7 @@ def _answer(result: rollups.StatsResult) -> StatsAnswer:
 async def stats_of(runtime: Runtime, subjects: Subjects, request: Any) -> StatsAnswer:
     """GetStats: counted rows from the rollups, never a scan of the records."""
     v = Violations()
-    rollup, distinct, minus, q = _stats_query(subjects, request, v)
+    rollup, distinct, minus, q = _stats_query(subjects, request, v, runtime.settings.reference)
     v.raise_if_any()
     return _answer(await runtime.db.read(lambda c: rollups.query(c, rollup, q, distinct, minus)))
 
@@ -58,7 +61,8 @@ async def batch_stats(
     """BatchGetStats: every query answered from one snapshot, in one read."""
     v = Violations()
     v.check(len(requests) <= MAX_BATCH_STATS, "requests", f"at most {MAX_BATCH_STATS}")
-    queries = [_stats_query(subjects, r, v, f"requests[{i}].") for i, r in enumerate(requests)]
+    ref = runtime.settings.reference
+    queries = [_stats_query(subjects, r, v, ref, f"requests[{i}].") for i, r in enumerate(requests)]
     v.raise_if_any()
 
     def read(c: Conn) -> list[rollups.StatsResult]:

@@ -10,16 +10,20 @@ import sys
 
 from netnet.cli.app import USAGE, app
 from services.common.auth import ensure_key
-from services.common.config import key_file
-from services.common.reference import departments
+from services.common.config import ConfigError, key_file, reference
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    known = argparse.ArgumentParser(add_help=False)
-    known.add_argument("--department", default="")
-    department = known.parse_known_args(args)[0].department
-    if department and department not in departments():
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--department", default="")
+    department = parser.parse_known_args(args)[0].department
+    try:
+        known = reference().departments
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE
+    if department and department not in known:
         print(f"error: unknown department {department!r}", file=sys.stderr)
         return USAGE
     path = key_file()

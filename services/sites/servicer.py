@@ -23,7 +23,7 @@ from services.common.convert import to_ts, to_us
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.common.importer import Importer
 from services.common.recording import Outcome, unary_calls
-from services.common.reference import categories, is_slug
+from services.common.reference import Reference, is_slug
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import hash64
@@ -202,10 +202,11 @@ def _prepare_disposition(
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
     principal: Principal,
+    ref: Reference,
 ) -> DispositionInput:
     d = disposition_input(m)  # type: ignore[arg-type]
     check_record_department(principal, d.department, v)
-    return validate_disposition(d, now, v, campaigns)
+    return validate_disposition(d, now, v, campaigns, ref)
 
 
 def _request_id(request_id: str, v: Violations) -> None:
@@ -228,7 +229,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([request.action.campaign_id], caller_metadata(context))
         v = Violations()
-        a = validate_action(action_input(request.action), now, v, known, "action.")
+        a = validate_action(
+            action_input(request.action), now, v, known, self.rt.settings.reference, "action."
+        )
         v.raise_if_any()
         # Calls of one principal waiting at the same moment are written as one batch.
         answer = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
@@ -370,7 +373,11 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         _request_id(request.request_id, v)
         v.check(0 < len(b.title) <= 256, "batch.title", "required, at most 256 characters")
-        v.check(b.category in categories(), "batch.category", "unknown category")
+        v.check(
+            b.category in self.rt.settings.reference.categories,
+            "batch.category",
+            "unknown category",
+        )
         v.check(not b.campaign_id or is_slug(b.campaign_id), "batch.campaign_id", "must be a slug")
         v.check(
             not b.special_action or (is_slug(b.special_action) and bool(b.campaign_id)),
@@ -506,7 +513,12 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         )
         v = Violations()
         d = validate_disposition(
-            disposition_input(request.disposition), now, v, known, "disposition."
+            disposition_input(request.disposition),
+            now,
+            v,
+            known,
+            self.rt.settings.reference,
+            "disposition.",
         )
         v.raise_if_any()
         answer = await self.db.write_batched(DISPOSITION_CALLS, (principal, d, now), principal)
@@ -543,7 +555,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
                 (r.campaign_id for r in records),  # type: ignore[attr-defined]
                 md,
             ),
-            prepare=partial(_prepare_disposition, principal=principal),
+            prepare=partial(
+                _prepare_disposition, principal=principal, ref=self.rt.settings.reference
+            ),
             write=lambda items, now: self.db.write_in_steps(
                 partial(
                     operations.import_dispositions, principal=principal, items=items, now_us=now

@@ -22,7 +22,7 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
-from services.common.reference import departments as department_names
+from services.common.config import reference
 from services.common.server import RunningServer, ServiceSpec, start
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ SOURCE_OF = {
     ),
 }
 assert sorted(f for fs in SOURCE_OF.values() for f in fs) == sorted(FIGURES)
+
+DEPARTMENT_NAMES = reference({}).departments
 
 
 def ts(us: int) -> Timestamp:
@@ -185,7 +187,7 @@ class Ledger:
 
     def departments(self, campaign: str) -> list[str]:
         seen = {r.department for r in self.select(campaign)}
-        return [d for d in department_names() if d in seen]
+        return [d for d in DEPARTMENT_NAMES if d in seen]
 
     def special_actions(self, campaign: str) -> set[str]:
         return {r.special_action for r in self.select(campaign) if r.special_action}
@@ -215,7 +217,7 @@ def expect_status(
     rows = {d.department: d for d in status.departments}
     assert [d.department for d in status.departments] == wanted
     for d in wanted:
-        assert rows[d].department_name == department_names()[d]
+        assert rows[d].department_name == DEPARTMENT_NAMES[d]
         got, want = figures_of(rows[d].figures), ledger.figures(campaign, [d])
         assert got == want, (d, _diff(got, want))
     specials = {s.special_action: s for s in status.special_actions}
