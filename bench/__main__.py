@@ -23,7 +23,7 @@ from pathlib import Path
 import grpc
 
 from bench import content, gateway, importing, unary
-from services.common.bulk import MAX_BATCH
+from services.common.importer import MAX_BATCH
 
 IMPORT_TARGET = 0.40
 UNARY_TARGET = 0.50

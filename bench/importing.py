@@ -16,8 +16,8 @@ from bench import data, servers
 from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
-from services.common.bulk import MAX_BATCH
-from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.importer import MAX_BATCH
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 
 ACTOR = "bench"
 STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded

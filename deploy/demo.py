@@ -21,6 +21,7 @@ from netnet.client import AccountsClient, CasesClient, GatewayClient, SitesClien
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.auth import issue_token
+from services.common.config import reference
 
 CAMPAIGN = "netnet-2021"
 START = datetime(2021, 6, 1, tzinfo=UTC)
@@ -161,6 +162,7 @@ class Demo:
         self.key = key
         self.scale = scale
         self.rng = random.Random(2021)
+        self.departments = reference().departments
 
     async def close(self) -> None:
         for client in (self.accounts, self.sites, self.cases, self.gateway):
@@ -173,6 +175,7 @@ class Demo:
             department=department,
             roles=list(roles or ("operator",)),
             ttl_seconds=3600,
+            known=self.departments,
         )
         return [("authorization", f"Bearer {token}")]
 

@@ -19,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from deploy.demo import CAMPAIGN, Demo
 from netnet.cli.render import text as render
 from services.common.auth import ensure_key, issue_token
-from services.common.config import ConfigError, data_dir, key_file, load_settings
+from services.common.config import ConfigError, data_dir, key_file, load_settings, reference
 
 # Processes in start order: the gateway last, once its sources serve.
 PROCESSES = (
@@ -88,6 +88,7 @@ def write_admin_token(directory: Path) -> Path:
         department="office",
         roles=["admin", "auditor", "analyst"],
         ttl_seconds=TOKEN_TTL,
+        known=reference().departments,
     )
     path = directory / "admin.token"
     path.write_text(token + "\n")

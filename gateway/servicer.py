@@ -24,7 +24,7 @@ from services.common.context import current_principal, request_id_var
 from services.common.convert import checked_us, to_ts
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.interceptor import REQUEST_ID_HEADER
-from services.common.reference import departments, is_slug
+from services.common.reference import is_slug
 from services.common.server import Runtime
 
 log = structlog.get_logger()
@@ -66,13 +66,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def _now(self) -> Timestamp:
         return to_ts(self.rt.clock.now_us()) or Timestamp()
 
-    @staticmethod
-    def _query(request: pb.GetCampaignStatusRequest, prefix: str = "") -> status.Query:
+    def _query(self, request: pb.GetCampaignStatusRequest, prefix: str = "") -> status.Query:
         """The status query of a request, its bad fields named under prefix."""
         v = Violations()
         v.check(is_slug(request.campaign_id), f"{prefix}campaign_id", "required: a campaign id")
         v.check(
-            all(d in departments() for d in request.departments),
+            all(d in self.rt.settings.reference.departments for d in request.departments),
             f"{prefix}departments",
             "unknown department",
         )
@@ -103,7 +102,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         """The status, and the query as the sources were asked it (without a period when
         the period holds the campaign's)."""
         asked, tables, health, campaign = await status.fetch(self.backends, query, metadata, budget)
-        return asked, status.compose(asked, tables, health, campaign, self._now())
+        return asked, status.compose(
+            asked, tables, health, campaign, self._now(), self.rt.settings.reference.departments
+        )
 
     async def GetCampaignStatus(
         self, request: pb.GetCampaignStatusRequest, context: grpc.aio.ServicerContext

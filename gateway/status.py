@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -23,7 +23,6 @@ from netnet.sites.v1 import sites_pb2
 from netnet.vocabulary import FIGURES, SOURCES, Figure
 from services.common.catalogue import REFUSALS
 from services.common.errors import NotFound
-from services.common.reference import departments as department_names
 
 # scope -> key -> figure -> value; None: the source cannot count it exactly for this query
 Table = dict[str, dict[str, dict[str, int | None]]]
@@ -236,8 +235,9 @@ def compose(
     health: dict[str, Health],
     campaign: campaigns_pb2.Campaign | None,
     now: Timestamp,
+    names: Mapping[str, str],
 ) -> pb.CampaignStatus:
-    names = department_names()
+    """The status of query from the sources' tables; names: the departments' (code -> name)."""
     seen = {k for t in tables.values() for k in t["department"]}
     wanted = list(query.departments) or [d for d in names if d in seen]
     titles = {s.id: s.title for s in campaign.special_actions} if campaign else {}

@@ -9,9 +9,9 @@ from enum import IntEnum
 
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
-from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
-from services.common.reference import categories, departments, is_region, is_slug
+from services.common.reference import Reference, is_region, is_slug
+from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_REQUEST_ID = 128
@@ -103,12 +103,7 @@ class ActionInput:
         return ident_key(self.platform, self.platform_uid)
 
     def body_hash(self) -> int:
-        return self.body or self.converted_hash()
-
-    def converted_hash(self) -> int:
-        """The hash of the input as converted: how request bodies were hashed before they
-        were hashed as sent, so a repeat of a request recorded then still matches."""
-        return hash64(repr(self))
+        return self.body or hash64(repr(self))
 
     def rollup_key(self) -> tuple[str, str, str, str, str]:
         return (
@@ -176,10 +171,11 @@ def validate(
     now_us: int,
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
+    ref: Reference,
     prefix: str = "",
 ) -> None:
     """Every bad field of one input, named by its path (prefix + field); campaigns: the
-    campaign it names, as its owner states it."""
+    campaign it names, as its owner states it; ref: the deployment's reference data."""
     p = prefix
     v.check(
         0 < len(a.request_id) <= MAX_REQUEST_ID,
@@ -204,9 +200,9 @@ def validate(
             f"{p}action",
             "close_group applies to groups only",
         )
-    v.check(a.category in categories(), f"{p}category", "unknown category")
+    v.check(a.category in ref.categories, f"{p}category", "unknown category")
     v.check(len(a.legal_basis) <= 512, f"{p}legal_basis", "at most 512 characters")
-    v.check(a.department in departments(), f"{p}department", "unknown department")
+    v.check(a.department in ref.departments, f"{p}department", "unknown department")
     v.check(not a.region or is_region(a.region), f"{p}region", "must be a 6-digit division code")
     v.check(not a.campaign_id or is_slug(a.campaign_id), f"{p}campaign_id", "must be a slug")
     v.check(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
@@ -21,16 +20,6 @@ from services.accounts.domain import (
     next_status,
 )
 from services.common import audit, changes, rollups
-from services.common.bulk import (
-    STEP,
-    BatchResult,
-    Outcome,
-    Reject,
-    RequestKeys,
-    ids_taken,
-    run_through,
-    take_ids,
-)
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -40,7 +29,12 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Reject,
 )
+from services.common.recording import BatchResult, Outcome
+from services.common.storage import Conn
+from services.common.storage.keys import RequestKeys, ids_taken, take_ids
+from services.common.storage.writer import STEP, run_through
 
 
 def action_name(account_id: int, action_id: int) -> str:
@@ -70,7 +64,7 @@ class Answer:
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
@@ -83,7 +77,7 @@ def record(
 
 
 def record_calls(
-    conn: sqlite3.Connection, principal: Principal, inputs: list[ActionInput], now_us: int
+    conn: Conn, principal: Principal, inputs: list[ActionInput], now_us: int
 ) -> list[tuple[bool, Answer | DomainError]]:
     """Unary records of one principal waiting at the same moment, written as one batch: each
     answered and audited as its own call; a refused one writes nothing and gets its error.
@@ -117,7 +111,7 @@ def record_calls(
 
 
 def _record(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
@@ -145,7 +139,7 @@ def _record(
         result.outcomes.append(outcome)
         body = a.body_hash()
         try:
-            prior = keys.prior(a.request_id, body, a.converted_hash)
+            prior = keys.prior(a.request_id, body)
             if prior is not None:
                 outcome.record_id, outcome.duplicate = prior, True
                 continue
@@ -237,7 +231,7 @@ def _record(
 
 
 def _apply(
-    conn: sqlite3.Connection,
+    conn: Conn,
     account: Account,
     rec: ActionRecord,
     earlier_in_batch: list[ActionRecord],
@@ -260,7 +254,7 @@ def _apply(
 
 
 def _log(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     actions: list[ActionRecord],
     result: BatchResult,
@@ -307,15 +301,13 @@ def _log(
         )
 
 
-def group_deltas(conn: sqlite3.Connection) -> Iterator[rollups.Delta]:
+def group_deltas(conn: Conn) -> Iterator[rollups.Delta]:
     """The group rollup's deltas, from the live actions on groups (rebuilding it)."""
     for rec in store.live_actions_of_kind(conn, Kind.GROUP):
         yield (rec.account_id, rec.rollup_key(), day_of(rec.effective_us), 1)
 
 
-def owned_action(
-    conn: sqlite3.Connection, principal: Principal, account_id: int, action_id: int
-) -> ActionRecord:
+def owned_action(conn: Conn, principal: Principal, account_id: int, action_id: int) -> ActionRecord:
     """The action, if it exists and the caller's department recorded it."""
     rec = store.get_action(conn, action_id)
     if rec is None or rec.account_id != account_id:
@@ -328,7 +320,7 @@ def owned_action(
 
 
 def retract(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     account_id: int,
     action_id: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
 
@@ -22,14 +21,16 @@ from services.accounts.domain import (
 )
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_record_department, require_role, require_writer_for
-from services.common.bulk import Importer
 from services.common.campaigns import Campaign
 from services.common.catalogue import Catalogue, caller_metadata
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
-from services.common.db import hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.importer import Importer
+from services.common.reference import Reference
 from services.common.server import Runtime
+from services.common.storage import Conn
+from services.common.storage.keys import hash64
 
 STATS: standard.Subjects = {
     pb.STATS_SUBJECT_UNSPECIFIED: (ROLLUP, True),  # accounts and groups together
@@ -40,7 +41,7 @@ WRITERS = ("operator", "admin", "service")
 
 
 def _with_departments(
-    c: sqlite3.Connection, accounts: list[Account]
+    c: Conn, accounts: list[Account]
 ) -> tuple[list[Account], dict[int, list[str]]]:
     return accounts, rollups.departments_of(c, ROLLUP, [a.id for a in accounts])
 
@@ -125,7 +126,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([a.campaign_id], caller_metadata(context))
         v = Violations()
-        validate(a, now, v, known, prefix="action.")
+        validate(a, now, v, known, self.rt.settings.reference, prefix="action.")
         v.raise_if_any()
         try:
             # Calls of one principal waiting at the same moment are written as one batch.
@@ -148,7 +149,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         account_id, action_id = names.parse(request.name, "name", "accounts", "actions")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> pb.RetractActionResponse:
+        def work(c: Conn) -> pb.RetractActionResponse:
             rec, account = operations.retract(
                 c, principal, account_id, action_id, request.reason, request.request_id, now
             )
@@ -184,7 +185,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
                 (r.campaign_id for r in records),  # type: ignore[attr-defined]
                 md,
             ),
-            prepare=partial(_prepare, principal=principal),
+            prepare=partial(_prepare, principal=principal, ref=self.rt.settings.reference),
             write=lambda items, now: self.db.write_in_steps(
                 partial(operations.record, principal=principal, items=items, now_us=now)
             ),
@@ -268,7 +269,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
 
 
 def _record_calls(
-    c: sqlite3.Connection, items: list[tuple[Principal, ActionInput, int]]
+    c: Conn, items: list[tuple[Principal, ActionInput, int]]
 ) -> list[tuple[bool, object]]:
     """RecordAction calls of one principal (the batch key), answered in the writing
     transaction."""
@@ -296,10 +297,11 @@ def _prepare(
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
     principal: Principal,
+    ref: Reference,
 ) -> ActionInput:
     a = action_input(m)  # type: ignore[arg-type]
     check_record_department(principal, a.department, v)
-    validate(a, now, v, campaigns)
+    validate(a, now, v, campaigns, ref)
     return a
 
 

@@ -1,13 +1,13 @@
-"""SQL for accounts and their actions (sqlite3 connection in, domain objects out)."""
+"""SQL for accounts and their actions (a storage connection in, domain objects out)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 
 from services.accounts.domain import Account, ActionRecord
 from services.common import audit, paging, rollups
-from services.common.db import insert_rows, rows_in
+from services.common.storage import Conn
+from services.common.storage.sql import insert_rows, rows_in
 
 ACCOUNT_COLS = (
     "id, platform, platform_uid, kind, handle, status, suspended_until_us, "
@@ -35,7 +35,7 @@ AUDITED_RETRACTIONS = audit.covered(
 )
 
 
-def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Account]:
+def accounts_by_ident(conn: Conn, keys: list[int]) -> dict[int, Account]:
     return {
         key: Account(*cols)
         for key, *cols in rows_in(
@@ -46,7 +46,7 @@ def accounts_by_ident(conn: sqlite3.Connection, keys: list[int]) -> dict[int, Ac
     }
 
 
-def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -> None:
+def insert_accounts(conn: Conn, rows: list[tuple[int, Account]]) -> None:
     insert_rows(
         conn,
         f"accounts (ident_key, {ACCOUNT_COLS})",
@@ -70,7 +70,7 @@ def insert_accounts(conn: sqlite3.Connection, rows: list[tuple[int, Account]]) -
     )
 
 
-def update_accounts(conn: sqlite3.Connection, accounts: list[Account]) -> None:
+def update_accounts(conn: Conn, accounts: list[Account]) -> None:
     if not accounts:
         return
     conn.executemany(
@@ -95,9 +95,7 @@ def update_accounts(conn: sqlite3.Connection, accounts: list[Account]) -> None:
 INSERTED_ACTION_COLS = f"request_key, body_hash, {ACTION_COLS}"
 
 
-def insert_actions(
-    conn: sqlite3.Connection, rows: list[tuple[int, int, ActionRecord]]
-) -> audit.Written:
+def insert_actions(conn: Conn, rows: list[tuple[int, int, ActionRecord]]) -> audit.Written:
     """rows: (request key, body hash, action). Returns what it inserted."""
     values: list[tuple[object, ...]] = [
         (
@@ -128,7 +126,7 @@ def insert_actions(
     return INSERTED_ACTION_COLS, values
 
 
-def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str) -> None:
+def retract(conn: Conn, action_id: int, now_us: int, reason: str, by: str) -> None:
     conn.execute(
         "UPDATE account_actions SET retracted_us = ?, retract_reason = ?, "
         "retracted_by = ? WHERE id = ?",
@@ -136,7 +134,7 @@ def retract(conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, 
     )
 
 
-def live_actions_of_kind(conn: sqlite3.Connection, kind: int) -> Iterator[ActionRecord]:
+def live_actions_of_kind(conn: Conn, kind: int) -> Iterator[ActionRecord]:
     """The actions not retracted on accounts of one kind, in id order."""
     cols = ", ".join(f"x.{c}" for c in ACTION_COLS.split(", "))
     for row in conn.execute(
@@ -147,19 +145,19 @@ def live_actions_of_kind(conn: sqlite3.Connection, kind: int) -> Iterator[Action
         yield ActionRecord(*row)
 
 
-def get_account(conn: sqlite3.Connection, account_id: int) -> Account | None:
+def get_account(conn: Conn, account_id: int) -> Account | None:
     row = conn.execute(
         f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?", (account_id,)
     ).fetchone()
     return Account(*row) if row else None
 
 
-def get_accounts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Account]:
+def get_accounts(conn: Conn, ids: list[int]) -> dict[int, Account]:
     sql = f"SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN ({{ids}})"
     return {row[0]: Account(*row) for row in rows_in(conn, sql, ids)}
 
 
-def get_action(conn: sqlite3.Connection, action_id: int) -> ActionRecord | None:
+def get_action(conn: Conn, action_id: int) -> ActionRecord | None:
     row = conn.execute(
         f"SELECT {ACTION_COLS} FROM account_actions WHERE id = ?", (action_id,)
     ).fetchone()
@@ -167,7 +165,7 @@ def get_action(conn: sqlite3.Connection, action_id: int) -> ActionRecord | None:
 
 
 def actions_of(
-    conn: sqlite3.Connection,
+    conn: Conn,
     account_id: int,
     after_id: int = 0,
     limit: int = -1,
@@ -188,7 +186,7 @@ def actions_of(
 
 
 def list_accounts(
-    conn: sqlite3.Connection,
+    conn: Conn,
     after_id: int,
     limit: int,
     platform: str,

@@ -13,14 +13,12 @@ from services.common.context import Principal
 from services.common.errors import FailedPrecondition, PermissionDenied, Violations
 from services.common.reference import (
     COORDINATING_OFFICE,
-    categories,
-    departments,
+    Reference,
     is_region,
     is_slug,
 )
 
 MAX_TEXT = 256
-MAX_SUMMARY = 4000
 CASE_NUMBER = re.compile(r"^[\w·./-]{1,32}$")
 LINK = re.compile(r"^(sites|accounts)/[1-9][0-9]{0,18}$")
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -468,7 +466,9 @@ def check_handover_step(h: Handover, principal: Principal, to: HandoverState) ->
 # --- validation --------------------------------------------------------------------------
 
 
-def validate_campaign(c: Campaign, v: Violations, p: str, fields: tuple[str, ...]) -> None:
+def validate_campaign(
+    c: Campaign, v: Violations, p: str, fields: tuple[str, ...], ref: Reference
+) -> None:
     if "id" in fields:
         v.check(is_slug(c.slug), f"{p}id", "required: a slug")
     if "title" in fields:
@@ -484,10 +484,10 @@ def validate_campaign(c: Campaign, v: Violations, p: str, fields: tuple[str, ...
             "required, after start_time",
         )
     if "lead_department" in fields:
-        v.check(c.lead_department in departments(), f"{p}lead_department", "unknown department")
+        v.check(c.lead_department in ref.departments, f"{p}lead_department", "unknown department")
     if "participating_departments" in fields:
         v.check(
-            all(d in departments() for d in c.participating),
+            all(d in ref.departments for d in c.participating),
             f"{p}participating_departments",
             "unknown department",
         )
@@ -505,7 +505,7 @@ def validate_campaign(c: Campaign, v: Violations, p: str, fields: tuple[str, ...
         )
 
 
-def validate_case(c: Case, v: Violations, p: str, fields: tuple[str, ...]) -> None:
+def validate_case(c: Case, v: Violations, p: str, fields: tuple[str, ...], ref: Reference) -> None:
     """Checks the named fields of a case (all of them on create)."""
     checks = {
         "number": lambda: v.check(
@@ -518,7 +518,7 @@ def validate_case(c: Case, v: Violations, p: str, fields: tuple[str, ...]) -> No
         ),
         "kind": lambda: v.check(c.kind in CaseKind.__members__.values(), f"{p}kind", "required"),
         "lead_department": lambda: v.check(
-            c.lead_department in departments(), f"{p}lead_department", "unknown department"
+            c.lead_department in ref.departments, f"{p}lead_department", "unknown department"
         ),
         "lead_region": lambda: v.check(
             not c.lead_region or is_region(c.lead_region),
@@ -526,7 +526,7 @@ def validate_case(c: Case, v: Violations, p: str, fields: tuple[str, ...]) -> No
             "must be a 6-digit division code",
         ),
         "assisting_departments": lambda: v.check(
-            all(d in departments() and d != c.lead_department for d in c.assisting),
+            all(d in ref.departments and d != c.lead_department for d in c.assisting),
             f"{p}assisting_departments",
             "known departments other than the lead",
         ),
@@ -544,7 +544,7 @@ def validate_case(c: Case, v: Violations, p: str, fields: tuple[str, ...]) -> No
             "must be a slug, with a campaign_id",
         ),
         "categories": lambda: v.check(
-            0 < len(c.categories) <= 10 and all(x in categories() for x in c.categories),
+            0 < len(c.categories) <= 10 and all(x in ref.categories for x in c.categories),
             f"{p}categories",
             "1 to 10 known categories",
         ),

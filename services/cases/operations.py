@@ -4,7 +4,6 @@ counters are restated by difference."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -59,6 +58,7 @@ from services.common.errors import (
     Violations,
 )
 from services.common.reference import COORDINATING_OFFICE
+from services.common.storage import Conn
 
 
 def case_name(case_id: int) -> str:
@@ -66,7 +66,7 @@ def case_name(case_id: int) -> str:
 
 
 def _log(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     method: str,
     name: str,
@@ -82,7 +82,7 @@ def _log(
 
 
 def _event(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case: Case,
     kind: EventKind,
@@ -110,7 +110,7 @@ def _event(
 
 
 def _restate(
-    conn: sqlite3.Connection,
+    conn: Conn,
     before: tuple[Case, list[Party]] | None,
     after: tuple[Case, list[Party]],
 ) -> None:
@@ -119,7 +119,7 @@ def _restate(
         rollups.apply(conn, rollup, deltas)
 
 
-def _case(conn: sqlite3.Connection, case_id: int) -> Case:
+def _case(conn: Conn, case_id: int) -> Case:
     case = store.get_case(conn, case_id)
     if case is None:
         raise NotFound(f"{case_name(case_id)} not found")
@@ -130,7 +130,7 @@ CLOCK_SKEW_US = 5 * 60 * 1_000_000
 
 
 def _dated(
-    conn: sqlite3.Connection,
+    conn: Conn,
     campaign_id: str,
     special_action: str,
     time_us: int | None,
@@ -161,7 +161,7 @@ def _check_etag(etag: str, revision: int) -> None:
 
 
 def create_campaign(
-    conn: sqlite3.Connection, principal: Principal, c: Campaign, request_id: str, now_us: int
+    conn: Conn, principal: Principal, c: Campaign, request_id: str, now_us: int
 ) -> Campaign:
     if store.campaign_by_slug(conn, c.slug) is not None:
         raise AlreadyExists(f"campaign {c.slug!r} already exists")
@@ -184,7 +184,7 @@ def create_campaign(
 
 
 def update_campaign(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     new: Campaign,
     fields: tuple[str, ...],
@@ -226,9 +226,7 @@ def update_campaign(
 # --- cases -------------------------------------------------------------------------------
 
 
-def create_case(
-    conn: sqlite3.Connection, principal: Principal, c: Case, request_id: str, now_us: int
-) -> Case:
+def create_case(conn: Conn, principal: Principal, c: Case, request_id: str, now_us: int) -> Case:
     require_area(principal, c.lead_region, "lead region")
     register_us = c.register_us or now_us
     _dated(conn, c.campaign_id, c.special_action, register_us, "register_time", now_us, "case.")
@@ -261,7 +259,7 @@ def create_case(
 
 
 def update_case(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case_id: int,
     new: Case,
@@ -319,7 +317,7 @@ def update_case(
 
 
 def transition(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case_id: int,
     to_state: int,
@@ -368,7 +366,7 @@ def transition(
 
 
 def _refuse_real_names(
-    conn: sqlite3.Connection, case: Case, texts: dict[str, str], more: list[str] | None = None
+    conn: Conn, case: Case, texts: dict[str, str], more: list[str] | None = None
 ) -> None:
     """Text that others read must not contain a party's real name."""
     names = [*store.real_names(conn, case.id), *(more or [])]
@@ -380,7 +378,7 @@ def _refuse_real_names(
 
 
 def _party(
-    conn: sqlite3.Connection, principal: Principal, case_id: int, party_id: int
+    conn: Conn, principal: Principal, case_id: int, party_id: int
 ) -> tuple[Case, list[Party], Party]:
     case = _case(conn, case_id)
     require_lead(principal, case)
@@ -396,7 +394,7 @@ def _copy(parties: list[Party]) -> list[Party]:
 
 
 def add_party(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case_id: int,
     party: Party,
@@ -443,7 +441,7 @@ def add_party(
 
 
 def record_measure(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case_id: int,
     party_id: int,
@@ -481,7 +479,7 @@ def record_measure(
 
 
 def record_sentence(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     case_id: int,
     party_id: int,
@@ -521,9 +519,7 @@ def record_sentence(
 # --- typical cases -----------------------------------------------------------------------
 
 
-def _vetted_text(
-    conn: sqlite3.Connection, principal: Principal, case: Case, t: TypicalCase
-) -> None:
+def _vetted_text(conn: Conn, principal: Principal, case: Case, t: TypicalCase) -> None:
     """Only the lead office, which sees the parties' real names, submits text that is
     compared with them (and is told which field matched): anyone else would learn whether a
     guessed name is right. The refusal of anyone else does not depend on the text."""
@@ -554,7 +550,7 @@ def _publisher(principal: Principal, case: Case) -> None:
 
 
 def draft_typical(
-    conn: sqlite3.Connection, principal: Principal, t: TypicalCase, request_id: str, now_us: int
+    conn: Conn, principal: Principal, t: TypicalCase, request_id: str, now_us: int
 ) -> TypicalCase:
     """The lead office vets a summary for the coordinating office to publish."""
     case = _case(conn, t.case_id)
@@ -594,7 +590,7 @@ def draft_typical(
 
 
 def publish_typical(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     t: TypicalCase,
     draft_id: int | None,
@@ -682,7 +678,7 @@ def publish_typical(
     return t
 
 
-def get_typical(conn: sqlite3.Connection, principal: Principal, typical_id: int) -> TypicalCase:
+def get_typical(conn: Conn, principal: Principal, typical_id: int) -> TypicalCase:
     """A published summary is public; a draft is for those who see its case."""
     t = store.get_typical(conn, typical_id)
     if t is None:
@@ -700,7 +696,7 @@ SCAN = 200  # cases read at a time while filling a page of visible ones
 
 
 def visible_cases(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     after_id: int,
     limit: int,
@@ -731,7 +727,7 @@ def _resource(name: str) -> tuple[str, int] | None:
 
 
 def readable_changes(
-    principal: Principal, conn: sqlite3.Connection, batch: list[changes.Change]
+    principal: Principal, conn: Conn, batch: list[changes.Change]
 ) -> list[changes.Change]:
     """The change feed as the caller may read it: a change to a case (its parties), a draft,
     or a clue (its hand-overs) the caller may not read keeps only its position. Campaigns
@@ -771,9 +767,7 @@ def readable_changes(
 # --- clues and hand-overs ----------------------------------------------------------------
 
 
-def record_clue(
-    conn: sqlite3.Connection, principal: Principal, c: Clue, request_id: str, now_us: int
-) -> Clue:
+def record_clue(conn: Conn, principal: Principal, c: Clue, request_id: str, now_us: int) -> Clue:
     require_area(principal, c.holder_region, "holder region")
     _dated(conn, c.campaign_id, c.special_action, None, "", now_us, "clue.")
     c = replace(
@@ -800,7 +794,7 @@ def record_clue(
     return c
 
 
-def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
+def _clue(conn: Conn, clue_id: int) -> Clue:
     clue = store.get_clue(conn, clue_id)
     if clue is None:
         raise NotFound(f"clues/{clue_id} not found")
@@ -808,7 +802,7 @@ def _clue(conn: sqlite3.Connection, clue_id: int) -> Clue:
 
 
 def _count_handover(
-    conn: sqlite3.Connection, clue: Clue, department: str, step: HandoverState, now_us: int
+    conn: Conn, clue: Clue, department: str, step: HandoverState, now_us: int
 ) -> None:
     name = step.name.lower()
     rollups.apply(
@@ -826,7 +820,7 @@ def _count_handover(
 
 
 def transfer(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     clue_id: int,
     to_department: str,
@@ -881,7 +875,7 @@ def transfer(
 
 
 def _handover(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     clue_id: int,
     handover_id: int,
@@ -895,7 +889,7 @@ def _handover(
 
 
 def acknowledge(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     clue_id: int,
     handover_id: int,
@@ -920,7 +914,7 @@ def acknowledge(
 
 
 def accept(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     clue_id: int,
     handover_id: int,
@@ -972,7 +966,7 @@ def accept(
 
 
 def give_back(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     clue_id: int,
     handover_id: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from functools import partial
 
@@ -54,13 +53,9 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
-from services.common.reference import (
-    categories,
-    departments,
-    is_region,
-    is_slug,
-)
+from services.common.reference import is_region, is_slug
 from services.common.server import Runtime
+from services.common.storage import Conn
 
 WRITERS = ("operator", "admin", "service")
 STATS_ROLLUPS = {
@@ -306,7 +301,9 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
         principal = require_role("admin")
         c = campaign_in(request.campaign)
         v = Violations()
-        validate_campaign(c, v, "campaign.", ("id", *CAMPAIGN_UPDATABLE))
+        validate_campaign(
+            c, v, "campaign.", ("id", *CAMPAIGN_UPDATABLE), self.rt.settings.reference
+        )
         v.raise_if_any()
         now = self.rt.clock.now_us()
         return cpb.CreateCampaignResponse.FromString(
@@ -337,7 +334,7 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
         )
         c = campaign_in(request.campaign)
         c.slug = slug
-        validate_campaign(c, v, "campaign.", fields)
+        validate_campaign(c, v, "campaign.", fields, self.rt.settings.reference)
         v.raise_if_any()
         now = self.rt.clock.now_us()
         return cpb.UpdateCampaignResponse.FromString(
@@ -425,14 +422,18 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         v.check(m.source in ClueSource.__members__.values(), "clue.source", "required")
         _text(v, m.summary, "clue.summary")
         v.check(
-            m.holder_department in departments(), "clue.holder_department", "unknown department"
+            m.holder_department in self.rt.settings.reference.departments,
+            "clue.holder_department",
+            "unknown department",
         )
         v.check(
             not m.holder_region or is_region(m.holder_region),
             "clue.holder_region",
             "must be a 6-digit division code",
         )
-        v.check(m.category in categories(), "clue.category", "unknown category")
+        v.check(
+            m.category in self.rt.settings.reference.categories, "clue.category", "unknown category"
+        )
         v.check(not m.campaign_id or is_slug(m.campaign_id), "clue.campaign_id", "must be a slug")
         v.check(
             not m.special_action or (is_slug(m.special_action) and bool(m.campaign_id)),
@@ -474,7 +475,7 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.GetClueResponse:
         (clue_id,) = names.parse(request.name, "name", "clues")
 
-        def read(c: sqlite3.Connection) -> tuple[Clue | None, list[Handover]]:
+        def read(c: Conn) -> tuple[Clue | None, list[Handover]]:
             return store.get_clue(c, clue_id), store.handovers_of(c, clue_id)
 
         clue, handovers = await self.db.read(read)
@@ -493,7 +494,11 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
     ) -> pb.TransferClueResponse:
         principal = require_role(*WRITERS)
         v = Violations()
-        v.check(request.to_department in departments(), "to_department", "unknown department")
+        v.check(
+            request.to_department in self.rt.settings.reference.departments,
+            "to_department",
+            "unknown department",
+        )
         v.check(
             not request.to_region or is_region(request.to_region),
             "to_region",
@@ -564,12 +569,14 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         if request.HasField("new_case"):
             new_case = case_in(request.new_case, "new_case.")
             new_case.lead_department = principal.department
-            validate_case(new_case, v, "new_case.", ("number", "kind", *UPDATABLE))
+            validate_case(
+                new_case, v, "new_case.", ("number", "kind", *UPDATABLE), self.rt.settings.reference
+            )
         v.raise_if_any()
         case_id = names.parse(request.case, "case", "cases")[0] if joining else None
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             h, case = operations.accept(
                 c, principal, clue_id, handover_id, case_id, new_case, request.request_id, now
             )
@@ -657,7 +664,13 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
         principal = require_writer_for(request.case.lead_department)
         case = case_in(request.case)
         v = Violations()
-        validate_case(case, v, "case.", ("number", "kind", "lead_department", *UPDATABLE))
+        validate_case(
+            case,
+            v,
+            "case.",
+            ("number", "kind", "lead_department", *UPDATABLE),
+            self.rt.settings.reference,
+        )
         v.raise_if_any()
         now = self.rt.clock.now_us()
         return pb.CreateCaseResponse.FromString(
@@ -689,18 +702,24 @@ class CaseServicer(standard.StandardRpcs, pb_grpc.CaseServiceServicer):
             for f in ("assisting_departments", "special_action")
             if f in fields and (f != "special_action" or "campaign_id" not in fields)
         )
-        validate_case(case, v, "case.", tuple(f for f in fields if f not in deferred))
+        validate_case(
+            case,
+            v,
+            "case.",
+            tuple(f for f in fields if f not in deferred),
+            self.rt.settings.reference,
+        )
         v.raise_if_any()
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             current = store.get_case(c, case_id) if deferred else None
             if current is not None:
                 case.lead_department = current.lead_department
                 if "campaign_id" not in fields:
                     case.campaign_id = current.campaign_id
                 check = Violations()
-                validate_case(case, check, "case.", deferred)
+                validate_case(case, check, "case.", deferred, self.rt.settings.reference)
                 check.raise_if_any()
             return pb.UpdateCaseResponse(
                 case=case_pb(

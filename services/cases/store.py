@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import astuple
 
 from services.cases.domain import (
@@ -20,8 +19,9 @@ from services.cases.domain import (
     area_prefix,
 )
 from services.common import audit
-from services.common.bulk import next_id
-from services.common.db import rows_in
+from services.common.storage import Conn
+from services.common.storage.keys import next_id
+from services.common.storage.sql import rows_in
 
 CAMPAIGN_COLS = (
     "id, slug, title, start_us, end_us, lead_department, participating, "
@@ -84,7 +84,7 @@ def _campaign(row: tuple[object, ...]) -> Campaign:
     return Campaign(*v)  # type: ignore[arg-type]
 
 
-def save_campaign(conn: sqlite3.Connection, c: Campaign) -> None:
+def save_campaign(conn: Conn, c: Campaign) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO campaigns ({CAMPAIGN_COLS}) VALUES ({_q(11)})",
         (
@@ -103,12 +103,12 @@ def save_campaign(conn: sqlite3.Connection, c: Campaign) -> None:
     )
 
 
-def campaign_by_slug(conn: sqlite3.Connection, slug: str) -> Campaign | None:
+def campaign_by_slug(conn: Conn, slug: str) -> Campaign | None:
     row = conn.execute(f"SELECT {CAMPAIGN_COLS} FROM campaigns WHERE slug = ?", (slug,)).fetchone()
     return _campaign(row) if row else None
 
 
-def list_campaigns(conn: sqlite3.Connection, after_id: int, limit: int) -> list[Campaign]:
+def list_campaigns(conn: Conn, after_id: int, limit: int) -> list[Campaign]:
     rows = conn.execute(
         f"SELECT {CAMPAIGN_COLS} FROM campaigns WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
     )
@@ -128,7 +128,7 @@ def _case(row: tuple[object, ...]) -> Case:
     return Case(*v)  # type: ignore[arg-type]
 
 
-def save_case(conn: sqlite3.Connection, c: Case) -> None:
+def save_case(conn: Conn, c: Case) -> None:
     facts = c.facts.__dict__
     conn.execute(
         f"INSERT OR REPLACE INTO cases ({CASE_COLS}) VALUES ({_q(18)})",
@@ -155,18 +155,18 @@ def save_case(conn: sqlite3.Connection, c: Case) -> None:
     )
 
 
-def get_case(conn: sqlite3.Connection, case_id: int) -> Case | None:
+def get_case(conn: Conn, case_id: int) -> Case | None:
     row = conn.execute(f"SELECT {CASE_COLS} FROM cases WHERE id = ?", (case_id,)).fetchone()
     return _case(row) if row else None
 
 
-def get_cases(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Case]:
+def get_cases(conn: Conn, ids: list[int]) -> dict[int, Case]:
     sql = f"SELECT {CASE_COLS} FROM cases WHERE id IN ({{ids}})"
     return {row[0]: _case(row) for row in rows_in(conn, sql, ids)}
 
 
 def list_cases(
-    conn: sqlite3.Connection,
+    conn: Conn,
     after_id: int,
     limit: int,
     department: str,
@@ -192,14 +192,14 @@ def list_cases(
     return [_case(r) for r in rows]
 
 
-def cases_by_number(conn: sqlite3.Connection, number: str, limit: int = 100) -> list[Case]:
+def cases_by_number(conn: Conn, number: str, limit: int = 100) -> list[Case]:
     rows = conn.execute(
         f"SELECT {CASE_COLS} FROM cases WHERE number = ? ORDER BY id LIMIT ?", (number, limit)
     )
     return [_case(r) for r in rows]
 
 
-def add_event(conn: sqlite3.Connection, e: Event) -> int:
+def add_event(conn: Conn, e: Event) -> int:
     cursor = conn.execute(
         f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_q(10)})",
         (
@@ -218,7 +218,7 @@ def add_event(conn: sqlite3.Connection, e: Event) -> int:
     return int(cursor.lastrowid or 0)
 
 
-def events_of(conn: sqlite3.Connection, case_id: int, after_id: int, limit: int) -> list[Event]:
+def events_of(conn: Conn, case_id: int, after_id: int, limit: int) -> list[Event]:
     rows = conn.execute(
         f"SELECT {EVENT_COLS} FROM case_events WHERE case_id = ? AND id > ? ORDER BY id LIMIT ?",
         (case_id, after_id, limit),
@@ -234,11 +234,11 @@ def events_of(conn: sqlite3.Connection, case_id: int, after_id: int, limit: int)
 # --- clues and hand-overs ----------------------------------------------------------------
 
 
-def save_clue(conn: sqlite3.Connection, c: Clue) -> None:
+def save_clue(conn: Conn, c: Clue) -> None:
     conn.execute(f"INSERT OR REPLACE INTO clues ({CLUE_COLS}) VALUES ({_q(12)})", astuple(c))
 
 
-def get_clue(conn: sqlite3.Connection, clue_id: int) -> Clue | None:
+def get_clue(conn: Conn, clue_id: int) -> Clue | None:
     row = conn.execute(f"SELECT {CLUE_COLS} FROM clues WHERE id = ?", (clue_id,)).fetchone()
     return Clue(*row) if row else None
 
@@ -249,20 +249,20 @@ def _handover(row: tuple[object, ...]) -> Handover:
     return Handover(*v)  # type: ignore[arg-type]
 
 
-def save_handover(conn: sqlite3.Connection, h: Handover) -> None:
+def save_handover(conn: Conn, h: Handover) -> None:
     values = list(astuple(h))
     values[15] = _j(h.return_reasons)
     conn.execute(f"INSERT OR REPLACE INTO handovers ({HANDOVER_COLS}) VALUES ({_q(16)})", values)
 
 
-def get_handover(conn: sqlite3.Connection, handover_id: int) -> Handover | None:
+def get_handover(conn: Conn, handover_id: int) -> Handover | None:
     row = conn.execute(
         f"SELECT {HANDOVER_COLS} FROM handovers WHERE id = ?", (handover_id,)
     ).fetchone()
     return _handover(row) if row else None
 
 
-def handovers_of(conn: sqlite3.Connection, clue_id: int) -> list[Handover]:
+def handovers_of(conn: Conn, clue_id: int) -> list[Handover]:
     rows = conn.execute(
         f"SELECT {HANDOVER_COLS} FROM handovers WHERE clue_id = ? ORDER BY id", (clue_id,)
     )
@@ -270,7 +270,7 @@ def handovers_of(conn: sqlite3.Connection, clue_id: int) -> list[Handover]:
 
 
 def list_handovers(
-    conn: sqlite3.Connection,
+    conn: Conn,
     department: str,
     area: str,
     incoming: bool,
@@ -301,7 +301,7 @@ def list_handovers(
 # --- parties -----------------------------------------------------------------------------
 
 
-def save_party(conn: sqlite3.Connection, p: Party) -> None:
+def save_party(conn: Conn, p: Party) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO parties ({PARTY_COLS}) VALUES ({_q(9)})",
         (
@@ -318,7 +318,7 @@ def save_party(conn: sqlite3.Connection, p: Party) -> None:
     )
 
 
-def add_measure(conn: sqlite3.Connection, party_id: int, m: MeasureRecord) -> int:
+def add_measure(conn: Conn, party_id: int, m: MeasureRecord) -> int:
     cursor = conn.execute(
         "INSERT INTO party_measures (party_id, measure, time_us, department) VALUES (?, ?, ?, ?)",
         (party_id, m.measure, m.time_us, m.department),
@@ -326,9 +326,7 @@ def add_measure(conn: sqlite3.Connection, party_id: int, m: MeasureRecord) -> in
     return int(cursor.lastrowid or 0)
 
 
-def parties_of(
-    conn: sqlite3.Connection, case_id: int, after_id: int = 0, limit: int = -1
-) -> list[Party]:
+def parties_of(conn: Conn, case_id: int, after_id: int = 0, limit: int = -1) -> list[Party]:
     parties = [
         Party(r[0], r[1], r[2], r[3], r[4], r[5], [], r[6], r[7], r[8])
         for r in conn.execute(
@@ -348,12 +346,12 @@ def parties_of(
     return parties
 
 
-def last_party_id(conn: sqlite3.Connection, case_id: int) -> int:
+def last_party_id(conn: Conn, case_id: int) -> int:
     row = conn.execute("SELECT MAX(id) FROM parties WHERE case_id = ?", (case_id,)).fetchone()
     return int(row[0] or 0)
 
 
-def real_names(conn: sqlite3.Connection, case_id: int) -> list[str]:
+def real_names(conn: Conn, case_id: int) -> list[str]:
     return [
         r[0] for r in conn.execute("SELECT real_name FROM parties WHERE case_id = ?", (case_id,))
     ]
@@ -362,22 +360,20 @@ def real_names(conn: sqlite3.Connection, case_id: int) -> list[str]:
 # --- typical cases -----------------------------------------------------------------------
 
 
-def save_typical(conn: sqlite3.Connection, t: TypicalCase) -> None:
+def save_typical(conn: Conn, t: TypicalCase) -> None:
     conn.execute(
         f"INSERT OR REPLACE INTO typical_cases ({TYPICAL_COLS}) VALUES ({_q(12)})", astuple(t)
     )
 
 
-def get_typical(conn: sqlite3.Connection, typical_id: int) -> TypicalCase | None:
+def get_typical(conn: Conn, typical_id: int) -> TypicalCase | None:
     row = conn.execute(
         f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id = ?", (typical_id,)
     ).fetchone()
     return TypicalCase(*row) if row else None
 
 
-def list_typical(
-    conn: sqlite3.Connection, campaign_id: str, after_id: int, limit: int
-) -> list[TypicalCase]:
+def list_typical(conn: Conn, campaign_id: str, after_id: int, limit: int) -> list[TypicalCase]:
     """Published summaries only (drafts are for those who see their case)."""
     published = f"state = {TypicalState.PUBLISHED}"
     if campaign_id:
@@ -395,16 +391,16 @@ def list_typical(
     return [TypicalCase(*r) for r in rows]
 
 
-def get_typicals(conn: sqlite3.Connection, ids: list[int]) -> dict[int, TypicalCase]:
+def get_typicals(conn: Conn, ids: list[int]) -> dict[int, TypicalCase]:
     sql = f"SELECT {TYPICAL_COLS} FROM typical_cases WHERE id IN ({{ids}})"
     return {row[0]: TypicalCase(*row) for row in rows_in(conn, sql, ids)}
 
 
-def get_clues(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Clue]:
+def get_clues(conn: Conn, ids: list[int]) -> dict[int, Clue]:
     sql = f"SELECT {CLUE_COLS} FROM clues WHERE id IN ({{ids}})"
     return {row[0]: Clue(*row) for row in rows_in(conn, sql, ids)}
 
 
-def handovers_of_clues(conn: sqlite3.Connection, clue_ids: list[int]) -> list[Handover]:
+def handovers_of_clues(conn: Conn, clue_ids: list[int]) -> list[Handover]:
     sql = f"SELECT {HANDOVER_COLS} FROM handovers WHERE clue_id IN ({{ids}}) ORDER BY id"
     return [_handover(r) for r in rows_in(conn, sql, clue_ids)]

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -27,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from services.common.context import Principal
-from services.common.db import add_row, group_value, keep_value
+from services.common.storage import Conn
+from services.common.storage.sql import add_row, group_value, keep_value
 
 COLUMNS = (
     "seq, time_us, operator, department, method, resource, request_id, outcome, prev_hash, "
@@ -133,7 +133,7 @@ def mac(key: bytes, message: str) -> str:
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
-def bind_key(conn: sqlite3.Connection, key: bytes) -> None:
+def bind_key(conn: Conn, key: bytes) -> None:
     """Give the connection the audit key, as the SQL function audit_mac(message): the writer
     links entries with it, and no tool without the key can."""
     conn.create_function(MAC_FUNCTION, 1, lambda m: mac(key, m), deterministic=True)
@@ -143,7 +143,7 @@ def _seal(key: bytes, keyed_from: int) -> str:
     return mac(key, _message("keyed-from", keyed_from))
 
 
-def seal(conn: sqlite3.Connection, key: bytes) -> None:
+def seal(conn: Conn, key: bytes) -> None:
     """Sign where the keyed chain starts, at the first start with the key (the entry after
     the head then). Not when keyed entries exist already: a seal gone missing stays missing,
     for verify to report."""
@@ -218,7 +218,7 @@ def _parts(data: str) -> Iterator[tuple[str, str]]:
         yield name, runs
 
 
-def _read(conn: sqlite3.Connection, c: Covered, runs: str) -> list[tuple[object, ...]]:
+def _read(conn: Conn, c: Covered, runs: str) -> list[tuple[object, ...]]:
     sql = f"SELECT {c.columns} FROM {c.table} WHERE id BETWEEN ? AND ? ORDER BY id"
     rows: list[tuple[object, ...]] = []
     for first, last in _ranges(runs):
@@ -256,7 +256,7 @@ def _as_written(r: Rows) -> list[tuple[object, ...]] | None:
     return picked
 
 
-def _commit_to(conn: sqlite3.Connection, rows: Sequence[Rows]) -> tuple[str, str]:
+def _commit_to(conn: Conn, rows: Sequence[Rows]) -> tuple[str, str]:
     """The data text and hash of the rows a write produced: as inserted when the write
     hands them over (an import batch), else read as stored (the read verify makes: one
     statement per run of ids, not one per row)."""
@@ -272,17 +272,17 @@ def _commit_to(conn: sqlite3.Connection, rows: Sequence[Rows]) -> tuple[str, str
     return ";".join(f"{r.covered.name}:{runs}" for r, runs in parts), h.hexdigest()
 
 
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+def _head(conn: Conn) -> tuple[int, str]:
     seq, digest = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
     return int(seq), str(digest)
 
 
-def _write_head(conn: sqlite3.Connection, head: tuple[int, str]) -> None:
+def _write_head(conn: Conn, head: tuple[int, str]) -> None:
     conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head)
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     method: str,
     resource: str,
@@ -333,14 +333,14 @@ def append(
     keep_value(conn, "audit_head", (seq, digest), _write_head)
 
 
-def page(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[Entry]:
+def page(conn: Conn, after_seq: int, limit: int) -> list[Entry]:
     rows = conn.execute(
         f"SELECT {COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
     ).fetchall()
     return [Entry(*row) for row in rows]
 
 
-def head(conn: sqlite3.Connection, key: bytes, service: str, now_us: int) -> Checkpoint:
+def head(conn: Conn, key: bytes, service: str, now_us: int) -> Checkpoint:
     """The chain's head now, signed."""
     seq, digest, keyed_from = conn.execute(
         "SELECT seq, hash, keyed_from FROM audit_head WHERE id = 1"
@@ -419,7 +419,7 @@ class _Walk:
             self.tables[c.table] = (min(first, ids[0]), n + len(ids))
 
 
-def _data_problem(conn: sqlite3.Connection, e: Entry, w: _Walk) -> tuple[str, int]:
+def _data_problem(conn: Conn, e: Entry, w: _Walk) -> tuple[str, int]:
     """What is wrong with the rows the entry commits to ("" if nothing), and how many were
     read."""
     h = hashlib.sha256()
@@ -443,7 +443,7 @@ def _data_problem(conn: sqlite3.Connection, e: Entry, w: _Walk) -> tuple[str, in
 
 
 def verify(
-    conn: sqlite3.Connection,
+    conn: Conn,
     key: bytes,
     checkpoints: Sequence[Checkpoint] = (),
     chunk: int = 2000,

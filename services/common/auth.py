@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Container
 from pathlib import Path
 
 import jwt
@@ -12,7 +13,6 @@ import jwt
 from netnet.client import tokens
 from services.common.context import Principal, current_principal
 from services.common.errors import PermissionDenied, Unauthenticated, Violations
-from services.common.reference import departments
 
 ALGORITHM, ISSUER = tokens.ALGORITHM, tokens.ISSUER
 VERIFIED_TOKENS = 1024  # tokens remembered once verified: a client sends the same one per call
@@ -45,9 +45,11 @@ def issue_token(
     roles: list[str],
     region: str = "",
     ttl_seconds: int = 86400,
+    known: Container[str] | None = None,
 ) -> str:
-    """The SDK's token, for a department of this deployment's reference data."""
-    if department not in departments():
+    """The SDK's token; known: the deployment's departments, when the department must be
+    one of them (settings.reference.departments)."""
+    if known is not None and department not in known:
         raise ValueError(f"unknown department {department!r}")
     return tokens.issue_token(
         key,
@@ -59,7 +61,8 @@ def issue_token(
     )
 
 
-def verify_token(key: bytes, token: str) -> Principal:
+def verify_token(key: bytes, token: str, departments: Container[str]) -> Principal:
+    """The principal a token names; departments: the deployment's department codes."""
     known = _verified.get((key, token))
     if known is not None:  # signature and claims checked before; only time moves on
         principal, exp = known
@@ -80,7 +83,7 @@ def verify_token(key: bytes, token: str) -> Principal:
     except jwt.PyJWTError as e:
         raise Unauthenticated(f"invalid token: {e}", reason="TOKEN_INVALID") from None
     dept, roles = claims.get("dept"), claims.get("roles")
-    if dept not in departments() or not isinstance(roles, list):
+    if not isinstance(dept, str) or dept not in departments or not isinstance(roles, list):
         raise Unauthenticated("token names no known department or roles", reason="TOKEN_INVALID")
     # A token must name at least one role of ours: one with none, or only roles we do not
     # know, is not a credential of this deployment (our issuer never makes one), so it is
@@ -104,7 +107,9 @@ def verify_token(key: bytes, token: str) -> Principal:
     return principal
 
 
-def principal_from_metadata(key: bytes, metadata: tuple[tuple[str, str | bytes], ...]) -> Principal:
+def principal_from_metadata(
+    key: bytes, metadata: tuple[tuple[str, str | bytes], ...], departments: Container[str]
+) -> Principal:
     for name, value in metadata:
         if name == "authorization":
             text = value.decode() if isinstance(value, bytes) else value
@@ -113,7 +118,7 @@ def principal_from_metadata(key: bytes, metadata: tuple[tuple[str, str | bytes],
                 raise Unauthenticated(
                     "authorization must be 'Bearer <token>'", reason="TOKEN_MISSING"
                 )
-            return verify_token(key, token.strip())
+            return verify_token(key, token.strip(), departments)
     raise Unauthenticated("missing bearer token", reason="TOKEN_MISSING")
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from services.common.db import Database, add_row
+from services.common.storage import Conn
+from services.common.storage.sql import add_row
+from services.common.storage.writer import Database
 
 CREATED, UPDATED, RETRACTED, BULK_IMPORTED, WITHHELD = 1, 2, 3, 4, 5
 POLL_SECONDS = 1.0  # other replicas' commits are seen by polling
@@ -26,7 +27,7 @@ class Change:
 
 
 # What a caller may read of a batch of changes (read in the same snapshot as the batch).
-View = Callable[[sqlite3.Connection, list[Change]], list[Change]]
+View = Callable[[Conn, list[Change]], list[Change]]
 
 
 def withheld(change: Change) -> Change:
@@ -36,7 +37,7 @@ def withheld(change: Change) -> Change:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Conn,
     kind: int,
     resource: str,
     department: str,
@@ -51,11 +52,11 @@ def append(
     )
 
 
-def last_seq(conn: sqlite3.Connection) -> int:
+def last_seq(conn: Conn) -> int:
     return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM change_log").fetchone()[0])
 
 
-def _after(conn: sqlite3.Connection, seq: int) -> list[Change]:
+def _after(conn: Conn, seq: int) -> list[Change]:
     rows = conn.execute(
         "SELECT seq, time_us, kind, resource, department, campaign_id, count "
         "FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -86,7 +87,7 @@ class ChangeFeed:
         """Every change after after_seq, in order, each as view shows it (one for one)."""
         seq = after_seq
 
-        def read(conn: sqlite3.Connection) -> list[Change]:
+        def read(conn: Conn) -> list[Change]:
             batch = _after(conn, seq)
             return view(conn, batch) if view is not None else batch
 

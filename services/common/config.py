@@ -6,12 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_ADDRS = {
-    "gateway": "127.0.0.1:50050",
-    "accounts": "127.0.0.1:50051",
-    "sites": "127.0.0.1:50052",
-    "cases": "127.0.0.1:50053",
-}
+from netnet.client.config import DEFAULT_ADDRS  # the fixed default addresses (DESIGN §7)
+from services.common.reference import DEFAULT_CONFIG_DIR, Reference, load
+
 DEFAULT_METRICS_PORTS = {"gateway": 9460, "accounts": 9461, "sites": 9462, "cases": 9463}
 
 
@@ -38,6 +35,7 @@ class Settings:
     handover_ack_seconds: float
     source_timeout_seconds: float
     watch_debounce_seconds: float
+    reference: Reference  # departments and categories, read once at start
     # Where the campaigns' owner (the cases service) is asked about a record's campaign.
     cases_addr: str = DEFAULT_ADDRS["cases"]
 
@@ -111,6 +109,18 @@ def audit_checkpoint_dir(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("NETNET_AUDIT_CHECKPOINT_DIR") or data_dir(env))
 
 
+def reference(env: dict[str, str] | None = None) -> Reference:
+    """The deployment's reference data, from NETNET_CONFIG_DIR (default deploy/config)."""
+    env = dict(os.environ) if env is None else env
+    directory = Path(env.get("NETNET_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+    try:
+        return load(directory)
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"NETNET_CONFIG_DIR={str(directory)!r}: no usable reference data: {e}"
+        ) from None
+
+
 def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
@@ -151,5 +161,6 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         handover_ack_seconds=_float(
             env, "NETNET_HANDOVER_ACK_SECONDS", 3 * 86400.0, 1.0, 365 * 86400.0
         ),
+        reference=reference(env),
         cases_addr=service_addr("cases", env),
     )

@@ -8,7 +8,7 @@ from netnet.common.v1 import common_pb2
 from services.common import audit, changes, rollups
 from services.common.clock import day_of
 from services.common.errors import FieldViolation, InvalidArgument, Violations
-from services.common.reference import categories, departments, is_slug
+from services.common.reference import Reference, is_slug
 
 DIMENSIONS = {
     common_pb2.DIMENSION_DEPARTMENT: "department",
@@ -62,7 +62,11 @@ def to_ts(us: int | None) -> Timestamp | None:
 
 
 def stats_query(
-    f: common_pb2.StatsFilter, group_by: list[int], v: Violations, prefix: str = ""
+    f: common_pb2.StatsFilter,
+    group_by: list[int],
+    v: Violations,
+    ref: Reference,
+    prefix: str = "",
 ) -> rollups.StatsQuery:
     groups = []
     for i, g in enumerate(group_by):
@@ -72,8 +76,8 @@ def stats_query(
     start = checked_us(f.start_time, f.HasField("start_time"), f"{prefix}filter.start_time", v)
     end = checked_us(f.end_time, f.HasField("end_time"), f"{prefix}filter.end_time", v)
     for name, values, known in (
-        ("departments", f.departments, departments()),
-        ("categories", f.categories, categories()),
+        ("departments", f.departments, ref.departments),
+        ("categories", f.categories, ref.categories),
         ("actions", f.actions, None),
     ):
         field = f"{prefix}filter.{name}"

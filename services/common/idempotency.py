@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Callable
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.storage import Conn
 
 
 def fingerprint(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()
 
 
-def lookup(
-    conn: sqlite3.Connection, request_id: str, method: str, request_hash: bytes
-) -> bytes | None:
+def lookup(conn: Conn, request_id: str, method: str, request_hash: bytes) -> bytes | None:
     """The first response for this request id, or None; a different body is refused."""
     row = conn.execute(
         "SELECT request_hash, response FROM idempotency WHERE request_id = ? AND method = ?",
@@ -32,7 +30,7 @@ def lookup(
 
 
 def save(
-    conn: sqlite3.Connection,
+    conn: Conn,
     request_id: str,
     method: str,
     request_hash: bytes,
@@ -46,7 +44,7 @@ def save(
 
 
 def run_once(
-    conn: sqlite3.Connection,
+    conn: Conn,
     request_id: str,
     method: str,
     request_hash: bytes,

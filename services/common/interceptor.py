@@ -11,23 +11,93 @@ import itertools
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Container, Sequence
 from typing import Any
 
 import grpc
 import structlog
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.common import metrics
 from services.common.auth import principal_from_metadata
 from services.common.context import principal_var, request_id_var
-from services.common.errors import DomainError, internal_status, to_status
+from services.common.errors import (
+    AlreadyExists,
+    DomainError,
+    EtagMismatch,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 
 log = structlog.get_logger()
 REQUEST_ID_HEADER = "x-request-id"
 # A request id for a call that brings none: random per process, then counted.
 _PROCESS_ID = os.urandom(8).hex()
 _CALLS = itertools.count(1)
+DOMAIN = "netnet"
+# The status code of each domain error type (a subclass takes its nearest listed base's).
+CODES: dict[type[DomainError], grpc.StatusCode] = {
+    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    EtagMismatch: grpc.StatusCode.ABORTED,
+    AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def code_of(error: DomainError) -> grpc.StatusCode:
+    """The status code of a domain error (UNKNOWN for a type the table does not list)."""
+    for kind in type(error).__mro__:
+        code = CODES.get(kind)
+        if code is not None:
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def to_status(error: DomainError, service: str) -> status_pb2.Status:
+    """The rich status for a domain error: ErrorInfo always, BadRequest for bad fields."""
+    details = [
+        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=f"{service}.{DOMAIN}"))
+    ]
+    if isinstance(error, InvalidArgument):
+        details.append(
+            _pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=v.field, description=v.description
+                        )
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
+    return status_pb2.Status(code=code_of(error).value[0], message=error.message, details=details)
+
+
+def internal_status(service: str) -> status_pb2.Status:
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message="internal error",
+        details=[
+            _pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=f"{service}.{DOMAIN}"))
+        ],
+    )
 
 
 class Registrar:
@@ -68,9 +138,10 @@ class _Wrapped(grpc.GenericRpcHandler):
 class Calls:
     """The bookkeeping every RPC of one service gets (see the module's note)."""
 
-    def __init__(self, service: str, key: bytes) -> None:
+    def __init__(self, service: str, key: bytes, departments: Container[str]) -> None:
         self.service = service
         self.key = key
+        self.departments = departments  # the deployment's: a token must name one
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
@@ -152,13 +223,13 @@ class _Call:
         )
         request_id_var.set(rid)
         principal_var.set(None)
-        principal = principal_from_metadata(self.owner.key, metadata)
+        principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
         principal_var.set(principal)
         self.department = principal.department
 
     async def fail(self, error: BaseException) -> None:
         if isinstance(error, DomainError):
-            self.code = error.code.name
+            self.code = code_of(error).name
             await self.context.abort_with_status(
                 rpc_status.to_status(to_status(error, self.owner.service))
             )

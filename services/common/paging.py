@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.storage import Conn
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
@@ -46,7 +46,7 @@ def decode(token: str, filter_: Any) -> Any:
 
 
 def children_page(
-    conn: sqlite3.Connection,
+    conn: Conn,
     table: str,
     columns: str,
     parent_column: str,

@@ -1,11 +1,15 @@
-"""Reference data shared by every process: departments and categories (deploy/config)."""
+"""Reference data shared by every process: departments and categories (deploy/config).
+
+Read once at start into the settings (services/common/config.py, from NETNET_CONFIG_DIR) and
+handed to what checks records against it; nothing here reads the environment."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from functools import cache, lru_cache
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "deploy" / "config"
@@ -14,18 +18,26 @@ REGION = re.compile(r"^[1-9][0-9]{5}$")
 COORDINATING_OFFICE = "office"
 
 
-def _config_dir() -> Path:
-    return Path(os.environ.get("NETNET_CONFIG_DIR") or DEFAULT_CONFIG_DIR)
+@dataclass(frozen=True)
+class Reference:
+    """The deployment's departments and categories: code -> name, in the files' order (a
+    lookup is one dict probe: an import checks every record)."""
+
+    departments: Mapping[str, str]
+    categories: Mapping[str, str]
 
 
-@cache
-def departments() -> dict[str, str]:
-    return dict(json.loads((_config_dir() / "departments.json").read_text()))
-
-
-@cache
-def categories() -> dict[str, str]:
-    return dict(json.loads((_config_dir() / "categories.json").read_text()))
+def load(directory: Path) -> Reference:
+    """Read departments.json and categories.json (OSError or ValueError when unusable)."""
+    found = []
+    for name in ("departments", "categories"):
+        table = json.loads((directory / f"{name}.json").read_text())
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
+            raise ValueError(f"{name}.json must map codes to names")
+        found.append(dict(table))
+    return Reference(*found)
 
 
 # Checked for every record of an import, over a few values that repeat: remembered.

@@ -17,17 +17,17 @@ back to its values.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
-from services.common.db import add_counts, hash64, rows_in, upsert_add
+from services.common.storage import Conn
+from services.common.storage.keys import hash64
+from services.common.storage.sql import add_counts, rows_in, upsert_add
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
-ALL_GROUPS = (*DIMS, "day")
 ANY = "*"
 Key = tuple[str, str, str, str, str]
 MASKS = range(1 << len(DIMS))
@@ -103,9 +103,7 @@ def _projection_set(rollup: str, key: Key) -> frozenset[tuple[str, ...]]:
     return frozenset(_projections(rollup, key))
 
 
-def _load_marks(
-    conn: sqlite3.Connection, rollup: str, subjects: list[int]
-) -> dict[int, dict[Key, int]]:
+def _load_marks(conn: Conn, rollup: str, subjects: list[int]) -> dict[int, dict[Key, int]]:
     marks: dict[int, dict[Key, int]] = defaultdict(dict)
     for subject, *dims, n in rows_in(
         conn,
@@ -119,7 +117,7 @@ def _load_marks(
 
 
 def apply(
-    conn: sqlite3.Connection,
+    conn: Conn,
     rollup: str,
     deltas: Iterable[tuple[int | None, Key, str, int]],
     new_subjects: set[int] | frozenset[int] = frozenset(),
@@ -229,7 +227,7 @@ def distinct_available(q: StatsQuery, group_by: tuple[str, ...]) -> bool:
     return all(len(v) == 1 or d in group_by for d, v in q.values().items())
 
 
-def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[str, ...], int]:
+def _counts(conn: Conn, rollup: str, q: StatsQuery) -> dict[tuple[str, ...], int]:
     conds: list[str] = ["rollup = ?"]
     params: list[object] = [rollup]
     for d, values in q.values().items():
@@ -254,7 +252,7 @@ def _counts(conn: sqlite3.Connection, rollup: str, q: StatsQuery) -> dict[tuple[
 
 
 def _distinct(
-    conn: sqlite3.Connection, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
+    conn: Conn, rollup: str, q: StatsQuery, group_by: tuple[str, ...]
 ) -> dict[tuple[str, ...], int]:
     """Distinct subjects per group: the subjects whose primary key falls in the group, plus
     the group's own projection rows (see the module's note and migration 0005)."""
@@ -286,9 +284,7 @@ def _distinct(
     return {tuple(r[:-1]): r[-1] or 0 for r in rows}
 
 
-def query(
-    conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool, minus: str = ""
-) -> StatsResult:
+def query(conn: Conn, rollup: str, q: StatsQuery, subjects: bool, minus: str = "") -> StatsResult:
     """The counted rows of a rollup; minus: a rollup holding the records of a part of its
     subjects (a subject in one or the other, never both), whose rows are taken away."""
     result = _query(conn, rollup, q, subjects)
@@ -307,7 +303,7 @@ def _less(row: StatsRow, part: StatsRow | None) -> StatsRow:
     return StatsRow(row.keys, row.count - part.count, distinct)
 
 
-def _query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool) -> StatsResult:
+def _query(conn: Conn, rollup: str, q: StatsQuery, subjects: bool) -> StatsResult:
     counts = _counts(conn, rollup, q)
     by_group = subjects and distinct_available(q, q.group_by)
     distinct = _distinct(conn, rollup, q, q.group_by) if by_group else {}
@@ -328,11 +324,11 @@ def _query(conn: sqlite3.Connection, rollup: str, q: StatsQuery, subjects: bool)
 
 Delta = tuple[int | None, Key, str, int]
 # Per rollup, the deltas of the live records it counts (rebuilding it from the records).
-Sources = Mapping[str, Callable[[sqlite3.Connection], Iterable[Delta]]]
+Sources = Mapping[str, Callable[[Conn], Iterable[Delta]]]
 REBUILD_CHUNK = 20_000
 
 
-def rebuild_marked(conn: sqlite3.Connection, sources: Sources) -> list[str]:
+def rebuild_marked(conn: Conn, sources: Sources) -> list[str]:
     """Recount from the records each rollup a migration marked in rollup_rebuilds (a rollup
     new to a store that has records, or one whose keys changed): its counters are dropped and
     its records' deltas applied again, in the caller's transaction. Returns those rebuilt."""
@@ -353,9 +349,7 @@ def rebuild_marked(conn: sqlite3.Connection, sources: Sources) -> list[str]:
     return marked
 
 
-def departments_of(
-    conn: sqlite3.Connection, rollup: str, subjects: list[int]
-) -> dict[int, list[str]]:
+def departments_of(conn: Conn, rollup: str, subjects: list[int]) -> dict[int, list[str]]:
     """subject -> departments with live records on it (whom to contact about it)."""
     found: dict[int, list[str]] = defaultdict(list)
     for subject, department in rows_in(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
@@ -16,14 +15,14 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.common import audit, metrics, reflection, rollups
+from services.common import audit, metrics, reflection, rollups, storage
 from services.common.auth import ensure_key
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
-from services.common.db import Database
 from services.common.interceptor import Calls, Registrar
 from services.common.logging import configure
+from services.common.storage.writer import Database
 
 log = structlog.get_logger()
 
@@ -141,7 +140,13 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     )
     runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
-    names = spec.register(cast(grpc.aio.Server, Registrar(server, Calls(spec.name, key))), runtime)
+    names = spec.register(
+        cast(
+            grpc.aio.Server,
+            Registrar(server, Calls(spec.name, key, settings.reference.departments)),
+        ),
+        runtime,
+    )
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable(server, [*names, health.SERVICE_NAME])
@@ -206,6 +211,6 @@ def main(spec: ServiceSpec) -> None:
     configure(settings.log_format)
     try:
         asyncio.run(_serve(spec, settings))
-    except (OSError, sqlite3.Error) as e:
+    except (OSError, storage.Error) as e:
         print(f"{spec.name}: cannot start: {e}", file=sys.stderr)
         sys.exit(1)

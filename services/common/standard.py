@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -16,7 +15,9 @@ from services.common import audit, changes, convert, idempotency, names, paging,
 from services.common.auth import require_role
 from services.common.context import Principal, current_principal
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.reference import Reference
 from services.common.server import Runtime
+from services.common.storage import Conn
 
 R = TypeVar("R")
 log = structlog.get_logger()
@@ -30,13 +31,15 @@ StatsAnswer = tuple[list[common_pb2.StatsRow], common_pb2.StatsRow]
 MAX_BATCH_STATS = 100
 
 
-def _stats_query(subjects: Subjects, request: Any, v: Violations, prefix: str = "") -> Planned:
+def _stats_query(
+    subjects: Subjects, request: Any, v: Violations, ref: Reference, prefix: str = ""
+) -> Planned:
     """The rollup a GetStats request reads (its subject picks it), the rollup taken away
     from it (or ""), and the query, its bad fields noted under prefix."""
     subject = getattr(request, "subject", 0)
     v.check(subject in subjects, f"{prefix}subject", "required")
     rollup, distinct, *minus = subjects.get(subject, ("", False))
-    q = convert.stats_query(request.filter, list(request.group_by), v, prefix)
+    q = convert.stats_query(request.filter, list(request.group_by), v, ref, prefix)
     return rollup, distinct, minus[0] if minus else "", q
 
 
@@ -47,7 +50,7 @@ def _answer(result: rollups.StatsResult) -> StatsAnswer:
 async def stats_of(runtime: Runtime, subjects: Subjects, request: Any) -> StatsAnswer:
     """GetStats: counted rows from the rollups, never a scan of the records."""
     v = Violations()
-    rollup, distinct, minus, q = _stats_query(subjects, request, v)
+    rollup, distinct, minus, q = _stats_query(subjects, request, v, runtime.settings.reference)
     v.raise_if_any()
     return _answer(await runtime.db.read(lambda c: rollups.query(c, rollup, q, distinct, minus)))
 
@@ -58,10 +61,11 @@ async def batch_stats(
     """BatchGetStats: every query answered from one snapshot, in one read."""
     v = Violations()
     v.check(len(requests) <= MAX_BATCH_STATS, "requests", f"at most {MAX_BATCH_STATS}")
-    queries = [_stats_query(subjects, r, v, f"requests[{i}].") for i, r in enumerate(requests)]
+    ref = runtime.settings.reference
+    queries = [_stats_query(subjects, r, v, ref, f"requests[{i}].") for i, r in enumerate(requests)]
     v.raise_if_any()
 
-    def read(c: sqlite3.Connection) -> list[rollups.StatsResult]:
+    def read(c: Conn) -> list[rollups.StatsResult]:
         return [
             rollups.query(c, rollup, q, distinct, minus) for rollup, distinct, minus, q in queries
         ]
@@ -143,8 +147,8 @@ async def once(
     request: Message,
     method: str,
     request_id: str,
-    work: Callable[[sqlite3.Connection], Message],
-    guard: Callable[[sqlite3.Connection], object] | None = None,
+    work: Callable[[Conn], Message],
+    guard: Callable[[Conn], object] | None = None,
 ) -> bytes:
     """Run a mutation once per request id, in the writer's transaction; the serialized
     response is stored with the change and returned again for a repeat. guard, if given,
@@ -163,7 +167,7 @@ async def once(
     )
     now = runtime.clock.now_us()
 
-    def job(c: sqlite3.Connection) -> bytes:
+    def job(c: Conn) -> bytes:
         if guard is not None:
             guard(c)
         return idempotency.run_once(
@@ -177,8 +181,8 @@ async def child_page(
     rt: Runtime,
     request: Any,
     collection: str,
-    exists: Callable[[sqlite3.Connection, int], bool],
-    children: Callable[[sqlite3.Connection, int, int, int, bool], list[R]],
+    exists: Callable[[Conn, int], bool],
+    children: Callable[[Conn, int, int, int, bool], list[R]],
 ) -> tuple[list[R], str]:
     """A page of a parent's children, oldest or newest first (request: parent, page_size,
     page_token, newest_first): children(conn, parent id, after id, limit, newest_first) in
@@ -188,7 +192,7 @@ async def child_page(
     bound = [request.parent, request.newest_first]
     after = paging.decode(request.page_token, bound) or 0
 
-    def read(c: sqlite3.Connection) -> list[R] | None:
+    def read(c: Conn) -> list[R] | None:
         if not exists(c, parent_id):
             return None
         return children(c, parent_id, after, size + 1, request.newest_first)

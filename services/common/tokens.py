@@ -1,41 +1,37 @@
-"""Issue a bearer token from the deployment key: python -m services.common.tokens --help."""
+"""`python -m services.common.tokens ARGS` is `netnet token issue ARGS` on this deployment's key.
+
+The key (NETNET_KEY_FILE, or signing.key under NETNET_DATA_DIR) is made on first use, as the
+servers make it; a department must be one of the deployment's reference data."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from services.common.auth import ensure_key, issue_token
-from services.common.config import key_file
+from netnet.cli.app import USAGE, app
+from services.common.auth import ensure_key
+from services.common.config import ConfigError, key_file, reference
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Issue a Net Net bearer token.")
-    parser.add_argument("--operator", required=True)
-    parser.add_argument("--department", required=True)
-    parser.add_argument(
-        "--role",
-        action="append",
-        dest="roles",
-        required=True,
-        help="operator, analyst, admin, auditor or service (repeatable)",
-    )
-    parser.add_argument("--region", default="")
-    parser.add_argument("--ttl", type=int, default=86400, help="seconds (default a day)")
-    args = parser.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--department", default="")
+    department = parser.parse_known_args(args)[0].department
     try:
-        token = issue_token(
-            ensure_key(key_file()),
-            operator=args.operator,
-            department=args.department,
-            roles=args.roles,
-            region=args.region,
-            ttl_seconds=args.ttl,
-        )
-    except ValueError as e:
+        known = reference().departments
+    except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(token)
+        return USAGE
+    if department and department not in known:
+        print(f"error: unknown department {department!r}", file=sys.stderr)
+        return USAGE
+    path = key_file()
+    ensure_key(path)
+    try:
+        app(["token", "issue", "--key-file", str(path), *args], prog_name="netnet")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else USAGE if done.code else 0
     return 0
 
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from services.common import campaigns as campaign_rules
 from services.common import rollups
 from services.common.campaigns import Campaign
-from services.common.db import hash64
 from services.common.errors import FailedPrecondition, Violations
-from services.common.reference import categories, departments, is_region, is_slug
+from services.common.reference import Reference, is_region, is_slug
+from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_LOCATOR = 2048
@@ -174,12 +174,13 @@ def validate_common(
     effective_us: int | None,
     now_us: int,
     campaigns: Mapping[str, Campaign | None],
+    ref: Reference,
 ) -> None:
     """The fields every recorded item has; campaigns: the campaign it names, as its owner
-    states it."""
+    states it; ref: the deployment's reference data."""
     v.check(0 < len(request_id) <= 128, f"{p}request_id", "required, at most 128 characters")
-    v.check(category in categories(), f"{p}category", "unknown category")
-    v.check(department in departments(), f"{p}department", "unknown department")
+    v.check(category in ref.categories, f"{p}category", "unknown category")
+    v.check(department in ref.departments, f"{p}department", "unknown department")
     v.check(not campaign_id or is_slug(campaign_id), f"{p}campaign_id", "must be a slug")
     v.check(not special_action or is_slug(special_action), f"{p}special_action", "must be a slug")
     v.check(not special_action or bool(campaign_id), f"{p}special_action", "needs a campaign_id")
@@ -230,6 +231,7 @@ def validate_action(
     now_us: int,
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
+    ref: Reference,
     p: str = "",
 ) -> ActionInput:
     site = validate_ref(a.site, v, f"{p}site.")
@@ -244,6 +246,7 @@ def validate_action(
         effective_us=a.effective_us,
         now_us=now_us,
         campaigns=campaigns,
+        ref=ref,
     )
     if v.check(a.action in Action.__members__.values(), f"{p}action", "required"):
         v.check(
@@ -358,6 +361,7 @@ def validate_disposition(
     now_us: int,
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
+    ref: Reference,
     p: str = "",
 ) -> DispositionInput:
     site = validate_ref(d.site, v, f"{p}site.")
@@ -372,6 +376,7 @@ def validate_disposition(
         effective_us=d.effective_us,
         now_us=now_us,
         campaigns=campaigns,
+        ref=ref,
     )
     v.check(
         0 < len(d.locator) <= MAX_LOCATOR,

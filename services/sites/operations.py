@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from services.common import audit, changes, rollups
-from services.common.bulk import (
-    STEP,
-    BatchResult,
-    Outcome,
-    Reject,
-    RequestKeys,
-    next_id,
-    run_through,
-)
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -24,7 +14,12 @@ from services.common.errors import (
     FailedPrecondition,
     NotFound,
     PermissionDenied,
+    Reject,
 )
+from services.common.recording import BatchResult, Outcome
+from services.common.storage import Conn
+from services.common.storage.keys import RequestKeys, next_id
+from services.common.storage.writer import STEP, run_through
 from services.sites import store
 from services.sites.domain import (
     APP_ROLLUP,
@@ -69,7 +64,7 @@ def batch_name(batch_id: int) -> str:
 
 
 def record_actions(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, ActionInput]],
     now_us: int,
@@ -79,7 +74,7 @@ def record_actions(
 ) -> BatchResult:
     """Record validated site actions. strict: a refused one raises (and, in a transaction job,
     undoes the whole job); otherwise it is reported and the others go on. calls: the items
-    are unary calls (bulk.unary_calls), each audited as one."""
+    are unary calls (recording.unary_calls), each audited as one."""
     result = BatchResult()
     keys = RequestKeys(conn, "site_actions", [a.request_id for _, a in items])
     book = store.SiteBook(conn, refs=[a.site for _, a in items])
@@ -155,7 +150,7 @@ def record_actions(
 
 
 def _count(
-    conn: sqlite3.Connection,
+    conn: Conn,
     book: store.SiteBook,
     deltas: list[tuple[int | None, rollups.Key, str, int]],
     new: set[int],
@@ -170,14 +165,14 @@ def _count(
         rollups.apply(conn, BAN_CLOSE_ROLLUP, shut, new)
 
 
-def ban_close_deltas(conn: sqlite3.Connection) -> Iterator[rollups.Delta]:
+def ban_close_deltas(conn: Conn) -> Iterator[rollups.Delta]:
     """The bans-and-closures rollup's deltas, from the live ban and close actions."""
     for row in store.live_actions(conn, [int(a) for a in BAN_CLOSE_ACTIONS]):
         yield (row.site_id, row.rollup_key(), day_of(row.effective_us), 1)
 
 
 def _advance(
-    conn: sqlite3.Connection,
+    conn: Conn,
     site: Site,
     row: SiteActionRow,
     earlier_in_batch: list[SiteActionRow],
@@ -196,7 +191,7 @@ def _advance(
 
 
 def retract_action(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     site_id: int,
     action_id: int,
@@ -246,7 +241,7 @@ def retract_action(
     return row, site
 
 
-def sweep_overdue(conn: sqlite3.Connection, now_us: int) -> int:
+def sweep_overdue(conn: Conn, now_us: int) -> int:
     """Mark notified sites whose notice is past due as overdue; returns how many."""
     due = store.due_notices(conn, now_us, SWEEP_LIMIT)
     if not due:
@@ -269,9 +264,7 @@ def sweep_overdue(conn: sqlite3.Connection, now_us: int) -> int:
     return len(due)
 
 
-def _own_batch(
-    conn: sqlite3.Connection, principal: Principal, batch_id: int, etag: str = ""
-) -> Batch:
+def _own_batch(conn: Conn, principal: Principal, batch_id: int, etag: str = "") -> Batch:
     batch = store.get_batch(conn, batch_id)
     if batch is None:
         raise NotFound(f"{batch_name(batch_id)} not found")
@@ -287,7 +280,7 @@ def _own_batch(
 
 
 def create_batch(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     title: str,
     category: str,
@@ -319,7 +312,7 @@ def create_batch(
 
 
 def add_entries(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     batch_id: int,
     entries: list[tuple[SiteRef, tuple[str, ...]]],
@@ -340,7 +333,7 @@ def add_entries(
 
 
 def publish_batch(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     batch_id: int,
     etag: str,
@@ -423,17 +416,17 @@ def publish_batch(
 
 
 def record_dispositions(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, DispositionInput]],
     now_us: int,
 ) -> BatchResult:
-    """Unary RecordDisposition calls (bulk.unary_calls), each audited as one."""
+    """Unary RecordDisposition calls (recording.unary_calls), each audited as one."""
     return run_through(_dispositions(conn, principal, items, now_us, calls=True))
 
 
 def import_dispositions(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, DispositionInput]],
     now_us: int,
@@ -443,7 +436,7 @@ def import_dispositions(
 
 
 def _dispositions(
-    conn: sqlite3.Connection,
+    conn: Conn,
     principal: Principal,
     items: list[tuple[int, DispositionInput]],
     now_us: int,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 from typing import Any
@@ -17,15 +16,18 @@ from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common import campaigns as campaign_rules
 from services.common import names, paging, rollups, standard
 from services.common.auth import check_record_department, require_role, require_writer_for
-from services.common.bulk import Importer, Outcome, unary_calls
 from services.common.campaigns import Campaign
 from services.common.catalogue import Catalogue, caller_metadata
 from services.common.context import Principal
 from services.common.convert import to_ts, to_us
-from services.common.db import BatchRun, hash64
 from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
-from services.common.reference import categories, is_slug
+from services.common.importer import Importer
+from services.common.recording import Outcome, unary_calls
+from services.common.reference import Reference, is_slug
 from services.common.server import Runtime
+from services.common.storage import Conn
+from services.common.storage.keys import hash64
+from services.common.storage.writer import BatchRun
 from services.sites import operations, store
 from services.sites.domain import (
     APP_ROLLUP,
@@ -200,10 +202,11 @@ def _prepare_disposition(
     v: Violations,
     campaigns: Mapping[str, Campaign | None],
     principal: Principal,
+    ref: Reference,
 ) -> DispositionInput:
     d = disposition_input(m)  # type: ignore[arg-type]
     check_record_department(principal, d.department, v)
-    return validate_disposition(d, now, v, campaigns)
+    return validate_disposition(d, now, v, campaigns, ref)
 
 
 def _request_id(request_id: str, v: Violations) -> None:
@@ -226,7 +229,14 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         now = self.rt.clock.now_us()
         known = await self.catalogue.resolve([request.action.campaign_id], caller_metadata(context))
         v = Violations()
-        a = validate_action(action_input(request.action, "action."), now, v, known, "action.")
+        a = validate_action(
+            action_input(request.action, "action."),
+            now,
+            v,
+            known,
+            self.rt.settings.reference,
+            "action.",
+        )
         v.raise_if_any()
         # Calls of one principal waiting at the same moment are written as one batch.
         answer = await self.db.write_batched(ACTION_CALLS, (principal, a, now), principal)
@@ -243,7 +253,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         site_id, action_id = names.parse(request.name, "name", "sites", "actions")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             row, site = operations.retract_action(
                 c, principal, site_id, action_id, request.reason, request.request_id, now
             )
@@ -344,7 +354,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         now = self.rt.clock.now_us()
 
         def read(
-            c: sqlite3.Connection,
+            c: Conn,
         ) -> tuple[list[tuple[Site, SiteActionRow]], dict[int, list[str]]]:
             rows = store.overdue(c, now, after, size + 1, request.department, batch_id)
             return rows, rollups.departments_of(c, SITE_ROLLUP, [s.id for s, _ in rows])
@@ -368,7 +378,11 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         v = Violations()
         _request_id(request.request_id, v)
         v.check(0 < len(b.title) <= 256, "batch.title", "required, at most 256 characters")
-        v.check(b.category in categories(), "batch.category", "unknown category")
+        v.check(
+            b.category in self.rt.settings.reference.categories,
+            "batch.category",
+            "unknown category",
+        )
         v.check(not b.campaign_id or is_slug(b.campaign_id), "batch.campaign_id", "must be a slug")
         v.check(
             not b.special_action or (is_slug(b.special_action) and bool(b.campaign_id)),
@@ -383,7 +397,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         campaign_rules.check(v, known, b.campaign_id, b.special_action, None, "due_time", "batch.")
         v.raise_if_any()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             batch = operations.create_batch(
                 c,
                 principal,
@@ -418,7 +432,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         (batch_id,) = names.parse(request.batch, "batch", "noticeBatches")
         now = self.rt.clock.now_us()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             batch = operations.add_entries(c, principal, batch_id, entries, request.request_id, now)
             return pb.AddNoticeEntriesResponse(batch=batch_pb(batch))
 
@@ -450,7 +464,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
             )
             v.raise_if_any()
 
-        def work(c: sqlite3.Connection) -> Message:
+        def work(c: Conn) -> Message:
             batch = operations.publish_batch(
                 c, principal, batch_id, request.etag, request.request_id, now, publish
             )
@@ -466,7 +480,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         (batch_id,) = names.parse(request.name, "name", "noticeBatches")
 
         def read(
-            c: sqlite3.Connection,
+            c: Conn,
         ) -> tuple[Batch | None, list[tuple[SiteRef, tuple[str, ...]]]]:
             return store.get_batch(c, batch_id), store.entries_of(c, batch_id)
 
@@ -504,7 +518,12 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         )
         v = Violations()
         d = validate_disposition(
-            disposition_input(request.disposition, "disposition."), now, v, known, "disposition."
+            disposition_input(request.disposition, "disposition."),
+            now,
+            v,
+            known,
+            self.rt.settings.reference,
+            "disposition.",
         )
         v.raise_if_any()
         answer = await self.db.write_batched(DISPOSITION_CALLS, (principal, d, now), principal)
@@ -541,7 +560,9 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
                 (r.campaign_id for r in records),  # type: ignore[attr-defined]
                 md,
             ),
-            prepare=partial(_prepare_disposition, principal=principal),
+            prepare=partial(
+                _prepare_disposition, principal=principal, ref=self.rt.settings.reference
+            ),
             write=lambda items, now: self.db.write_in_steps(
                 partial(
                     operations.import_dispositions, principal=principal, items=items, now_us=now
@@ -573,7 +594,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         bound = [sha, phash]
         after = paging.decode(request.page_token, bound) or 0
 
-        def read(c: sqlite3.Connection) -> tuple[list[DispositionRow], list[str]]:
+        def read(c: Conn) -> tuple[list[DispositionRow], list[str]]:
             return (
                 store.by_content(c, sha, phash, after, size + 1),
                 store.content_departments(c, sha, phash),
@@ -588,13 +609,11 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         )
 
 
-def _answered(
-    calls: BatchRun, answer: Callable[[sqlite3.Connection, list[Outcome]], list[object]]
-) -> BatchRun:
+def _answered(calls: BatchRun, answer: Callable[[Conn, list[Outcome]], list[object]]) -> BatchRun:
     """A batch run of unary record calls whose accepted records are answered, all at once,
     by answer(conn, outcomes) in the writing transaction (no read after the write)."""
 
-    def run(c: sqlite3.Connection, items: list[Any]) -> list[tuple[bool, Any]]:
+    def run(c: Conn, items: list[Any]) -> list[tuple[bool, Any]]:
         results = calls(c, items)
         answers = iter(answer(c, [o for ok, o in results if ok]))
         return [(True, next(answers)) if ok else (False, o) for ok, o in results]
@@ -602,7 +621,7 @@ def _answered(
     return run
 
 
-def _action_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
+def _action_answers(c: Conn, outcomes: list[Outcome]) -> list[object]:
     """Each action with its site as it stood right after it (a duplicate: as it stands now);
     three look-ups for the whole batch. The calls of a batch are in one department: a site's
     departments after the batch are those after any of its records."""
@@ -619,7 +638,7 @@ def _action_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[obje
     return answers
 
 
-def _disposition_answers(c: sqlite3.Connection, outcomes: list[Outcome]) -> list[object]:
+def _disposition_answers(c: Conn, outcomes: list[Outcome]) -> list[object]:
     """Each disposition with how many others of its content there are (two look-ups for the
     whole batch)."""
     rows = store.get_dispositions(c, [o.record_id for o in outcomes])
@@ -645,9 +664,7 @@ DISPOSITION_CALLS = _answered(
 )
 
 
-def _with_departments(
-    c: sqlite3.Connection, sites: list[Site]
-) -> tuple[list[Site], dict[int, list[str]]]:
+def _with_departments(c: Conn, sites: list[Site]) -> tuple[list[Site], dict[int, list[str]]]:
     return sites, rollups.departments_of(c, SITE_ROLLUP, [s.id for s in sites])
 
 

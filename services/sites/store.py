@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Iterator
 
 from services.common import audit, paging, rollups
-from services.common.bulk import next_id
-from services.common.db import hash64, rows_in
+from services.common.storage import Conn
+from services.common.storage.keys import hash64, next_id
+from services.common.storage.sql import rows_in
 from services.sites.domain import (
     SITE_ROLLUP,
     STATUS_ROLLUP,
@@ -74,9 +74,7 @@ class SiteBook:
     """The sites a write touches: loaded once (by identity or id), new ones created in memory,
     all saved together at the end of the transaction with the sites-by-status counters."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, refs: Iterable[SiteRef] = (), ids: Iterable[int] = ()
-    ) -> None:
+    def __init__(self, conn: Conn, refs: Iterable[SiteRef] = (), ids: Iterable[int] = ()) -> None:
         self.conn = conn
         self.by_key: dict[int, Site] = {}
         self.status_before: dict[int, int] = {}
@@ -174,7 +172,7 @@ def _site_values(s: Site) -> tuple[object, ...]:
     )
 
 
-def update_sites(conn: sqlite3.Connection, sites: Iterable[Site]) -> None:
+def update_sites(conn: Conn, sites: Iterable[Site]) -> None:
     conn.executemany(
         "UPDATE sites SET display_name = ?, operator_entity = ?, icp_filing = ?, region = ?, "
         "status = ?, due_us = ?, notice_action_id = ?, first_action_us = ?, last_action_us = ?, "
@@ -199,7 +197,7 @@ def update_sites(conn: sqlite3.Connection, sites: Iterable[Site]) -> None:
     )
 
 
-def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, SiteActionRow]]) -> None:
+def insert_actions(conn: Conn, rows: list[tuple[int, SiteActionRow]]) -> None:
     """rows: (body_hash, action)."""
     conn.executemany(
         f"INSERT INTO site_actions (request_key, body_hash, {ACTION_COLS}) VALUES ({_in(21)})",
@@ -232,9 +230,7 @@ def insert_actions(conn: sqlite3.Connection, rows: list[tuple[int, SiteActionRow
     )
 
 
-def retract_action(
-    conn: sqlite3.Connection, action_id: int, now_us: int, reason: str, by: str
-) -> None:
+def retract_action(conn: Conn, action_id: int, now_us: int, reason: str, by: str) -> None:
     conn.execute(
         "UPDATE site_actions SET retracted_us = ?, retract_reason = ?, retracted_by = ? "
         "WHERE id = ?",
@@ -242,7 +238,7 @@ def retract_action(
     )
 
 
-def live_actions(conn: sqlite3.Connection, actions: list[int]) -> Iterator[SiteActionRow]:
+def live_actions(conn: Conn, actions: list[int]) -> Iterator[SiteActionRow]:
     """The actions of these types not retracted, in id order."""
     for row in conn.execute(
         f"SELECT {ACTION_COLS} FROM site_actions WHERE action IN ({_in(len(actions))}) "
@@ -252,30 +248,30 @@ def live_actions(conn: sqlite3.Connection, actions: list[int]) -> Iterator[SiteA
         yield _action(row)
 
 
-def get_site(conn: sqlite3.Connection, site_id: int) -> Site | None:
+def get_site(conn: Conn, site_id: int) -> Site | None:
     row = conn.execute(f"SELECT {SITE_COLS} FROM sites WHERE id = ?", (site_id,)).fetchone()
     return Site(*row) if row else None
 
 
-def get_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, Site]:
+def get_sites(conn: Conn, ids: list[int]) -> dict[int, Site]:
     sql = f"SELECT {SITE_COLS} FROM sites WHERE id IN ({{ids}})"
     return {row[0]: Site(*row) for row in rows_in(conn, sql, ids)}
 
 
-def get_action(conn: sqlite3.Connection, action_id: int) -> SiteActionRow | None:
+def get_action(conn: Conn, action_id: int) -> SiteActionRow | None:
     row = conn.execute(
         f"SELECT {ACTION_COLS} FROM site_actions WHERE id = ?", (action_id,)
     ).fetchone()
     return _action(row) if row else None
 
 
-def get_actions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, SiteActionRow]:
+def get_actions(conn: Conn, ids: list[int]) -> dict[int, SiteActionRow]:
     sql = f"SELECT {ACTION_COLS} FROM site_actions WHERE id IN ({{ids}})"
     return {row[0]: _action(row) for row in rows_in(conn, sql, ids)}
 
 
 def actions_of(
-    conn: sqlite3.Connection,
+    conn: Conn,
     site_id: int,
     after_id: int = 0,
     limit: int = -1,
@@ -289,7 +285,7 @@ def actions_of(
 
 
 def list_sites(
-    conn: sqlite3.Connection,
+    conn: Conn,
     after_id: int,
     limit: int,
     kind: int,
@@ -314,7 +310,7 @@ def list_sites(
     return [Site(*r) for r in rows]
 
 
-def due_notices(conn: sqlite3.Connection, now_us: int, limit: int) -> list[Site]:
+def due_notices(conn: Conn, now_us: int, limit: int) -> list[Site]:
     """Notified sites whose notice is past due (the overdue sweep's work)."""
     rows = conn.execute(
         f"SELECT {SITE_COLS} FROM sites WHERE status = ? AND due_us <= ? ORDER BY due_us LIMIT ?",
@@ -324,7 +320,7 @@ def due_notices(conn: sqlite3.Connection, now_us: int, limit: int) -> list[Site]
 
 
 def overdue(
-    conn: sqlite3.Connection, now_us: int, after_id: int, limit: int, department: str, batch_id: int
+    conn: Conn, now_us: int, after_id: int, limit: int, department: str, batch_id: int
 ) -> list[tuple[Site, SiteActionRow]]:
     conds: list[str] = ["s.status IN (?, ?)", "s.due_us <= ?", "s.id > ?"]
     params: list[object] = [Status.NOTIFIED, Status.OVERDUE, now_us, after_id]
@@ -345,7 +341,7 @@ def overdue(
     return [(Site(*r[:n]), _action(r[n:])) for r in rows]
 
 
-def insert_batch(conn: sqlite3.Connection, b: Batch) -> None:
+def insert_batch(conn: Conn, b: Batch) -> None:
     conn.execute(
         f"INSERT INTO notice_batches ({BATCH_COLS}) VALUES ({_in(12)})",
         (
@@ -365,7 +361,7 @@ def insert_batch(conn: sqlite3.Connection, b: Batch) -> None:
     )
 
 
-def update_batch(conn: sqlite3.Connection, b: Batch) -> None:
+def update_batch(conn: Conn, b: Batch) -> None:
     conn.execute(
         "UPDATE notice_batches SET state = ?, entry_count = ?, publish_us = ?, "
         "revision = ? WHERE id = ?",
@@ -373,7 +369,7 @@ def update_batch(conn: sqlite3.Connection, b: Batch) -> None:
     )
 
 
-def get_batch(conn: sqlite3.Connection, batch_id: int) -> Batch | None:
+def get_batch(conn: Conn, batch_id: int) -> Batch | None:
     row = conn.execute(
         f"SELECT {BATCH_COLS} FROM notice_batches WHERE id = ?", (batch_id,)
     ).fetchone()
@@ -381,7 +377,7 @@ def get_batch(conn: sqlite3.Connection, batch_id: int) -> Batch | None:
 
 
 def list_batches(
-    conn: sqlite3.Connection, after_id: int, limit: int, department: str, campaign_id: str
+    conn: Conn, after_id: int, limit: int, department: str, campaign_id: str
 ) -> list[Batch]:
     conds: list[str] = ["id > ?"]
     params: list[object] = [after_id]
@@ -397,7 +393,7 @@ def list_batches(
 
 
 def add_entries(
-    conn: sqlite3.Connection,
+    conn: Conn,
     batch_id: int,
     first_seq: int,
     entries: list[tuple[SiteRef, tuple[str, ...]]],
@@ -421,7 +417,7 @@ def add_entries(
     )
 
 
-def entries_of(conn: sqlite3.Connection, batch_id: int) -> list[tuple[SiteRef, tuple[str, ...]]]:
+def entries_of(conn: Conn, batch_id: int) -> list[tuple[SiteRef, tuple[str, ...]]]:
     rows = conn.execute(
         "SELECT kind, identifier, display_name, operator_entity, icp_filing, "
         "region, problems FROM notice_entries WHERE batch_id = ? ORDER BY seq",
@@ -433,9 +429,7 @@ def entries_of(conn: sqlite3.Connection, batch_id: int) -> list[tuple[SiteRef, t
 INSERTED_DISPOSITION_COLS = f"request_key, body_hash, content_key, {DISPOSITION_COLS}"
 
 
-def insert_dispositions(
-    conn: sqlite3.Connection, rows: list[tuple[int, DispositionRow]]
-) -> audit.Written:
+def insert_dispositions(conn: Conn, rows: list[tuple[int, DispositionRow]]) -> audit.Written:
     """rows: (body_hash, disposition). Returns what it inserted."""
     values: list[tuple[object, ...]] = [
         (
@@ -466,13 +460,13 @@ def insert_dispositions(
     return INSERTED_DISPOSITION_COLS, values
 
 
-def get_dispositions(conn: sqlite3.Connection, ids: list[int]) -> dict[int, DispositionRow]:
+def get_dispositions(conn: Conn, ids: list[int]) -> dict[int, DispositionRow]:
     sql = f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE id IN ({{ids}})"
     return {row[0]: DispositionRow(*row) for row in rows_in(conn, sql, ids)}
 
 
 def by_content(
-    conn: sqlite3.Connection, sha256: str, phash: str, after_id: int, limit: int
+    conn: Conn, sha256: str, phash: str, after_id: int, limit: int
 ) -> list[DispositionRow]:
     if sha256:
         rows = conn.execute(
@@ -489,7 +483,7 @@ def by_content(
     return [DispositionRow(*r) for r in rows]
 
 
-def content_departments(conn: sqlite3.Connection, sha256: str, phash: str) -> list[str]:
+def content_departments(conn: Conn, sha256: str, phash: str) -> list[str]:
     if sha256:
         rows = conn.execute(
             "SELECT DISTINCT department FROM dispositions WHERE content_key = ? "
@@ -504,7 +498,7 @@ def content_departments(conn: sqlite3.Connection, sha256: str, phash: str) -> li
     return [r[0] for r in rows]
 
 
-def count_by_content(conn: sqlite3.Connection, sha256s: list[str]) -> dict[str, int]:
+def count_by_content(conn: Conn, sha256s: list[str]) -> dict[str, int]:
     """content sha256 -> dispositions of that content (those with none left out)."""
     counts = rows_in(
         conn,
@@ -516,6 +510,6 @@ def count_by_content(conn: sqlite3.Connection, sha256s: list[str]) -> dict[str, 
     return {sha: n for sha, n in counts if sha in wanted}
 
 
-def disposition_sites(conn: sqlite3.Connection, ids: list[int]) -> dict[int, int]:
+def disposition_sites(conn: Conn, ids: list[int]) -> dict[int, int]:
     """disposition id -> site id."""
     return dict(rows_in(conn, "SELECT id, site_id FROM dispositions WHERE id IN ({ids})", ids))

@@ -19,7 +19,7 @@ import pytest
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
-from services.common.bulk import MAX_REJECTIONS
+from services.common.importer import MAX_REJECTIONS
 from services.sites.__main__ import SPEC
 from tests.support.servers import Tokens, channel_to
 

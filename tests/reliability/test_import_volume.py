@@ -8,7 +8,7 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
 from services.accounts.__main__ import SPEC
-from services.common.bulk import MAX_REJECTIONS
+from services.common.importer import MAX_REJECTIONS
 from tests.reliability.support import Model, Plan, assert_stats_match, key_of
 from tests.support.servers import START_US, Tokens, channel_to
 

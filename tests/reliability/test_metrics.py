@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
-from services.common.bulk import MAX_BATCH
+from services.common.importer import MAX_BATCH
 from tests.reliability.support import Plan, ServiceProcess
 from tests.support.servers import bearer, free_port
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from netnet.gateway.v1 import gateway_pb2 as pb
-from services.common.reference import departments as department_names
+from services.common.config import reference
 
 FIGURES = tuple(f.name for f in pb.Figures.DESCRIPTOR.fields)
 SOURCE_OF = {
@@ -31,6 +31,8 @@ SOURCE_OF = {
     ),
 }
 assert sorted(f for fs in SOURCE_OF.values() for f in fs) == sorted(FIGURES)
+
+DEPARTMENT_NAMES = reference({}).departments
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Ledger:
 
     def departments(self, campaign: str) -> list[str]:
         seen = {r.department for r in self.select(campaign)}
-        return [d for d in department_names() if d in seen]
+        return [d for d in DEPARTMENT_NAMES if d in seen]
 
     def special_actions(self, campaign: str) -> set[str]:
         return {r.special_action for r in self.select(campaign) if r.special_action}
@@ -150,7 +152,7 @@ def expect_status(
     rows = {d.department: d for d in status.departments}
     assert [d.department for d in status.departments] == wanted
     for d in wanted:
-        assert rows[d].department_name == department_names()[d]
+        assert rows[d].department_name == DEPARTMENT_NAMES[d]
         got, want = figures_of(rows[d].figures), ledger.figures(campaign, [d])
         assert got == want, (d, _diff(got, want))
     specials = {s.special_action: s for s in status.special_actions}

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from services.common import rollups
-from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.rollups import DIMS, StatsQuery
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 
 VALUES = {
     "department": ("cac", "mps", "mct"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# The fixed default addresses (DESIGN §7): the one table, used by the servers' settings and
+# the launcher as well as by the SDK and the CLI.
 DEFAULT_ADDRS = {
     "gateway": "127.0.0.1:50050",
     "accounts": "127.0.0.1:50051",

@@ -21,8 +21,8 @@ from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.config import Settings
-from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.server import RunningServer, start
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from tests.service.accounts.helpers import Stub, action, record, stream
 from tests.service.accounts.test_audit import _entries, _verify, _write_some
 from tests.support.audit import cut_tail, execute, plain_link, rewrite_plain

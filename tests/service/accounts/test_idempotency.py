@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from services.accounts.servicer import action_input
 from services.common.clock import ManualClock
-from services.common.server import RunningServer
 from tests.service.accounts.helpers import Stub, action, record, snapshot, stream
 from tests.support.rpc import HOUR_US, bad_fields, error_reason, expect_error
 from tests.support.servers import START_US, Tokens
@@ -58,27 +55,6 @@ async def test_record_reused_id_with_another_body_is_refused(stub: Stub, tokens:
         err = await expect_error(record(stub, md, changed), INVALID)
         assert bad_fields(err) == ["action.request_id"]
         assert error_reason(err) == "REQUEST_ID_REUSED"
-    assert await snapshot(stub, tokens) == before
-
-
-async def test_a_retry_matches_a_record_an_earlier_release_hashed(
-    server: RunningServer, stub: Stub, tokens: Tokens
-) -> None:
-    """Request bodies are hashed as sent; an earlier release hashed the converted input. A
-    retry of a request recorded then is still a retry, and another body still refused."""
-    md = tokens("cac")
-    a = action("r1", "u1", pb.ACTION_TYPE_WARN)
-    first = await record(stub, md, a)
-    with sqlite3.connect(server.runtime.settings.database_path) as c:
-        (sent,) = c.execute("SELECT body_hash FROM account_actions").fetchone()
-        converted = action_input(a).converted_hash()
-        assert sent != converted
-        c.execute("UPDATE account_actions SET body_hash = ?", (converted,))
-    before = await snapshot(stub, tokens)
-    again = await record(stub, md, a)
-    assert again.duplicate and again.action == first.action
-    err = await expect_error(record(stub, md, action("r1", "u1", pb.ACTION_TYPE_BAN)), INVALID)
-    assert error_reason(err) == "REQUEST_ID_REUSED"
     assert await snapshot(stub, tokens) == before
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from services.common.bulk import MAX_BATCH
+from services.common.importer import MAX_BATCH
 from tests.service.accounts.helpers import Stub, action, snapshot, stream
 from tests.support.rpc import DAY_US, bad_fields, expect_error
 from tests.support.servers import START_US, Tokens

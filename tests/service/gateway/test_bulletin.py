@@ -15,7 +15,7 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
-from services.common.reference import departments as department_names
+from services.common.config import reference
 from tests.service.gateway.conftest import Stack
 from tests.service.gateway.helpers import Api, Recorder
 from tests.support.oracles import Rec, expect_status
@@ -33,6 +33,8 @@ REAL_NAMES = ("Zhu Xiaoming", "Liu Dawei", "Jiang Mingyu", "蔡小明")
 NAME_PARTS = ("Xiaoming", "Dawei", "Mingyu", "小明")
 USERS, GROUPS = 4_861, 12  # "more than 4,800" accounts, and 12 groups apart from them
 DIRECT, PLATFORM = 1_234, 2_050  # "more than 1,200", "more than 2,000"
+
+DEPARTMENT_NAMES = reference({}).departments
 
 
 @pytest.mark.parametrize(
@@ -282,14 +284,14 @@ async def test_bulletin_from_live_data(
         with_figures = ["cac", "miit", "mps", "mct"]
         assert [d.department for d in status.departments] == with_figures
         for code in with_figures:
-            name = department_names()[code]
+            name = DEPARTMENT_NAMES[code]
             (line,) = [p for p in text.split("\n") if p.startswith(f"{bold(name)} ")]
             assert line.endswith(".")
         for code in ("nrta", "nppa", "cpd"):
-            assert department_names()[code] not in text
-        cac = next(p for p in text.split("\n") if p.startswith(bold(department_names()["cac"])))
+            assert DEPARTMENT_NAMES[code] not in text
+        cac = next(p for p in text.split("\n") if p.startswith(bold(DEPARTMENT_NAMES["cac"])))
         assert "more than 4,800 accounts" in cac and "closed 5 websites" in cac
-        mps = next(p for p in text.split("\n") if p.startswith(bold(department_names()["mps"])))
+        mps = next(p for p in text.split("\n") if p.startswith(bold(DEPARTMENT_NAMES["mps"])))
         assert "3 administrative and criminal cases" in mps and "placed 2 suspects" in mps
 
         # The special actions with records, by title.

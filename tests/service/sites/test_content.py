@@ -7,7 +7,7 @@ import grpc
 
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from services.common.bulk import MAX_BATCH
+from services.common.importer import MAX_BATCH
 from tests.service.sites.helpers import (
     Stub,
     app,

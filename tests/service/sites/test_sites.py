@@ -13,9 +13,10 @@ import pytest
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common import audit
+from services.common.config import reference
 from services.common.context import Principal
-from services.common.db import RUNTIME_MIGRATIONS, apply_migrations
 from services.common.errors import Violations
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
 from services.sites.domain import validate_action
 from services.sites.servicer import ACTION_CALLS, action_input
@@ -478,7 +479,7 @@ def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> 
 
     def item(m: pb.SiteActionInput) -> tuple[Principal, object, int]:
         v = Violations()
-        a = validate_action(action_input(m), START_US, v, {})
+        a = validate_action(action_input(m), START_US, v, {}, reference({}))
         assert not v.items
         return principal, a, START_US
 

@@ -1,6 +1,6 @@
-"""SQLite storage: WAL, numbered migrations, one writer task that group-commits.
+"""The writer: one connection that group-commits units of work, and a reader beside it.
 
-A unit of work is a plain function of a sqlite3 connection. Writes run on the event loop's
+A unit of work is a plain function of a connection (Conn). Writes run on the event loop's
 own thread, a group of them in one transaction: SQLite lets go of the GIL at every
 statement, and a writer thread beside the event loop spent most of its time waiting to get
 it back. A long job (an import batch) runs in steps, in a transaction of its own, the loop
@@ -11,14 +11,12 @@ thread, so a long read does not hold up the loop.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Hashable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,48 +25,17 @@ import structlog
 
 from services.common import metrics
 from services.common.errors import Unavailable
+from services.common.storage import Conn
+from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.storage.sql import Group, grouped
 
 T = TypeVar("T")
-Counts = Mapping[tuple[object, ...], int]
-Flush = Callable[[sqlite3.Connection, Any], None]
-
-
-@dataclass
-class _Group:
-    """What the jobs of one group commit share, written once before its COMMIT.
-
-    counters: additive counter rows (key columns -> n) the running job adds; summed over the
-    group, so thirty jobs touching the same counters cost one upsert per counter, not thirty.
-    rows: rows of append-only logs no job reads back (audit, change feed), per table, in the
-    order added; inserted many to a statement.
-    values: values the jobs keep for the whole group (e.g. the audit chain's head), each with
-    the function that writes it. A job that fails adds nothing and leaves the values as it
-    found them.
-    """
-
-    counters: dict[str, dict[tuple[object, ...], int]] = field(default_factory=dict)
-    rows: dict[str, list[tuple[object, ...]]] = field(default_factory=dict)
-    values: dict[str, tuple[Any, Flush | None]] = field(default_factory=dict)
-
-    def write(self, conn: sqlite3.Connection) -> None:
-        """Write what the jobs added: log rows, counter sums, kept values."""
-        for table, rows in self.rows.items():
-            insert_rows(conn, table, rows)
-        for table, sums in self.counters.items():
-            upsert_add(conn, table, [(*k, n) for k, n in sums.items() if n])
-        for kept, flush in self.values.values():
-            if flush is not None:
-                flush(conn, kept)
-
-
-_group: ContextVar[_Group | None] = ContextVar("group", default=None)
-Job = Callable[[sqlite3.Connection], T]
+Job = Callable[[Conn], T]
 # A long unit of work (an import batch) in steps: each yield lets the event loop serve other
 # calls; the generator's return value is the job's result.
-SteppedJob = Callable[[sqlite3.Connection], Generator[None, None, T]]
+SteppedJob = Callable[[Conn], Generator[None, None, T]]
 log = structlog.get_logger()
 
-RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_GROUP = 256
 # Group commit: the writer waits this long for more writes before committing what it has,
 # while writes keep coming in (as PostgreSQL's commit_delay). A wait that brought none makes
@@ -84,7 +51,7 @@ CHECKPOINT_SECONDS = 0.5
 CHECKPOINT_ROWS = 20_000
 
 
-BatchRun = Callable[[sqlite3.Connection, list[Any]], list[tuple[bool, Any]]]
+BatchRun = Callable[[Conn, list[Any]], list[tuple[bool, Any]]]
 
 
 @dataclass
@@ -98,57 +65,23 @@ class _Pending:
     )
 
 
-async def _run_on(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+async def _run_on(conn: aiosqlite.Connection, fn: Callable[[Conn], T]) -> T:
     # aiosqlite.Connection._execute runs fn on the connection's own thread (pinned version).
     return await conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
 
 
-def hash64(text: str | bytes) -> int:
-    """A signed 64-bit key for a natural text key (looked up by integer index); migrations
-    can call it as the SQL function hash64(text)."""
-    data = text.encode() if isinstance(text, str) else text
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
+# Records a stepped job (an import batch) prepares, or writes, between two turns of the event
+# loop: calls that come in meanwhile (a status query, say) wait for one step, not a batch.
+STEP = 50
 
 
-def apply_migrations(conn: sqlite3.Connection, directories: list[tuple[str, Path]]) -> list[str]:
-    """Apply numbered NNNN_name.sql files not applied yet, each in its own transaction."""
-    conn.create_function("hash64", 1, hash64, deterministic=True)
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(name TEXT PRIMARY KEY, applied_us INTEGER NOT NULL)"
-    )
-    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-    applied = []
-    for prefix, directory in directories:
-        for path in sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.sql")):
-            name = f"{prefix}/{path.name}"
-            if name in done:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(path.read_text()):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, CAST(strftime('%s','now') "
-                    "AS INTEGER) * 1000000)",
-                    (name,),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            applied.append(name)
-    return applied
-
-
-def _statements(script: str) -> list[str]:
-    parts, current = [], []
-    for line in script.splitlines():
-        current.append(line)
-        if sqlite3.complete_statement("\n".join(current)):
-            parts.append("\n".join(current))
-            current = []
-    return [p for p in parts if p.strip()]
+def run_through(steps: Generator[None, None, T]) -> T:
+    """The result of a stepped job (see Database.write_in_steps), run without pauses."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
 
 
 class Database:
@@ -158,14 +91,14 @@ class Database:
         self,
         path: Path,
         synchronous: str = "NORMAL",
-        setup: Callable[[sqlite3.Connection], None] | None = None,
-        prepare: Callable[[sqlite3.Connection], None] | None = None,
+        setup: Callable[[Conn], None] | None = None,
+        prepare: Callable[[Conn], None] | None = None,
     ) -> None:
         self.path = path
         self.synchronous = synchronous
         self._setup = setup  # run on each connection when opened (e.g. SQL functions)
         self._prepare = prepare  # run on the writer after the migrations, before any write
-        self._writer: sqlite3.Connection | None = None
+        self._writer: Conn | None = None
         self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._held: _Pending | None = None  # a stepped job taken while gathering: next
@@ -187,7 +120,7 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         dirs = [("runtime", RUNTIME_MIGRATIONS), *migrations]
 
-        def connect_and_migrate() -> tuple[sqlite3.Connection, list[str]]:
+        def connect_and_migrate() -> tuple[Conn, list[str]]:
             # On a thread: a locked file waits out the busy timeout without holding up the
             # loop (health keeps answering NOT_SERVING meanwhile).
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -254,7 +187,7 @@ class Database:
         if self._reader is None:
             raise Unavailable("the database is not open", reason="NOT_SERVING")
 
-        def snapshot(conn: sqlite3.Connection) -> T:
+        def snapshot(conn: Conn) -> T:
             conn.execute("BEGIN")
             try:
                 return job(conn)
@@ -342,96 +275,11 @@ class Database:
             log.warning("checkpoint failed", error=str(e))
 
 
-def _run_checkpoint(conn: sqlite3.Connection) -> None:
+def _run_checkpoint(conn: Conn) -> None:
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # its row read: statement done
 
 
-IN_CHUNK = 500  # values per IN (...) list: well under SQLite's parameter limit
-
-
-def rows_in(
-    conn: sqlite3.Connection, sql: str, values: Iterable[object], *before: object
-) -> Iterator[Any]:
-    """The rows of sql, whose `{ids}` stands for an IN list of the values (distinct, asked
-    IN_CHUNK at a time); the parameters before them go first."""
-    unique = list(dict.fromkeys(values))
-    for i in range(0, len(unique), IN_CHUNK):
-        chunk = unique[i : i + IN_CHUNK]
-        yield from conn.execute(sql.replace("{ids}", ",".join("?" * len(chunk))), (*before, *chunk))
-
-
-def add_counts(conn: sqlite3.Connection, table: str, counts: Counts) -> None:
-    """Add each n to the counter row of its key (the key columns): at the group's commit
-    inside a group commit, at once otherwise."""
-    group = _group.get()
-    if group is None:
-        upsert_add(conn, table, [(*k, n) for k, n in counts.items() if n])
-        return
-    sums = group.counters.get(table)
-    if sums is None:
-        group.counters[table] = dict(counts)
-        return
-    for k, n in counts.items():
-        sums[k] = sums.get(k, 0) + n
-
-
-def add_row(conn: sqlite3.Connection, table: str, row: tuple[object, ...]) -> None:
-    """Insert a row of an append-only log that no job reads back: at the group's commit (after
-    the rows of the jobs before) inside a group commit, at once otherwise. table: the table
-    with its column list, e.g. "log (a, b)"."""
-    group = _group.get()
-    if group is None:
-        insert_rows(conn, table, [row])
-    else:
-        group.rows.setdefault(table, []).append(row)
-
-
-def insert_rows(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Insert rows in order (table: its name and column list, e.g. "log (a, b)")."""
-    if rows:
-        conn.executemany(_values_sql(f"INSERT INTO {table}", len(rows[0])), rows)
-
-
-def group_value(conn: sqlite3.Connection, key: str, load: Callable[[sqlite3.Connection], T]) -> T:
-    """The value kept under key in this group commit (loaded on first use), or load(conn)
-    outside one."""
-    group = _group.get()
-    if group is None:
-        return load(conn)
-    kept = group.values.get(key)
-    if kept is None:
-        value = load(conn)
-        group.values[key] = (value, None)
-        return value
-    return kept[0]  # type: ignore[no-any-return]
-
-
-def keep_value(conn: sqlite3.Connection, key: str, value: object, flush: Flush | None) -> None:
-    """Set the value under key: flush(conn, value) writes it (if it is to be written), once
-    before the group's COMMIT inside a group commit, at once otherwise."""
-    group = _group.get()
-    if group is None:
-        if flush is not None:
-            flush(conn, value)
-    else:
-        group.values[key] = (value, flush)
-
-
-@cache
-def _values_sql(head: str, width: int, tail: str = "") -> str:
-    return f"{head} VALUES ({', '.join('?' * width)}){tail}"
-
-
-def upsert_add(conn: sqlite3.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Add each row's n to the counter with its key, now."""
-    if rows:
-        sql = _values_sql(
-            f"INSERT INTO {table}", len(rows[0]), " ON CONFLICT DO UPDATE SET n = n + excluded.n"
-        )
-        conn.executemany(sql, rows)
-
-
-Unit = Callable[[sqlite3.Connection], list[tuple[bool, Any]]]
+Unit = Callable[[Conn], list[tuple[bool, Any]]]
 
 
 def _units(group: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
@@ -451,13 +299,11 @@ def _units(group: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
     return units
 
 
-def _alone(job: Job[Any], conn: sqlite3.Connection) -> list[tuple[bool, Any]]:
+def _alone(job: Job[Any], conn: Conn) -> list[tuple[bool, Any]]:
     return [(True, job(conn))]
 
 
-def _together(
-    run: BatchRun, members: list[_Pending], conn: sqlite3.Connection
-) -> list[tuple[bool, Any]]:
+def _together(run: BatchRun, members: list[_Pending], conn: Conn) -> list[tuple[bool, Any]]:
     outcomes = run(conn, [p.item for p in members])
     if len(outcomes) != len(members):
         raise RuntimeError(f"a batch of {len(members)} gave {len(outcomes)} outcomes")
@@ -470,7 +316,7 @@ def _one_by_one(members: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
     return [(partial(_together, run, [p]), [p]) for p in members]
 
 
-def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple[bool, Any]]:
+def _commit_group(conn: Conn, group: list[_Pending]) -> list[tuple[bool, Any]]:
     """The group's units of work in one transaction; outcomes in group order. A lone unit
     runs bare (the transaction stands in for its savepoint: SQLite keeps a copy of every
     page a savepoint changes); when it fails, or there are several, see _transaction."""
@@ -487,7 +333,7 @@ def _commit_group(conn: sqlite3.Connection, group: list[_Pending]) -> list[tuple
 
 
 def _transaction(
-    conn: sqlite3.Connection,
+    conn: Conn,
     group: list[_Pending],
     units: list[tuple[Unit, list[_Pending]]],
     savepoints: bool,
@@ -536,7 +382,7 @@ def _transaction(
     return [done[id(p)] for p in group]
 
 
-async def _run_stepped(conn: sqlite3.Connection, job: SteppedJob[Any]) -> tuple[bool, Any]:
+async def _run_stepped(conn: Conn, job: SteppedJob[Any]) -> tuple[bool, Any]:
     """A stepped job in a transaction of its own, the event loop going on between steps (the
     writer does not: writes queue up meanwhile). Its failure undoes it and is its outcome."""
     try:
@@ -555,19 +401,16 @@ async def _run_stepped(conn: sqlite3.Connection, job: SteppedJob[Any]) -> tuple[
 
 
 @contextmanager
-def _begun(conn: sqlite3.Connection) -> Iterator[_Group]:
-    """A write transaction whose jobs share a _Group (what it holds at the end of the block
+def _begun(conn: Conn) -> Iterator[Group]:
+    """A write transaction whose jobs share a Group (what it holds at the end of the block
     is written before COMMIT); an error rolls it back."""
-    state = _Group()
     conn.execute("BEGIN IMMEDIATE")
-    token = _group.set(state)
     try:
-        yield state
-        state.write(conn)
+        with grouped(Group()) as state:
+            yield state
+            state.write(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    finally:
-        _group.reset(token)

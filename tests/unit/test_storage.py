@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from services.common.db import Database, add_counts
+from services.common.storage.sql import add_counts
+from services.common.storage.writer import Database
 
 MIGRATIONS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);\n"
 
@@ -215,7 +216,7 @@ async def test_the_wal_is_checkpointed_and_starts_over(
 ) -> None:
     """Checkpoints run between groups (here after every one): the WAL file stays small however
     much is written, and every write lands."""
-    monkeypatch.setattr("services.common.db.CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr("services.common.storage.writer.CHECKPOINT_SECONDS", 0.0)
     blob = "x" * 65_536
     for i in range(40):  # 2.5 MB in all
         await db.write(insert(f"{i:03d}{blob}"))
