@@ -4,6 +4,7 @@ overdue."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,11 @@ def _timed(rt: Runtime, handovers: list[Handover]) -> list[Timed]:
     now = rt.clock.now_us()
     timeout = _ack_timeout_us(rt)
     return [Timed(h, h.overdue(now, timeout)) for h in handovers]
+
+
+async def _step(rt: Runtime, call: Call[Timed, A], work: Callable[[Conn], Handover]) -> A:
+    """A hand-over's step, run once per request id, answered with the hand-over as of now."""
+    return await once(rt, call, lambda c: _timed(rt, [work(c)])[0])
 
 
 def _ack_timeout_us(rt: Runtime) -> int:
@@ -177,11 +183,13 @@ async def transfer(
     (clue_id,) = names.parse(name, "clue", "clues")
     now = rt.clock.now_us()
 
-    def work(c: Conn) -> Timed:
-        h = _transfer(c, principal, clue_id, to_department, to_region, note, call.request_id, now)
-        return _timed(rt, [h])[0]
-
-    return await once(rt, call, work)
+    return await _step(
+        rt,
+        call,
+        lambda c: _transfer(
+            c, principal, clue_id, to_department, to_region, note, call.request_id, now
+        ),
+    )
 
 
 def _transfer(
@@ -258,11 +266,9 @@ async def acknowledge(rt: Runtime, call: Call[Timed, A], name: str) -> A:
     clue_id, handover_id = names.parse(name, "name", "clues", "handovers")
     now = rt.clock.now_us()
 
-    def work(c: Conn) -> Timed:
-        h = _acknowledge(c, principal, clue_id, handover_id, call.request_id, now)
-        return _timed(rt, [h])[0]
-
-    return await once(rt, call, work)
+    return await _step(
+        rt, call, lambda c: _acknowledge(c, principal, clue_id, handover_id, call.request_id, now)
+    )
 
 
 def _acknowledge(
@@ -390,11 +396,11 @@ async def give_back(rt: Runtime, call: Call[Timed, A], name: str, reasons: list[
     v.raise_if_any()
     now = rt.clock.now_us()
 
-    def work(c: Conn) -> Timed:
-        h = _give_back(c, principal, clue_id, handover_id, reasons, call.request_id, now)
-        return _timed(rt, [h])[0]
-
-    return await once(rt, call, work)
+    return await _step(
+        rt,
+        call,
+        lambda c: _give_back(c, principal, clue_id, handover_id, reasons, call.request_id, now),
+    )
 
 
 def _give_back(
