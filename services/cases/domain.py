@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from services.common import rollups
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import FailedPrecondition, PermissionDenied, Violations
@@ -579,13 +578,16 @@ def validate_party(party: Party, v: Violations, p: str) -> None:
 
 # --- statistics --------------------------------------------------------------------------
 
-Contribution = tuple[str, int | None, rollups.Key, str, int]
+# A counter's key (department, value, category, campaign, special action), as the rollups
+# keep it: the domain names the shape, not the module that stores it.
+Key = tuple[str, str, str, str, str]
+Contribution = tuple[str, int | None, Key, str, int]
 
 
 def contributions(case: Case, parties: list[Party]) -> list[Contribution]:
     """Every counter a case adds to, as it stands: restated by difference on each change."""
 
-    def key(action: str) -> rollups.Key:
+    def key(action: str) -> Key:
         return (
             case.lead_department,
             action,
@@ -623,9 +625,9 @@ def contributions(case: Case, parties: list[Party]) -> list[Contribution]:
 
 def difference(
     before: list[Contribution], after: list[Contribution]
-) -> dict[str, list[tuple[int | None, rollups.Key, str, int]]]:
+) -> dict[str, list[tuple[int | None, Key, str, int]]]:
     """Per rollup, the deltas that take the counters from before to after."""
-    out: dict[str, list[tuple[int | None, rollups.Key, str, int]]] = {}
+    out: dict[str, list[tuple[int | None, Key, str, int]]] = {}
     for sign, items in ((-1, before), (1, after)):
         for rollup, subject, k, day, n in items:
             out.setdefault(rollup, []).append((subject, k, day, sign * n))
