@@ -10,8 +10,8 @@ from enum import IntEnum
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
 from services.common.errors import FailedPrecondition, Violations
+from services.common.hashing import hash64
 from services.common.reference import Reference, is_region, is_slug
-from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_REQUEST_ID = 128

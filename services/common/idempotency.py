@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.storage import Conn
+
+T = TypeVar("T")
 
 
 def fingerprint(body: bytes) -> bytes:
@@ -58,3 +62,37 @@ def run_once(
     response = work()
     save(conn, request_id, method, request_hash, response, now_us)
     return response
+
+
+@dataclass(frozen=True)
+class Once:
+    """A mutation call to run once per request id: the method its answer is stored under,
+    the request id, the fingerprint of the caller and body, and answer, which turns the use
+    case's result into the response stored (serialized) with the change."""
+
+    method: str
+    request_id: str
+    body: bytes
+    answer: Callable[[Any], bytes]
+
+    def job(
+        self,
+        work: Callable[[Conn], object],
+        now_us: int,
+        guard: Callable[[Conn], object] | None = None,
+    ) -> Callable[[Conn], bytes]:
+        """The writer job: guard (if given) first, repeat or not (a check no stored answer
+        may skip), then the stored answer of a repeat, or work's answered and stored."""
+        if not 0 < len(self.request_id) <= 128:
+            raise InvalidArgument(
+                [FieldViolation("request_id", "required, at most 128 characters")]
+            )
+
+        def run(c: Conn) -> bytes:
+            if guard is not None:
+                guard(c)
+            return run_once(
+                c, self.request_id, self.method, self.body, now_us, lambda: self.answer(work(c))
+            )
+
+        return run

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from services.common.campaigns import Campaign
 from services.common.context import Principal
-from services.common.errors import DomainError, Reject
+from services.common.errors import DomainError, Reject, Violations
 from services.common.storage import Conn
 
 In = TypeVar("In")
@@ -25,7 +26,11 @@ class Outcome:
     field: str = ""
     reason: str = ""
     error: DomainError | None = None  # why it was refused, to raise in a unary call
-    after: Any = None  # its subject as it stood right after it (a new record of a unary call)
+    # For a unary call's answer: the record as written, its subject as it stood right after
+    # it, and whether that subject is new in this write.
+    record: Any = None
+    after: Any = None
+    created: bool = False
 
     @property
     def rejected(self) -> bool:
@@ -53,20 +58,36 @@ class BatchResult:
         )
 
 
-def answers(result: BatchResult) -> list[tuple[bool, Outcome | DomainError]]:
-    """Each record's outcome, or the error it was refused with (a unary call raises it)."""
-    return [(False, o.error) if o.error else (True, o) for o in result.outcomes]
+Out = TypeVar("Out")
 
 
 def unary_calls(
     record: Callable[[Conn, Principal, list[tuple[int, In]], int], BatchResult],
-) -> Callable[[Conn, list[tuple[Principal, In, int]]], list[tuple[bool, Any]]]:
+    answer: Callable[[Conn, list[Outcome]], list[Out]],
+) -> Callable[[Conn, list[tuple[Principal, In, int]]], list[tuple[bool, Out | DomainError]]]:
     """The batch form (for Database.write_batched) of unary record calls of one principal
     (the batch key): items (principal, input, now). record(conn, principal, items, now) must
-    report a refused record in its outcome (not raise) and audit each record as a call."""
+    report a refused record in its outcome (not raise) and audit each record as a call;
+    answer(conn, outcomes) answers the accepted ones, all at once, in the writing
+    transaction (no read after the write). A refused call gets the error it is refused with."""
 
-    def run(conn: Conn, items: list[tuple[Principal, In, int]]) -> list[tuple[bool, Any]]:
+    def run(
+        conn: Conn, items: list[tuple[Principal, In, int]]
+    ) -> list[tuple[bool, Out | DomainError]]:
         inputs = [(i, item) for i, (_, item, _) in enumerate(items)]
-        return answers(record(conn, items[0][0], inputs, max(now for *_, now in items)))
+        result = record(conn, items[0][0], inputs, max(now for *_, now in items))
+        accepted = iter(answer(conn, [o for o in result.outcomes if o.error is None]))
+        return [(False, o.error) if o.error else (True, next(accepted)) for o in result.outcomes]
 
     return run
+
+
+@dataclass
+class Intake(Generic[In]):
+    """What an import does with each batch of records, as its use case says: learn the
+    campaigns its records name (one look-up per batch), prepare each record (convert,
+    authorize, validate: bad fields noted in the Violations), write the valid ones."""
+
+    campaigns: Callable[[Sequence[Any]], Awaitable[Mapping[str, Campaign | None]]]
+    prepare: Callable[[Any, int, Violations, Mapping[str, Campaign | None]], In]
+    write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
