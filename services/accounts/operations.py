@@ -5,7 +5,7 @@ learn the campaigns, read or write one transaction), and the writer jobs they ru
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -419,16 +419,13 @@ class Accounts:
         )
         return await self.db.write(once.job(work, now, guard=guard))
 
-    def intake(
-        self, credentials: Metadata, read: Callable[[Any], ActionInput]
-    ) -> Intake[ActionInput]:
-        """An import of actions by the caller: each record read (converted) by read, in the
-        caller's department, valid against its campaign; each batch one stepped job."""
+    def intake(self, credentials: Metadata) -> Intake[ActionInput]:
+        """An import of actions by the caller: each in the caller's department, valid
+        against its campaign; each batch one stepped job."""
         principal = require_role(*WRITERS)
         ref = self.rt.settings.reference
 
-        def prepare(m: Any, now: int, v: Violations, known: Any) -> ActionInput:
-            a = read(m)
+        def prepare(a: ActionInput, now: int, v: Violations, known: Any) -> ActionInput:
             check_record_department(principal, a.department, v)
             validate(a, now, v, known, ref)
             return a

@@ -133,9 +133,9 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
         request_iterator: AsyncIterator[pb.ImportActionsRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.ImportActionsResponse:
-        intake = self.accounts.intake(caller_metadata(context), action_input)
+        intake = self.accounts.intake(caller_metadata(context))
         importer: Importer[pb.ImportActionsRequest, ActionInput] = Importer(
-            "accounts", self.rt.clock, "actions", intake
+            "accounts", self.rt.clock, "actions", action_input, intake
         )
         return pb.ImportActionsResponse(summary=await importer.run(request_iterator))
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from netnet.common.v1 import common_pb2
 from services.common import metrics
@@ -23,13 +23,15 @@ Msg = TypeVar("Msg")
 
 @dataclass
 class Importer(Generic[Msg, In]):
-    """Drives a client-streaming import: per batch, what the use case's intake says (learn
-    the campaigns its records name, one look-up per batch, not per record; prepare each
-    record; write the valid ones in one transaction), and sum up the outcomes."""
+    """Drives a client-streaming import at the protobuf edge: per batch, read each record
+    into the use case's input (read), then what the use case's intake says (learn the
+    campaigns the records name, one look-up per batch, not per record; check each input;
+    write the valid ones in one transaction), and sum up the outcomes."""
 
     service: str
     clock: Clock
     field: str  # the request message's repeated field of records
+    read: Callable[[Any], In]  # a record message -> the use case's input
     intake: Intake[In]
     on_result: Callable[[BatchResult], None] | None = None
 
@@ -70,7 +72,7 @@ class Importer(Generic[Msg, In]):
         for record in records:
             v = Violations()
             try:
-                item = self.intake.prepare(record, now, v, known)
+                item = self.intake.prepare(self.read(record), now, v, known)
             except InvalidArgument as e:  # a field it could not even read: its record only
                 v.items.extend(e.violations)
             if v.items:

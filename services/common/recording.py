@@ -85,9 +85,9 @@ def unary_calls(
 @dataclass
 class Intake(Generic[In]):
     """What an import does with each batch of records, as its use case says: learn the
-    campaigns its records name (one look-up per batch), prepare each record (convert,
-    authorize, validate: bad fields noted in the Violations), write the valid ones."""
+    campaigns its records name (one look-up per batch), check each record's input (authorize,
+    validate: bad fields noted in the Violations), write the valid ones."""
 
     campaigns: Callable[[Sequence[Any]], Awaitable[Mapping[str, Campaign | None]]]
-    prepare: Callable[[Any, int, Violations, Mapping[str, Campaign | None]], In]
+    prepare: Callable[[In, int, Violations, Mapping[str, Campaign | None]], In]
     write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]

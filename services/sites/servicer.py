@@ -358,7 +358,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
         request_iterator: AsyncIterator[pb.ImportDispositionsRequest],
         context: grpc.aio.ServicerContext,
     ) -> pb.ImportDispositionsResponse:
-        intake = self.dispositions.intake(caller_metadata(context), disposition_input)
+        intake = self.dispositions.intake(caller_metadata(context))
         results: list[pb.ItemResult] = []
 
         def keep(result: BatchResult) -> None:
@@ -366,7 +366,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
                 results.extend(item_results(result)[: MAX_ITEM_RESULTS + 1 - len(results)])
 
         importer: Importer[pb.ImportDispositionsRequest, DispositionInput] = Importer(
-            "sites", self.rt.clock, "dispositions", intake, on_result=keep
+            "sites", self.rt.clock, "dispositions", disposition_input, intake, on_result=keep
         )
         summary = await importer.run(request_iterator)
         if summary.accepted + summary.duplicates + summary.rejected > MAX_ITEM_RESULTS:

@@ -3,7 +3,7 @@ hash), and the writer jobs they run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -219,16 +219,13 @@ class Dispositions:
         )
         return answer
 
-    def intake(
-        self, credentials: Metadata, read: Callable[[Any], DispositionInput]
-    ) -> Intake[DispositionInput]:
-        """An import of dispositions by the caller: each record read (converted) by read, in
-        the caller's department, valid against its campaign; each batch one stepped job."""
+    def intake(self, credentials: Metadata) -> Intake[DispositionInput]:
+        """An import of dispositions by the caller: each in the caller's department, valid
+        against its campaign; each batch one stepped job."""
         principal = require_role(*WRITERS)
         ref = self.rt.settings.reference
 
-        def prepare(m: Any, now: int, v: Violations, known: Any) -> DispositionInput:
-            d = read(m)
+        def prepare(d: DispositionInput, now: int, v: Violations, known: Any) -> DispositionInput:
             check_record_department(principal, d.department, v)
             return validate_disposition(d, now, v, known, ref)
 
