@@ -5,10 +5,9 @@ learn the campaigns, read or write one transaction), and the writer jobs they ru
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 from services.accounts import store
 from services.accounts.domain import (
@@ -26,7 +25,8 @@ from services.accounts.domain import (
     validate,
 )
 from services.common import audit, changes, names, paging, rollups
-from services.common.auth import check_record_department, require_role, require_writer_for
+from services.common.auth import require_role
+from services.common.campaigns import Campaign
 from services.common.catalogue import Catalogue, Metadata
 from services.common.clock import day_of
 from services.common.context import Principal
@@ -40,13 +40,20 @@ from services.common.errors import (
     Violations,
 )
 from services.common.idempotency import Once
-from services.common.recording import BatchResult, Intake, Outcome, unary_calls
+from services.common.recording import (
+    WRITERS,
+    BatchResult,
+    Intake,
+    Outcome,
+    Records,
+    unary_calls,
+)
+from services.common.reference import Reference
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import Book, RequestKeys, ids_taken, take_ids
 from services.common.storage.writer import STEP, run_through
 
-WRITERS = ("operator", "admin", "service")
 Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
 
 
@@ -373,26 +380,22 @@ class Accounts:
     its input and reads or writes in one transaction, taking and returning domain objects."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.rt, self.db, self.catalogue = runtime, runtime.db, catalogue
+        self.rt, self.db = runtime, runtime.db
+        self.records = Records(
+            runtime.db,
+            runtime.clock,
+            runtime.settings.reference,
+            catalogue,
+            _validated,
+            RECORD_CALLS,
+            record,
+            prefix_write_errors=True,
+        )
 
     async def record(self, a: ActionInput, credentials: Metadata, prefix: str) -> Answer:
         """One action (its fields named under prefix), written with the calls of the same
         principal waiting at that moment as one batch."""
-        principal = require_writer_for(a.department)
-        now = self.rt.clock.now_us()
-        known = await self.catalogue.resolve([a.campaign_id], credentials)
-        v = Violations()
-        validate(a, now, v, known, self.rt.settings.reference, prefix=prefix)
-        v.raise_if_any()
-        try:
-            answer: Answer = await self.db.write_batched(
-                RECORD_CALLS, (principal, a, now), principal
-            )
-        except InvalidArgument as e:  # fields of the input: name them by their request path
-            raise InvalidArgument(
-                [FieldViolation(f"{prefix}{f.field}", f.description) for f in e.violations],
-                reason=e.reason,
-            ) from None
+        answer: Answer = await self.records.one(a, credentials, prefix)
         return answer
 
     async def retract(self, name: str, reason: str, once: Once) -> bytes:
@@ -420,25 +423,8 @@ class Accounts:
         return await self.db.write(once.job(work, now, guard=guard))
 
     def intake(self, credentials: Metadata) -> Intake[ActionInput]:
-        """An import of actions by the caller: each in the caller's department, valid
-        against its campaign; each batch one stepped job."""
-        principal = require_role(*WRITERS)
-        ref = self.rt.settings.reference
-
-        def prepare(a: ActionInput, now: int, v: Violations, known: Any) -> ActionInput:
-            check_record_department(principal, a.department, v)
-            validate(a, now, v, known, ref)
-            return a
-
-        return Intake(
-            campaigns=lambda records: self.catalogue.resolve(
-                (r.campaign_id for r in records), credentials
-            ),
-            prepare=prepare,
-            write=lambda items, now: self.db.write_in_steps(
-                partial(record, principal=principal, items=items, now_us=now)
-            ),
-        )
+        """An import of actions by the caller: each batch one stepped job."""
+        return self.records.intake(credentials)
 
     async def get(self, name: str) -> tuple[Account, list[str]]:
         (account_id,) = names.parse(name, "name", "accounts")
@@ -498,6 +484,18 @@ class Accounts:
             lambda c, i: store.get_account(c, i) is not None,
             store.actions_of,
         )
+
+
+def _validated(
+    a: ActionInput,
+    now: int,
+    v: Violations,
+    known: Mapping[str, Campaign | None],
+    ref: Reference,
+    prefix: str,
+) -> ActionInput:
+    validate(a, now, v, known, ref, prefix=prefix)
+    return a
 
 
 def _with_departments(c: Conn, accounts: list[Account]) -> list[tuple[Account, list[str]]]:

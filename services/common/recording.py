@@ -1,15 +1,28 @@
-"""Recording many records at once: each record's outcome, and unary calls as a batch."""
+"""Recording records: each record's outcome, unary calls written as a batch, an import's
+intake, and the use cases of a kind of record its department writes (Records)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
 
+from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.campaigns import Campaign
+from services.common.catalogue import Catalogue, Metadata
+from services.common.clock import Clock
 from services.common.context import Principal
-from services.common.errors import DomainError, Reject, Violations
+from services.common.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    Reject,
+    Violations,
+)
+from services.common.reference import Reference
 from services.common.storage import Conn
+from services.common.storage.writer import Database
 
 In = TypeVar("In")
 
@@ -91,3 +104,83 @@ class Intake(Generic[In]):
     campaigns: Callable[[Sequence[Any]], Awaitable[Mapping[str, Campaign | None]]]
     prepare: Callable[[In, int, Violations, Mapping[str, Campaign | None]], In]
     write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
+
+
+class Record(Protocol):
+    """What recording needs of a record's input: the department it is written in the name
+    of, and the campaign it names (or "")."""
+
+    @property
+    def department(self) -> str: ...
+
+    @property
+    def campaign_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Record)
+# validate(input, now, violations, campaigns, reference, prefix): the input as checked (bad
+# fields noted under prefix).
+Validate = Callable[[R, int, Violations, Mapping[str, Campaign | None], Reference, str], R]
+Calls = Callable[[Conn, list[tuple[Principal, R, int]]], list[tuple[bool, Any]]]
+ImportBatch = Callable[..., Generator[None, None, BatchResult]]
+WRITERS = ("operator", "admin", "service")
+
+
+@dataclass
+class Records(Generic[R]):
+    """The use cases of one kind of record that its department writes, one at a time or
+    imported: the caller writes in its own department's name, and each record is valid
+    (validate) against the campaign it names, learnt from the catalogue. One at a time:
+    the calls of one principal waiting at once are written as one batch (calls, made by
+    unary_calls). Imported: each batch is one stepped job (import_batch(conn, principal=,
+    items=, now_us=))."""
+
+    db: Database
+    clock: Clock
+    reference: Reference
+    catalogue: Catalogue
+    validate: Validate[R]
+    calls: Calls[R]
+    import_batch: ImportBatch | None = None  # None: no import of these records
+    # Name the bad fields the write itself finds under the record's prefix too (accounts do;
+    # sites answer them as the write names them).
+    prefix_write_errors: bool = False
+
+    async def one(self, record: R, credentials: Metadata, prefix: str) -> Any:
+        """One record (its fields named under prefix): its call's answer."""
+        principal = require_writer_for(record.department)
+        now = self.clock.now_us()
+        known = await self.catalogue.resolve([record.campaign_id], credentials)
+        v = Violations()
+        record = self.validate(record, now, v, known, self.reference, prefix)
+        v.raise_if_any()
+        try:
+            return await self.db.write_batched(self.calls, (principal, record, now), principal)
+        except InvalidArgument as e:
+            if not self.prefix_write_errors:
+                raise
+            raise InvalidArgument(
+                [FieldViolation(f"{prefix}{f.field}", f.description) for f in e.violations],
+                reason=e.reason,
+            ) from None
+
+    def intake(self, credentials: Metadata) -> Intake[R]:
+        """An import by the caller: each record in the caller's department (another is a
+        rejected record, not a refused call), valid against its campaign."""
+        principal = require_role(*WRITERS)
+        assert self.import_batch is not None
+        import_batch = self.import_batch
+
+        def prepare(record: R, now: int, v: Violations, known: Mapping[str, Campaign | None]) -> R:
+            check_record_department(principal, record.department, v)
+            return self.validate(record, now, v, known, self.reference, "")
+
+        return Intake(
+            campaigns=lambda records: self.catalogue.resolve(
+                (r.campaign_id for r in records), credentials
+            ),
+            prepare=prepare,
+            write=lambda items, now: self.db.write_in_steps(
+                partial(import_batch, principal=principal, items=items, now_us=now)
+            ),
+        )

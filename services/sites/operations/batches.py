@@ -18,6 +18,7 @@ from services.common.errors import (
     Violations,
 )
 from services.common.idempotency import Once
+from services.common.recording import WRITERS
 from services.common.reference import is_slug
 from services.common.server import Runtime
 from services.common.storage import Conn
@@ -36,7 +37,7 @@ from services.sites.domain import (
     validate_problems,
     validate_ref,
 )
-from services.sites.operations.sites import WRITERS, check_request_id, record_actions
+from services.sites.operations.sites import check_request_id, record_actions
 
 DRAFT, PUBLISHED = int(BatchState.DRAFT), int(BatchState.PUBLISHED)
 Entries = list[tuple[SiteRef, tuple[str, ...]]]

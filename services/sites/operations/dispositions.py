@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 from services.common import audit, changes, paging, rollups
-from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.catalogue import Catalogue, Metadata
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import Reject, Violations
-from services.common.recording import BatchResult, Intake, Outcome, unary_calls
+from services.common.recording import BatchResult, Intake, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import RequestKeys, ids_taken, take_ids
@@ -26,7 +23,6 @@ from services.sites.domain import (
     DispositionRow,
     validate_disposition,
 )
-from services.sites.operations.sites import WRITERS
 
 
 @dataclass(frozen=True)
@@ -201,43 +197,28 @@ class Dispositions:
     domain objects."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.rt, self.db, self.catalogue = runtime, runtime.db, catalogue
+        self.db = runtime.db
+        self.records = Records(
+            runtime.db,
+            runtime.clock,
+            runtime.settings.reference,
+            catalogue,
+            validate_disposition,
+            DISPOSITION_CALLS,
+            import_dispositions,
+        )
 
     async def record(
         self, d: DispositionInput, credentials: Metadata, prefix: str
     ) -> DispositionAnswer:
         """One disposition (its fields named under prefix), written with the calls of the
         same principal waiting at that moment as one batch."""
-        principal = require_writer_for(d.department)
-        now = self.rt.clock.now_us()
-        known = await self.catalogue.resolve([d.campaign_id], credentials)
-        v = Violations()
-        d = validate_disposition(d, now, v, known, self.rt.settings.reference, prefix)
-        v.raise_if_any()
-        answer: DispositionAnswer = await self.db.write_batched(
-            DISPOSITION_CALLS, (principal, d, now), principal
-        )
+        answer: DispositionAnswer = await self.records.one(d, credentials, prefix)
         return answer
 
     def intake(self, credentials: Metadata) -> Intake[DispositionInput]:
-        """An import of dispositions by the caller: each in the caller's department, valid
-        against its campaign; each batch one stepped job."""
-        principal = require_role(*WRITERS)
-        ref = self.rt.settings.reference
-
-        def prepare(d: DispositionInput, now: int, v: Violations, known: Any) -> DispositionInput:
-            check_record_department(principal, d.department, v)
-            return validate_disposition(d, now, v, known, ref)
-
-        return Intake(
-            campaigns=lambda records: self.catalogue.resolve(
-                (r.campaign_id for r in records), credentials
-            ),
-            prepare=prepare,
-            write=lambda items, now: self.db.write_in_steps(
-                partial(import_dispositions, principal=principal, items=items, now_us=now)
-            ),
-        )
+        """An import of dispositions by the caller: each batch one stepped job."""
+        return self.records.intake(credentials)
 
     async def lookup(
         self, sha256: str, perceptual_hash: str, page_size: int, page_token: str

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import structlog
 
 from services.common import audit, changes, names, paging, rollups
-from services.common.auth import require_role, require_writer_for
+from services.common.auth import require_role
 from services.common.catalogue import Catalogue, Metadata
 from services.common.clock import day_of
 from services.common.context import Principal
@@ -25,7 +25,7 @@ from services.common.errors import (
     Violations,
 )
 from services.common.idempotency import Once
-from services.common.recording import BatchResult, Outcome, unary_calls
+from services.common.recording import WRITERS, BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import RequestKeys, ids_taken, take_ids
@@ -49,7 +49,6 @@ from services.sites.domain import (
     validate_action,
 )
 
-WRITERS = ("operator", "admin", "service")
 SYSTEM = Principal(operator="system", department="office", region="", roles=frozenset())
 SWEEP_LIMIT = 1000
 log = structlog.get_logger()
@@ -322,20 +321,20 @@ class Sites:
     domain objects."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.rt, self.db, self.catalogue = runtime, runtime.db, catalogue
+        self.rt, self.db = runtime, runtime.db
+        self.records = Records(
+            runtime.db,
+            runtime.clock,
+            runtime.settings.reference,
+            catalogue,
+            validate_action,
+            ACTION_CALLS,
+        )
 
     async def record(self, a: ActionInput, credentials: Metadata, prefix: str) -> ActionAnswer:
         """One action (its fields named under prefix), written with the calls of the same
         principal waiting at that moment as one batch."""
-        principal = require_writer_for(a.department)
-        now = self.rt.clock.now_us()
-        known = await self.catalogue.resolve([a.campaign_id], credentials)
-        v = Violations()
-        a = validate_action(a, now, v, known, self.rt.settings.reference, prefix)
-        v.raise_if_any()
-        answer: ActionAnswer = await self.db.write_batched(
-            ACTION_CALLS, (principal, a, now), principal
-        )
+        answer: ActionAnswer = await self.records.one(a, credentials, prefix)
         return answer
 
     async def retract(self, name: str, reason: str, once: Once) -> bytes:
