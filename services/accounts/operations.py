@@ -5,7 +5,7 @@ learn the campaigns, read or write one transaction), and the writer jobs they ru
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -26,8 +26,7 @@ from services.accounts.domain import (
 )
 from services.common import audit, changes, names, paging, rollups
 from services.common.auth import require_role
-from services.common.campaigns import Campaign
-from services.common.catalogue import Catalogue, Metadata
+from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -43,12 +42,10 @@ from services.common.idempotency import Once
 from services.common.recording import (
     WRITERS,
     BatchResult,
-    Intake,
     Outcome,
     Records,
     unary_calls,
 )
-from services.common.reference import Reference
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import Book, RequestKeys, ids_taken, take_ids
@@ -375,28 +372,24 @@ def retract(
     return rec, account
 
 
-class Accounts:
+class Accounts(Records[ActionInput]):
     """The accounts use cases, as the servicer calls them: each authorizes its caller, checks
-    its input and reads or writes in one transaction, taking and returning domain objects."""
+    its input and reads or writes in one transaction, taking and returning domain objects.
+    record (one action, as an Answer) and intake (an import) are those of every record a
+    department writes (Records)."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.rt, self.db = runtime, runtime.db
-        self.records = Records(
+        super().__init__(
             runtime.db,
             runtime.clock,
             runtime.settings.reference,
             catalogue,
-            _validated,
+            validate,
             RECORD_CALLS,
             record,
             prefix_write_errors=True,
         )
-
-    async def record(self, a: ActionInput, credentials: Metadata, prefix: str) -> Answer:
-        """One action (its fields named under prefix), written with the calls of the same
-        principal waiting at that moment as one batch."""
-        answer: Answer = await self.records.one(a, credentials, prefix)
-        return answer
+        self.rt = runtime
 
     async def retract(self, name: str, reason: str, once: Once) -> bytes:
         """The stored answer (see Once) of retracting an action: the action and its account."""
@@ -421,10 +414,6 @@ class Accounts:
             owned_action, principal=principal, account_id=account_id, action_id=action_id
         )
         return await self.db.write(once.job(work, now, guard=guard))
-
-    def intake(self, credentials: Metadata) -> Intake[ActionInput]:
-        """An import of actions by the caller: each batch one stepped job."""
-        return self.records.intake(credentials)
 
     async def get(self, name: str) -> tuple[Account, list[str]]:
         (account_id,) = names.parse(name, "name", "accounts")
@@ -484,18 +473,6 @@ class Accounts:
             lambda c, i: store.get_account(c, i) is not None,
             store.actions_of,
         )
-
-
-def _validated(
-    a: ActionInput,
-    now: int,
-    v: Violations,
-    known: Mapping[str, Campaign | None],
-    ref: Reference,
-    prefix: str,
-) -> ActionInput:
-    validate(a, now, v, known, ref, prefix=prefix)
-    return a
 
 
 def _with_departments(c: Conn, accounts: list[Account]) -> list[tuple[Account, list[str]]]:

@@ -126,38 +126,43 @@ ImportBatch = Callable[..., Generator[None, None, BatchResult]]
 WRITERS = ("operator", "admin", "service")
 
 
-@dataclass
 class Records(Generic[R]):
     """The use cases of one kind of record that its department writes, one at a time or
-    imported: the caller writes in its own department's name, and each record is valid
-    (validate) against the campaign it names, learnt from the catalogue. One at a time:
-    the calls of one principal waiting at once are written as one batch (calls, made by
-    unary_calls). Imported: each batch is one stepped job (import_batch(conn, principal=,
-    items=, now_us=))."""
+    imported (a service's use cases extend it): the caller writes in its own department's
+    name, and each record is valid (validate) against the campaign it names, learnt from the
+    catalogue. One at a time: the calls of one principal waiting at once are written as one
+    batch (calls, made by unary_calls). Imported: each batch is one stepped job
+    (import_batch(conn, principal=, items=, now_us=)). prefix_write_errors: name the bad
+    fields the write itself finds under the record's prefix too (accounts do; sites answer
+    them as the write names them)."""
 
-    db: Database
-    clock: Clock
-    reference: Reference
-    catalogue: Catalogue
-    validate: Validate[R]
-    calls: Calls[R]
-    import_batch: ImportBatch | None = None  # None: no import of these records
-    # Name the bad fields the write itself finds under the record's prefix too (accounts do;
-    # sites answer them as the write names them).
-    prefix_write_errors: bool = False
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        reference: Reference,
+        catalogue: Catalogue,
+        validate: Validate[R],
+        calls: Calls[R],
+        import_batch: ImportBatch | None = None,
+        prefix_write_errors: bool = False,
+    ) -> None:
+        self.db, self.clock, self.reference, self.catalogue = db, clock, reference, catalogue
+        self._validate, self._calls, self._import_batch = validate, calls, import_batch
+        self._prefix_write_errors = prefix_write_errors
 
-    async def one(self, record: R, credentials: Metadata, prefix: str) -> Any:
+    async def record(self, record: R, credentials: Metadata, prefix: str) -> Any:
         """One record (its fields named under prefix): its call's answer."""
         principal = require_writer_for(record.department)
         now = self.clock.now_us()
         known = await self.catalogue.resolve([record.campaign_id], credentials)
         v = Violations()
-        record = self.validate(record, now, v, known, self.reference, prefix)
+        record = self._validate(record, now, v, known, self.reference, prefix)
         v.raise_if_any()
         try:
-            return await self.db.write_batched(self.calls, (principal, record, now), principal)
+            return await self.db.write_batched(self._calls, (principal, record, now), principal)
         except InvalidArgument as e:
-            if not self.prefix_write_errors:
+            if not self._prefix_write_errors:
                 raise
             raise InvalidArgument(
                 [FieldViolation(f"{prefix}{f.field}", f.description) for f in e.violations],
@@ -168,12 +173,12 @@ class Records(Generic[R]):
         """An import by the caller: each record in the caller's department (another is a
         rejected record, not a refused call), valid against its campaign."""
         principal = require_role(*WRITERS)
-        assert self.import_batch is not None
-        import_batch = self.import_batch
+        assert self._import_batch is not None
+        import_batch = self._import_batch
 
         def prepare(record: R, now: int, v: Violations, known: Mapping[str, Campaign | None]) -> R:
             check_record_department(principal, record.department, v)
-            return self.validate(record, now, v, known, self.reference, "")
+            return self._validate(record, now, v, known, self.reference, "")
 
         return Intake(
             campaigns=lambda records: self.catalogue.resolve(

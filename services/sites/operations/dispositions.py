@@ -7,11 +7,11 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from services.common import audit, changes, paging, rollups
-from services.common.catalogue import Catalogue, Metadata
+from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import Reject, Violations
-from services.common.recording import BatchResult, Intake, Outcome, Records, unary_calls
+from services.common.recording import BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.keys import RequestKeys, ids_taken, take_ids
@@ -191,14 +191,13 @@ def _disposition_answers(c: Conn, outcomes: list[Outcome]) -> list[DispositionAn
 DISPOSITION_CALLS = unary_calls(record_dispositions, _disposition_answers)
 
 
-class Dispositions:
-    """The content-disposition use cases, as the servicer calls them: each authorizes its
-    caller, checks its input and reads or writes in one transaction, taking and returning
-    domain objects."""
+class Dispositions(Records[DispositionInput]):
+    """The content-disposition use cases, as the servicer calls them: record (one, as a
+    DispositionAnswer) and intake (an import) are those of every record a department writes
+    (Records); lookup finds earlier dispositions of the same content."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.db = runtime.db
-        self.records = Records(
+        super().__init__(
             runtime.db,
             runtime.clock,
             runtime.settings.reference,
@@ -207,18 +206,6 @@ class Dispositions:
             DISPOSITION_CALLS,
             import_dispositions,
         )
-
-    async def record(
-        self, d: DispositionInput, credentials: Metadata, prefix: str
-    ) -> DispositionAnswer:
-        """One disposition (its fields named under prefix), written with the calls of the
-        same principal waiting at that moment as one batch."""
-        answer: DispositionAnswer = await self.records.one(d, credentials, prefix)
-        return answer
-
-    def intake(self, credentials: Metadata) -> Intake[DispositionInput]:
-        """An import of dispositions by the caller: each batch one stepped job."""
-        return self.records.intake(credentials)
 
     async def lookup(
         self, sha256: str, perceptual_hash: str, page_size: int, page_token: str

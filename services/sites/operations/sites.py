@@ -12,7 +12,7 @@ import structlog
 
 from services.common import audit, changes, names, paging, rollups
 from services.common.auth import require_role
-from services.common.catalogue import Catalogue, Metadata
+from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
@@ -315,14 +315,14 @@ def _with_departments(c: Conn, sites: list[Site]) -> list[WithDepartments]:
     return [(s, deps.get(s.id, [])) for s in sites]
 
 
-class Sites:
+class Sites(Records[ActionInput]):
     """The use cases of sites and their actions, as the servicer calls them: each authorizes
     its caller, checks its input and reads or writes in one transaction, taking and returning
-    domain objects."""
+    domain objects. record (one action, as an ActionAnswer) is that of every record a
+    department writes (Records)."""
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
-        self.rt, self.db = runtime, runtime.db
-        self.records = Records(
+        super().__init__(
             runtime.db,
             runtime.clock,
             runtime.settings.reference,
@@ -330,12 +330,7 @@ class Sites:
             validate_action,
             ACTION_CALLS,
         )
-
-    async def record(self, a: ActionInput, credentials: Metadata, prefix: str) -> ActionAnswer:
-        """One action (its fields named under prefix), written with the calls of the same
-        principal waiting at that moment as one batch."""
-        answer: ActionAnswer = await self.records.one(a, credentials, prefix)
-        return answer
+        self.rt = runtime
 
     async def retract(self, name: str, reason: str, once: Once) -> bytes:
         """The stored answer (see Once) of retracting an action: the action and its site."""
