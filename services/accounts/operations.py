@@ -38,7 +38,7 @@ from services.common.errors import (
     Reject,
     Violations,
 )
-from services.common.idempotency import Once
+from services.common.idempotency import Answered, Once
 from services.common.recording import (
     WRITERS,
     BatchResult,
@@ -391,8 +391,8 @@ class Accounts(Records[ActionInput]):
         )
         self.rt = runtime
 
-    async def retract(self, name: str, reason: str, once: Once) -> bytes:
-        """The stored answer (see Once) of retracting an action: the action and its account."""
+    async def retract(self, name: str, reason: str, once: Once) -> Answered:
+        """The answer (see Once) of retracting an action: the action and its account."""
         principal = require_role(*WRITERS)
         v = Violations()
         v.check(0 < len(once.request_id) <= 128, "request_id", "required")

@@ -20,7 +20,7 @@ from services.common import standard
 from services.common.catalogue import Catalogue, caller_metadata
 from services.common.convert import to_ts, to_us
 from services.common.hashing import hash64
-from services.common.idempotency import Once
+from services.common.idempotency import Answered, Once
 from services.common.importer import Importer
 from services.common.server import Runtime
 
@@ -125,7 +125,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
     @standard.idempotent(retracted_pb)
     async def RetractAction(
         self, request: pb.RetractActionRequest, context: grpc.aio.ServicerContext, once: Once
-    ) -> bytes:
+    ) -> Answered:
         return await self.accounts.retract(request.name, request.reason, once)
 
     async def ImportActions(

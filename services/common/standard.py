@@ -130,7 +130,7 @@ async def verify_audit(
     )
 
 
-Handler = Callable[[Any, Any, grpc.aio.ServicerContext, idempotency.Once], Awaitable[bytes]]
+Handler = Callable[[Any, Any, grpc.aio.ServicerContext, idempotency.Once], Awaitable[Any]]
 
 
 def idempotent(
@@ -138,9 +138,9 @@ def idempotent(
 ) -> Callable[[Handler], Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Message]]]:
     """A mutation RPC run once per request id. The decorated handler(self, request, context,
     once) hands `once` to its use case, which runs once.job in the writer's transaction:
-    answer(the use case's result) is the response, serialized and stored with the change
-    and returned again for a repeat. The method is the handler's name; its response, the
-    servicer's `messages` module's `<method>Response`."""
+    answer(the use case's result) is the response, its bytes stored with the change; a
+    repeat gets the stored bytes, parsed as the servicer's `messages` module's
+    `<method>Response`. The method is the handler's name."""
 
     def decorate(
         handler: Handler,
@@ -149,14 +149,11 @@ def idempotent(
 
         @functools.wraps(handler)
         async def run(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Message:
-            once = idempotency.Once(
-                method,
-                request.request_id,
-                _fingerprint(request),
-                lambda result: answer(result).SerializeToString(),
-            )
-            stored = await handler(self, request, context, once)
-            return getattr(self.messages, f"{method}Response").FromString(stored)  # type: ignore[no-any-return]
+            once = idempotency.Once(method, request.request_id, _fingerprint(request), answer)
+            response = await handler(self, request, context, once)
+            if isinstance(response, bytes):  # a repeat: the first call's answer
+                response = getattr(self.messages, f"{method}Response").FromString(response)
+            return response  # type: ignore[no-any-return]
 
         return run
 
@@ -173,10 +170,9 @@ async def once(
 ) -> bytes:
     """The same, as one call for a servicer that builds its response in the job itself (the
     cases service): the serialized response of work, stored with the change."""
-    call = idempotency.Once(
-        method, request_id, _fingerprint(request), lambda m: m.SerializeToString()
-    )
-    return await runtime.db.write(call.job(work, runtime.clock.now_us(), guard))
+    call = idempotency.Once(method, request_id, _fingerprint(request), lambda m: m)
+    answer = await runtime.db.write(call.job(work, runtime.clock.now_us(), guard))
+    return answer if isinstance(answer, bytes) else answer.SerializeToString()
 
 
 def _fingerprint(request: Message) -> bytes:

@@ -12,7 +12,7 @@ from services.common import standard
 from services.common.catalogue import Catalogue, caller_metadata
 from services.common.convert import to_ts, to_us
 from services.common.hashing import hash64
-from services.common.idempotency import Once
+from services.common.idempotency import Answered, Once
 from services.common.importer import Importer
 from services.common.recording import BatchResult
 from services.common.server import Runtime
@@ -232,7 +232,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     @standard.idempotent(retracted_pb)
     async def RetractSiteAction(
         self, request: pb.RetractSiteActionRequest, context: grpc.aio.ServicerContext, once: Once
-    ) -> bytes:
+    ) -> Answered:
         return await self.sites.retract(request.name, request.reason, once)
 
     async def GetSite(
@@ -295,7 +295,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     @standard.idempotent(created_pb)
     async def CreateNoticeBatch(
         self, request: pb.CreateNoticeBatchRequest, context: grpc.aio.ServicerContext, once: Once
-    ) -> bytes:
+    ) -> Answered:
         b = request.batch
         draft = batches.Draft(
             b.title,
@@ -310,14 +310,14 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
     @standard.idempotent(entries_added_pb)
     async def AddNoticeEntries(
         self, request: pb.AddNoticeEntriesRequest, context: grpc.aio.ServicerContext, once: Once
-    ) -> bytes:
+    ) -> Answered:
         entries = [(site_ref(e.site), tuple(e.problems)) for e in request.entries]
         return await self.batches.add_entries(request.batch, entries, once)
 
     @standard.idempotent(published_pb)
     async def PublishNoticeBatch(
         self, request: pb.PublishNoticeBatchRequest, context: grpc.aio.ServicerContext, once: Once
-    ) -> bytes:
+    ) -> Answered:
         publish = to_us(request.publish_time, request.HasField("publish_time"), "publish_time")
         return await self.batches.publish(
             request.name, request.etag, publish, caller_metadata(context), once

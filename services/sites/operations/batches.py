@@ -17,7 +17,7 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
-from services.common.idempotency import Once
+from services.common.idempotency import Answered, Once
 from services.common.recording import WRITERS
 from services.common.reference import is_slug
 from services.common.server import Runtime
@@ -220,8 +220,8 @@ class NoticeBatches:
     def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
         self.rt, self.db, self.catalogue = runtime, runtime.db, catalogue
 
-    async def create(self, b: Draft, credentials: Metadata, once: Once) -> bytes:
-        """The stored answer (see Once) of creating a draft batch: the batch."""
+    async def create(self, b: Draft, credentials: Metadata, once: Once) -> Answered:
+        """The answer (see Once) of creating a draft batch: the batch."""
         principal = require_writer_for(b.department)
         now = self.rt.clock.now_us()
         v = Violations()
@@ -260,8 +260,8 @@ class NoticeBatches:
 
         return await self.db.write(once.job(work, now))
 
-    async def add_entries(self, name: str, entries: Entries, once: Once) -> bytes:
-        """The stored answer (see Once) of adding entries to a draft: the batch."""
+    async def add_entries(self, name: str, entries: Entries, once: Once) -> Answered:
+        """The answer (see Once) of adding entries to a draft: the batch."""
         principal = require_role(*WRITERS)
         v = Violations()
         check_request_id(once.request_id, v)
@@ -281,8 +281,8 @@ class NoticeBatches:
 
     async def publish(
         self, name: str, etag: str, publish_us: int | None, credentials: Metadata, once: Once
-    ) -> bytes:
-        """The stored answer (see Once) of publishing a batch: the batch. publish_us: when
+    ) -> Answered:
+        """The answer (see Once) of publishing a batch: the batch. publish_us: when
         it was published (now if None)."""
         principal = require_role(*WRITERS)
         v = Violations()

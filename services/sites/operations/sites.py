@@ -24,7 +24,7 @@ from services.common.errors import (
     Reject,
     Violations,
 )
-from services.common.idempotency import Once
+from services.common.idempotency import Answered, Once
 from services.common.recording import WRITERS, BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
@@ -332,8 +332,8 @@ class Sites(Records[ActionInput]):
         )
         self.rt = runtime
 
-    async def retract(self, name: str, reason: str, once: Once) -> bytes:
-        """The stored answer (see Once) of retracting an action: the action and its site."""
+    async def retract(self, name: str, reason: str, once: Once) -> Answered:
+        """The answer (see Once) of retracting an action: the action and its site."""
         principal = require_role(*WRITERS)
         v = Violations()
         check_request_id(once.request_id, v)
