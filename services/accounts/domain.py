@@ -10,8 +10,8 @@ from enum import IntEnum
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
 from services.common.errors import FailedPrecondition, Violations
+from services.common.hashing import hash64
 from services.common.reference import Reference, is_region, is_slug
-from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_REQUEST_ID = 128
@@ -173,9 +173,10 @@ def validate(
     campaigns: Mapping[str, Campaign | None],
     ref: Reference,
     prefix: str = "",
-) -> None:
+) -> ActionInput:
     """Every bad field of one input, named by its path (prefix + field); campaigns: the
-    campaign it names, as its owner states it; ref: the deployment's reference data."""
+    campaign it names, as its owner states it; ref: the deployment's reference data. Returns
+    the input, as the other services' validators return theirs."""
     p = prefix
     v.check(
         0 < len(a.request_id) <= MAX_REQUEST_ID,
@@ -235,6 +236,7 @@ def validate(
         )
     else:
         v.check(a.suspend_until_us is None, f"{p}suspend_until", "only for suspend")
+    return a
 
 
 def next_status(status: int, action: int) -> int:

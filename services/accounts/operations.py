@@ -1,10 +1,13 @@
-"""Accounts use cases, each one transaction on the writer: record (one or a batch), retract."""
+"""Accounts use cases: the calls the servicer makes (authorize the caller, check the input,
+learn the campaigns, read or write one transaction), and the writer jobs they run: record
+(one or a batch), retract."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from services.accounts import store
 from services.accounts.domain import (
@@ -17,38 +20,42 @@ from services.accounts.domain import (
     Kind,
     Status,
     fold,
+    ident_key,
     next_status,
+    validate,
 )
-from services.common import audit, changes, rollups
+from services.common import audit, changes, names, paging, rollups
+from services.common.auth import require_role
+from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import (
-    DomainError,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
     Reject,
+    Violations,
 )
-from services.common.recording import BatchResult, Outcome
+from services.common.idempotency import Answered, Once
+from services.common.recording import (
+    WRITERS,
+    BatchResult,
+    Outcome,
+    Records,
+    unary_calls,
+)
+from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.keys import RequestKeys, ids_taken, take_ids
+from services.common.storage.keys import Book, RequestKeys, ids_taken, take_ids
 from services.common.storage.writer import STEP, run_through
+
+Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
 
 
 def action_name(account_id: int, action_id: int) -> str:
     return f"accounts/{account_id}/actions/{action_id}"
-
-
-@dataclass
-class Recorded:
-    """What a record call wrote: its outcomes, and the new actions with their accounts."""
-
-    result: BatchResult
-    actions: list[ActionRecord]
-    accounts: dict[int, Account]  # id -> account as written
-    new_accounts: set[int]
 
 
 @dataclass(frozen=True)
@@ -72,42 +79,41 @@ def record(
     """Record validated inputs (an import batch) in steps (Database.write_in_steps) of one
     transaction: a refused record is reported as rejected and the rest of the batch goes on;
     the batch is audited once, with its counts."""
-    done = yield from _record(conn, principal, items, now_us)
-    return done.result
+    return (yield from _record(conn, principal, items, now_us))
 
 
-def record_calls(
-    conn: Conn, principal: Principal, inputs: list[ActionInput], now_us: int
-) -> list[tuple[bool, Answer | DomainError]]:
-    """Unary records of one principal waiting at the same moment, written as one batch: each
-    answered and audited as its own call; a refused one writes nothing and gets its error.
-    A new action is answered from what was written, not re-read."""
-    done = run_through(_record(conn, principal, list(enumerate(inputs)), now_us, calls=True))
-    # Every input is in the caller's department: an account's departments after the batch
-    # are those after any of its records.
-    old = [i for i in done.accounts if i not in done.new_accounts]
+def _record_calls(
+    conn: Conn, principal: Principal, items: list[tuple[int, ActionInput]], now_us: int
+) -> BatchResult:
+    return run_through(_record(conn, principal, items, now_us, calls=True))
+
+
+def _answers(conn: Conn, outcomes: list[Outcome]) -> list[Answer]:
+    """Each accepted call's answer; a new action from what was written, not re-read. Every
+    input is in the caller's department: an account's departments after the batch are those
+    after any of its records."""
+    old = list(dict.fromkeys(o.after.id for o in outcomes if not o.duplicate and not o.created))
     departments = rollups.departments_of(conn, ROLLUP, old) if old else {}
-    new = {rec.id: rec for rec in done.actions}
-    answers: list[tuple[bool, Answer | DomainError]] = []
-    for o in done.result.outcomes:
-        if o.error is not None:
-            answers.append((False, o.error))
-        elif o.duplicate:
+    answers: list[Answer] = []
+    for o in outcomes:
+        if o.duplicate:
             rec = store.get_action(conn, o.record_id)
             assert rec is not None
             account = store.get_account(conn, rec.account_id)
             assert account is not None
             deps = rollups.departments_of(conn, ROLLUP, [account.id]).get(account.id, [])
-            answers.append((True, Answer(rec, account, deps, True)))
+            answers.append(Answer(rec, account, deps, True))
         else:
-            rec = new[o.record_id]
-            deps = (
-                [rec.department]
-                if rec.account_id in done.new_accounts
-                else departments.get(rec.account_id, [])
-            )
-            answers.append((True, Answer(rec, o.after, deps, False)))
+            rec = o.record
+            deps = [rec.department] if o.created else departments.get(rec.account_id, [])
+            answers.append(Answer(rec, o.after, deps, False))
     return answers
+
+
+# Unary records of one principal waiting at the same moment, written as one batch
+# (Database.write_batched): each answered and audited as its own call; a refused one writes
+# nothing and gets its error.
+RECORD_CALLS = unary_calls(_record_calls, _answers)
 
 
 def _record(
@@ -116,17 +122,14 @@ def _record(
     items: list[tuple[int, ActionInput]],
     now_us: int,
     calls: bool = False,
-) -> Generator[None, None, Recorded]:
+) -> Generator[None, None, BatchResult]:
     """calls: the items are unary calls (see record_calls): each is audited, and its outcome
     keeps its account as it stood after it. Pauses every STEP records (a stepped job)."""
     result = BatchResult()
     keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
     idents = [a.ident_key() for _, a in items]
-    accounts = store.accounts_by_ident(conn, list(set(idents)))
-    first_account = next_account = take_ids(conn, "accounts")
+    book = Book(conn, "accounts", store.accounts_by_ident(conn, list(set(idents))))
     next_action = take_ids(conn, "account_actions")
-    created: dict[int, Account] = {}  # ident key -> account new in this batch
-    touched: dict[int, Account] = {}
     in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
     rows: list[tuple[int, int, ActionRecord]] = []
     deltas: list[rollups.Delta] = []
@@ -143,23 +146,9 @@ def _record(
             if prior is not None:
                 outcome.record_id, outcome.duplicate = prior, True
                 continue
-            account = accounts.get(ident) or created.get(ident)
+            account = book.get(ident)
             if account is None:
-                account = Account(
-                    next_account,
-                    a.platform,
-                    a.platform_uid,
-                    a.kind,
-                    a.handle,
-                    Status.ACTIVE,
-                    None,
-                    None,
-                    None,
-                    0,
-                    0,
-                )
-                created[ident] = account
-                next_account += 1
+                account = book.make(ident, partial(_new_account, a))
             elif (account.platform, account.platform_uid) != (a.platform, a.platform_uid):
                 raise Reject(FailedPrecondition("account identity hash collision"), "account")
             elif account.kind != a.kind:
@@ -193,7 +182,7 @@ def _record(
                 now_us,
             )
             try:
-                _apply(conn, account, rec, in_batch[account.id], is_new=ident in created)
+                _apply(conn, account, rec, in_batch[account.id], is_new=book.is_new(ident))
             except FailedPrecondition as e:
                 raise Reject(e, "action") from None
         except Reject as r:
@@ -201,9 +190,8 @@ def _record(
             continue
         if a.handle:
             account.handle = a.handle
-        account.revision += 1
+        book.touch(account)
         next_action += 1
-        touched[account.id] = account
         in_batch[account.id].append(rec)
         keys.add(a.request_id, body, rec.id)
         rows.append((keys.key(a.request_id), body, rec))
@@ -212,14 +200,14 @@ def _record(
             group_deltas.append(deltas[-1])
         outcome.record_id = rec.id
         if calls:
-            outcome.after = replace(account)
+            outcome.record, outcome.after = rec, replace(account)
+            outcome.created = book.is_new(ident)
 
-    new_ids = {a.id for a in created.values() if a.id in touched}
-    # As MAX(id) + 1 would be: an account made for a refused record is not stored.
-    ids_taken(conn, "accounts", max(new_ids) + 1 if new_ids else first_account)
+    new, changed = book.settle()
+    new_ids = {a.id for _, a in new}
     ids_taken(conn, "account_actions", next_action)
-    store.insert_accounts(conn, [(k, a) for k, a in created.items() if a.id in new_ids])
-    store.update_accounts(conn, [a for a in touched.values() if a.id not in new_ids])
+    store.insert_accounts(conn, new)
+    store.update_accounts(conn, changed)
     written = store.insert_actions(conn, rows)
     yield
     rollups.apply(conn, ROLLUP, deltas, new_ids)
@@ -227,7 +215,23 @@ def _record(
         rollups.apply(conn, GROUP_ROLLUP, group_deltas, new_ids)
     actions = [rec for _, _, rec in rows]
     _log(conn, principal, actions, result, now_us, each=calls, written=written)
-    return Recorded(result, actions, touched, new_ids)
+    return result
+
+
+def _new_account(a: ActionInput, account_id: int) -> Account:
+    return Account(
+        account_id,
+        a.platform,
+        a.platform_uid,
+        a.kind,
+        a.handle,
+        Status.ACTIVE,
+        None,
+        None,
+        None,
+        0,
+        0,
+    )
 
 
 def _apply(
@@ -366,3 +370,111 @@ def retract(
         [store.AUDITED_RETRACTIONS.rows([rec.id])],
     )
     return rec, account
+
+
+class Accounts(Records[ActionInput]):
+    """The accounts use cases, as the servicer calls them: each authorizes its caller, checks
+    its input and reads or writes in one transaction, taking and returning domain objects.
+    record (one action, as an Answer) and intake (an import) are those of every record a
+    department writes (Records)."""
+
+    def __init__(self, runtime: Runtime, catalogue: Catalogue) -> None:
+        super().__init__(
+            runtime.db,
+            runtime.clock,
+            runtime.settings.reference,
+            catalogue,
+            validate,
+            RECORD_CALLS,
+            record,
+            prefix_write_errors=True,
+        )
+        self.rt = runtime
+
+    async def retract(self, name: str, reason: str, once: Once) -> Answered:
+        """The answer (see Once) of retracting an action: the action and its account."""
+        principal = require_role(*WRITERS)
+        v = Violations()
+        v.check(0 < len(once.request_id) <= 128, "request_id", "required")
+        v.check(0 < len(reason) <= 512, "reason", "required, at most 512 characters")
+        v.raise_if_any()
+        account_id, action_id = names.parse(name, "name", "accounts", "actions")
+        now = self.rt.clock.now_us()
+
+        def work(c: Conn) -> Answer:
+            rec, account = retract(
+                c, principal, account_id, action_id, reason, once.request_id, now
+            )
+            deps = rollups.departments_of(c, ROLLUP, [account.id]).get(account.id, [])
+            return Answer(rec, account, deps, False)
+
+        # The guard runs before any replay: a stored answer is no way around the department
+        # check.
+        guard = partial(
+            owned_action, principal=principal, account_id=account_id, action_id=action_id
+        )
+        return await self.db.write(once.job(work, now, guard=guard))
+
+    async def get(self, name: str) -> tuple[Account, list[str]]:
+        (account_id,) = names.parse(name, "name", "accounts")
+        found = await self.db.read(
+            lambda c: _with_departments(c, [a for a in [store.get_account(c, account_id)] if a])
+        )
+        if not found:
+            raise NotFound(f"{name} not found")
+        return found[0]
+
+    async def batch_get(self, requested: Sequence[str]) -> Listed:
+        """The accounts found, in the order asked, and the names not found (in place of a
+        page token)."""
+        ids = paging.batch_ids(requested, "accounts")
+        found = await self.db.read(
+            lambda c: _with_departments(c, list(store.get_accounts(c, ids).values()))
+        )
+        by_id = {a.id: (a, deps) for a, deps in found}
+        accounts, missing = paging.found_and_missing(requested, ids, by_id)
+        return accounts, missing  # type: ignore[return-value]
+
+    async def list_accounts(
+        self,
+        page_size: int,
+        page_token: str,
+        platform: str,
+        platform_uid: str,
+        kind: int,
+        status: int,
+        marks: dict[str, str],
+    ) -> Listed:
+        """A page of accounts; marks: department, campaign_id, category (those set)."""
+        size = paging.page_size(page_size)
+        marks = {k: val for k, val in marks.items() if val}
+        if platform_uid and not platform:
+            raise InvalidArgument([FieldViolation("platform", "required with platform_uid")])
+        ident = ident_key(platform, platform_uid) if platform_uid else 0
+        bound = [platform, kind, status, marks, platform_uid]
+        after = paging.decode(page_token, bound) or 0
+        rows = await self.db.read(
+            lambda c: _with_departments(
+                c, store.list_accounts(c, after, size + 1, platform, kind, status, marks, ident)
+            )
+        )
+        return paging.cut(rows, size, bound, key=lambda r: r[0].id)
+
+    async def list_actions(
+        self, parent: str, page_size: int, page_token: str, newest_first: bool
+    ) -> tuple[list[ActionRecord], str]:
+        return await paging.child_page(
+            self.db,
+            parent,
+            page_size,
+            page_token,
+            newest_first,
+            "accounts",
+            lambda c, i: store.get_account(c, i) is not None,
+            store.actions_of,
+        )
+
+
+def _with_departments(c: Conn, accounts: list[Account]) -> list[tuple[Account, list[str]]]:
+    deps = rollups.departments_of(c, ROLLUP, [a.id for a in accounts])
+    return [(a, deps.get(a.id, [])) for a in accounts]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.storage import Conn
@@ -43,18 +45,48 @@ def save(
     )
 
 
-def run_once(
-    conn: Conn,
-    request_id: str,
-    method: str,
-    request_hash: bytes,
-    now_us: int,
-    work: Callable[[], bytes],
-) -> bytes:
-    """The stored response for a repeated request id, else work()'s, stored with the change."""
-    prior = lookup(conn, request_id, method, request_hash)
-    if prior is not None:
-        return prior
-    response = work()
-    save(conn, request_id, method, request_hash, response, now_us)
-    return response
+class Response(Protocol):
+    def SerializeToString(self) -> bytes: ...
+
+
+# What a run-once job returns: the response, or a repeat's stored bytes.
+Answered = Response | bytes
+
+
+@dataclass(frozen=True)
+class Once:
+    """A mutation call to run once per request id: the method its answer is stored under,
+    the request id, the fingerprint of the caller and body, and answer, which turns the use
+    case's result into the response (its bytes stored with the change)."""
+
+    method: str
+    request_id: str
+    body: bytes
+    answer: Callable[[Any], Response]
+
+    def job(
+        self,
+        work: Callable[[Conn], object],
+        now_us: int,
+        guard: Callable[[Conn], object] | None = None,
+    ) -> Callable[[Conn], Answered]:
+        """The writer job: guard (if given) first, repeat or not (a check no stored answer
+        may skip); then a repeat's stored bytes, or else work's result answered, its bytes
+        stored with the change and the response itself returned (built once, not parsed
+        back)."""
+        if not 0 < len(self.request_id) <= 128:
+            raise InvalidArgument(
+                [FieldViolation("request_id", "required, at most 128 characters")]
+            )
+
+        def run(c: Conn) -> Answered:
+            if guard is not None:
+                guard(c)
+            prior = lookup(c, self.request_id, self.method, self.body)
+            if prior is not None:
+                return prior
+            response = self.answer(work(c))
+            save(c, self.request_id, self.method, self.body, response.SerializeToString(), now_us)
+            return response
+
+        return run

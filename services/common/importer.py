@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from netnet.common.v1 import common_pb2
 from services.common import metrics
-from services.common.campaigns import Campaign
 from services.common.clock import Clock
 from services.common.errors import FieldViolation, InvalidArgument, Violations
-from services.common.recording import BatchResult, Outcome
+from services.common.recording import BatchResult, Intake, Outcome
 from services.common.storage.writer import STEP
 
 MAX_BATCH = 5000
@@ -24,18 +23,17 @@ Msg = TypeVar("Msg")
 
 @dataclass
 class Importer(Generic[Msg, In]):
-    """Drives a client-streaming import: per batch, learn the campaigns its records name
-    (one look-up per batch, not per record), prepare each record (convert, authorize,
-    validate against its campaign), write the valid ones in one transaction, and sum up the
-    outcomes."""
+    """Drives a client-streaming import at the protobuf edge: per batch, read each record
+    into the use case's input (read), then what the use case's intake says (learn the
+    campaigns the records name, one look-up per batch, not per record; check each input;
+    write the valid ones in one transaction), and sum up the outcomes."""
 
     service: str
     clock: Clock
     field: str  # the request message's repeated field of records
-    prepare: Callable[[object, int, Violations, Mapping[str, Campaign | None]], In]
-    write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
+    read: Callable[[Any], In]  # a record message -> the use case's input
+    intake: Intake[In]
     on_result: Callable[[BatchResult], None] | None = None
-    campaigns: Callable[[Sequence[object]], Awaitable[Mapping[str, Campaign | None]]] | None = None
 
     async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
         """Batch k is written (a stepped job) while batch k+1 is read and checked, one batch
@@ -49,7 +47,7 @@ class Importer(Generic[Msg, In]):
                 valid, refused, index = await self._prepare(batch, index, now)
                 if in_flight is not None:
                     self._tally(summary, *await self._settle(in_flight))
-                write = asyncio.ensure_future(self.write(valid, now)) if valid else None
+                write = asyncio.ensure_future(self.intake.write(valid, now)) if valid else None
                 in_flight = (write, refused)
             if in_flight is not None:
                 self._tally(summary, *await self._settle(in_flight))
@@ -68,13 +66,13 @@ class Importer(Generic[Msg, In]):
         records: Sequence[object] = getattr(batch, self.field)
         if len(records) > MAX_BATCH:
             raise InvalidArgument([FieldViolation(self.field, f"at most {MAX_BATCH} a batch")])
-        known = await self.campaigns(records) if self.campaigns is not None else {}
+        known = await self.intake.campaigns(records)
         valid: list[tuple[int, In]] = []
         refused: list[Outcome] = []  # failed validation: never reach the write
         for record in records:
             v = Violations()
             try:
-                item = self.prepare(record, now, v, known)
+                item = self.intake.prepare(self.read(record), now, v, known)
             except InvalidArgument as e:  # a field it could not even read: its record only
                 v.items.extend(e.violations)
             if v.items:

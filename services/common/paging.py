@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from services.common.errors import FieldViolation, InvalidArgument
+from services.common import names
+from services.common.errors import FieldViolation, InvalidArgument, NotFound
 from services.common.storage import Conn
+from services.common.storage.writer import Database
 
 T = TypeVar("T")
+R = TypeVar("R")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
@@ -75,3 +78,49 @@ def cut(
         return rows, ""
     last = rows[size - 1]
     return rows[:size], encode(bound, key(last) if key else last.id)  # type: ignore[attr-defined]
+
+
+def batch_ids(requested: Sequence[str], collection: str) -> list[int]:
+    """The ids of a batch get's names (at most a page of them)."""
+    if len(requested) > MAX_PAGE_SIZE:
+        raise InvalidArgument([FieldViolation("names", f"at most {MAX_PAGE_SIZE}")])
+    return [names.parse(n, f"names[{i}]", collection)[0] for i, n in enumerate(requested)]
+
+
+def found_and_missing(
+    requested: Sequence[str], ids: list[int], found: Mapping[int, R]
+) -> tuple[list[R], list[str]]:
+    """A batch get's answer in the order asked, and the names that did not resolve."""
+    return (
+        [found[i] for i in ids if i in found],
+        [n for n, i in zip(requested, ids, strict=True) if i not in found],
+    )
+
+
+async def child_page(
+    db: Database,
+    parent: str,
+    size: int,
+    token: str,
+    newest_first: bool,
+    collection: str,
+    exists: Callable[[Conn, int], bool],
+    children: Callable[[Conn, int, int, int, bool], list[T]],
+) -> tuple[list[T], str]:
+    """A page of a parent's children, oldest or newest first: children(conn, parent id, after
+    id, limit, newest_first) in one snapshot; NOT_FOUND when exists(conn, parent id) says the
+    parent is not there."""
+    (parent_id,) = names.parse(parent, "parent", collection)
+    limit = page_size(size)
+    bound = [parent, newest_first]
+    after = decode(token, bound) or 0
+
+    def read(c: Conn) -> list[T] | None:
+        if not exists(c, parent_id):
+            return None
+        return children(c, parent_id, after, limit + 1, newest_first)
+
+    rows = await db.read(read)
+    if rows is None:
+        raise NotFound(f"{parent} not found")
+    return cut(rows, limit, bound)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -11,10 +12,10 @@ import structlog
 from google.protobuf.message import Message
 
 from netnet.common.v1 import common_pb2
-from services.common import audit, changes, convert, idempotency, names, paging, rollups
+from services.common import audit, changes, convert, idempotency, paging, rollups
 from services.common.auth import require_role
 from services.common.context import Principal, current_principal
-from services.common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.reference import Reference
 from services.common.server import Runtime
 from services.common.storage import Conn
@@ -73,21 +74,8 @@ async def batch_stats(
     return [_answer(result) for result in await runtime.db.read(read)]
 
 
-def batch_ids(requested: Sequence[str], collection: str) -> list[int]:
-    """The ids of a batch get's names (at most a page of them)."""
-    if len(requested) > paging.MAX_PAGE_SIZE:
-        raise InvalidArgument([FieldViolation("names", f"at most {paging.MAX_PAGE_SIZE}")])
-    return [names.parse(n, f"names[{i}]", collection)[0] for i, n in enumerate(requested)]
-
-
-def found_and_missing(
-    requested: Sequence[str], ids: list[int], found: Mapping[int, R]
-) -> tuple[list[R], list[str]]:
-    """A batch get's answer in the order asked, and the names that did not resolve."""
-    return (
-        [found[i] for i in ids if i in found],
-        [n for n, i in zip(requested, ids, strict=True) if i not in found],
-    )
+# Kept here too for the servicers that call them from this module.
+batch_ids, found_and_missing = paging.batch_ids, paging.found_and_missing
 
 
 async def watch(
@@ -142,6 +130,36 @@ async def verify_audit(
     )
 
 
+Handler = Callable[[Any, Any, grpc.aio.ServicerContext, idempotency.Once], Awaitable[Any]]
+
+
+def idempotent(
+    answer: Callable[[Any], Message],
+) -> Callable[[Handler], Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Message]]]:
+    """A mutation RPC run once per request id. The decorated handler(self, request, context,
+    once) hands `once` to its use case, which runs once.job in the writer's transaction:
+    answer(the use case's result) is the response, its bytes stored with the change; a
+    repeat gets the stored bytes, parsed as the servicer's `messages` module's
+    `<method>Response`. The method is the handler's name."""
+
+    def decorate(
+        handler: Handler,
+    ) -> Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Message]]:
+        method = handler.__name__
+
+        @functools.wraps(handler)
+        async def run(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Message:
+            once = idempotency.Once(method, request.request_id, _fingerprint(request), answer)
+            response = await handler(self, request, context, once)
+            if isinstance(response, bytes):  # a repeat: the first call's answer
+                response = getattr(self.messages, f"{method}Response").FromString(response)
+            return response  # type: ignore[no-any-return]
+
+        return run
+
+    return decorate
+
+
 async def once(
     runtime: Runtime,
     request: Message,
@@ -150,57 +168,24 @@ async def once(
     work: Callable[[Conn], Message],
     guard: Callable[[Conn], object] | None = None,
 ) -> bytes:
-    """Run a mutation once per request id, in the writer's transaction; the serialized
-    response is stored with the change and returned again for a repeat. guard, if given,
-    runs first, repeat or not (a check no stored answer may skip)."""
-    if not 0 < len(request_id) <= 128:
-        raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
+    """The same, as one call for a servicer that builds its response in the job itself (the
+    cases service): the serialized response of work, stored with the change."""
+    call = idempotency.Once(method, request_id, _fingerprint(request), lambda m: m)
+    answer = await runtime.db.write(call.job(work, runtime.clock.now_us(), guard))
+    return answer if isinstance(answer, bytes) else answer.SerializeToString()
+
+
+def _fingerprint(request: Message) -> bytes:
     # The caller is part of the request: another department repeating someone else's request
     # id must not get that answer back (it may hold what only the first caller may see).
     # A regional office is another caller than the same operator name elsewhere (national
     # callers keep the form stored before regions counted, so their retries still match).
     caller = current_principal()
     region = f"{caller.region}\x1f" if caller.region else ""
-    body = idempotency.fingerprint(
+    return idempotency.fingerprint(
         f"{caller.department}\x1f{caller.operator}\x1f{region}".encode()
         + request.SerializeToString(deterministic=True)
     )
-    now = runtime.clock.now_us()
-
-    def job(c: Conn) -> bytes:
-        if guard is not None:
-            guard(c)
-        return idempotency.run_once(
-            c, request_id, method, body, now, lambda: work(c).SerializeToString()
-        )
-
-    return await runtime.db.write(job)
-
-
-async def child_page(
-    rt: Runtime,
-    request: Any,
-    collection: str,
-    exists: Callable[[Conn, int], bool],
-    children: Callable[[Conn, int, int, int, bool], list[R]],
-) -> tuple[list[R], str]:
-    """A page of a parent's children, oldest or newest first (request: parent, page_size,
-    page_token, newest_first): children(conn, parent id, after id, limit, newest_first) in
-    one snapshot; NOT_FOUND when exists(conn, parent id) says the parent is not there."""
-    (parent_id,) = names.parse(request.parent, "parent", collection)
-    size = paging.page_size(request.page_size)
-    bound = [request.parent, request.newest_first]
-    after = paging.decode(request.page_token, bound) or 0
-
-    def read(c: Conn) -> list[R] | None:
-        if not exists(c, parent_id):
-            return None
-        return children(c, parent_id, after, size + 1, request.newest_first)
-
-    rows = await rt.db.read(read)
-    if rows is None:
-        raise NotFound(f"{request.parent} not found")
-    return paging.cut(rows, size, bound)
 
 
 class StandardRpcs:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from services.common.server import ServiceSpec, main
 from services.sites.domain import BAN_CLOSE_ROLLUP
-from services.sites.operations import ban_close_deltas
-from services.sites.servicer import overdue_sweep, register
+from services.sites.operations.sites import ban_close_deltas, overdue_sweep
+from services.sites.servicer import register
 
 SPEC = ServiceSpec(
     name="sites",

@@ -10,11 +10,10 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from services.common import campaigns as campaign_rules
-from services.common import rollups
 from services.common.campaigns import Campaign
 from services.common.errors import FailedPrecondition, Violations
+from services.common.hashing import hash64
 from services.common.reference import Reference, is_region, is_slug
-from services.common.storage.keys import hash64
 
 MAX_TEXT = 256
 MAX_LOCATOR = 2048
@@ -438,7 +437,7 @@ class SiteActionRow:
     retract_reason: str = ""
     retracted_by: str = ""
 
-    def rollup_key(self) -> rollups.Key:
+    def rollup_key(self) -> tuple[str, str, str, str, str]:
         return (
             self.department,
             Action(self.action).name.lower(),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from services.common import audit, paging, rollups
+from services.common.hashing import hash64
 from services.common.storage import Conn
-from services.common.storage.keys import hash64, next_id
+from services.common.storage.keys import Book
 from services.common.storage.sql import rows_in
 from services.sites.domain import (
     SITE_ROLLUP,
@@ -70,48 +72,24 @@ def _in(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SiteBook:
-    """The sites a write touches: loaded once (by identity or id), new ones created in memory,
-    all saved together at the end of the transaction with the sites-by-status counters."""
+class SiteBook(Book[Site]):
+    """The sites a write touches (the shared Book): loaded once by identity or id, new ones
+    created in memory, all saved together at the end of the transaction with the
+    sites-by-status counters."""
 
     def __init__(self, conn: Conn, refs: Iterable[SiteRef] = (), ids: Iterable[int] = ()) -> None:
-        self.conn = conn
-        self.by_key: dict[int, Site] = {}
-        self.status_before: dict[int, int] = {}
+        stored: dict[int, Site] = {}
         keys = list({r.ident_key() for r in refs})
         for column, values in (("ident_key", keys), ("id", list(ids))):
             sql = f"SELECT ident_key, {SITE_COLS} FROM sites WHERE {column} IN ({{ids}})"
             for key, *cols in rows_in(conn, sql, values):
-                site = self.by_key[key] = Site(*cols)
-                self.status_before[site.id] = site.status
-        self.by_id = {s.id: s for s in self.by_key.values()}
-        self.created: dict[int, Site] = {}
-        self.touched: dict[int, Site] = {}
-        self._next = next_id(conn, "sites")
+                stored[key] = Site(*cols)
+        super().__init__(conn, "sites", stored)
+        self.status_before = {s.id: s.status for s in stored.values()}
 
     def site(self, ref: SiteRef) -> Site:
         key = ref.ident_key()
-        site = self.by_key.get(key)
-        if site is None:
-            site = Site(
-                self._next,
-                ref.kind,
-                ref.identifier,
-                ref.display_name,
-                ref.operator_entity,
-                ref.icp_filing,
-                ref.region,
-                Status.ACTIVE,
-                None,
-                None,
-                None,
-                None,
-                0,
-                0,
-            )
-            self._next += 1
-            self.by_key[key] = self.created[key] = self.by_id[site.id] = site
-        return site
+        return self.get(key) or self.make(key, partial(_new_site, ref))
 
     def describe(self, site: Site, ref: SiteRef) -> None:
         """Take the descriptive fields a record gives (once it is accepted: a refused record
@@ -120,11 +98,6 @@ class SiteBook:
             if getattr(ref, attr):
                 setattr(site, attr, getattr(ref, attr))
 
-    def touch(self, site: Site) -> None:
-        """Mark a site changed (a new revision)."""
-        site.revision += 1
-        self.touched[site.id] = site
-
     def keep(self, site: Site) -> None:
         """Make sure a site created here is saved even though it did not change."""
         if site.revision == 0:
@@ -132,12 +105,12 @@ class SiteBook:
 
     def save(self) -> set[int]:
         """Write new and changed sites; returns the ids of the new ones."""
-        new = {s.id for s in self.created.values() if s.id in self.touched}
+        new, changed = self.settle()
         self.conn.executemany(
             f"INSERT INTO sites (ident_key, {SITE_COLS}) VALUES ({_in(15)})",
-            [(key, *_site_values(s)) for key, s in self.created.items() if s.id in new],
+            [(key, *_site_values(s)) for key, s in new],
         )
-        update_sites(self.conn, [s for s in self.touched.values() if s.id not in new])
+        update_sites(self.conn, changed)
         deltas: list[tuple[int | None, rollups.Key, str, int]] = []
         for site in self.touched.values():
             before = self.status_before.get(site.id)
@@ -146,7 +119,26 @@ class SiteBook:
                     deltas.append((None, _status_key(before), "", -1))
                 deltas.append((None, _status_key(site.status), "", 1))
         rollups.apply(self.conn, STATUS_ROLLUP, deltas)
-        return new
+        return {s.id for _, s in new}
+
+
+def _new_site(ref: SiteRef, site_id: int) -> Site:
+    return Site(
+        site_id,
+        ref.kind,
+        ref.identifier,
+        ref.display_name,
+        ref.operator_entity,
+        ref.icp_filing,
+        ref.region,
+        Status.ACTIVE,
+        None,
+        None,
+        None,
+        None,
+        0,
+        0,
+    )
 
 
 def _status_key(status: int) -> rollups.Key:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -18,8 +19,9 @@ from services.common.context import Principal
 from services.common.errors import Violations
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
-from services.sites.domain import validate_action
-from services.sites.servicer import ACTION_CALLS, action_input
+from services.sites.domain import ActionInput, validate_action
+from services.sites.operations.sites import ACTION_CALLS
+from services.sites.servicer import action_input
 from tests.service.sites.helpers import (
     BAN,
     CLOSE,
@@ -477,13 +479,13 @@ def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> 
     apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)])
     principal = Principal("op", "miit", "", frozenset({"operator"}))
 
-    def item(m: pb.SiteActionInput) -> tuple[Principal, object, int]:
+    def item(m: pb.SiteActionInput) -> tuple[Principal, ActionInput, int]:
         v = Violations()
         a = validate_action(action_input(m), START_US, v, {}, reference({}))
         assert not v.items
         return principal, a, START_US
 
-    def run(*ms: pb.SiteActionInput) -> list[tuple[bool, object]]:
+    def run(*ms: pb.SiteActionInput) -> Sequence[tuple[bool, object]]:
         conn.execute("BEGIN")
         out = ACTION_CALLS(conn, [item(m) for m in ms])
         conn.execute("COMMIT")
