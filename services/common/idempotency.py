@@ -7,12 +7,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from services.common.context import current_principal
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.storage import Conn
 
 
 def fingerprint(body: bytes) -> bytes:
     return hashlib.sha256(body).digest()
+
+
+def caller_fingerprint(request_body: bytes) -> bytes:
+    """The fingerprint of a request as the current caller sent it. The caller is part of the
+    request: another department repeating someone else's request id must not get that answer
+    back (it may hold what only the first caller may see). A regional office is another
+    caller than the same operator name elsewhere (national callers keep the form stored
+    before regions counted, so their retries still match)."""
+    caller = current_principal()
+    region = f"{caller.region}\x1f" if caller.region else ""
+    return fingerprint(
+        f"{caller.department}\x1f{caller.operator}\x1f{region}".encode() + request_body
+    )
 
 
 def lookup(conn: Conn, request_id: str, method: str, request_hash: bytes) -> bytes | None:

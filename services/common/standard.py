@@ -160,32 +160,8 @@ def idempotent(
     return decorate
 
 
-async def once(
-    runtime: Runtime,
-    request: Message,
-    method: str,
-    request_id: str,
-    work: Callable[[Conn], Message],
-    guard: Callable[[Conn], object] | None = None,
-) -> bytes:
-    """The same, as one call for a servicer that builds its response in the job itself (the
-    cases service): the serialized response of work, stored with the change."""
-    call = idempotency.Once(method, request_id, _fingerprint(request), lambda m: m)
-    answer = await runtime.db.write(call.job(work, runtime.clock.now_us(), guard))
-    return answer if isinstance(answer, bytes) else answer.SerializeToString()
-
-
 def _fingerprint(request: Message) -> bytes:
-    # The caller is part of the request: another department repeating someone else's request
-    # id must not get that answer back (it may hold what only the first caller may see).
-    # A regional office is another caller than the same operator name elsewhere (national
-    # callers keep the form stored before regions counted, so their retries still match).
-    caller = current_principal()
-    region = f"{caller.region}\x1f" if caller.region else ""
-    return idempotency.fingerprint(
-        f"{caller.department}\x1f{caller.operator}\x1f{region}".encode()
-        + request.SerializeToString(deterministic=True)
-    )
+    return idempotency.caller_fingerprint(request.SerializeToString(deterministic=True))
 
 
 class StandardRpcs:

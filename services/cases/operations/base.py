@@ -19,12 +19,10 @@ from services.cases.domain import (
 )
 from services.common import audit, changes, idempotency, rollups
 from services.common import campaigns as campaign_rules
-from services.common.context import Principal, current_principal
+from services.common.context import Principal
 from services.common.errors import (
     EtagMismatch,
     FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
     NotFound,
     Violations,
 )
@@ -62,31 +60,13 @@ class Call(Generic[R, A]):
 
 
 async def once(rt: Runtime, call: Call[R, A], work: Callable[[Conn], R]) -> A:
-    """Run a mutation once per request id, in the writer's transaction; its answer is stored
-    with the change and returned again for a repeat."""
-    if not 0 < len(call.request_id) <= 128:
-        raise InvalidArgument([FieldViolation("request_id", "required, at most 128 characters")])
-    # The caller is part of the request: another department repeating someone else's request
-    # id must not get that answer back (it may hold what only the first caller may see).
-    # A regional office is another caller than the same operator name elsewhere (national
-    # callers keep the form stored before regions counted, so their retries still match).
-    caller = current_principal()
-    region = f"{caller.region}\x1f" if caller.region else ""
-    body = idempotency.fingerprint(
-        f"{caller.department}\x1f{caller.operator}\x1f{region}".encode() + call.body
+    """Run a mutation once per request id, in the writer's transaction (the shared
+    idempotency.Once); its answer is stored with the change and returned again for a repeat."""
+    run = idempotency.Once(
+        call.method, call.request_id, idempotency.caller_fingerprint(call.body), call.answer
     )
-    now = rt.clock.now_us()
-
-    def job(c: Conn) -> tuple[A | None, bytes]:
-        prior = idempotency.lookup(c, call.request_id, call.method, body)
-        if prior is not None:
-            return None, prior
-        answer = call.answer(work(c))
-        idempotency.save(c, call.request_id, call.method, body, answer.SerializeToString(), now)
-        return answer, b""
-
-    answer, prior = await rt.db.write(job)
-    return answer if answer is not None else call.load(prior)
+    answer = await rt.db.write(run.job(work, rt.clock.now_us()))
+    return call.load(answer) if isinstance(answer, bytes) else answer  # type: ignore[return-value]
 
 
 def case_name(case_id: int) -> str:
