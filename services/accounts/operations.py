@@ -264,10 +264,11 @@ def _log(
     result: BatchResult,
     now_us: int,
     each: bool,
-    written: audit.Written | None = None,
+    written: audit.Written,
 ) -> None:
     if each:
-        for rec in actions:
+        inserted = store.AUDITED_ACTIONS.each([rec.id for rec in actions], written)
+        for rec, rows in zip(actions, inserted, strict=True):
             name = action_name(rec.account_id, rec.id)
             changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
             audit.append(
@@ -278,7 +279,7 @@ def _log(
                 rec.request_id,
                 "recorded",
                 now_us,
-                [store.AUDITED_ACTIONS.rows([rec.id])],
+                [rows],
             )
         return
     if actions:

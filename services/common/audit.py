@@ -67,6 +67,12 @@ class Covered:
     def rows(self, ids: Iterable[int], written: Written | None = None) -> Rows:
         return Rows(self, list(ids), written)
 
+    def each(self, ids: Sequence[int], written: Written) -> list[Rows]:
+        """One Rows per row of a write that inserted several (unary calls written as one
+        batch, an entry each), each hashed as inserted: no read-back per call."""
+        columns, values = written
+        return [Rows(self, [i], (columns, [v])) for i, v in zip(ids, values, strict=True)]
+
 
 # The rows as the write inserted them: (the insert's column list, the value tuples), in id
 # order. An import batch hashes them as they are, without reading them back.

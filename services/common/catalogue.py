@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import grpc
 
 from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
+from netnet.client.channel import open_channel
 from services.common.campaigns import Campaign
 from services.common.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.common.reference import is_slug
@@ -71,7 +72,7 @@ class Catalogue:
 
     async def _call(self, campaign_id: str, metadata: Metadata) -> Campaign | None:
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self.target)
+            self._channel = open_channel(self.target)  # the SDK's: retries reads on UNAVAILABLE
             self._stub = campaigns_pb2_grpc.CampaignServiceStub(self._channel)
         try:
             reply = await self._stub.GetCampaign(

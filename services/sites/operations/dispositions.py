@@ -131,7 +131,8 @@ def _dispositions(
     yield
     rollups.apply(conn, CONTENT_ROLLUP, deltas)
     if calls:
-        for _, row in rows:
+        inserted = store.AUDITED_DISPOSITIONS.each([row.id for _, row in rows], written)
+        for (_, row), audited in zip(rows, inserted, strict=True):
             name = disposition_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
             audit.append(
@@ -142,7 +143,7 @@ def _dispositions(
                 row.request_id,
                 "recorded",
                 now_us,
-                [store.AUDITED_DISPOSITIONS.rows([row.id])],
+                [audited],
             )
     elif rows:
         changes.append(
