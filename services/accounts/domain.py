@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from services.common import campaigns as campaign_rules
 from services.common.campaigns import Campaign
@@ -71,6 +72,11 @@ RESULT = {
     Action.CLOSE_GROUP: Status.CLOSED,
 }
 RESTRICTIVE = {Status.RESTRICTED, Status.SUSPENDED, Status.BANNED, Status.CLOSED}
+# The same rule as data, for the statement that applies a batch's actions at once (the
+# store's fold; a restore is folded one at a time): (action, its severity, the status it
+# results in), and (status, its severity).
+ACTION_RULES = [(int(a), SEVERITY[s], int(s)) for a, s in RESULT.items()]
+STATUS_RULES = [(int(s), n) for s, n in SEVERITY.items()]
 # By plain number, for the per-record hot path (a dict lookup, not an enum call).
 ACTION_NAMES = {int(a): a.name.lower() for a in Action}
 _RESULT_OF: dict[int, Status] = {int(a): s for a, s in RESULT.items()}
@@ -79,8 +85,9 @@ _KINDS = frozenset(int(k) for k in Kind)
 _ACTIONS = frozenset(int(a) for a in Action)
 
 
-@dataclass(frozen=True)
-class ActionInput:
+class ActionInput(NamedTuple):
+    """One action as asked for (a plain tuple: an import reads one per record)."""
+
     request_id: str
     platform: str
     platform_uid: str
@@ -97,22 +104,13 @@ class ActionInput:
     effective_us: int | None
     suspend_until_us: int | None
     # Hash of the request as sent (a repeat must send the same); 0 when it came otherwise.
-    body: int = field(default=0, repr=False, compare=False)
+    body: int = 0
 
     def ident_key(self) -> int:
         return ident_key(self.platform, self.platform_uid)
 
     def body_hash(self) -> int:
         return self.body or hash64(repr(self))
-
-    def rollup_key(self) -> tuple[str, str, str, str, str]:
-        return (
-            self.department,
-            ACTION_NAMES.get(self.action) or Action(self.action).name.lower(),
-            self.category,
-            self.campaign_id,
-            self.special_action,
-        )
 
 
 @dataclass

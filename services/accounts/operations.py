@@ -11,6 +11,7 @@ from functools import partial
 
 from services.accounts import store
 from services.accounts.domain import (
+    ACTION_NAMES,
     GROUP_ROLLUP,
     ROLLUP,
     Account,
@@ -38,6 +39,7 @@ from services.common.errors import (
     Reject,
     Violations,
 )
+from services.common.hashing import hash64
 from services.common.idempotency import Answered, Once
 from services.common.recording import (
     WRITERS,
@@ -48,7 +50,7 @@ from services.common.recording import (
 )
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.keys import Book, RequestKeys, ids_taken, take_ids
+from services.common.storage.staged import REUSED, Repeats, repeated_requests
 from services.common.storage.writer import STEP, run_through
 
 Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
@@ -123,125 +125,174 @@ def _record(
     now_us: int,
     calls: bool = False,
 ) -> Generator[None, None, BatchResult]:
-    """calls: the items are unary calls (see record_calls): each is audited, and its outcome
-    keeps its account as it stood after it. Pauses every STEP records (a stepped job)."""
-    result = BatchResult()
-    keys = RequestKeys(conn, "account_actions", [a.request_id for _, a in items])
-    idents = [a.ident_key() for _, a in items]
-    book = Book(conn, "accounts", store.accounts_by_ident(conn, list(set(idents))))
-    next_action = take_ids(conn, "account_actions")
-    in_batch: dict[int, list[ActionRecord]] = defaultdict(list)
-    rows: list[tuple[int, int, ActionRecord]] = []
-    deltas: list[rollups.Delta] = []
-    group_deltas: list[rollups.Delta] = []
-
-    for n, ((index, a), ident) in enumerate(zip(items, idents, strict=True), 1):
+    """The batch's actions, set-based: per record only its row (read and checked before),
+    then each step one statement over the whole batch (see store: STAGE and after). calls:
+    the items are unary calls: each is audited, and its outcome keeps its action and its
+    account as the batch left it. Pauses between steps (a stepped job)."""
+    inputs = dict(items)
+    repeats = Repeats()
+    rows = []
+    for n, (index, a) in enumerate(items, 1):
+        key, body = hash64(a.request_id), a.body_hash()
+        if not repeats.seen(index, key, a.request_id, body):
+            rows.append(stage_row(index, key, body, a, now_us))
         if n % STEP == 0:
             yield  # a pause: the event loop may serve other calls (see STEP)
-        outcome = Outcome(index, a.request_id)
-        result.outcomes.append(outcome)
-        body = a.body_hash()
-        try:
-            prior = keys.prior(a.request_id, body)
-            if prior is not None:
-                outcome.record_id, outcome.duplicate = prior, True
-                continue
-            account = book.get(ident)
-            if account is None:
-                account = book.make(ident, partial(_new_account, a))
-            elif (account.platform, account.platform_uid) != (a.platform, a.platform_uid):
-                raise Reject(FailedPrecondition("account identity hash collision"), "account")
-            elif account.kind != a.kind:
-                raise Reject(
-                    InvalidArgument(
-                        [
-                            FieldViolation(
-                                "account.kind",
-                                f"the account is a {Kind(account.kind).name.lower()}",
-                            )
-                        ]
-                    ),
-                    "account.kind",
-                )
-            effective = now_us if a.effective_us is None else a.effective_us
-            rec = ActionRecord(
-                next_action,
-                account.id,
-                a.request_id,
-                a.action,
-                a.category,
-                a.legal_basis,
-                a.department,
-                a.region,
-                a.campaign_id,
-                a.special_action,
-                a.case,
-                principal.operator,
-                effective,
-                a.suspend_until_us,
-                now_us,
-            )
-            try:
-                _apply(conn, account, rec, in_batch[account.id], is_new=book.is_new(ident))
-            except FailedPrecondition as e:
-                raise Reject(e, "action") from None
-        except Reject as r:
-            outcome.refuse(r)
-            continue
-        if a.handle:
-            account.handle = a.handle
-        book.touch(account)
-        next_action += 1
-        in_batch[account.id].append(rec)
-        keys.add(a.request_id, body, rec.id)
-        rows.append((keys.key(a.request_id), body, rec))
-        deltas.append((account.id, rec.rollup_key(), day_of(effective), 1))
-        if account.kind == Kind.GROUP:
-            group_deltas.append(deltas[-1])
-        outcome.record_id = rec.id
-        if calls:
-            outcome.record, outcome.after = rec, replace(account)
-            outcome.created = book.is_new(ident)
-
-    new, changed = book.settle()
-    new_ids = {a.id for _, a in new}
-    ids_taken(conn, "account_actions", next_action)
-    store.insert_accounts(conn, new)
-    store.update_accounts(conn, changed)
-    written = store.insert_actions(conn, rows)
+    store.STAGE.load(conn, rows)
     yield
-    rollups.apply(conn, ROLLUP, deltas, new_ids)
-    if group_deltas:
-        rollups.apply(conn, GROUP_ROLLUP, group_deltas, new_ids)
-    actions = [rec for _, _, rec in rows]
-    _log(conn, principal, actions, result, now_us, each=calls, written=written)
+    refused: dict[int, Reject] = {}
+    prior: dict[int, int] = {}  # a repeated request's idx -> the action it recorded
+    for idx, action_id, same in repeated_requests(conn, store.STAGE, "account_actions"):
+        if same:
+            prior[idx] = action_id
+        else:
+            refused[idx] = REUSED
+    store.STAGE.refuse(conn, prior)
+    store.STAGE.refuse(conn, refused)
+    made_after = store.create_accounts(conn)
+    yield
+    mismatched = {
+        idx: _kind_differs(kind) if same else _COLLISION
+        for idx, kind, same in store.identity_mismatches(conn)
+    }
+    store.STAGE.refuse(conn, mismatched)
+    late = store.mark_late(conn, calls)
+    states: dict[int, Account] = {}  # idx -> its account right after it (calls)
+    late_refused = _fold_late(conn, late, inputs, now_us, states) if late else {}
+    refused.update({**mismatched, **late_refused})
+    store.fold_accounts(conn)
+    if calls:
+        left = store.actions_left(conn)
+        accounts = store.get_accounts(conn, list(set(left.values())))
+        states.update((idx, accounts[account_id]) for idx, account_id in left.items())
+    store.drop_unused_accounts(conn, made_after)
+    yield
+    inserted_after = store.insert_staged_actions(conn, principal.operator, now_us)
+    yield
+    rollups.add_staged(conn, ROLLUP, store.STAGE, "account_id")
+    rollups.add_staged(conn, GROUP_ROLLUP, store.STAGE, "account_id", f"kind = {int(Kind.GROUP)}")
+    yield
+    accepted = store.STAGE.accepted(conn)
+    ids = {idx: inserted_after + n for n, idx in enumerate(accepted, 1)}
+    for idx, first in repeats.of.items():  # a repeat within the batch: as the first went
+        if first in ids or first in prior:
+            prior[idx] = ids.get(first) or prior[first]
+        else:
+            refused[idx] = refused.get(first, REUSED)
+    refused.update((idx, REUSED) for idx in repeats.reused)
+    result = BatchResult(first_request_id=items[0][1].request_id if items else "")
+    for idx, action_id in prior.items():
+        result.outcomes.append(Outcome(idx, inputs[idx].request_id, action_id, duplicate=True))
+    for idx, r in refused.items():
+        outcome = Outcome(idx, inputs[idx].request_id)
+        outcome.refuse(r)
+        result.outcomes.append(outcome)
+    if calls:
+        _answer_calls(conn, principal, result, accepted, states, inserted_after, made_after, now_us)
+    else:
+        result.accepted = len(accepted)
+        _log_import(conn, principal, result, inserted_after, len(accepted), now_us)
+    result.outcomes.sort(key=lambda o: o.index)
     return result
 
 
-def _new_account(a: ActionInput, account_id: int) -> Account:
-    return Account(
-        account_id,
+def stage_row(index: int, key: int, body: int, a: ActionInput, now_us: int) -> tuple[object, ...]:
+    """An action's row in the batch's stage (store.STAGE's columns)."""
+    effective = now_us if a.effective_us is None else a.effective_us
+    return (
+        index,
+        key,
+        body,
+        a.request_id,
+        a.ident_key(),
         a.platform,
         a.platform_uid,
         a.kind,
         a.handle,
-        Status.ACTIVE,
-        None,
-        None,
-        None,
-        0,
-        0,
+        a.action,
+        ACTION_NAMES[a.action],
+        a.category,
+        a.legal_basis,
+        a.department,
+        a.region,
+        a.campaign_id,
+        a.special_action,
+        a.case,
+        effective,
+        a.suspend_until_us,
+        day_of(effective),
     )
 
 
-def _apply(
+_COLLISION = Reject(FailedPrecondition("account identity hash collision"), "account")
+# A late action's provisional id (they are handed out at insert, in the batch's order, after
+# every stored one): what orders actions of the same time.
+_LATE_ID = 1 << 62
+
+
+def _kind_differs(kind: int) -> Reject:
+    return Reject(
+        InvalidArgument(
+            [FieldViolation("account.kind", f"the account is a {Kind(kind).name.lower()}")]
+        ),
+        "account.kind",
+    )
+
+
+def _fold_late(
     conn: Conn,
-    account: Account,
-    rec: ActionRecord,
-    earlier_in_batch: list[ActionRecord],
-    is_new: bool,
-) -> None:
-    """Advance the account's status by one action (refolding when it arrives out of order)."""
+    late: list[int],
+    inputs: dict[int, ActionInput],
+    now_us: int,
+    states: dict[int, Account],
+) -> dict[int, Reject]:
+    """Accounts an action of the batch reaches back before the last of: the part that is not
+    set-based. Their actions of the batch, in its order, each folded into the account's
+    history again (a restore that would leave nothing to lift is refused). Returns the
+    refused, and notes each action's account right after it in states; the accounts are
+    saved."""
+    accounts = store.get_accounts(conn, late)
+    history = store.histories(conn, late)
+    earlier: dict[int, list[ActionRecord]] = defaultdict(list)
+    refused: dict[int, Reject] = {}
+    for idx, account_id in store.late_actions(conn):
+        a, account = inputs[idx], accounts[account_id]
+        effective = now_us if a.effective_us is None else a.effective_us
+        rec = ActionRecord(
+            _LATE_ID + idx,
+            account_id,
+            a.request_id,
+            a.action,
+            a.category,
+            a.legal_basis,
+            a.department,
+            a.region,
+            a.campaign_id,
+            a.special_action,
+            a.case,
+            "",
+            effective,
+            a.suspend_until_us,
+            now_us,
+        )
+        try:
+            _apply(account, rec, [*history[account_id], *earlier[account_id]])
+        except FailedPrecondition as e:
+            refused[idx] = Reject(e, "action")
+            continue
+        if a.handle:
+            account.handle = a.handle
+        account.revision += 1
+        earlier[account_id].append(rec)
+        states[idx] = replace(account)
+    store.save_accounts(conn, [accounts[i] for i in earlier])
+    store.STAGE.refuse(conn, refused)
+    return refused
+
+
+def _apply(account: Account, rec: ActionRecord, before: list[ActionRecord]) -> None:
+    """Advance the account's status by one action (refolding it with the actions before it
+    when it arrives out of order)."""
     if account.last_action_us is None or rec.effective_us >= account.last_action_us:
         status = next_status(account.status, rec.action)
         if rec.action == Action.SUSPEND and status == Status.SUSPENDED:
@@ -253,57 +304,68 @@ def _apply(
         account.first_action_us = account.first_action_us or rec.effective_us
         account.last_action_us = rec.effective_us
         return
-    history = [] if is_new else store.actions_of(conn, account.id)
-    fold(account, [*history, *earlier_in_batch, rec])
+    fold(account, [*before, rec])
 
 
-def _log(
+def _answer_calls(
     conn: Conn,
     principal: Principal,
-    actions: list[ActionRecord],
     result: BatchResult,
+    accepted: list[int],
+    states: dict[int, Account],
+    inserted_after: int,
+    made_after: int,
     now_us: int,
-    each: bool,
-    written: audit.Written,
 ) -> None:
-    if each:
-        inserted = store.AUDITED_ACTIONS.each([rec.id for rec in actions], written)
-        for rec, rows in zip(actions, inserted, strict=True):
-            name = action_name(rec.account_id, rec.id)
-            changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
-            audit.append(
-                conn,
-                principal,
-                "RecordAction",
-                name,
-                rec.request_id,
-                "recorded",
-                now_us,
-                [rows],
-            )
+    """Each accepted call's outcome (its action, its account as the batch left it, whether
+    the batch made it), a change and an audit entry each, committing to its own row."""
+    rows = store.action_rows_after(conn, inserted_after)
+    records = [ActionRecord(*row) for row in rows]
+    covered = store.AUDITED_ACTIONS.each([r.id for r in records], (store.ACTION_COLS, rows))
+    for index, rec, entry in zip(accepted, records, covered, strict=True):
+        outcome = Outcome(index, rec.request_id, rec.id)
+        outcome.record, outcome.after = rec, states[index]
+        outcome.created = rec.account_id > made_after
+        result.outcomes.append(outcome)
+        name = action_name(rec.account_id, rec.id)
+        changes.append(conn, changes.CREATED, name, rec.department, rec.campaign_id, now_us)
+        audit.append(
+            conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us, [entry]
+        )
+
+
+def _log_import(
+    conn: Conn,
+    principal: Principal,
+    result: BatchResult,
+    inserted_after: int,
+    inserted: int,
+    now_us: int,
+) -> None:
+    """One change for the batch's actions and one audit entry, committing to its rows."""
+    if not result.first_request_id:
         return
-    if actions:
-        campaigns = {rec.campaign_id for rec in actions}
+    if inserted:
         changes.append(
             conn,
             changes.BULK_IMPORTED,
             "accounts",
             principal.department,
-            campaigns.pop() if len(campaigns) == 1 else "",
+            store.staged_campaign(conn),
             now_us,
-            len(actions),
+            inserted,
         )
-    if result.outcomes:
-        audit.append(
-            conn,
-            principal,
-            "ImportActions",
-            "accounts",
-            result.outcomes[0].request_id,
-            result.audit_outcome(),
-            now_us,
-            [store.AUDITED_ACTIONS.rows((rec.id for rec in actions), written)],
-        )
+    ids = range(inserted_after + 1, inserted_after + inserted + 1)
+    audit.append(
+        conn,
+        principal,
+        "ImportActions",
+        "accounts",
+        result.first_request_id,
+        result.audit_outcome(),
+        now_us,
+        [store.AUDITED_ACTIONS.rows(ids)],
+    )
 
 
 def group_deltas(conn: Conn) -> Iterator[rollups.Delta]:

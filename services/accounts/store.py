@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from services.accounts.domain import Account, ActionRecord
+from services.accounts.domain import (
+    ACTION_RULES,
+    STATUS_RULES,
+    Account,
+    Action,
+    ActionRecord,
+    Status,
+)
 from services.common import audit, paging, rollups
 from services.common.storage import Conn
 from services.common.storage.sql import insert_rows, rows_in
+from services.common.storage.staged import ACCEPTED, Stage
 
 ACCOUNT_COLS = (
     "id, platform, platform_uid, kind, handle, status, suspended_until_us, "
@@ -215,3 +224,196 @@ def list_accounts(
         (*params, limit),
     )
     return [Account(*row) for row in rows]
+
+
+# --- a batch of actions, set-based (operations.record) --------------------------------------
+
+# A batch's actions as read and checked: one row each (stage_row), then the statements below.
+STAGE = Stage(
+    "staged_actions",
+    (
+        "idx",
+        "request_key",
+        "body_hash",
+        "request_id",
+        "ident_key",
+        "platform",
+        "platform_uid",
+        "kind",
+        "handle",
+        "action",
+        "action_name",
+        "category",
+        "legal_basis",
+        "department",
+        "region",
+        "campaign_id",
+        "special_action",
+        "case_ref",
+        "effective_us",
+        "suspend_until_us",
+        "day",
+    ),
+    computed=("account_id INTEGER", "late INTEGER NOT NULL DEFAULT 0"),
+    dims=("department", "action_name", "category", "campaign_id", "special_action"),
+    indexes=("ident_key, idx", "account_id"),
+)
+_S = STAGE.table
+_OK = f"state = {ACCEPTED}"
+
+
+def create_accounts(conn: Conn) -> int:
+    """An account for each identity the batch's accepted actions name that none has yet,
+    as its first action there names it (status active, no actions yet), ids handed out in
+    the batch's order; every staged action then holds its account's id. Returns the
+    largest id before (the accounts made are those above it)."""
+    (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM accounts").fetchone()
+    conn.execute(
+        f"INSERT INTO accounts ({ACCOUNT_COLS}, ident_key) "
+        f"SELECT ? + ROW_NUMBER() OVER (ORDER BY idx), platform, platform_uid, kind, '', "
+        f"{int(Status.ACTIVE)}, NULL, NULL, NULL, 0, 0, ident_key FROM {_S} s "
+        f"WHERE {_OK} AND NOT EXISTS (SELECT 1 FROM {_S} f WHERE f.ident_key = s.ident_key "
+        f"AND f.{_OK} AND f.idx < s.idx) "
+        "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.ident_key = s.ident_key)",
+        (before,),
+    )
+    conn.execute(
+        f"UPDATE {_S} AS s SET account_id = a.id FROM accounts a WHERE a.ident_key = s.ident_key"
+    )
+    return int(before)
+
+
+def identity_mismatches(conn: Conn) -> list[tuple[int, int, bool]]:
+    """Accepted actions whose account is of another kind, or whose identity key another
+    identity holds: (idx, the account's kind, whether the identity is the same)."""
+    return conn.execute(
+        f"SELECT s.idx, a.kind, a.platform = s.platform AND a.platform_uid = s.platform_uid "
+        f"FROM {_S} s CROSS JOIN accounts a ON a.id = s.account_id WHERE s.{_OK} AND "
+        "(a.kind <> s.kind OR a.platform <> s.platform OR a.platform_uid <> s.platform_uid)"
+    ).fetchall()
+
+
+def mark_late(conn: Conn, calls: bool) -> list[int]:
+    """Mark the accounts the statements below do not fold (each folded on its own, as one
+    call at a time would, in the batch's order): an accepted action of theirs reaches back
+    before their last stored action or an earlier one of the batch, or is a restore (which
+    needs the status just before it); in a batch of calls, also an account with several
+    (each call is answered with the account right after it). Returns them."""
+    several = (
+        f" OR account_id IN (SELECT account_id FROM {_S} WHERE {_OK} "
+        "GROUP BY account_id HAVING COUNT(*) > 1)"
+    )
+    conn.execute(
+        f"UPDATE {_S} SET late = 1 WHERE account_id IN (SELECT s.account_id FROM {_S} s "
+        f"CROSS JOIN accounts a ON a.id = s.account_id WHERE s.{_OK} "
+        f"AND (s.effective_us < a.last_action_us OR s.action = {int(Action.RESTORE)})) "
+        "OR account_id IN (SELECT account_id FROM "
+        "(SELECT account_id, effective_us, MAX(effective_us) OVER (PARTITION BY account_id "
+        "ORDER BY idx ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest "
+        f"FROM {_S} WHERE {_OK}) o WHERE o.effective_us < o.latest)" + (several if calls else "")
+    )
+    return [i for (i,) in conn.execute(f"SELECT DISTINCT account_id FROM {_S} WHERE late = 1")]
+
+
+def late_actions(conn: Conn) -> list[tuple[int, int]]:
+    """(idx, account id) of the accepted actions on late accounts, in the batch's order."""
+    return conn.execute(
+        f"SELECT idx, account_id FROM {_S} WHERE late = 1 AND {_OK} ORDER BY idx"
+    ).fetchall()
+
+
+def histories(conn: Conn, accounts: list[int]) -> dict[int, list[ActionRecord]]:
+    """The stored actions of these accounts, each in id order."""
+    found: dict[int, list[ActionRecord]] = {i: [] for i in accounts}
+    for row in rows_in(
+        conn,
+        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id IN ({{ids}}) ORDER BY id",
+        accounts,
+    ):
+        found[row[1]].append(ActionRecord(*row))
+    return found
+
+
+# Each account not late (its actions of the batch in effective order, none a restore) as
+# they leave it: the heaviest of them, if no lighter than its status; suspended until the
+# last suspension's end while suspended; the last handle given; counts, times and revision
+# advanced by one an action. The status rule as data: (action, severity, result) and
+# (status, severity) from the domain's tables.
+_FOLDED = (
+    "action_rule (action, severity, result) AS (VALUES "
+    + ", ".join(f"({a}, {n}, {s})" for a, n, s in ACTION_RULES)
+    + "), status_rule (status, severity) AS (VALUES "
+    + ", ".join(f"({s}, {n})" for s, n in STATUS_RULES)
+    + "), batch AS (SELECT s.account_id, COUNT(*) AS n, MAX(r.severity) AS severity, "
+    "MIN(s.effective_us) AS first_us, MAX(s.effective_us) AS last_us, "
+    f"MAX(CASE WHEN s.action = {int(Action.SUSPEND)} THEN s.idx END) AS suspended, "
+    "MAX(CASE WHEN s.handle <> '' THEN s.idx END) AS named "
+    f"FROM {_S} s CROSS JOIN action_rule r ON r.action = s.action "
+    f"WHERE s.{_OK} AND s.late = 0 GROUP BY s.account_id), "
+    "folded AS (SELECT b.account_id, b.n, b.first_us, b.last_us, "
+    "CASE WHEN b.severity >= st.severity THEN sv.result ELSE a.status END AS status, "
+    "COALESCE(su.suspend_until_us, a.suspended_until_us) AS until, "
+    "COALESCE(h.handle, a.handle) AS handle FROM batch b "
+    "CROSS JOIN accounts a ON a.id = b.account_id "
+    "CROSS JOIN status_rule st ON st.status = a.status "
+    "CROSS JOIN action_rule sv ON sv.severity = b.severity "
+    f"LEFT JOIN {_S} su ON su.idx = b.suspended LEFT JOIN {_S} h ON h.idx = b.named)"
+)
+
+
+def fold_accounts(conn: Conn) -> None:
+    """Each account not late as its accepted actions of the batch leave it (see _FOLDED)."""
+    conn.execute(
+        f"WITH {_FOLDED} UPDATE accounts SET status = x.status, suspended_until_us = "
+        f"CASE WHEN x.status = {int(Status.SUSPENDED)} THEN x.until END, handle = x.handle, "
+        "first_action_us = COALESCE(accounts.first_action_us, x.first_us), "
+        "last_action_us = x.last_us, action_count = accounts.action_count + x.n, "
+        "revision = accounts.revision + x.n FROM folded x WHERE accounts.id = x.account_id"
+    )
+
+
+def actions_left(conn: Conn) -> dict[int, int]:
+    """idx -> its account, of the accepted actions not late (in a batch of calls, each the
+    one action of its account: the account as it now stands is as the action left it)."""
+    return dict(conn.execute(f"SELECT idx, account_id FROM {_S} WHERE {_OK} AND late = 0"))
+
+
+def drop_unused_accounts(conn: Conn, before: int) -> None:
+    """Accounts made for this batch whose every action was refused are not kept."""
+    conn.execute(
+        f"DELETE FROM accounts WHERE id > ? AND id NOT IN "
+        f"(SELECT account_id FROM {_S} WHERE {_OK})",
+        (before,),
+    )
+
+
+def insert_staged_actions(conn: Conn, actor: str, now_us: int) -> int:
+    """Insert the accepted actions, ids handed out in the batch's order; returns the largest
+    id before (those inserted are above it)."""
+    (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM account_actions").fetchone()
+    conn.execute(
+        f"INSERT INTO account_actions ({INSERTED_ACTION_COLS}) SELECT request_key, body_hash, "
+        "? + ROW_NUMBER() OVER (ORDER BY idx), account_id, request_id, action, category, "
+        "legal_basis, department, region, campaign_id, special_action, case_ref, ?, "
+        f"effective_us, suspend_until_us, ?, NULL, '', '' FROM {_S} WHERE {_OK}",
+        (before, actor, now_us),
+    )
+    return int(before)
+
+
+def action_rows_after(conn: Conn, before: int) -> list[tuple[Any, ...]]:
+    """The actions above an id, as stored (ACTION_COLS), in id order."""
+    return conn.execute(
+        f"SELECT {ACTION_COLS} FROM account_actions WHERE id > ? ORDER BY id", (before,)
+    ).fetchall()
+
+
+def staged_campaign(conn: Conn) -> str:
+    """The campaign the batch's accepted actions name, if they all name one (else "")."""
+    found = conn.execute(f"SELECT DISTINCT campaign_id FROM {_S} WHERE {_OK} LIMIT 2").fetchall()
+    return str(found[0][0]) if len(found) == 1 else ""
+
+
+def save_accounts(conn: Conn, accounts: list[Account]) -> None:
+    """Accounts whose state was worked out outside the statements (late ones)."""
+    update_accounts(conn, accounts)

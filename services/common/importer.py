@@ -57,7 +57,7 @@ class Importer(Generic[Msg, In]):
                 with contextlib.suppress(Exception):
                     # Its batch commits or fails whole; nobody is told, the metrics are.
                     result, refused = await self._settle(in_flight)
-                    self._count([*result.outcomes, *refused])
+                    self._count([*result.outcomes, *refused], result.accepted)
         return summary
 
     async def _prepare(
@@ -103,7 +103,7 @@ class Importer(Generic[Msg, In]):
     ) -> None:
         # Every item's outcome, in stream order (rejections are noted in that order).
         result.outcomes = sorted([*refused, *result.outcomes], key=lambda o: o.index)
-        for kind, n in self._count(result.outcomes).items():
+        for kind, n in self._count(result.outcomes, result.accepted).items():
             setattr(summary, kind, getattr(summary, kind) + n)
         for o in result.outcomes:
             if o.rejected:
@@ -112,11 +112,12 @@ class Importer(Generic[Msg, In]):
             self.on_result(result)
         summary.batches += 1
 
-    def _count(self, outcomes: list[Outcome]) -> dict[str, int]:
-        """A written batch's records by outcome (the summary's fields), counted in the metrics
-        as each batch lands: an import's progress shows while it runs, and a stream that
-        breaks off still counts what it wrote."""
-        counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    def _count(self, outcomes: list[Outcome], accepted: int) -> dict[str, int]:
+        """A written batch's records by outcome (the summary's fields; accepted: those
+        accepted without an outcome of their own), counted in the metrics as each batch
+        lands: an import's progress shows while it runs, and a stream that breaks off still
+        counts what it wrote."""
+        counts = {"accepted": accepted, "duplicates": 0, "rejected": 0}
         for o in outcomes:
             kind = "rejected" if o.rejected else "duplicates" if o.duplicate else "accepted"
             counts[kind] += 1

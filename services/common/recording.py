@@ -55,11 +55,17 @@ class Outcome:
 
 @dataclass
 class BatchResult:
+    """What became of a batch's records: an outcome for each record a set-based write did
+    not simply accept (and for every call of a batch of unary calls), and how many more it
+    accepted (counted, not listed)."""
+
     outcomes: list[Outcome] = field(default_factory=list)
+    accepted: int = 0  # accepted records with no outcome of their own
+    first_request_id: str = ""  # the batch's first record's, for its audit entry
 
     def count(self, kind: str) -> int:
         if kind == "accepted":
-            return sum(1 for o in self.outcomes if o.record_id and not o.duplicate)
+            return self.accepted + sum(1 for o in self.outcomes if o.record_id and not o.duplicate)
         if kind == "duplicate":
             return sum(1 for o in self.outcomes if o.duplicate)
         return sum(1 for o in self.outcomes if o.rejected)

@@ -26,6 +26,7 @@ from itertools import islice
 from services.common.storage import Conn
 from services.common.storage.keys import hash64
 from services.common.storage.sql import add_counts, rows_in, upsert_add
+from services.common.storage.staged import ACCEPTED, Stage, reset
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ANY = "*"
@@ -201,6 +202,99 @@ def _share(
     covered = _projection_set(rollup, primary)
     for p in {p for k in live if k != primary for p in _projections(rollup, k)} - covered:
         distinct[p] = distinct.get(p, 0) + sign
+
+
+_DIMS_SQL = ", ".join(DIMS)
+_CONFLICT = f"ON CONFLICT (rollup, {_DIMS_SQL}) DO UPDATE SET n = {{table}}.n + excluded.n"
+_K_DIMS = ", ".join(f"k.{d}" for d in DIMS)
+# Temporary tables of the statements below: a batch's keys (dimension values and id, in one
+# rollup), and the subjects whose live keys it changes.
+_KEYS = ("staged_keys", f"{', '.join(f'{d} TEXT NOT NULL' for d in DIMS)}, id INTEGER")
+_SUBJECTS = ("staged_subjects", "subject_id INTEGER PRIMARY KEY, had INTEGER NOT NULL")
+
+
+def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str, where: str = "") -> None:
+    """Count a stage's accepted records (+1 each) in a rollup, in SQL over the batch: its
+    keys registered, counts per key and day and per key added by GROUP BY upserts, each
+    subject marked under its keys, and the distinct-subject counts of the subjects whose
+    live keys grow restated (their share taken away before the marks and added after: see
+    the module's note). subject: the stage's subject column; where: which of its records
+    this rollup counts (SQL on the stage's columns)."""
+    cond = f"state = {ACCEPTED}" + (f" AND {where}" if where else "")
+    dims = ", ".join(stage.dims)
+    keys = [
+        (*key, key_id(rollup, key))
+        for key in conn.execute(f"SELECT DISTINCT {dims} FROM {stage.table} WHERE {cond}")
+    ]
+    if not keys:
+        return
+    conn.executemany(REGISTER_KEY, [(kid, rollup, *key) for *key, kid in keys])
+    reset(conn, *_KEYS, [_DIMS_SQL])
+    conn.executemany(f"INSERT INTO staged_keys VALUES ({', '.join('?' * 6)})", keys)
+    same = " AND ".join(f"k.{d} = s.{c}" for d, c in zip(DIMS, stage.dims, strict=True))
+    conn.execute(
+        f"UPDATE {stage.table} AS s SET key_id = k.id FROM staged_keys k WHERE {same} AND "
+        + cond.replace("state", "s.state")
+    )
+    conn.execute(
+        f"INSERT INTO rollup_counts (key_id, day, n) SELECT key_id, {stage.day}, COUNT(*) "
+        f"FROM {stage.table} WHERE {cond} GROUP BY key_id, {stage.day} "
+        "ON CONFLICT (key_id, day) DO UPDATE SET n = rollup_counts.n + excluded.n"
+    )
+    conn.execute(
+        f"INSERT INTO rollup_totals (rollup, {_DIMS_SQL}, n) SELECT ?, {dims}, COUNT(*) "
+        f"FROM {stage.table} WHERE {cond} GROUP BY {dims} "
+        + _CONFLICT.format(table="rollup_totals"),
+        (rollup,),
+    )
+    reset(conn, *_SUBJECTS)
+    conn.execute(
+        f"INSERT INTO staged_subjects SELECT DISTINCT s.{subject}, EXISTS (SELECT 1 FROM "
+        f"rollup_marks h CROSS JOIN rollup_keys k ON k.id = h.key_id WHERE h.subject_id = "
+        f"s.{subject} AND k.rollup = ?) FROM {stage.table} s "
+        f"WHERE {cond.replace('state', 's.state')} AND NOT EXISTS (SELECT 1 FROM rollup_marks m "
+        f"WHERE m.subject_id = s.{subject} AND m.key_id = s.key_id)",
+        (rollup,),
+    )
+    had = [i for (i,) in conn.execute("SELECT subject_id FROM staged_subjects WHERE had = 1")]
+    before = _load_marks(conn, rollup, had) if had else {}
+    conn.execute(
+        f"INSERT INTO rollup_marks (subject_id, key_id, n) SELECT {subject}, key_id, COUNT(*) "
+        f"FROM {stage.table} WHERE {cond} GROUP BY {subject}, key_id "
+        "ON CONFLICT (subject_id, key_id) DO UPDATE SET n = rollup_marks.n + excluded.n"
+    )
+    # A new subject under one key (most of a batch's): counted once, under that key.
+    live = (
+        "FROM staged_subjects t CROSS JOIN rollup_marks m ON m.subject_id = t.subject_id "
+        "CROSS JOIN rollup_keys k ON k.id = m.key_id WHERE k.rollup = ? AND m.n > 0"
+    )
+    firsts = ", ".join(f"MIN(k.{d}) AS {d}" for d in DIMS)
+    conn.execute(
+        f"INSERT INTO rollup_single (rollup, {_DIMS_SQL}, n) SELECT ?, {_DIMS_SQL}, COUNT(*) "
+        f"FROM (SELECT {firsts} {live} AND t.had = 0 GROUP BY t.subject_id "
+        f"HAVING COUNT(*) = 1) x GROUP BY {_DIMS_SQL} " + _CONFLICT.format(table="rollup_single"),
+        (rollup, rollup),
+    )
+    # The others (a subject with marks before, or several keys now: a few of a batch's) are
+    # restated as apply does, their shares before taken away and after added.
+    several = [
+        i
+        for (i,) in conn.execute(
+            f"SELECT t.subject_id {live} GROUP BY t.subject_id HAVING MAX(t.had) = 1 "
+            "OR COUNT(*) > 1",
+            (rollup,),
+        )
+    ]
+    if not several:
+        return
+    after = _load_marks(conn, rollup, several)
+    single: dict[tuple[object, ...], int] = {}
+    distinct: dict[tuple[object, ...], int] = {}
+    for subject_id in several:
+        _share(single, distinct, rollup, set(before.get(subject_id, ())), -1)
+        _share(single, distinct, rollup, set(after.get(subject_id, ())), +1)
+    add_counts(conn, "rollup_single", single)
+    add_counts(conn, "rollup_distinct", distinct)
 
 
 def subject_filter(

@@ -383,21 +383,29 @@ def _transaction(
 
 
 async def _run_stepped(conn: Conn, job: SteppedJob[Any]) -> tuple[bool, Any]:
-    """A stepped job in a transaction of its own, the event loop going on between steps (the
-    writer does not: writes queue up meanwhile). Its failure undoes it and is its outcome."""
+    """A stepped job in a transaction of its own, each step on a thread: the event loop goes
+    on meanwhile (a step is mostly statements, which let go of the GIL: the next batch is
+    read and checked while this one is written), the writer does not (writes queue up).
+    Its failure undoes it and is its outcome."""
     try:
         with _begun(conn):
             steps = job(conn)
             while True:
-                try:
-                    next(steps)
-                except StopIteration as finished:
-                    value = finished.value
+                done, value = await asyncio.to_thread(_step, steps)
+                if done:
                     break
-                await asyncio.sleep(0)
     except Exception as e:
         return False, e
     return True, value
+
+
+def _step(steps: Generator[None, None, T]) -> tuple[bool, T | None]:
+    """One step of a stepped job: (whether it finished, its result then)."""
+    try:
+        next(steps)
+    except StopIteration as finished:
+        return True, finished.value  # type: ignore[no-any-return]
+    return False, None
 
 
 @contextmanager

@@ -1,0 +1,136 @@
+"""Set-based batch writes: a batch's rows staged in a temporary table, then one statement per
+step over all of them (resolve keys, find repeated request ids, apply the rules, insert the
+records, count them), in the writing transaction.
+
+A stage is a temporary table of the writer's connection (kept in memory): what Python puts
+in it per record is only what it read and checked (the row), and `idx` (the record's place
+in its stream) names a record in every answer. Statements mark a refused record `state = 1`
+and leave it out of every later step; what is left (`state = 0`) is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from itertools import chain
+
+from services.common.errors import FieldViolation, InvalidArgument, Reject
+from services.common.storage import Conn, Error
+
+ACCEPTED = 0
+REFUSED = 1
+LOAD_ROWS = 500  # rows a statement (their values well under SQLite's 32,766 parameters)
+
+
+@lru_cache(maxsize=64)
+def _rows_sql(table: str, columns: str, width: int, rows: int) -> str:
+    row = f"({', '.join('?' * width)})"
+    return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"
+
+
+def reset(conn: Conn, table: str, columns: str, indexes: Sequence[str] = ()) -> None:
+    """Empty the temporary table, made (with its indexes) on its first use on this
+    connection."""
+    try:
+        conn.execute(f"DELETE FROM {table}")
+    except Error:
+        conn.execute(f"CREATE TEMP TABLE {table} ({columns})")
+        for n, index in enumerate(indexes):
+            conn.execute(f"CREATE INDEX temp.{table}_{n} ON {table} ({index})")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A temporary table of a batch's rows.
+
+    columns: what each staged row holds, in order (`idx` first, then `request_key`,
+    `body_hash`, `request_id` when the records carry request ids); computed: the columns
+    the statements fill (SQL column definitions); dims: the columns holding a record's
+    five rollup dimension values, in rollups.DIMS order; day: its day column."""
+
+    table: str
+    columns: tuple[str, ...]
+    computed: tuple[str, ...] = ()
+    dims: tuple[str, ...] = ()
+    day: str = "day"
+    indexes: tuple[str, ...] = ()  # column lists to index, e.g. "ident_key, idx"
+
+    def insert_sql(self, rows: int) -> str:
+        """One statement for this many rows: a long stage is loaded in one step each
+        LOAD_ROWS rows, not a step (and a hand-over of the GIL) a row."""
+        return _rows_sql(self.table, ", ".join(self.columns), len(self.columns), rows)
+
+    @cached_property
+    def ddl(self) -> str:
+        return ", ".join(
+            [
+                "idx INTEGER PRIMARY KEY",
+                *(c for c in self.columns if c != "idx"),
+                f"state INTEGER NOT NULL DEFAULT {ACCEPTED}",
+                "key_id INTEGER",
+                *self.computed,
+            ]
+        )
+
+    def load(self, conn: Conn, rows: Sequence[tuple[object, ...]]) -> None:
+        """The batch's rows, in place of the last batch's."""
+        reset(conn, self.table, self.ddl, self.indexes)
+        for i in range(0, len(rows), LOAD_ROWS):
+            chunk = rows[i : i + LOAD_ROWS]
+            conn.execute(self.insert_sql(len(chunk)), list(chain.from_iterable(chunk)))
+
+    def refuse(self, conn: Conn, indexes: Iterable[int]) -> None:
+        conn.executemany(
+            f"UPDATE {self.table} SET state = {REFUSED} WHERE idx = ?", [(i,) for i in indexes]
+        )
+
+    def accepted(self, conn: Conn) -> list[int]:
+        """The indexes of the records still accepted, in order."""
+        return [
+            i
+            for (i,) in conn.execute(
+                f"SELECT idx FROM {self.table} WHERE state = {ACCEPTED} ORDER BY idx"
+            )
+        ]
+
+
+REUSED = Reject(
+    InvalidArgument(
+        [FieldViolation("request_id", "already used for a different record")],
+        reason="REQUEST_ID_REUSED",
+    ),
+    "request_id",
+)
+
+
+def repeated_requests(conn: Conn, stage: Stage, records: str) -> list[tuple[int, int, bool]]:
+    """Staged records whose request id a stored record (of the records table) holds: (idx,
+    that record's id, whether it is the same request: the same id and body)."""
+    return conn.execute(
+        f"SELECT s.idx, r.id, r.request_id = s.request_id AND r.body_hash = s.body_hash "
+        f"FROM {stage.table} s JOIN {records} r ON r.request_key = s.request_key"
+    ).fetchall()
+
+
+class Repeats:
+    """Request ids repeated within one batch, found as its rows are built: a later record
+    with an earlier one's request id is a duplicate of it (the same body) or refused (another
+    body), and is not staged."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, tuple[str, int, int]] = {}  # request key -> (id, body, idx)
+        self.of: dict[int, int] = {}  # a duplicate's idx -> the idx of the record it repeats
+        self.reused: list[int] = []
+
+    def seen(self, idx: int, key: int, request_id: str, body: int) -> bool:
+        """Whether the record repeats an earlier one of the batch (and is not to be staged)."""
+        first = self.first.get(key)
+        if first is None:
+            self.first[key] = (request_id, body, idx)
+            return False
+        if first[0] == request_id and first[1] == body:
+            self.of[idx] = first[2]
+        else:
+            self.reused.append(idx)
+        return True
