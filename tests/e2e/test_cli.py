@@ -276,37 +276,24 @@ def test_the_demo_campaigns_period_shows_every_figure(running: RunningStack) -> 
     campaign's whole status (no figure empty), and its bulletin speaks of that period."""
     import asyncio
 
-    import grpc
     from google.protobuf.timestamp_pb2 import Timestamp
 
+    from netnet.client import GatewayClient
     from netnet.gateway.v1 import gateway_pb2 as pb
-    from netnet.gateway.v1 import gateway_pb2_grpc
 
     token = (running.data_dir / "admin.token").read_text().strip()
-    md = [("authorization", f"Bearer {token}")]
     start, end = Timestamp(), Timestamp()
     start.FromJsonString("2021-06-01T00:00:00Z")
     end.FromJsonString("2021-09-01T00:00:00Z")
 
     async def ask() -> tuple[pb.CampaignStatus, pb.CampaignStatus, str]:
-        async with grpc.aio.insecure_channel(running.env["NETNET_GATEWAY_ADDR"]) as channel:
-            gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
-            whole = await gateway.GetCampaignStatus(
-                pb.GetCampaignStatusRequest(campaign_id="netnet-2021"), metadata=md, timeout=10
+        async with GatewayClient(running.env["NETNET_GATEWAY_ADDR"], token=token) as gateway:
+            whole = await gateway.get_campaign_status(campaign_id="netnet-2021")
+            period = await gateway.get_campaign_status(
+                campaign_id="netnet-2021", start_time=start, end_time=end
             )
-            period = await gateway.GetCampaignStatus(
-                pb.GetCampaignStatusRequest(
-                    campaign_id="netnet-2021", start_time=start, end_time=end
-                ),
-                metadata=md,
-                timeout=10,
-            )
-            bulletin = await gateway.GenerateBulletin(
-                pb.GenerateBulletinRequest(
-                    campaign_id="netnet-2021", start_time=start, end_time=end
-                ),
-                metadata=md,
-                timeout=10,
+            bulletin = await gateway.generate_bulletin(
+                campaign_id="netnet-2021", start_time=start, end_time=end
             )
             return whole.status, period.status, bulletin.text
 

@@ -17,7 +17,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.common.auth import ensure_key
 from tests.support.servers import free_port, watch_health
@@ -148,10 +148,10 @@ class Model:
 
 
 async def stats(
-    stub: pb_grpc.AccountServiceStub, md: list[tuple[str, str]], dims: list[int]
+    client: AccountsClient, md: list[tuple[str, str]], dims: list[int]
 ) -> tuple[dict[tuple[str, ...], tuple[int, int]], int, int]:
     """GetStats in the shape of Model.expected (distinct_subjects must be present)."""
-    resp = await stub.GetStats(pb.GetStatsRequest(group_by=dims), metadata=md, timeout=30)
+    resp = await client.get_stats(pb.GetStatsRequest(group_by=dims), metadata=md, timeout=30)
     rows: dict[tuple[str, ...], tuple[int, int]] = {}
     for row in resp.rows:
         group = tuple(getattr(row, DIMENSIONS[d]) for d in dims)
@@ -163,11 +163,11 @@ async def stats(
 
 
 async def assert_stats_match(
-    stub: pb_grpc.AccountServiceStub, md: list[tuple[str, str]], model: Model
+    client: AccountsClient, md: list[tuple[str, str]], model: Model
 ) -> None:
     """All five dimensions together, each alone, and no grouping: exactly the model's counts."""
     for dims in [ALL_DIMENSIONS, *([d] for d in ALL_DIMENSIONS), []]:
-        got = await stats(stub, md, dims)
+        got = await stats(client, md, dims)
         want = model.expected(dims)
         if got != want:
             missing = {g: v for g, v in want[0].items() if got[0].get(g) != v}

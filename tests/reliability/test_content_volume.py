@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.importer import MAX_REJECTIONS
 from services.sites.__main__ import SPEC
 from tests.support.servers import Tokens, channel_to
@@ -133,13 +133,13 @@ async def stream(
 async def test_import_one_million_dispositions(serve, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
     server = await serve(SPEC)
     channel = await channel_to(server.port)
-    stub = pb_grpc.SiteServiceStub(channel)
+    client = SitesClient(channel=channel, token="")
     half = TOTAL // len(DEPARTMENTS)
     models = [Generated() for _ in DEPARTMENTS]
 
     started = time.perf_counter()
     responses = [
-        await stub.ImportDispositions(
+        await client.import_dispositions(
             stream(dept, k * half, (k + 1) * half, models[k]),
             metadata=tokens(dept),
             timeout=600,
@@ -168,7 +168,7 @@ async def test_import_one_million_dispositions(serve, tokens: Tokens) -> None:  
         expected.update(g.by_key)
     md = tokens("office", "analyst")
     dims = [common_pb2.DIMENSION_DEPARTMENT, common_pb2.DIMENSION_ACTION]
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CONTENT, group_by=dims), metadata=md
     )
     by_action: Counter[tuple[str, str]] = Counter()
@@ -178,7 +178,7 @@ async def test_import_one_million_dispositions(serve, tokens: Tokens) -> None:  
     assert stats.total.count == TOTAL - len(INVALID)
     assert not stats.total.HasField("distinct_subjects")  # content has no subjects to count
 
-    by_category = await stub.GetStats(
+    by_category = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_CONTENT,
             group_by=[common_pb2.DIMENSION_CATEGORY],
@@ -196,9 +196,11 @@ async def test_import_one_million_dispositions(serve, tokens: Tokens) -> None:  
     # A re-uploaded item is found by its hash with both of its dispositions.
     sha = item(20, "").content_sha256  # item 20 re-uploads item 15's content
     assert sha == item(15, "").content_sha256
-    found = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(content_sha256=sha), metadata=md
-    )
+    found = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(content_sha256=sha), metadata=md
+        )
+    ).response
     assert sorted(d.request_id for d in found.dispositions) == ["v15", "v20"]
     assert list(found.departments) == [DEPARTMENTS[0]]
     await channel.close()

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient, NetNetError
 from netnet.common.v1 import common_pb2
 from tests.reliability.support import Model, Plan, ServiceProcess, assert_stats_match
 from tests.support.servers import bearer
@@ -41,7 +41,7 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     service.start()
     channel = grpc.aio.insecure_channel(service.target)
     await service.wait_serving(channel)
-    stub = pb_grpc.AccountServiceStub(channel)
+    client = AccountsClient(channel=channel, token="")
 
     killed, committed_enough = asyncio.Event(), asyncio.Event()
     seen_committed: list[int] = []  # running totals reported by the change feed
@@ -49,13 +49,13 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     async def follow_feed() -> None:
         total = 0
         try:
-            async for resp in stub.WatchChanges(pb.WatchChangesRequest(), metadata=md):
+            async for resp in client.watch_changes(metadata=md):
                 if resp.event.kind == common_pb2.CHANGE_KIND_BULK_IMPORTED:
                     total += resp.event.count
                     seen_committed.append(total)
                     if len(seen_committed) == KILL_AT:
                         committed_enough.set()
-        except grpc.aio.AioRpcError:
+        except NetNetError:
             pass  # the server died
 
     async def stream() -> AsyncIterator[pb.ImportActionsRequest]:
@@ -75,7 +75,8 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     feed = asyncio.create_task(follow_feed())
     killer = asyncio.create_task(kill_mid_stream())
     with pytest.raises(grpc.aio.AioRpcError) as failed:
-        await stub.ImportActions(stream(), metadata=md, timeout=120)
+        # The generated stub: only the raw error's debug string names the dead socket.
+        await client.stub.ImportActions(stream(), metadata=md, timeout=120)
     # UNAVAILABLE, or the client library's own INTERNAL when its next send hits the dead socket.
     error = failed.value
     assert error.code() == grpc.StatusCode.UNAVAILABLE or (
@@ -90,9 +91,9 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     service.start()
     channel = grpc.aio.insecure_channel(service.target)
     await service.wait_serving(channel)
-    stub = pb_grpc.AccountServiceStub(channel)
+    client = AccountsClient(channel=channel, token="")
 
-    survived = (await stub.GetStats(pb.GetStatsRequest(), metadata=md)).total.count
+    survived = (await client.get_stats(metadata=md)).total.count
     # Nothing the feed reported committed is lost; the kill really was mid-stream.
     assert (
         prefix_sums[KILL_AT] <= acknowledged <= survived <= prefix_sums[HOLD_AT] < plan.valid_total
@@ -102,7 +103,7 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     k = prefix_sums.index(survived)
 
     # Replay the whole stream with the same request ids.
-    resp = await stub.ImportActions(plan.stream(), metadata=md, timeout=120)
+    resp = await client.import_actions(plan.stream(), metadata=md, timeout=120)
     s = resp.summary
     assert (s.accepted, s.duplicates, s.rejected, s.batches) == (
         plan.valid_total - survived,
@@ -113,11 +114,9 @@ async def test_kill_9_mid_import_loses_and_doubles_nothing(
     assert s.accepted + s.duplicates == plan.valid_total
     model = Model()
     model.add(plan)
-    await assert_stats_match(stub, md, model)
+    await assert_stats_match(client, md, model)
 
-    verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)
-    ).verification
+    verification = (await client.verify_audit_chain(metadata=auditor)).verification
     assert verification.ok, verification
     assert verification.entries_checked == k + BATCHES  # one entry per committed batch
     await channel.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.importer import MAX_REJECTIONS
 from tests.reliability.support import Model, Plan, assert_stats_match, key_of
@@ -21,31 +21,15 @@ RETRACT_ALL_OF = 40  # accounts whose every action is retracted (they drop out o
 RETRACT_FIRST_OF = 250  # accounts whose first action only is retracted
 
 
-async def _all_pages(
-    stub: pb_grpc.AccountServiceStub, md: list[tuple[str, str]], parent: str
-) -> list[pb.AccountAction]:
-    actions: list[pb.AccountAction] = []
-    token = ""
-    while True:
-        resp = await stub.ListAccountActions(
-            pb.ListAccountActionsRequest(parent=parent, page_size=1000, page_token=token),
-            metadata=md,
-        )
-        actions.extend(resp.actions)
-        token = resp.next_page_token
-        if not token:
-            return actions
-
-
 async def test_import_100k_counts_stats_and_retractions(serve, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
     server = await serve(SPEC)
     channel = await channel_to(server.port)
-    stub = pb_grpc.AccountServiceStub(channel)
+    client = AccountsClient(channel=channel, token="")
     cac, mps = tokens("cac"), tokens("mps")
     big = Plan("vol", "cac", TOTAL, BATCH, ACCOUNTS, START_US)
     small = Plan("mps", "mps", 3_000, BATCH, 700, START_US)  # a second department
 
-    resp = await stub.ImportActions(big.stream(), metadata=cac, timeout=120)
+    resp = await client.import_actions(big.stream(), metadata=cac, timeout=120)
     s = resp.summary
     assert big.invalid_total > 1_900  # the plan really has rejections (97th and 101st)
     assert (s.accepted, s.duplicates, s.rejected, s.batches) == (
@@ -62,7 +46,7 @@ async def test_import_100k_counts_stats_and_retractions(serve, tokens: Tokens) -
         assert r.request_id == f"vol-{r.index}"
         assert r.field == ("category" if (r.index + 1) % 97 == 0 else "region"), r
 
-    small_resp = await stub.ImportActions(small.stream(), metadata=mps, timeout=60)
+    small_resp = await client.import_actions(small.stream(), metadata=mps, timeout=60)
     assert (small_resp.summary.accepted, small_resp.summary.rejected) == (
         small.valid_total,
         small.invalid_total,
@@ -71,21 +55,25 @@ async def test_import_100k_counts_stats_and_retractions(serve, tokens: Tokens) -
     model = Model()
     model.add(big)
     model.add(small)
-    await assert_stats_match(stub, cac, model)
+    await assert_stats_match(client, cac, model)
 
     # Retract: every action of some accounts, the first action of others.
-    listed = await stub.ListAccounts(
-        pb.ListAccountsRequest(page_size=RETRACT_ALL_OF + RETRACT_FIRST_OF), metadata=cac
-    )
+    listed = (
+        await client.list_accounts(
+            pb.ListAccountsRequest(page_size=RETRACT_ALL_OF + RETRACT_FIRST_OF), metadata=cac
+        )
+    ).response
     assert len(listed.accounts) == RETRACT_ALL_OF + RETRACT_FIRST_OF
     retracted = 0
     for n, account in enumerate(listed.accounts):
-        actions = await _all_pages(stub, cac, account.name)
+        actions = await (
+            await client.list_account_actions(parent=account.name, page_size=1000, metadata=cac)
+        ).all()
         assert len(actions) == account.action_count > 0
         for action in actions if n < RETRACT_ALL_OF else actions[:1]:
             live = model.live[action.request_id]
             assert (action.account, key_of(action)) == (account.name, live[1])
-            out = await stub.RetractAction(
+            out = await client.retract_action(
                 pb.RetractActionRequest(
                     request_id=f"retract-{action.name}", name=action.name, reason="mistaken"
                 ),
@@ -97,14 +85,14 @@ async def test_import_100k_counts_stats_and_retractions(serve, tokens: Tokens) -
         if n < RETRACT_ALL_OF:
             assert out.account.action_count == 0
     assert 300 <= retracted <= 1_000
-    await assert_stats_match(stub, cac, model)
+    await assert_stats_match(client, cac, model)
 
     # The import is not double-counted by a full replay: every record is a duplicate now.
-    replay = await stub.ImportActions(big.stream(), metadata=cac, timeout=120)
+    replay = await client.import_actions(big.stream(), metadata=cac, timeout=120)
     assert (replay.summary.accepted, replay.summary.duplicates, replay.summary.rejected) == (
         0,
         big.valid_total,
         big.invalid_total,
     )
-    await assert_stats_match(stub, cac, model)
+    await assert_stats_match(client, cac, model)
     await channel.close()

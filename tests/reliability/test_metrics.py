@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient, NetNetError
 from services.common.importer import MAX_BATCH
 from tests.reliability.support import Plan, ServiceProcess
 from tests.support.servers import bearer, free_port
@@ -44,13 +44,13 @@ async def test_metrics_count_calls_imports_and_group_commits(
     plan = Plan("m", "cac", total=300, batch=100, accounts=50, now_us=time.time_ns() // 1000)
     async with grpc.aio.insecure_channel(process.target) as channel:
         await process.wait_serving(channel)
-        stub = pb_grpc.AccountServiceStub(channel)
+        client = AccountsClient(channel=channel, token="")
         md = bearer(process.key)
-        await stub.RecordAction(pb.RecordActionRequest(action=plan.record(0)), metadata=md)
+        await client.record_action(pb.RecordActionRequest(action=plan.record(0)), metadata=md)
         bad = pb.RecordActionRequest(action=pb.ActionInput(request_id="x"))
-        with pytest.raises(grpc.aio.AioRpcError):
-            await stub.RecordAction(bad, metadata=md)
-        imported = await stub.ImportActions(plan.stream(), metadata=md)
+        with pytest.raises(NetNetError):
+            await client.record_action(bad, metadata=md)
+        imported = await client.import_actions(plan.stream(), metadata=md)
     samples = await asyncio.to_thread(scrape, metrics_port)
 
     assert rpcs(samples, "RecordAction", "OK") == 1
@@ -97,17 +97,18 @@ async def test_an_import_counts_each_batch_as_it_lands(
     deadline = time.monotonic() + 30  # a guard: the batches land in well under a second
     async with grpc.aio.insecure_channel(process.target) as channel:
         await process.wait_serving(channel)
-        call = pb_grpc.AccountServiceStub(channel).ImportActions(
-            two_batches_then_too_many(), metadata=bearer(process.key)
+        client = AccountsClient(channel=channel, token="")
+        call = asyncio.ensure_future(  # under way while the metrics are read
+            client.import_actions(two_batches_then_too_many(), metadata=bearer(process.key))
         )
         first = sum(1 for i in range(plan.batch) if plan.is_valid(i))
         while imported(await asyncio.to_thread(scrape, metrics_port), "accepted") < first:
             assert time.monotonic() < deadline, "the first batch was not counted"
             await asyncio.sleep(0.05)
         counted.set()
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
+        with pytest.raises(NetNetError) as refused:
             await call
-        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
     while imported(samples := await asyncio.to_thread(scrape, metrics_port), "accepted") < (
         plan.valid_total
     ):

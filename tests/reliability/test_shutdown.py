@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient, NetNetError
 from netnet.common.v1 import common_pb2
 from tests.reliability.support import SERVICE, Plan, ServiceProcess
 from tests.support.servers import bearer, watch_health
@@ -38,7 +38,7 @@ async def test_serving_only_once_the_database_is_open(
     try:
         service.start()
         channel = grpc.aio.insecure_channel(service.target)
-        health = health_pb2_grpc.HealthStub(channel)
+        health = health_pb2_grpc.HealthStub(channel)  # the gRPC health service: not in the SDK
         # The port is open (the call connects) yet neither the server nor the service serve.
         overall = await health.Check(
             health_pb2.HealthCheckRequest(service=""), wait_for_ready=True, timeout=30
@@ -46,20 +46,20 @@ async def test_serving_only_once_the_database_is_open(
         named = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5)
         assert (overall.status, named.status) == (NOT_SERVING, NOT_SERVING)
         # A call that comes anyway gets a clean, retryable refusal, not an internal error.
-        with pytest.raises(grpc.aio.AioRpcError) as early:
-            await stub_of(channel).GetStats(pb.GetStatsRequest(), metadata=md, timeout=5)
-        assert early.value.code() == grpc.StatusCode.UNAVAILABLE, early.value
+        with pytest.raises(NetNetError) as early:
+            await client_of(channel).get_stats(pb.GetStatsRequest(), metadata=md, timeout=5)
+        assert early.value.code == grpc.StatusCode.UNAVAILABLE, early.value
         watching = asyncio.create_task(watch_health(channel, SERVING, SERVICE))
         locker.execute("COMMIT")
         locked = False
         assert await watching == [NOT_SERVING, SERVING]
         # SERVING means ready: the first calls after it succeed.
-        stub = stub_of(channel)
-        recorded = await stub.RecordAction(
+        client = client_of(channel)
+        recorded = await client.record_action(
             pb.RecordActionRequest(action=Plan("h", "cac", 1, 1, 1, 0).record(0)), metadata=md
         )
         assert not recorded.duplicate
-        total = (await stub.GetStats(pb.GetStatsRequest(), metadata=md)).total
+        total = (await client.get_stats(pb.GetStatsRequest(), metadata=md)).total
         assert total.count == 1
         await channel.close()
     finally:
@@ -70,8 +70,9 @@ async def test_serving_only_once_the_database_is_open(
     assert await service.wait(15) == 0, service.stderr()
 
 
-def stub_of(channel: grpc.aio.Channel) -> pb_grpc.AccountServiceStub:
-    return pb_grpc.AccountServiceStub(channel)
+def client_of(channel: grpc.aio.Channel) -> AccountsClient:
+    """The SDK client on this channel (no retries: the test sees each refusal)."""
+    return AccountsClient(channel=channel, token="")
 
 
 BATCHES, BATCH = 80, 500
@@ -82,7 +83,7 @@ DRAIN = 20.0
 
 async def _import_through_sigterm(
     service: ServiceProcess, plan: Plan, release_after_term: bool
-) -> tuple[pb.ImportActionsResponse | grpc.aio.AioRpcError, list[int], float, list[int]]:
+) -> tuple[pb.ImportActionsResponse | NetNetError, list[int], float, list[int]]:
     """Import plan; SIGTERM once TERM_AT batches are committed, while the stream is in flight.
 
     release_after_term: the stream goes on once the server is seen draining (else it stalls
@@ -92,14 +93,14 @@ async def _import_through_sigterm(
     service.start()
     channel = grpc.aio.insecure_channel(service.target)
     await service.wait_serving(channel)
-    stub = stub_of(channel)
+    client = client_of(channel)
     enough, draining, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
     committed: list[int] = []
     statuses: list[int] = []
 
     async def follow_feed() -> None:
         total = 0
-        async for resp in stub.WatchChanges(pb.WatchChangesRequest(), metadata=md):
+        async for resp in client.watch_changes(metadata=md):
             if resp.event.kind == common_pb2.CHANGE_KIND_BULK_IMPORTED:
                 total += resp.event.count
                 committed.append(total)
@@ -107,6 +108,7 @@ async def _import_through_sigterm(
                     enough.set()
 
     async def follow_health() -> None:
+        # The gRPC health service: not in the SDK.
         call = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         async for resp in call:
             statuses.append(resp.status)
@@ -127,7 +129,7 @@ async def _import_through_sigterm(
     watcher = asyncio.create_task(follow_health())
 
     async def run_import() -> pb.ImportActionsResponse:
-        return await stub.ImportActions(stream(), metadata=md, timeout=120)
+        return await client.import_actions(stream(), metadata=md, timeout=120)
 
     importing = asyncio.create_task(run_import())
     await asyncio.wait_for(enough.wait(), 60)
@@ -142,16 +144,16 @@ async def _import_through_sigterm(
     refused: grpc.StatusCode | None = None
     for _ in range(100):
         try:
-            await stub.GetStats(pb.GetStatsRequest(), metadata=md, timeout=5)
-        except grpc.aio.AioRpcError as e:
-            refused = e.code()
+            await client.get_stats(pb.GetStatsRequest(), metadata=md, timeout=5)
+        except NetNetError as e:
+            refused = e.code
             break
         await asyncio.sleep(0.05)  # poll interval
     assert refused == grpc.StatusCode.UNAVAILABLE, refused
-    result: pb.ImportActionsResponse | grpc.aio.AioRpcError
+    result: pb.ImportActionsResponse | NetNetError
     try:
         result = await importing
-    except grpc.aio.AioRpcError as e:
+    except NetNetError as e:
         result = e
     finally:
         done.set()
@@ -167,11 +169,11 @@ async def _restart_totals(service: ServiceProcess) -> tuple[int, common_pb2.Audi
     service.start()
     channel = grpc.aio.insecure_channel(service.target)
     await service.wait_serving(channel)
-    stub = stub_of(channel)
+    client = client_of(channel)
     md, auditor = bearer(service.key, "cac"), bearer(service.key, "cac", "auditor")
-    total = (await stub.GetStats(pb.GetStatsRequest(), metadata=md)).total.count
+    total = (await client.get_stats(pb.GetStatsRequest(), metadata=md)).total.count
     verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
     ).verification
     await channel.close()
     service.signal(signal.SIGTERM)
@@ -208,8 +210,8 @@ async def test_sigterm_ends_a_stalled_import_cleanly_after_the_drain_time(
     result, committed, elapsed, _ = await _import_through_sigterm(service, plan, False)
 
     # The client stalled past the drain time: it gets a clean status, not a hang or INTERNAL.
-    assert isinstance(result, grpc.aio.AioRpcError), result
-    assert result.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE), result
+    assert isinstance(result, NetNetError), result
+    assert result.code in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE), result
     assert elapsed < drain + 5, f"exit took {elapsed:.1f}s, the drain time is {drain}s"
 
     valid_per_batch = [

@@ -1,10 +1,11 @@
-"""Calls and their checks: timestamps, pages, and errors read through the SDK's typed exceptions."""
+"""Calls and their checks: timestamps, typed errors (the SDK's), and raw server streams."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import grpc
@@ -30,11 +31,24 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def method_of(client: Any, rpc: str) -> Callable[..., Any]:
+    """An SDK client's method for an RPC named as in its proto (RecordAction: record_action)."""
+    return getattr(client, re.sub(r"(?<!^)(?=[A-Z])", "_", rpc).lower())
+
+
+def typed(error: BaseException) -> NetNetError:
+    """The SDK's typed error for a failed call: as raised by a client, or made from the raw
+    error of a call made on a generated stub."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        return from_rpc_error(error)
+    assert isinstance(error, NetNetError), f"not an RPC error: {error!r}"
+    return error
+
+
 class Raised:
-    """What `raises` caught: the typed exception (`.value`) and the call's own error."""
+    """What `raises` caught: the typed exception (`.value`)."""
 
     value: Any
-    error: grpc.aio.AioRpcError
 
 
 @contextmanager
@@ -44,49 +58,48 @@ def raises(expected: type[E]) -> Iterator[Raised]:
     caught = Raised()
     try:
         yield caught
-    except grpc.aio.AioRpcError as e:
-        typed = from_rpc_error(e)
-        assert isinstance(typed, expected), (
-            f"expected {expected.code.name}, got {e.code().name}: {e.details()}"
+    except (NetNetError, grpc.aio.AioRpcError) as e:
+        error = typed(e)
+        assert isinstance(error, expected), (
+            f"expected {expected.code.name}, got {error.code.name}: {error.message}"
         )
-        caught.value, caught.error = typed, e
+        caught.value = error
         return
     raise AssertionError(f"expected {expected.code.name}, the call succeeded")
 
 
-async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> grpc.aio.AioRpcError:
-    """Await call, which must fail with code; returns the error."""
+async def expect_error(call: Awaitable[Any], code: grpc.StatusCode) -> NetNetError:
+    """Await call, which must fail with code; returns the typed error."""
     try:
         result = await call
-    except grpc.aio.AioRpcError as e:
-        assert e.code() == code, f"expected {code.name}, got {e.code().name}: {e.details()}"
-        return e
+    except (NetNetError, grpc.aio.AioRpcError) as e:
+        error = typed(e)
+        assert error.code == code, f"expected {code.name}, got {error.code.name}: {error.message}"
+        return error
     raise AssertionError(f"expected {code.name}, the call succeeded with {result!r}")
 
 
-def bad_fields(err: grpc.aio.AioRpcError) -> list[str]:
+def bad_fields(err: NetNetError) -> list[str]:
     """The fields named by the google.rpc.BadRequest detail of an INVALID_ARGUMENT error."""
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, err.code()
-    typed = from_rpc_error(err)
-    assert isinstance(typed, InvalidArgument)
-    assert typed.violations, "no BadRequest detail"
-    return typed.fields
+    assert isinstance(err, InvalidArgument), err.code
+    assert err.violations, "no BadRequest detail"
+    return err.fields
 
 
-def error_reason(err: grpc.aio.AioRpcError) -> str:
+def error_reason(err: NetNetError) -> str:
     """The reason of the google.rpc.ErrorInfo detail in the error's trailers."""
-    reason = from_rpc_error(err).reason
-    assert reason, "no ErrorInfo detail"
-    return reason
+    assert err.reason, "no ErrorInfo detail"
+    return err.reason
 
 
-async def pages(fetch: Callable[..., Awaitable[Any]], attr: str) -> list[Any]:
-    """Every item of a listing, page after page: fetch(page_token) -> a page with `attr`."""
-    items: list[Any] = []
-    token = ""
-    while True:
-        page = await fetch(token)
-        items += list(getattr(page, attr))
-        token = page.next_page_token
-        if not token:
-            return items
+@asynccontextmanager
+async def connected(call: Any) -> AsyncIterator[AsyncIterator[Any]]:
+    """The replies of a server stream made on a generated stub, once the server has taken
+    the call (its initial metadata came); cancelled at the end. A test that writes only once
+    a watch is listening needs this: an SDK stream starts on its first read, and cannot say
+    when the server is listening."""
+    try:
+        await call.initial_metadata()
+        yield aiter(call)
+    finally:
+        call.cancel()

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
+from netnet.cases.v1 import campaigns_pb2
+from netnet.client import CasesClient
 from services.common.auth import ensure_key, issue_token
 from services.common.clock import ManualClock
 from services.common.config import Settings, load_settings
@@ -105,7 +106,7 @@ class CampaignOwner:
         self.server = self.run(start(CASES, settings))
         self.addr = f"127.0.0.1:{self.server.port}"
         self.channel = self.run(self._channel())
-        self.stub = campaigns_pb2_grpc.CampaignServiceStub(self.channel)
+        self.client = CasesClient(channel=self.channel, token="")
         for slug in SHARED_CAMPAIGNS:
             self.create(slug, SHARED_START_US, SHARED_END_US, SHARED_SPECIAL_ACTIONS)
 
@@ -150,10 +151,7 @@ class CampaignOwner:
         request = self.create_request(slug, start_us, end_us, special_actions)
         md = self.admin()
 
-        async def call() -> campaigns_pb2.CreateCampaignResponse:
-            return await self.stub.CreateCampaign(request, metadata=md)  # type: ignore[no-any-return]
-
-        return self.run(call()).campaign
+        return self.run(self.client.create_campaign(request, metadata=md)).campaign
 
     def close(self) -> None:
         self.run(self.channel.close())
@@ -180,7 +178,7 @@ async def watch_health(
     channel: grpc.aio.Channel, until: int, service: str = "", within: float = STARTUP_SECONDS
 ) -> list[int]:
     """The statuses the health Watch stream reports, up to and including `until`."""
-    stub = health_pb2_grpc.HealthStub(channel)
+    stub = health_pb2_grpc.HealthStub(channel)  # the gRPC health service: not in the SDK
     call = stub.Watch(
         health_pb2.HealthCheckRequest(service=service), wait_for_ready=True, timeout=within
     )

@@ -7,7 +7,13 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from netnet.client.errors import FailedPrecondition, InvalidArgument, NotFound
+from netnet.client.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NetNetError,
+    NotFound,
+    from_rpc_error,
+)
 from tests.support.rpc import bad_fields, error_reason, expect_error, raises
 
 
@@ -39,6 +45,10 @@ async def _fail(error: grpc.aio.AioRpcError) -> None:
     raise error
 
 
+async def _fail_typed(error: NetNetError) -> None:
+    raise error
+
+
 async def _succeed() -> str:
     return "done"
 
@@ -51,7 +61,11 @@ async def test_raises_gives_the_typed_error() -> None:
         await _fail(error)
     assert caught.value.fields == ["action.category", "region"]
     assert caught.value.reason == "BAD_REQUEST"
-    assert caught.error is error
+    assert caught.value.message == "invalid"
+    # A client's typed error is taken as it is.
+    with raises(InvalidArgument) as again:
+        await _fail_typed(caught.value)
+    assert again.value is caught.value
 
 
 async def test_raises_fails_on_another_code_or_on_success() -> None:
@@ -75,8 +89,10 @@ async def test_expect_error_and_its_details() -> None:
 
 def test_missing_details_are_reported() -> None:
     with pytest.raises(AssertionError, match="no BadRequest detail"):
-        bad_fields(_error(grpc.StatusCode.INVALID_ARGUMENT, "invalid", "BAD_REQUEST"))
+        bad_fields(
+            from_rpc_error(_error(grpc.StatusCode.INVALID_ARGUMENT, "invalid", "BAD_REQUEST"))
+        )
     with pytest.raises(AssertionError, match="no ErrorInfo detail"):
-        error_reason(_error(grpc.StatusCode.NOT_FOUND, "missing"))
+        error_reason(from_rpc_error(_error(grpc.StatusCode.NOT_FOUND, "missing")))
     with pytest.raises(AssertionError):
-        bad_fields(_error(grpc.StatusCode.NOT_FOUND, "missing", "NOT_FOUND"))
+        bad_fields(from_rpc_error(_error(grpc.StatusCode.NOT_FOUND, "missing", "NOT_FOUND")))

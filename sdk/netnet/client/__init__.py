@@ -7,6 +7,7 @@ async with CasesClient() as cases:            # NETNET_CASES_ADDR, NETNET_TOKEN
         ...
 """
 
+from netnet.client import paths
 from netnet.client.base import AsyncPager, Client
 from netnet.client.errors import (
     Aborted,
@@ -21,34 +22,7 @@ from netnet.client.errors import (
     Unauthenticated,
     Unavailable,
 )
-from netnet.client.paths import (
-    account_action_path,
-    account_path,
-    campaign_path,
-    case_event_path,
-    case_path,
-    clue_path,
-    disposition_path,
-    handover_path,
-    notice_batch_path,
-    parse_account_action_path,
-    parse_account_path,
-    parse_campaign_path,
-    parse_case_event_path,
-    parse_case_path,
-    parse_clue_path,
-    parse_disposition_path,
-    parse_handover_path,
-    parse_notice_batch_path,
-    parse_party_path,
-    parse_site_action_path,
-    parse_site_path,
-    parse_typical_case_path,
-    party_path,
-    site_action_path,
-    site_path,
-    typical_case_path,
-)
+from netnet.client.paths import *  # noqa: F403 (the names of paths.__all__)
 from netnet.client.services import AccountsClient, CasesClient, GatewayClient, SitesClient
 
 __all__ = [
@@ -69,30 +43,5 @@ __all__ = [
     "SitesClient",
     "Unauthenticated",
     "Unavailable",
-    "account_action_path",
-    "account_path",
-    "campaign_path",
-    "case_event_path",
-    "case_path",
-    "clue_path",
-    "disposition_path",
-    "handover_path",
-    "notice_batch_path",
-    "parse_account_action_path",
-    "parse_account_path",
-    "parse_campaign_path",
-    "parse_case_event_path",
-    "parse_case_path",
-    "parse_clue_path",
-    "parse_disposition_path",
-    "parse_handover_path",
-    "parse_notice_batch_path",
-    "parse_party_path",
-    "parse_site_action_path",
-    "parse_site_path",
-    "parse_typical_case_path",
-    "party_path",
-    "site_action_path",
-    "site_path",
-    "typical_case_path",
+    *paths.__all__,
 ]

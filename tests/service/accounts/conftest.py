@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.server import RunningServer
 from tests.support.servers import channel_to
@@ -16,7 +16,8 @@ async def server(serve) -> RunningServer:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def stub(server: RunningServer) -> AsyncIterator[pb_grpc.AccountServiceStub]:
+async def client(server: RunningServer) -> AsyncIterator[AccountsClient]:
+    """The SDK client; no token of its own (each call brings the token it tests)."""
     channel = await channel_to(server.port)
-    yield pb_grpc.AccountServiceStub(channel)
+    yield AccountsClient(channel=channel, token="")
     await channel.close()

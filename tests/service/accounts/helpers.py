@@ -7,19 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.client import AccountsClient
 from tests.support.rpc import Metadata, ts
 
 if TYPE_CHECKING:
-    from netnet.accounts.v1.accounts_pb2_grpc import AccountServiceAsyncStub as Stub
     from tests.support.servers import Tokens
 else:
-    Stub = Any
     Tokens = Any
 
 
 __all__ = [
     "Snapshot",
-    "Stub",
     "action",
     "record",
     "snapshot",
@@ -64,8 +62,10 @@ def action(
     return m
 
 
-async def record(stub: Stub, md: Metadata, a: pb.ActionInput) -> pb.RecordActionResponse:
-    return await stub.RecordAction(pb.RecordActionRequest(action=a), metadata=md)
+async def record(
+    client: AccountsClient, md: Metadata, a: pb.ActionInput
+) -> pb.RecordActionResponse:
+    return await client.record_action(pb.RecordActionRequest(action=a), metadata=md)
 
 
 async def stream(
@@ -86,25 +86,29 @@ class Snapshot:
     audit_head: str
 
 
-async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
+async def snapshot(client: AccountsClient, tokens: Tokens) -> Snapshot:
     md = tokens("office", "auditor", "analyst")
-    stats = await stub.GetStats(pb.GetStatsRequest(), metadata=md)
+    stats = await client.get_stats(pb.GetStatsRequest(), metadata=md)
     accounts: list[tuple[str, int, int, str]] = []
     token = ""
     while True:
-        page = await stub.ListAccounts(
-            pb.ListAccountsRequest(page_size=1000, page_token=token), metadata=md
-        )
+        page = (
+            await client.list_accounts(
+                pb.ListAccountsRequest(page_size=1000, page_token=token), metadata=md
+            )
+        ).response
         accounts += [(a.name, a.status, a.action_count, a.etag) for a in page.accounts]
         token = page.next_page_token
         if not token:
             break
     verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md)
     ).verification
     assert verification.ok, verification.problem
     entries = (
-        await stub.ListAuditEntries(pb.ListAuditEntriesRequest(page_size=1000), metadata=md)
+        (
+            await client.list_audit_entries(pb.ListAuditEntriesRequest(page_size=1000), metadata=md)
+        ).response
     ).entries
     return Snapshot(
         stats.total.count,

@@ -10,52 +10,57 @@ import grpc
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.service.accounts.helpers import action, record, stream
 from tests.support.audit import keyed_link_under, plain_link_of
 from tests.support.rpc import bad_fields, expect_error
 from tests.support.servers import START_US, Tokens
 
 
-async def _write_some(stub: Stub, tokens: Tokens, clock: ManualClock) -> list[str]:
+async def _write_some(client: AccountsClient, tokens: Tokens, clock: ManualClock) -> list[str]:
     """Five mutations; returns the resources they were about."""
     cac = tokens("cac", operator="alice")
-    a = await record(stub, cac, action("r1", "u1"))
+    a = await record(client, cac, action("r1", "u1"))
     clock.advance(1)
-    b = await record(stub, tokens("mps", operator="bob"), action("r2", "u2", department="mps"))
+    b = await record(client, tokens("mps", operator="bob"), action("r2", "u2", department="mps"))
     clock.advance(1)
-    await record(stub, cac, action("r1", "u1"))  # duplicate: no entry
+    await record(client, cac, action("r1", "u1"))  # duplicate: no entry
     await expect_error(  # refused: no entry
-        record(stub, cac, action("r3", "u3", pb.ACTION_TYPE_RESTORE)),
+        record(client, cac, action("r3", "u3", pb.ACTION_TYPE_RESTORE)),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
-    x = await stub.RetractAction(
+    x = await client.retract_action(
         pb.RetractActionRequest(request_id="x1", name=a.action.name, reason="mistake"), metadata=cac
     )
-    await stub.RetractAction(  # replay: no entry
+    await client.retract_action(  # replay: no entry
         pb.RetractActionRequest(request_id="x1", name=a.action.name, reason="mistake"), metadata=cac
     )
     clock.advance(1)
-    await stub.ImportActions(
+    await client.import_actions(
         stream(
             [[action("i1", "u4"), action("i2", "u5", pb.ACTION_TYPE_RESTORE), action("r1", "u1")]]
         ),
         metadata=cac,
     )
-    c = await record(stub, cac, action("r4", "u6", pb.ACTION_TYPE_WARN))
+    c = await record(client, cac, action("r4", "u6", pb.ACTION_TYPE_WARN))
     return [a.action.name, b.action.name, x.action.name, "accounts", c.action.name]
 
 
-async def _entries(stub: Stub, tokens: Tokens, page_size: int = 0) -> list[common_pb2.AuditEntry]:
+async def _entries(
+    client: AccountsClient, tokens: Tokens, page_size: int = 0
+) -> list[common_pb2.AuditEntry]:
     md = tokens("office", "auditor")
     out: list[common_pb2.AuditEntry] = []
     token = ""
     while True:
-        page = await stub.ListAuditEntries(
-            pb.ListAuditEntriesRequest(page_size=page_size, page_token=token), metadata=md
-        )
+        page = (
+            await client.list_audit_entries(
+                pb.ListAuditEntriesRequest(page_size=page_size, page_token=token), metadata=md
+            )
+        ).response
         if page_size:
             assert len(page.entries) <= page_size
         out += page.entries
@@ -64,16 +69,16 @@ async def _entries(stub: Stub, tokens: Tokens, page_size: int = 0) -> list[commo
             return out
 
 
-async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
+async def _verify(client: AccountsClient, tokens: Tokens) -> common_pb2.AuditVerification:
     md = tokens("office", "auditor")
-    return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
+    return (await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md)).verification
 
 
 async def test_every_mutation_is_audited_in_a_chain(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    resources = await _write_some(stub, tokens, clock)
-    entries = await _entries(stub, tokens)
+    resources = await _write_some(client, tokens, clock)
+    entries = await _entries(client, tokens)
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert [e.resource for e in entries] == resources
     assert [e.method for e in entries] == [
@@ -120,33 +125,37 @@ async def test_every_mutation_is_audited_in_a_chain(
         "account_actions:4",
     ]
     assert all(len(e.data_hash) == 64 for e in entries)
-    assert await _entries(stub, tokens, page_size=2) == entries
-    v = await _verify(stub, tokens)
+    assert await _entries(client, tokens, page_size=2) == entries
+    v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked, v.first_bad_seq, v.problem) == (True, 5, 0, "")
     assert (v.data_rows_checked, v.head_seq, v.keyed_from_seq) == (5, 5, 1)
 
 
-async def test_empty_chain_verifies(stub: Stub, tokens: Tokens) -> None:
-    v = await _verify(stub, tokens)
+async def test_empty_chain_verifies(client: AccountsClient, tokens: Tokens) -> None:
+    v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked) == (True, 0)
-    assert await _entries(stub, tokens) == []
+    assert await _entries(client, tokens) == []
 
 
-async def test_audit_page_token_and_size(stub: Stub, tokens: Tokens, clock: ManualClock) -> None:
-    await _write_some(stub, tokens, clock)
+async def test_audit_page_token_and_size(
+    client: AccountsClient, tokens: Tokens, clock: ManualClock
+) -> None:
+    await _write_some(client, tokens, clock)
     md = tokens("office", "auditor")
     for req, field in (
         (pb.ListAuditEntriesRequest(page_size=-1), "page_size"),
         (pb.ListAuditEntriesRequest(page_token="nope"), "page_token"),
     ):
         err = await expect_error(
-            stub.ListAuditEntries(req, metadata=md), grpc.StatusCode.INVALID_ARGUMENT
+            client.list_audit_entries(req, metadata=md), grpc.StatusCode.INVALID_ARGUMENT
         )
         assert bad_fields(err) == [field]
     # A token of another list is not an audit token.
-    accounts = await stub.ListAccounts(pb.ListAccountsRequest(page_size=1), metadata=md)
+    accounts = (
+        await client.list_accounts(pb.ListAccountsRequest(page_size=1), metadata=md)
+    ).response
     err = await expect_error(
-        stub.ListAuditEntries(
+        client.list_audit_entries(
             pb.ListAuditEntriesRequest(page_token=accounts.next_page_token), metadata=md
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -189,17 +198,17 @@ def _tamper(path: Path, sql: str) -> None:
     ],
 )
 async def test_tampering_is_detected(
-    stub: Stub,
+    client: AccountsClient,
     tokens: Tokens,
     clock: ManualClock,
     server: RunningServer,
     sql: str,
     first_bad: int,
 ) -> None:
-    await _write_some(stub, tokens, clock)
-    assert (await _verify(stub, tokens)).ok
+    await _write_some(client, tokens, clock)
+    assert (await _verify(client, tokens)).ok
     _tamper(server.runtime.settings.database_path, sql)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert not v.ok
     assert v.first_bad_seq == first_bad
     assert v.problem
@@ -207,25 +216,25 @@ async def test_tampering_is_detected(
 
 
 async def test_rehashed_edit_is_not_a_keyed_link(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    await _write_some(stub, tokens, clock)
-    entry = (await _entries(stub, tokens))[1]
+    await _write_some(client, tokens, clock)
+    entry = (await _entries(client, tokens))[1]
     entry.outcome = "forged"
     _tamper(
         server.runtime.settings.database_path,
         f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(entry)}' WHERE seq = 2",
     )
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.first_bad_seq) == (False, 2)
     assert "keyed hash" in v.problem
 
 
 async def test_rewritten_last_entry_is_not_a_keyed_link(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    await _write_some(stub, tokens, clock)
-    entries = await _entries(stub, tokens)
+    await _write_some(client, tokens, clock)
+    entries = await _entries(client, tokens)
     # Forge entry 5 consistently with entry 4, as anyone without the key can: not a keyed link.
     last = entries[4]
     last.outcome = "forged"
@@ -233,8 +242,8 @@ async def test_rewritten_last_entry_is_not_a_keyed_link(
         server.runtime.settings.database_path,
         f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(last)}' WHERE seq = 5",
     )
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.first_bad_seq) == (False, 5)
     # Writing goes on after tampering, and verification keeps failing.
-    await record(stub, tokens("cac"), action("after", "u9"))
-    assert not (await _verify(stub, tokens)).ok
+    await record(client, tokens("cac"), action("after", "u9"))
+    assert not (await _verify(client, tokens)).ok

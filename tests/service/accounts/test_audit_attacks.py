@@ -16,14 +16,14 @@ import grpc
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.config import Settings
 from services.common.server import RunningServer, start
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
-from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.service.accounts.helpers import action, record, stream
 from tests.service.accounts.test_audit import _entries, _verify, _write_some
 from tests.support.audit import cut_tail, execute, plain_link, rewrite_plain
 from tests.support.rpc import bad_fields, expect_error
@@ -39,9 +39,9 @@ def _checkpoint_file(server: RunningServer) -> Path:
 
 
 async def _verify_with(
-    stub: Stub, tokens: Tokens, checkpoints: list[common_pb2.AuditCheckpoint]
+    client: AccountsClient, tokens: Tokens, checkpoints: list[common_pb2.AuditCheckpoint]
 ) -> common_pb2.AuditVerification:
-    reply = await stub.VerifyAuditChain(
+    reply = await client.verify_audit_chain(
         pb.VerifyAuditChainRequest(checkpoints=checkpoints), metadata=tokens("office", "auditor")
     )
     return reply.verification
@@ -81,7 +81,7 @@ async def test_a_tail_cut_below_a_checkpoint_is_detected(
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
-        await _write_some(pb_grpc.AccountServiceStub(channel), tokens, clock)
+        await _write_some(AccountsClient(channel=channel, token=""), tokens, clock)
     finally:
         await channel.close()
         await server.stop(0)
@@ -90,7 +90,7 @@ async def test_a_tail_cut_below_a_checkpoint_is_detected(
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
-        v = await _verify(pb_grpc.AccountServiceStub(channel), tokens)
+        v = await _verify(AccountsClient(channel=channel, token=""), tokens)
     finally:
         await channel.close()
         await server.stop(0)
@@ -101,84 +101,84 @@ async def test_a_tail_cut_below_a_checkpoint_is_detected(
 
 
 async def test_a_checkpoint_kept_elsewhere_finds_the_cut(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     """The service's own checkpoint file removed with the cut, and the rows the cut entries
     wrote: the copy an operator kept, sent with the call, still finds it. Without any
     checkpoint, such a cut leaves no trace."""
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     from services.common.server import checkpoint
 
     made = await checkpoint(server.runtime)
     assert made is not None and made.seq == 5
     kept = _checkpoints(_checkpoint_file(server))
     assert [c.seq for c in kept] == [5]
-    assert (await _verify_with(stub, tokens, kept)).ok
+    assert (await _verify_with(client, tokens, kept)).ok
 
     _checkpoint_file(server).unlink()
     path = server.runtime.settings.database_path
     cut_tail(path, keep=2)
     execute(path, "DELETE FROM account_actions WHERE id > 2")  # what entries 4 and 5 wrote
-    blind = await _verify(stub, tokens)
+    blind = await _verify(client, tokens)
     assert (blind.ok, blind.checkpoints_checked, blind.head_seq) == (True, 0, 2)
-    v = await _verify_with(stub, tokens, kept)
+    v = await _verify_with(client, tokens, kept)
     assert (v.ok, v.first_bad_seq, v.checkpoints_checked) == (False, 3, 1)
     assert "entries 3-5 were cut" in v.problem
 
 
 async def test_a_forged_checkpoint_is_refused(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     from services.common.server import checkpoint
 
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     await checkpoint(server.runtime)
     (cp,) = _checkpoints(_checkpoint_file(server))
     cp.seq = 9  # a checkpoint claiming more entries than were written
-    v = await _verify_with(stub, tokens, [cp])
+    v = await _verify_with(client, tokens, [cp])
     assert (v.ok, v.first_bad_seq) == (False, 9)
     assert "not signed with the audit key" in v.problem
 
 
 async def test_an_edit_with_every_later_link_recomputed_is_detected(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     """Entry 2 edited, and every link from it on and the head recomputed as sha256 (all anyone
     without the key can do): entry 2 is not a keyed link."""
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     path = server.runtime.settings.database_path
     execute(path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 2")
     rewrite_plain(path, from_seq=2)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.first_bad_seq, v.entries_checked) == (False, 2, 1)
     assert "keyed hash" in v.problem
 
 
 async def test_a_whole_chain_rewritten_without_the_key_is_detected(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     path = server.runtime.settings.database_path
     execute(path, "DELETE FROM audit_log WHERE seq = 3")  # the retraction, gone
     execute(path, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
     rewrite_plain(path, from_seq=1)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.first_bad_seq) == (False, 1)
 
 
 async def test_a_chain_passed_off_as_written_before_the_key_is_detected(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     """Where the keyed chain starts moved past the head and every link rewritten as plain
     sha256, as if all came from a release before the key: the start is sealed with the key."""
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     path = server.runtime.settings.database_path
     execute(path, "UPDATE account_actions SET category = 'vulgar' WHERE id = 2")
     execute(path, "UPDATE audit_head SET keyed_from = 6")
     rewrite_plain(path, from_seq=1)
     for seal in ("keyed_seal", "''"):
         execute(path, f"UPDATE audit_head SET keyed_seal = {seal}")
-        v = await _verify(stub, tokens)
+        v = await _verify(client, tokens)
         assert (v.ok, v.first_bad_seq, v.keyed_from_seq) == (False, 6, 6)
         assert v.problem == (
             "where the keyed chain starts (entry 6) is not sealed with the audit key"
@@ -222,7 +222,7 @@ async def test_a_chain_passed_off_as_written_before_the_key_is_detected(
     ],
 )
 async def test_an_edited_or_deleted_action_is_detected(
-    stub: Stub,
+    client: AccountsClient,
     tokens: Tokens,
     clock: ManualClock,
     server: RunningServer,
@@ -230,33 +230,33 @@ async def test_an_edited_or_deleted_action_is_detected(
     first_bad: int,
     problem: str,
 ) -> None:
-    await _write_some(stub, tokens, clock)
-    assert (await _verify(stub, tokens)).ok
+    await _write_some(client, tokens, clock)
+    assert (await _verify(client, tokens)).ok
     execute(server.runtime.settings.database_path, sql)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
     assert problem in v.problem
 
 
 async def test_what_changes_by_right_keeps_verifying(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    client: AccountsClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     """An account's status moves with later actions and retractions; a retraction marks its
     action: none of it is an edit of what an entry committed to."""
     md = tokens("cac")
-    ban = await record(stub, md, action("b1", "u1", pb.ACTION_TYPE_BAN))
-    await record(stub, md, action("w1", "u1", pb.ACTION_TYPE_WARN))
-    await stub.RetractAction(
+    ban = await record(client, md, action("b1", "u1", pb.ACTION_TYPE_BAN))
+    await record(client, md, action("w1", "u1", pb.ACTION_TYPE_WARN))
+    await client.retract_action(
         pb.RetractActionRequest(request_id="x1", name=ban.action.name, reason="wrong"),
         metadata=md,
     )
-    reply = await stub.ImportActions(
+    reply = await client.import_actions(
         stream([[action(f"i{n}", f"u{n % 7}", pb.ACTION_TYPE_RESTRICT) for n in range(40)]]),
         metadata=md,
     )
     assert reply.summary.accepted == 40
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked, v.data_rows_checked) == (True, 4, 1 + 1 + 1 + 40)
 
 
@@ -275,9 +275,9 @@ async def test_the_audit_key_is_its_own_file(
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
-        stub = pb_grpc.AccountServiceStub(channel)
-        await _write_some(stub, tokens, clock)
-        assert (await _verify(stub, tokens)).ok
+        client = AccountsClient(channel=channel, token="")
+        await _write_some(client, tokens, clock)
+        assert (await _verify(client, tokens)).ok
     finally:
         await channel.close()
         await server.stop(0)
@@ -289,7 +289,7 @@ async def test_the_audit_key_is_its_own_file(
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
-        v = await _verify(pb_grpc.AccountServiceStub(channel), tokens)
+        v = await _verify(AccountsClient(channel=channel, token=""), tokens)
     finally:
         await channel.close()
         await server.stop(0)
@@ -298,21 +298,21 @@ async def test_the_audit_key_is_its_own_file(
 
 
 async def test_a_tail_cut_leaving_its_rows_is_detected(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     """No checkpoint needed when the cut entries' rows are still there: no entry wrote them."""
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     _checkpoint_file(server).unlink(missing_ok=True)
     cut_tail(server.runtime.settings.database_path, keep=3)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked, v.first_bad_seq) == (False, 3, 0)
     assert v.problem == "account_actions: 2 of its rows from id 1 on no entry wrote"
 
 
 async def test_an_inserted_action_is_detected(
-    stub: Stub, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
-    await _write_some(stub, tokens, clock)
+    await _write_some(client, tokens, clock)
     columns = (
         "id, account_id, request_key, request_id, body_hash, action, category, legal_basis, "
         "department, region, campaign_id, special_action, case_ref, actor, effective_us, "
@@ -324,7 +324,7 @@ async def test_an_inserted_action_is_detected(
         "action, category, legal_basis, department, region, campaign_id, special_action, "
         "case_ref, actor, effective_us, record_us FROM account_actions WHERE id = 2",
     )
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked) == (False, 5)
     assert v.problem == "account_actions: 1 of its rows from id 1 on no entry wrote"
 
@@ -379,17 +379,17 @@ async def test_a_chain_of_an_earlier_release_goes_on_keyed(
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     try:
-        stub = pb_grpc.AccountServiceStub(channel)
-        await record(stub, tokens("cac"), action("new1", "u2"))
-        v = await _verify(stub, tokens)
+        client = AccountsClient(channel=channel, token="")
+        await record(client, tokens("cac"), action("new1", "u2"))
+        v = await _verify(client, tokens)
         assert (v.ok, v.entries_checked, v.keyed_from_seq, v.data_rows_checked) == (True, 3, 3, 1)
         execute(settings.database_path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 1")
         rewrite_plain(settings.database_path, from_seq=1)  # entries 1-3 and the head
-        v = await _verify(stub, tokens)  # the checkpoint made at start signed entry 2
+        v = await _verify(client, tokens)  # the checkpoint made at start signed entry 2
         assert (v.ok, v.first_bad_seq) == (False, 2)
         assert "not the one a checkpoint signed" in v.problem
         _checkpoint_file(server).unlink()
-        v = await _verify(stub, tokens)  # without it, the first keyed link still holds
+        v = await _verify(client, tokens)  # without it, the first keyed link still holds
         assert (v.ok, v.first_bad_seq) == (False, 3)
         assert v.problem == "entry content does not match its keyed hash"
     finally:
@@ -397,13 +397,13 @@ async def test_a_chain_of_an_earlier_release_goes_on_keyed(
         await server.stop(0)
 
 
-async def test_checkpoints_sent_are_bounded(stub: Stub, tokens: Tokens) -> None:
+async def test_checkpoints_sent_are_bounded(client: AccountsClient, tokens: Tokens) -> None:
     many = [common_pb2.AuditCheckpoint(service="accounts", seq=1)] * 10_001
-    err = await expect_error(_verify_with(stub, tokens, many), grpc.StatusCode.INVALID_ARGUMENT)
+    err = await expect_error(_verify_with(client, tokens, many), grpc.StatusCode.INVALID_ARGUMENT)
     assert bad_fields(err) == ["checkpoints"]
     # Another service's checkpoints are not this one's to check.
     other = common_pb2.AuditCheckpoint(service="sites", seq=7, mac="forged")
-    assert (await _verify_with(stub, tokens, [other])).ok
+    assert (await _verify_with(client, tokens, [other])).ok
 
 
 async def test_the_head_is_checkpointed_as_it_moves(
@@ -418,17 +418,17 @@ async def test_the_head_is_checkpointed_as_it_moves(
     server = await serve(SPEC, audit_checkpoint_seconds=0.02, audit_checkpoint_dir=kept)
     channel = await channel_to(server.port)
     try:
-        stub = pb_grpc.AccountServiceStub(channel)
+        client = AccountsClient(channel=channel, token="")
         md = tokens("cac")
-        await record(stub, md, action("r1", "u1"))
-        await record(stub, md, action("r2", "u2"))
+        await record(client, md, action("r1", "u1"))
+        await record(client, md, action("r2", "u2"))
         path = kept / "accounts.audit-checkpoints.jsonl"
         for _ in range(500):
             lines = path.read_text().splitlines() if path.exists() else []
             if lines and json.loads(lines[-1])["seq"] == 2:
                 break
             await asyncio.sleep(0.02)
-        head = (await _entries(stub, tokens))[-1]
+        head = (await _entries(client, tokens))[-1]
     finally:
         await channel.close()
     last = json.loads(lines[-1])

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient, CasesClient, NetNetError
 from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
@@ -39,38 +39,38 @@ BAD = [
 
 @pytest.mark.parametrize(("changes", "field"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 async def test_a_record_its_campaign_refuses_is_invalid_and_writes_nothing(
-    stub: pb_grpc.AccountServiceStub, tokens: Tokens, summer: str, changes: dict, field: str
+    client: AccountsClient, tokens: Tokens, summer: str, changes: dict, field: str
 ) -> None:
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     args = {"campaign_id": summer, "special_action": "minors", **changes}
-    err = await expect_error(record(stub, md, action("r1", **args)), INVALID)
+    err = await expect_error(record(client, md, action("r1", **args)), INVALID)
     assert bad_fields(err) == [f"action.{field}"]
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
 async def test_a_record_within_its_campaign_is_accepted(
-    stub: pb_grpc.AccountServiceStub, tokens: Tokens, summer: str, clock: ManualClock
+    client: AccountsClient, tokens: Tokens, summer: str, clock: ManualClock
 ) -> None:
     md = tokens("cac")
     for i, when in enumerate((None, JUNE, START_US - 20 * DAY_US)):
         got = await record(
-            stub, md, action(f"r{i}", f"u{i}", campaign_id=summer, effective_us=when)
+            client, md, action(f"r{i}", f"u{i}", campaign_id=summer, effective_us=when)
         )
         assert got.action.effective_time.ToMicroseconds() == (when or START_US)
     # Entered after the campaign: dated within it, or refused (its end is not in it).
     clock.current = SEPTEMBER + 30 * DAY_US
-    await record(stub, md, action("late", "u9", campaign_id=summer, effective_us=SEPTEMBER - 1))
+    await record(client, md, action("late", "u9", campaign_id=summer, effective_us=SEPTEMBER - 1))
     for when in (SEPTEMBER, None):
         err = await expect_error(
-            record(stub, md, action("late2", "u9", campaign_id=summer, effective_us=when)),
+            record(client, md, action("late2", "u9", campaign_id=summer, effective_us=when)),
             INVALID,
         )
         assert bad_fields(err) == ["action.effective_time"]
 
 
 async def test_an_import_rejects_each_record_its_campaign_refuses(
-    stub: pb_grpc.AccountServiceStub, tokens: Tokens, summer: str
+    client: AccountsClient, tokens: Tokens, summer: str
 ) -> None:
     md = tokens("cac")
     records = [
@@ -81,7 +81,7 @@ async def test_an_import_rejects_each_record_its_campaign_refuses(
         action("i4", "u4", campaign_id=summer, effective_us=JUNE - DAY_US),
         action("i5", "u5"),  # no campaign: nothing to ask
     ]
-    reply = await stub.ImportActions(stream([records[:3], records[3:]]), metadata=md)
+    reply = await client.import_actions(stream([records[:3], records[3:]]), metadata=md)
     summary = reply.summary
     assert (summary.accepted, summary.rejected) == (3, 3)
     assert [(r.index, r.request_id, r.field) for r in summary.rejections] == [
@@ -89,7 +89,7 @@ async def test_an_import_rejects_each_record_its_campaign_refuses(
         (2, "i2", "special_action"),
         (4, "i4", "effective_time"),
     ]
-    stats = await stub.GetStats(pb.GetStatsRequest(), metadata=tokens("office", "analyst"))
+    stats = await client.get_stats(pb.GetStatsRequest(), metadata=tokens("office", "analyst"))
     assert stats.total.count == 3
 
 
@@ -98,19 +98,19 @@ async def test_an_unreachable_campaign_owner_refuses_the_write_retryably(
 ) -> None:  # type: ignore[no-untyped-def]
     server: RunningServer = await serve(SPEC, cases_addr="127.0.0.1:1")
     channel = await channel_to(server.port)
-    stub = pb_grpc.AccountServiceStub(channel)
+    client = AccountsClient(channel=channel, token="")
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     err = await expect_error(
-        record(stub, md, action("r1", campaign_id=summer)), grpc.StatusCode.UNAVAILABLE
+        record(client, md, action("r1", campaign_id=summer)), grpc.StatusCode.UNAVAILABLE
     )
     assert error_reason(err) == "CAMPAIGNS_UNAVAILABLE"
-    with pytest.raises(grpc.aio.AioRpcError) as e:
-        await stub.ImportActions(stream([[action("i1", campaign_id=summer)]]), metadata=md)
-    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert await snapshot(stub, tokens) == before
+    with pytest.raises(NetNetError) as e:
+        await client.import_actions(stream([[action("i1", campaign_id=summer)]]), metadata=md)
+    assert e.value.code == grpc.StatusCode.UNAVAILABLE
+    assert await snapshot(client, tokens) == before
     # A record without a campaign needs no campaign owner.
-    await record(stub, md, action("r2"))
+    await record(client, md, action("r2"))
     await channel.close()
 
 
@@ -119,29 +119,27 @@ async def test_a_known_campaign_is_cached_so_writes_go_on_without_its_owner(
 ) -> None:  # type: ignore[no-untyped-def]
     """Once learnt, a campaign answers from the cache (an import asks once per batch, not per
     record); with its owner gone, a campaign never learnt is UNAVAILABLE."""
-    from netnet.cases.v1 import campaigns_pb2_grpc
     from services.cases.__main__ import SPEC as CASES
 
     cases: RunningServer = await serve(CASES)
-    owner_channel = await channel_to(cases.port)
-    await campaigns_pb2_grpc.CampaignServiceStub(owner_channel).CreateCampaign(
-        CampaignOwner.create_request("own-2021", JUNE, SEPTEMBER, ["minors"]),
-        metadata=tokens("office", "admin"),
-    )
-    await owner_channel.close()
+    async with CasesClient(f"127.0.0.1:{cases.port}", token="") as owner:
+        await owner.create_campaign(
+            CampaignOwner.create_request("own-2021", JUNE, SEPTEMBER, ["minors"]),
+            metadata=tokens("office", "admin"),
+        )
     server: RunningServer = await serve(SPEC, cases_addr=f"127.0.0.1:{cases.port}")
     channel = await channel_to(server.port)
-    stub = pb_grpc.AccountServiceStub(channel)
+    client = AccountsClient(channel=channel, token="")
     md = tokens("cac")
-    await record(stub, md, action("r1", campaign_id="own-2021"))
+    await record(client, md, action("r1", campaign_id="own-2021"))
     await cases.stop(0)
-    await record(stub, md, action("r2", "u2", campaign_id="own-2021", special_action="minors"))
-    reply = await stub.ImportActions(
+    await record(client, md, action("r2", "u2", campaign_id="own-2021", special_action="minors"))
+    reply = await client.import_actions(
         stream([[action(f"i{i}", f"v{i}", campaign_id="own-2021") for i in range(50)]]),
         metadata=md,
     )
     assert reply.summary.accepted == 50
     await expect_error(
-        record(stub, md, action("r3", campaign_id="netnet-2021")), grpc.StatusCode.UNAVAILABLE
+        record(client, md, action("r3", campaign_id="netnet-2021")), grpc.StatusCode.UNAVAILABLE
     )
     await channel.close()

@@ -11,11 +11,11 @@ from typing import Any
 import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient, NetNetError
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.server import start
-from tests.service.accounts.helpers import Stub, action, record, stream
+from tests.service.accounts.helpers import action, record, stream
 from tests.support.servers import Tokens, channel_to
 
 GROUP, USER = pb.ACCOUNT_KIND_GROUP, pb.ACCOUNT_KIND_USER
@@ -30,7 +30,7 @@ BY_SPECIAL_ACTION = [common_pb2.DIMENSION_SPECIAL_ACTION]
 Counts = dict[tuple[Any, ...], tuple[int, int]]
 
 
-async def seed(stub: Stub, tokens: Tokens) -> None:
+async def seed(client: AccountsClient, tokens: Tokens) -> None:
     """Users and groups, in two departments, by unary calls and an import; a group closed by
     both departments; a retracted action on a user and one on a group."""
     cac, mps = tokens("cac"), tokens("mps")
@@ -48,16 +48,16 @@ async def seed(stub: Stub, tokens: Tokens) -> None:
             special_action=special,
         )
 
-    await record(stub, cac, a("u1", pb.ACTION_TYPE_BAN, special="fan-circle"))
-    await record(stub, cac, a("u1", pb.ACTION_TYPE_WARN))
-    await record(stub, mps, a("u2", pb.ACTION_TYPE_WARN, "mps", special="fan-circle"))
-    await record(stub, cac, a("g1", pb.ACTION_TYPE_WARN, kind=GROUP, special="fan-circle"))
-    await record(stub, cac, a("g1", pb.ACTION_TYPE_CLOSE_GROUP, kind=GROUP, special="fan-circle"))
-    await record(stub, mps, a("g1", pb.ACTION_TYPE_CLOSE_GROUP, "mps", kind=GROUP))
-    wrong_user = await record(stub, cac, a("u3", pb.ACTION_TYPE_BAN))
-    wrong_group = await record(stub, cac, a("g9", pb.ACTION_TYPE_CLOSE_GROUP, kind=GROUP))
+    await record(client, cac, a("u1", pb.ACTION_TYPE_BAN, special="fan-circle"))
+    await record(client, cac, a("u1", pb.ACTION_TYPE_WARN))
+    await record(client, mps, a("u2", pb.ACTION_TYPE_WARN, "mps", special="fan-circle"))
+    await record(client, cac, a("g1", pb.ACTION_TYPE_WARN, kind=GROUP, special="fan-circle"))
+    await record(client, cac, a("g1", pb.ACTION_TYPE_CLOSE_GROUP, kind=GROUP, special="fan-circle"))
+    await record(client, mps, a("g1", pb.ACTION_TYPE_CLOSE_GROUP, "mps", kind=GROUP))
+    wrong_user = await record(client, cac, a("u3", pb.ACTION_TYPE_BAN))
+    wrong_group = await record(client, cac, a("g9", pb.ACTION_TYPE_CLOSE_GROUP, kind=GROUP))
     for wrong in (wrong_user, wrong_group):
-        await stub.RetractAction(
+        await client.retract_action(
             pb.RetractActionRequest(request_id=f"x{next(n)}", name=wrong.action.name, reason="x"),
             metadata=cac,
         )
@@ -66,25 +66,29 @@ async def seed(stub: Stub, tokens: Tokens) -> None:
         a(f"bulkg{i}", pb.ACTION_TYPE_CLOSE_GROUP, kind=GROUP, special="fan-circle")
         for i in range(13)
     ]
-    reply = await stub.ImportActions(stream([batch]), metadata=cac)
+    reply = await client.import_actions(stream([batch]), metadata=cac)
     assert reply.summary.accepted == len(batch)
 
 
-async def brute_force(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
+async def brute_force(client: AccountsClient, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
     """(by department and action, by special action) per subject kind, counted over the live
     actions listed account by account."""
     by_dept: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, set()])
     by_special: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, set()])
     token = ""
     while True:
-        page = await stub.ListAccounts(
-            pb.ListAccountsRequest(page_size=100, page_token=token), metadata=md
-        )
+        page = (
+            await client.list_accounts(
+                pb.ListAccountsRequest(page_size=100, page_token=token), metadata=md
+            )
+        ).response
         for acc in page.accounts:
             subject = "groups" if acc.kind == GROUP else "accounts"
-            actions = await stub.ListAccountActions(
-                pb.ListAccountActionsRequest(parent=acc.name, page_size=1000), metadata=md
-            )
+            actions = (
+                await client.list_account_actions(
+                    pb.ListAccountActionsRequest(parent=acc.name, page_size=1000), metadata=md
+                )
+            ).response
             for x in actions.actions:
                 if x.retracted:
                     continue
@@ -104,7 +108,7 @@ async def brute_force(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Co
     )
 
 
-async def counted(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
+async def counted(client: AccountsClient, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
     """The same, as GetStats answers it (one snapshot: BatchGetStats)."""
     subjects = {"accounts": pb.STATS_SUBJECT_ACCOUNTS, "groups": pb.STATS_SUBJECT_GROUPS}
     requests = [
@@ -116,7 +120,7 @@ async def counted(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts
     ]
     replies = iter(
         (
-            await stub.BatchGetStats(pb.BatchGetStatsRequest(requests=requests), metadata=md)
+            await client.batch_get_stats(pb.BatchGetStatsRequest(requests=requests), metadata=md)
         ).responses
     )
     by_dept: Counts = {}
@@ -131,11 +135,13 @@ async def counted(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts
     return by_dept, by_special
 
 
-async def test_accounts_and_groups_are_counted_apart(stub: Stub, tokens: Tokens) -> None:
-    await seed(stub, tokens)
+async def test_accounts_and_groups_are_counted_apart(
+    client: AccountsClient, tokens: Tokens
+) -> None:
+    await seed(client, tokens)
     md = tokens("office", "analyst")
-    want = await brute_force(stub, md)
-    assert await counted(stub, md) == want
+    want = await brute_force(client, md)
+    assert await counted(client, md) == want
     by_dept, by_special = want
     # 42 accounts (u1, u2 and 40 imported, each acted on in fan-circle), 14 groups (g1 and
     # 13 imported; g9's only action retracted), g1 closed by two departments counted once.
@@ -143,7 +149,7 @@ async def test_accounts_and_groups_are_counted_apart(stub: Stub, tokens: Tokens)
     assert by_dept[("groups", "", "")][1] == 14
     assert by_special[("accounts", "fan-circle")][1] == 42
     assert by_special[("groups", "fan-circle")][1] == 14
-    closed = await stub.GetStats(
+    closed = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_GROUPS,
             filter=common_pb2.StatsFilter(campaign_id="netnet", actions=["close_group"]),
@@ -152,7 +158,7 @@ async def test_accounts_and_groups_are_counted_apart(stub: Stub, tokens: Tokens)
     )
     assert (closed.total.count, closed.total.distinct_subjects) == (15, 14)
     # Unspecified: accounts and groups together, as before subjects were asked for.
-    both = await stub.GetStats(
+    both = await client.get_stats(
         pb.GetStatsRequest(filter=common_pb2.StatsFilter(campaign_id="netnet")), metadata=md
     )
     assert both.total.distinct_subjects == 42 + 14
@@ -160,11 +166,11 @@ async def test_accounts_and_groups_are_counted_apart(stub: Stub, tokens: Tokens)
 
 
 async def test_a_store_written_before_groups_were_counted_apart_is_restated(
-    server: Any, stub: Stub, tokens: Tokens, clock: Any
+    server: Any, client: AccountsClient, tokens: Tokens, clock: Any
 ) -> None:
-    await seed(stub, tokens)
+    await seed(client, tokens)
     md = tokens("office", "analyst")
-    want = await brute_force(stub, md)
+    want = await brute_force(client, md)
     settings = server.runtime.settings
     await server.stop(0)
     # The store as it stood before: no counters for groups alone, the migration not applied.
@@ -180,7 +186,7 @@ async def test_a_store_written_before_groups_were_counted_apart_is_restated(
     again = await start(SPEC, settings, clock)
     try:
         channel = await channel_to(again.port)
-        restarted: Any = pb_grpc.AccountServiceStub(channel)
+        restarted = AccountsClient(channel=channel, token="")
         assert await counted(restarted, md) == want
         # ... and counting goes on from there.
         await record(
@@ -201,10 +207,10 @@ async def test_a_store_written_before_groups_were_counted_apart_is_restated(
         await again.stop(0)
 
 
-async def test_an_unknown_subject_is_refused(stub: Stub, tokens: Tokens) -> None:
+async def test_an_unknown_subject_is_refused(client: AccountsClient, tokens: Tokens) -> None:
     try:
-        await stub.GetStats(pb.GetStatsRequest(subject=9), metadata=tokens("office"))  # type: ignore[arg-type]
-    except grpc.aio.AioRpcError as e:
-        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+        await client.get_stats(pb.GetStatsRequest(subject=9), metadata=tokens("office"))  # type: ignore[arg-type]
+    except NetNetError as e:
+        assert e.code == grpc.StatusCode.INVALID_ARGUMENT
     else:
         raise AssertionError("an unknown subject was answered")

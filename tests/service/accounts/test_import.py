@@ -5,8 +5,9 @@ from __future__ import annotations
 import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.client import AccountsClient
 from services.common.importer import MAX_BATCH
-from tests.service.accounts.helpers import Stub, action, snapshot, stream
+from tests.service.accounts.helpers import action, snapshot, stream
 from tests.support.rpc import DAY_US, bad_fields, expect_error
 from tests.support.servers import START_US, Tokens
 
@@ -40,28 +41,30 @@ EXPECTED_REJECTIONS = [
 ]
 
 
-async def test_mixed_stream_counts_and_rejections(stub: Stub, tokens: Tokens) -> None:
+async def test_mixed_stream_counts_and_rejections(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("nrta")
-    summary = (await stub.ImportActions(stream(_mixed()), metadata=md)).summary
+    summary = (await client.import_actions(stream(_mixed()), metadata=md)).summary
     assert (summary.accepted, summary.duplicates, summary.rejected, summary.batches) == (3, 2, 5, 2)
     assert [(r.index, r.request_id, r.field) for r in summary.rejections] == EXPECTED_REJECTIONS
     assert all(r.reason for r in summary.rejections)
 
-    accounts = (await stub.ListAccounts(pb.ListAccountsRequest(), metadata=md)).accounts
+    accounts = (
+        (await client.list_accounts(pb.ListAccountsRequest(), metadata=md)).response
+    ).accounts
     assert {a.platform_uid: (a.status, a.action_count) for a in accounts} == {
         "u1": (pb.ACCOUNT_STATUS_RESTORED, 2),
         "u2": (pb.ACCOUNT_STATUS_WARNED, 1),
     }
-    stats = await stub.GetStats(pb.GetStatsRequest(group_by=[2]), metadata=md)
+    stats = await client.get_stats(pb.GetStatsRequest(group_by=[2]), metadata=md)
     assert {r.action: r.count for r in stats.rows} == {"ban": 1, "warn": 1, "restore": 1}
     assert stats.total.distinct_subjects == 2
 
     # Re-sending the same stream: what was taken is a duplicate, the rest is refused again.
-    before = await snapshot(stub, tokens)
-    again = (await stub.ImportActions(stream(_mixed()), metadata=md)).summary
+    before = await snapshot(client, tokens)
+    again = (await client.import_actions(stream(_mixed()), metadata=md)).summary
     assert (again.accepted, again.duplicates, again.rejected, again.batches) == (0, 5, 5, 2)
     assert [(r.index, r.request_id, r.field) for r in again.rejections] == EXPECTED_REJECTIONS
-    after = await snapshot(stub, tokens)
+    after = await snapshot(client, tokens)
     assert (after.total, after.distinct, after.accounts) == (
         before.total,
         before.distinct,
@@ -69,7 +72,9 @@ async def test_mixed_stream_counts_and_rejections(stub: Stub, tokens: Tokens) ->
     )
 
 
-async def test_only_the_first_100_rejections_are_listed(stub: Stub, tokens: Tokens) -> None:
+async def test_only_the_first_100_rejections_are_listed(
+    client: AccountsClient, tokens: Tokens
+) -> None:
     md = tokens("cac")
     # Per record: a bad category (refused by validation), a restore of a new account
     # (refused when recorded), or a good one.
@@ -81,7 +86,7 @@ async def test_only_the_first_100_rejections_are_listed(stub: Stub, tokens: Toke
         else action(f"r{i}", f"u{i}")
         for i in range(450)
     ]
-    summary = (await stub.ImportActions(stream([batch[:200], batch[200:]]), metadata=md)).summary
+    summary = (await client.import_actions(stream([batch[:200], batch[200:]]), metadata=md)).summary
     assert (summary.accepted, summary.rejected) == (150, 300)
     assert len(summary.rejections) == 100
     expected = [i for i in range(450) if i % 3 != 2][:100]
@@ -91,7 +96,7 @@ async def test_only_the_first_100_rejections_are_listed(stub: Stub, tokens: Toke
     ]
 
 
-async def test_out_of_order_records_within_a_batch(stub: Stub, tokens: Tokens) -> None:
+async def test_out_of_order_records_within_a_batch(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
     t = START_US - 10 * DAY_US
     batch = [
@@ -99,17 +104,19 @@ async def test_out_of_order_records_within_a_batch(stub: Stub, tokens: Tokens) -
         action("b", "u1", pb.ACTION_TYPE_BAN, effective_us=t + DAY_US),
         action("c", "u1", pb.ACTION_TYPE_WARN, effective_us=t),
     ]
-    summary = (await stub.ImportActions(stream([batch]), metadata=md)).summary
+    summary = (await client.import_actions(stream([batch]), metadata=md)).summary
     # The restore came first in the stream, when there was nothing to restore.
     assert (summary.accepted, summary.rejected) == (2, 1)
     assert [(r.index, r.field) for r in summary.rejections] == [(0, "action")]
-    accounts = (await stub.ListAccounts(pb.ListAccountsRequest(), metadata=md)).accounts
+    accounts = (
+        (await client.list_accounts(pb.ListAccountsRequest(), metadata=md)).response
+    ).accounts
     assert [(a.status, a.action_count) for a in accounts] == [(pb.ACCOUNT_STATUS_BANNED, 2)]
     assert accounts[0].first_action_time.ToMicroseconds() == t
     assert accounts[0].last_action_time.ToMicroseconds() == t + DAY_US
 
 
-async def test_large_import(stub: Stub, tokens: Tokens) -> None:
+async def test_large_import(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
     n = 4000
     batches = [
@@ -119,50 +126,53 @@ async def test_large_import(stub: Stub, tokens: Tokens) -> None:
         ]
         for b in range(0, n, 1000)
     ]
-    summary = (await stub.ImportActions(stream(batches), metadata=md)).summary
+    summary = (await client.import_actions(stream(batches), metadata=md)).summary
     assert (summary.accepted, summary.batches) == (n, 4)
-    stats = await stub.GetStats(pb.GetStatsRequest(), metadata=md)
+    stats = await client.get_stats(pb.GetStatsRequest(), metadata=md)
     assert (stats.total.count, stats.total.distinct_subjects) == (n, 1500)
 
 
-async def test_oversized_batch_is_refused(stub: Stub, tokens: Tokens) -> None:
+async def test_oversized_batch_is_refused(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
     batch = [action(f"r{i}", f"u{i}") for i in range(5001)]
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     err = await expect_error(
-        stub.ImportActions(stream([batch]), metadata=md), grpc.StatusCode.INVALID_ARGUMENT
+        client.import_actions(stream([batch]), metadata=md), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert bad_fields(err) == ["actions"]
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
-async def test_empty_stream(stub: Stub, tokens: Tokens) -> None:
+async def test_empty_stream(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
-    summary = (await stub.ImportActions(stream([]), metadata=md)).summary
+    before = await snapshot(client, tokens)
+    summary = (await client.import_actions(stream([]), metadata=md)).summary
     assert (summary.accepted, summary.duplicates, summary.rejected, summary.batches) == (0, 0, 0, 0)
-    summary = (await stub.ImportActions(stream([[]]), metadata=md)).summary
+    summary = (await client.import_actions(stream([[]]), metadata=md)).summary
     assert summary.batches == 1
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
-async def test_batches_commit_one_by_one(stub: Stub, tokens: Tokens) -> None:
+async def test_batches_commit_one_by_one(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
     first = [action(f"a{i}", f"u{i}") for i in range(5)]
     # The second batch is refused whole (too large): the stream ends with it.
     second = [action(f"b{i}", f"v{i}") for i in range(MAX_BATCH + 1)]
     err = await expect_error(
-        stub.ImportActions(stream([first, second]), metadata=md), grpc.StatusCode.INVALID_ARGUMENT
+        client.import_actions(stream([first, second]), metadata=md),
+        grpc.StatusCode.INVALID_ARGUMENT,
     )
-    assert err.details()
-    accounts = (await stub.ListAccounts(pb.ListAccountsRequest(), metadata=md)).accounts
+    assert err.message
+    accounts = (
+        (await client.list_accounts(pb.ListAccountsRequest(), metadata=md)).response
+    ).accounts
     assert sorted(a.platform_uid for a in accounts) == [f"u{i}" for i in range(5)]
 
 
-async def test_import_onto_existing_history(stub: Stub, tokens: Tokens) -> None:
+async def test_import_onto_existing_history(client: AccountsClient, tokens: Tokens) -> None:
     md = tokens("cac")
     t = START_US - 10 * DAY_US
-    await stub.ImportActions(
+    await client.import_actions(
         stream([[action("a", "u1", pb.ACTION_TYPE_RESTRICT, effective_us=t + 2 * DAY_US)]]),
         metadata=md,
     )
@@ -184,10 +194,12 @@ async def test_import_onto_existing_history(stub: Stub, tokens: Tokens) -> None:
         ),
         action("e2", "u1", pb.ACTION_TYPE_RESTORE, effective_us=t + 5 * DAY_US),
     ]
-    summary = (await stub.ImportActions(stream([batch]), metadata=md)).summary
+    summary = (await client.import_actions(stream([batch]), metadata=md)).summary
     assert (summary.accepted, summary.rejected) == (5, 1)
     assert [(r.index, r.request_id, r.field) for r in summary.rejections] == [(3, "e", "action")]
-    (account,) = (await stub.ListAccounts(pb.ListAccountsRequest(), metadata=md)).accounts
+    (account,) = (
+        (await client.list_accounts(pb.ListAccountsRequest(), metadata=md)).response
+    ).accounts
     assert account.status == pb.ACCOUNT_STATUS_RESTORED
     assert account.action_count == 6
     assert account.first_action_time.ToMicroseconds() == t

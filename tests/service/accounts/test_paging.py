@@ -6,13 +6,14 @@ import asyncio
 import itertools
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from tests.service.accounts.helpers import Stub, action, record, stream
+from netnet.client import AccountsClient
+from tests.service.accounts.helpers import action, record, stream
 from tests.support.rpc import Metadata
 from tests.support.servers import Tokens
 
 
 async def _page_through_while_writing(
-    stub: Stub, md: Metadata, writers: dict[str, Metadata], **filters: object
+    client: AccountsClient, md: Metadata, writers: dict[str, Metadata], **filters: object
 ) -> tuple[list[str], int]:
     """Pages with size 7; each page request runs together with new recordings."""
     counter = itertools.count()
@@ -20,20 +21,21 @@ async def _page_through_while_writing(
     async def write_some() -> None:
         for dept, wmd in writers.items():
             n = next(counter)
-            await record(stub, wmd, action(f"new{n}", f"new{n}", department=dept))
+            await record(client, wmd, action(f"new{n}", f"new{n}", department=dept))
 
     seen: list[str] = []
     token = ""
     pages = 0
     while True:
-        page, *_ = await asyncio.gather(
-            stub.ListAccounts(
+        pager, *_ = await asyncio.gather(
+            client.list_accounts(
                 pb.ListAccountsRequest(page_size=7, page_token=token, **filters),  # type: ignore[arg-type]
                 metadata=md,
             ),
             write_some(),
             write_some(),
         )
+        page = pager.response
         pages += 1
         assert len(page.accounts) <= 7
         seen += [a.name for a in page.accounts]
@@ -43,22 +45,24 @@ async def _page_through_while_writing(
         assert pages < 500, "paging does not end"
 
 
-async def test_list_accounts_paging_under_inserts(stub: Stub, tokens: Tokens) -> None:
+async def test_list_accounts_paging_under_inserts(client: AccountsClient, tokens: Tokens) -> None:
     cac, mps = tokens("cac"), tokens("mps")
     initial = [action(f"i{i}", f"i{i}", department="cac") for i in range(60)]
-    await stub.ImportActions(stream([initial[:30], initial[30:]]), metadata=cac)
-    await stub.ImportActions(
+    await client.import_actions(stream([initial[:30], initial[30:]]), metadata=cac)
+    await client.import_actions(
         stream([[action(f"m{i}", f"m{i}", department="mps") for i in range(20)]]), metadata=mps
     )
     start = [
         a.name
         for a in (
-            await stub.ListAccounts(pb.ListAccountsRequest(page_size=1000), metadata=cac)
+            (
+                await client.list_accounts(pb.ListAccountsRequest(page_size=1000), metadata=cac)
+            ).response
         ).accounts
     ]
     assert len(start) == 80
 
-    seen, pages = await _page_through_while_writing(stub, cac, {"cac": cac, "mps": mps})
+    seen, pages = await _page_through_while_writing(client, cac, {"cac": cac, "mps": mps})
     assert pages > 80 // 7
     assert len(seen) == len(set(seen)), "an account was listed twice"
     assert set(start) <= set(seen), "an account that existed at the start was skipped"
@@ -67,23 +71,25 @@ async def test_list_accounts_paging_under_inserts(stub: Stub, tokens: Tokens) ->
     assert len(seen) > len(start)  # accounts created meanwhile show up at the end
 
 
-async def test_filtered_paging_under_inserts(stub: Stub, tokens: Tokens) -> None:
+async def test_filtered_paging_under_inserts(client: AccountsClient, tokens: Tokens) -> None:
     cac, mps = tokens("cac"), tokens("mps")
     batch = [
         action(f"i{i}", f"i{i}", department="cac", category="fraud" if i % 2 else "obscene")
         for i in range(50)
     ]
-    await stub.ImportActions(stream([batch]), metadata=cac)
+    await client.import_actions(stream([batch]), metadata=cac)
     start = [
         a.name
         for a in (
-            await stub.ListAccounts(
-                pb.ListAccountsRequest(page_size=1000, category="fraud"), metadata=cac
-            )
+            (
+                await client.list_accounts(
+                    pb.ListAccountsRequest(page_size=1000, category="fraud"), metadata=cac
+                )
+            ).response
         ).accounts
     ]
     assert len(start) == 25
     seen, _ = await _page_through_while_writing(
-        stub, cac, {"cac": cac, "mps": mps}, category="fraud"
+        client, cac, {"cac": cac, "mps": mps}, category="fraud"
     )
     assert seen == start  # new accounts are "obscene": none join this listing

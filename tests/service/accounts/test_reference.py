@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.accounts.v1 import accounts_pb2_grpc as pb_grpc
+from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.config import reference
@@ -35,8 +35,8 @@ async def test_a_server_checks_records_against_the_reference_it_was_given(
         await channel_to(other.port) as other_channel,
         await channel_to(default.port) as default_channel,
     ):
-        on_other = pb_grpc.AccountServiceStub(other_channel)
-        on_default = pb_grpc.AccountServiceStub(default_channel)
+        on_other = AccountsClient(channel=other_channel, token="")
+        on_default = AccountsClient(channel=default_channel, token="")
         taken = await record(on_other, md, action("r1", "u1", category="deepfake"))
         assert taken.action.category == "deepfake" and not taken.duplicate
         err = await expect_error(
@@ -52,7 +52,7 @@ async def test_a_server_checks_records_against_the_reference_it_was_given(
         assert error_reason(err) == "TOKEN_INVALID"
         assert await record(on_default, tokens("mps"), action("r2", "u2", department="mps"))
         # Stats filters name the same reference data.
-        stats = await on_other.GetStats(
+        stats = await on_other.get_stats(
             pb.GetStatsRequest(
                 subject=pb.STATS_SUBJECT_ACCOUNTS,
                 filter=common_pb2.StatsFilter(categories=["deepfake"]),
@@ -61,7 +61,7 @@ async def test_a_server_checks_records_against_the_reference_it_was_given(
         )
         assert stats.total.count == 1
         err = await expect_error(
-            on_default.GetStats(
+            on_default.get_stats(
                 pb.GetStatsRequest(
                     subject=pb.STATS_SUBJECT_ACCOUNTS,
                     filter=common_pb2.StatsFilter(categories=["deepfake"]),

@@ -4,7 +4,7 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.common.v1 import common_pb2
 
 
-async def test_record_and_stats(stub, tokens) -> None:  # type: ignore[no-untyped-def]
+async def test_record_and_stats(client, tokens) -> None:  # type: ignore[no-untyped-def]
     md = tokens("cac")
     req = pb.RecordActionRequest(
         action=pb.ActionInput(
@@ -18,9 +18,9 @@ async def test_record_and_stats(stub, tokens) -> None:  # type: ignore[no-untype
             campaign_id="netnet-2021",
         )
     )
-    resp = await stub.RecordAction(req, metadata=md)
+    resp = await client.record_action(req, metadata=md)
     assert resp.account.status == pb.ACCOUNT_STATUS_BANNED
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(group_by=[common_pb2.DIMENSION_DEPARTMENT]), metadata=md
     )
     assert stats.total.count == 1 and stats.total.distinct_subjects == 1

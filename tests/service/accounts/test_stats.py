@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import day_of
-from tests.service.accounts.helpers import Stub, action, stream
+from tests.service.accounts.helpers import action, stream
 from tests.support.rpc import DAY_US, HOUR_US, ts
 from tests.support.servers import START_US, Tokens
 
@@ -130,7 +131,7 @@ def observed(resp: pb.GetStatsResponse) -> tuple[Expected, tuple[int, int | None
     return rows, (t.count, t.distinct_subjects if t.HasField("distinct_subjects") else None)
 
 
-async def _populate(stub: Stub, tokens: Tokens, seed: int) -> list[Rec]:
+async def _populate(client: AccountsClient, tokens: Tokens, seed: int) -> list[Rec]:
     """About 150 actions by four departments on 15 accounts, some imported, some retracted."""
     rng = random.Random(seed)
     recs: list[Rec] = []
@@ -163,16 +164,16 @@ async def _populate(stub: Stub, tokens: Tokens, seed: int) -> list[Rec]:
         )
         recs.append(rec)
         if i % 3:
-            r = await stub.RecordAction(pb.RecordActionRequest(action=a), metadata=tokens(dept))
+            r = await client.record_action(pb.RecordActionRequest(action=a), metadata=tokens(dept))
             rec.name = r.action.name
         else:
             by_dept[dept].append(a)
     for dept, actions in by_dept.items():
-        summary = (await stub.ImportActions(stream([actions]), metadata=tokens(dept))).summary
+        summary = (await client.import_actions(stream([actions]), metadata=tokens(dept))).summary
         assert summary.accepted == len(actions)
     # Retract a few of the unary ones (no restores, so any may be retracted).
     for rec in rng.sample([r for r in recs if r.name], 20):
-        await stub.RetractAction(
+        await client.retract_action(
             pb.RetractActionRequest(request_id=f"x-{rec.name}", name=rec.name, reason="mistake"),
             metadata=tokens(rec.department),
         )
@@ -181,9 +182,9 @@ async def _populate(stub: Stub, tokens: Tokens, seed: int) -> list[Rec]:
 
 
 async def _check(
-    stub: Stub, tokens: Tokens, recs: list[Rec], f: Filter, group_by: tuple[str, ...]
+    client: AccountsClient, tokens: Tokens, recs: list[Rec], f: Filter, group_by: tuple[str, ...]
 ) -> None:
-    resp = await stub.GetStats(
+    resp = await client.get_stats(
         pb.GetStatsRequest(filter=f.pb(), group_by=[DIMENSION[d] for d in group_by]),
         metadata=tokens("office", "analyst"),
     )
@@ -223,29 +224,31 @@ SOME_GROUPINGS = [
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-async def test_stats_match_brute_force(stub: Stub, tokens: Tokens, seed: int) -> None:
-    recs = await _populate(stub, tokens, seed)
+async def test_stats_match_brute_force(client: AccountsClient, tokens: Tokens, seed: int) -> None:
+    recs = await _populate(client, tokens, seed)
     assert len({r.day for r in recs}) >= 5
     for group_by in ALL_GROUPINGS:
-        await _check(stub, tokens, recs, Filter(), group_by)
+        await _check(client, tokens, recs, Filter(), group_by)
     for f in FILTERS:
         for group_by in SOME_GROUPINGS:
-            await _check(stub, tokens, recs, f, group_by)
+            await _check(client, tokens, recs, f, group_by)
     # Group-by order does not change the answer.
-    await _check(stub, tokens, recs, Filter(), ("day", "category", "department"))
+    await _check(client, tokens, recs, Filter(), ("day", "category", "department"))
 
 
-async def test_distinct_subjects_is_unset_where_not_exact(stub: Stub, tokens: Tokens) -> None:
+async def test_distinct_subjects_is_unset_where_not_exact(
+    client: AccountsClient, tokens: Tokens
+) -> None:
     md = tokens("cac")
     for i, (uid, category) in enumerate([("u1", "fraud"), ("u1", "obscene"), ("u2", "fraud")]):
-        await stub.RecordAction(
+        await client.record_action(
             pb.RecordActionRequest(action=action(f"r{i}", uid, category=category)), metadata=md
         )
 
     async def get(
         f: common_pb2.StatsFilter, *group_by: common_pb2.Dimension.ValueType
     ) -> pb.GetStatsResponse:
-        return await stub.GetStats(pb.GetStatsRequest(filter=f, group_by=group_by), metadata=md)
+        return await client.get_stats(pb.GetStatsRequest(filter=f, group_by=group_by), metadata=md)
 
     both = common_pb2.StatsFilter(categories=["fraud", "obscene"])
     r = await get(both)

@@ -5,8 +5,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from netnet.cases.v1 import campaigns_pb2_grpc as cpb_grpc
-from netnet.cases.v1 import cases_pb2_grpc as pb_grpc
+from netnet.client import CasesClient
 from services.cases.__main__ import SPEC
 from services.common.server import RunningServer
 from tests.support.servers import SHARED_CAMPAIGNS, CampaignOwner, channel_to
@@ -21,11 +20,9 @@ async def server(serve, request: pytest.FixtureRequest) -> RunningServer:  # typ
     own = getattr(request.module, "OWN_CAMPAIGNS", False)
     if not own and request.node.get_closest_marker("own_campaigns") is None:
         owner: CampaignOwner = request.getfixturevalue("campaign_owner")
-        channel = await channel_to(server.port)
-        stub = cpb_grpc.CampaignServiceStub(channel)
-        for slug in SHARED_CAMPAIGNS:
-            await stub.CreateCampaign(owner.create_request(slug), metadata=owner.admin())
-        await channel.close()
+        async with CasesClient(f"127.0.0.1:{server.port}", token="") as cases:
+            for slug in SHARED_CAMPAIGNS:
+                await cases.create_campaign(owner.create_request(slug), metadata=owner.admin())
     return server
 
 
@@ -37,10 +34,12 @@ async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-def stub(channel: grpc.aio.Channel) -> pb_grpc.CaseServiceStub:
-    return pb_grpc.CaseServiceStub(channel)
+def client(channel: grpc.aio.Channel) -> CasesClient:
+    """The SDK client; no token of its own (each call brings the token it tests)."""
+    return CasesClient(channel=channel, token="")
 
 
 @pytest.fixture
-def campaigns(channel: grpc.aio.Channel) -> cpb_grpc.CampaignServiceStub:
-    return cpb_grpc.CampaignServiceStub(channel)
+def campaigns(client: CasesClient) -> CasesClient:
+    """The same client: the campaign service lives in the cases process."""
+    return client

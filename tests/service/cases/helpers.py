@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,27 +12,22 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.auth import issue_token
 from tests.support.rpc import DAY_US, Metadata, ts
 from tests.support.servers import START_US
 
 if TYPE_CHECKING:
-    from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceAsyncStub as Campaigns
-    from netnet.cases.v1.cases_pb2_grpc import CaseServiceAsyncStub as Stub
     from tests.support.servers import Tokens
 else:
-    Campaigns = Any
-    Stub = Any
     Tokens = Any
 
 YUAN = 100  # fen
 
 __all__ = [
     "YUAN",
-    "Campaigns",
     "Snapshot",
-    "Stub",
     "add_party",
     "all_events",
     "case_msg",
@@ -98,14 +94,16 @@ def case_msg(
     )
 
 
-async def create_case(stub: Stub, md: Metadata, request_id: str, case: pb.Case) -> pb.Case:
+async def create_case(client: CasesClient, md: Metadata, request_id: str, case: pb.Case) -> pb.Case:
     return (
-        await stub.CreateCase(pb.CreateCaseRequest(request_id=request_id, case=case), metadata=md)
+        await client.create_case(
+            pb.CreateCaseRequest(request_id=request_id, case=case), metadata=md
+        )
     ).case
 
 
 async def add_party(
-    stub: Stub,
+    client: CasesClient,
     md: Metadata,
     request_id: str,
     case: str,
@@ -114,7 +112,7 @@ async def add_party(
     kind: pb.PartyKind.ValueType = pb.PARTY_KIND_SUSPECT,
 ) -> pb.Party:
     return (
-        await stub.AddParty(
+        await client.add_party(
             pb.AddPartyRequest(
                 request_id=request_id,
                 parent=case,
@@ -126,7 +124,7 @@ async def add_party(
 
 
 async def transition(
-    stub: Stub,
+    client: CasesClient,
     md: Metadata,
     request_id: str,
     case: str,
@@ -134,7 +132,7 @@ async def transition(
     note: str = "",
 ) -> pb.Case:
     return (
-        await stub.TransitionCase(
+        await client.transition_case(
             pb.TransitionCaseRequest(request_id=request_id, name=case, state=state, note=note),
             metadata=md,
         )
@@ -142,7 +140,7 @@ async def transition(
 
 
 async def create_campaign(
-    campaigns: Campaigns,
+    campaigns: CasesClient,
     md: Metadata,
     request_id: str,
     slug: str = "netnet-2021",
@@ -155,7 +153,7 @@ async def create_campaign(
     special_actions: Iterable[tuple[str, str]] = (),
 ) -> cpb.Campaign:
     return (
-        await campaigns.CreateCampaign(
+        await campaigns.create_campaign(
             cpb.CreateCampaignRequest(
                 request_id=request_id,
                 campaign=cpb.Campaign(
@@ -173,28 +171,21 @@ async def create_campaign(
     ).campaign
 
 
-async def all_events(stub: Stub, md: Metadata, case: str, page_size: int = 0) -> list[pb.CaseEvent]:
-    out: list[pb.CaseEvent] = []
-    token = ""
-    while True:
-        page = await stub.ListCaseEvents(
-            pb.ListCaseEventsRequest(parent=case, page_size=page_size, page_token=token),
-            metadata=md,
-        )
-        out += page.events
-        token = page.next_page_token
-        if not token:
-            return out
+async def all_events(
+    client: CasesClient, md: Metadata, case: str, page_size: int = 0
+) -> list[pb.CaseEvent]:
+    listed = await client.list_case_events(parent=case, page_size=page_size, metadata=md)
+    return await listed.all()
 
 
 async def stats(
-    stub: Stub,
+    client: CasesClient,
     md: Metadata,
     subject: pb.StatsSubject.ValueType,
     group_by: Iterable[common_pb2.Dimension.ValueType] = (),
     **filters: Any,
 ) -> pb.GetStatsResponse:
-    return await stub.GetStats(
+    return await client.get_stats(
         pb.GetStatsRequest(
             subject=subject, filter=common_pb2.StatsFilter(**filters), group_by=list(group_by)
         ),
@@ -202,39 +193,40 @@ async def stats(
     )
 
 
-async def watch(stub: Stub, md: Metadata, after_seq: int, n: int) -> list[common_pb2.ChangeEvent]:
+async def watch(
+    client: CasesClient, md: Metadata, after_seq: int, n: int
+) -> list[common_pb2.ChangeEvent]:
     """The next n changes after after_seq (fails rather than hangs if fewer arrive)."""
-    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=after_seq), metadata=md)
     out: list[common_pb2.ChangeEvent] = []
 
     async def read() -> None:
-        async for response in call:
-            out.append(response.event)
-            if len(out) == n:
-                return
+        async with aclosing(client.watch_changes(after_seq=after_seq, metadata=md)) as changes:
+            async for response in changes:
+                out.append(response.event)
+                if len(out) == n:
+                    return
 
-    try:
-        await asyncio.wait_for(read(), 10)
-    finally:
-        call.cancel()
+    await asyncio.wait_for(read(), 10)
     return out
 
 
 async def vetted_draft(
-    stub: Stub, lead: Metadata, request_id: str, typical: pb.TypicalCase
+    client: CasesClient, lead: Metadata, request_id: str, typical: pb.TypicalCase
 ) -> pb.TypicalCase:
     """A typical case's text, vetted by the lead office as a draft."""
     return (
-        await stub.DraftTypicalCase(
+        await client.draft_typical_case(
             pb.DraftTypicalCaseRequest(request_id=request_id, typical_case=typical), metadata=lead
         )
     ).typical_case
 
 
-async def publish_draft(stub: Stub, md: Metadata, request_id: str, draft: str) -> pb.TypicalCase:
+async def publish_draft(
+    client: CasesClient, md: Metadata, request_id: str, draft: str
+) -> pb.TypicalCase:
     """Publish a vetted draft, by name alone."""
     return (
-        await stub.PublishTypicalCase(
+        await client.publish_typical_case(
             pb.PublishTypicalCaseRequest(
                 request_id=request_id, typical_case=pb.TypicalCase(name=draft)
             ),
@@ -272,39 +264,58 @@ class Snapshot:
     handovers: tuple[tuple[str, int], ...]
 
 
-async def snapshot(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> Snapshot:
+async def snapshot(client: CasesClient, campaigns: CasesClient, tokens: Tokens) -> Snapshot:
     office = tokens("office", "auditor", "analyst")
     verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=office)
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=office)
     ).verification
     assert verification.ok, verification.problem
     entries = (
-        await stub.ListAuditEntries(pb.ListAuditEntriesRequest(page_size=1000), metadata=office)
+        (
+            await client.list_audit_entries(
+                pb.ListAuditEntriesRequest(page_size=1000), metadata=office
+            )
+        ).response
     ).entries
-    cases = (await stub.ListCases(pb.ListCasesRequest(page_size=1000), metadata=office)).cases
+    cases = (
+        (await client.list_cases(pb.ListCasesRequest(page_size=1000), metadata=office)).response
+    ).cases
     parties: list[tuple[str, str, int, bool]] = []
     events = 0
     for c in cases:
         for p in (
-            await stub.ListParties(
-                pb.ListPartiesRequest(parent=c.name, page_size=1000), metadata=office
-            )
+            (
+                await client.list_parties(
+                    pb.ListPartiesRequest(parent=c.name, page_size=1000), metadata=office
+                )
+            ).response
         ).parties:
             parties.append((p.name, p.masked_name, len(p.measures), p.HasField("sentence")))
-        events += len(await all_events(stub, office, c.name, 1000))
+        events += len(await all_events(client, office, c.name, 1000))
     camps = (
-        await campaigns.ListCampaigns(cpb.ListCampaignsRequest(page_size=1000), metadata=office)
+        (
+            await campaigns.list_campaigns(
+                cpb.ListCampaignsRequest(page_size=1000), metadata=office
+            )
+        ).response
     ).campaigns
     typical = (
-        await stub.ListTypicalCases(pb.ListTypicalCasesRequest(page_size=1000), metadata=office)
+        (
+            await client.list_typical_cases(
+                pb.ListTypicalCasesRequest(page_size=1000), metadata=office
+            )
+        ).response
     ).typical_cases
-    totals = [(await stats(stub, office, s)).total.count for s in SUBJECTS]
+    totals = [(await stats(client, office, s)).total.count for s in SUBJECTS]
     handovers: list[tuple[str, int]] = []
     for dept in ("office", "mps", "cac", "mct"):
         for incoming in (False, True):
-            page = await stub.ListHandovers(
-                pb.ListHandoversRequest(page_size=1000, incoming=incoming), metadata=tokens(dept)
-            )
+            page = (
+                await client.list_handovers(
+                    pb.ListHandoversRequest(page_size=1000, incoming=incoming),
+                    metadata=tokens(dept),
+                )
+            ).response
             handovers += [(h.name, h.state) for h in page.handovers]
     return Snapshot(
         verification.entries_checked,

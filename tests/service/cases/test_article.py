@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
     YUAN,
-    Campaigns,
-    Stub,
     add_party,
     case_msg,
     create_campaign,
@@ -253,13 +252,13 @@ def leaks(text: str, real_names: list[str]) -> list[str]:
 
 
 async def _enter(
-    stub: Stub, mps: Metadata, tokens: Tokens, clock: ManualClock, story: Story, n: int
+    client: CasesClient, mps: Metadata, tokens: Tokens, clock: ManualClock, story: Story, n: int
 ) -> tuple[pb.Case, list[pb.Party]]:
     if story is QUANJIAO:
         # The clue came from the Chuzhou anti-pornography office, handed over to Quanjiao.
         office = tokens("office", operator="chuzhou-office")
         clue = (
-            await stub.RecordClue(
+            await client.record_clue(
                 pb.RecordClueRequest(
                     request_id="clue-511",
                     clue=pb.Clue(
@@ -276,7 +275,7 @@ async def _enter(
             )
         ).clue
         sent = (
-            await stub.TransferClue(
+            await client.transfer_clue(
                 pb.TransferClueRequest(
                     request_id="handover-511",
                     clue=clue.name,
@@ -288,29 +287,31 @@ async def _enter(
             )
         ).handover
         clock.advance(1800)
-        await stub.AcknowledgeHandover(
+        await client.acknowledge_handover(
             pb.AcknowledgeHandoverRequest(request_id="ack-511", name=sent.name), metadata=mps
         )
         new_case = pb.Case()
         new_case.CopyFrom(story.case)
         new_case.lead_department = ""
-        accepted = await stub.AcceptHandover(
+        accepted = await client.accept_handover(
             pb.AcceptHandoverRequest(request_id="accept-511", name=sent.name, new_case=new_case),
             metadata=mps,
         )
         case = accepted.case
     else:
         case = (
-            await stub.CreateCase(
+            await client.create_case(
                 pb.CreateCaseRequest(request_id=f"case-{n}", case=story.case), metadata=mps
             )
         ).case
     parties = []
     for i, s in enumerate(story.suspects):
-        party = await add_party(stub, mps, f"party-{n}-{i}", case.name, s.real_name, s.role, s.kind)
+        party = await add_party(
+            client, mps, f"party-{n}-{i}", case.name, s.real_name, s.role, s.kind
+        )
         for j, (measure, day) in enumerate(s.measures):
             party = (
-                await stub.RecordMeasure(
+                await client.record_measure(
                     pb.RecordMeasureRequest(
                         request_id=f"measure-{n}-{i}-{j}",
                         party=party.name,
@@ -322,12 +323,12 @@ async def _enter(
             ).party
         parties.append(party)
     for k, state in enumerate(story.path[:1]):
-        case = await transition(stub, mps, f"state-{n}-{k}", case.name, state)
+        case = await transition(client, mps, f"state-{n}-{k}", case.name, state)
     return case, parties
 
 
 async def test_the_five_typical_cases_of_the_article(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     admin = tokens("office", "admin", operator="national-office")
     campaign = await create_campaign(
@@ -351,11 +352,11 @@ async def test_the_five_typical_cases_of_the_article(
     mps = tokens("mps", operator="public-security")
     entered: list[tuple[pb.Case, list[pb.Party]]] = []
     for n, story in enumerate(STORIES):
-        entered.append(await _enter(stub, mps, tokens, clock, story, n))
+        entered.append(await _enter(client, mps, tokens, clock, story, n))
 
     # Realistic facts, as the police entered them.
     for (case, parties), story in zip(entered, STORIES, strict=True):
-        got = (await stub.GetCase(pb.GetCaseRequest(name=case.name), metadata=mps)).case
+        got = (await client.get_case(pb.GetCaseRequest(name=case.name), metadata=mps)).case
         assert got.number == story.case.number
         assert got.facts == story.case.facts
         assert got.lead_department == "mps" and got.campaign_id == "netnet-2021"
@@ -367,10 +368,10 @@ async def test_the_five_typical_cases_of_the_article(
     clock.advance(50 * 86_400)  # 2021-08-20
     jinhua, jinhua_parties = entered[0]
     for k, state in enumerate(JINHUA.path[1:], start=1):
-        await transition(stub, mps, f"state-0-{k}", jinhua.name, state)
+        await transition(client, mps, f"state-0-{k}", jinhua.name, state)
     for i, (party, suspect) in enumerate(zip(jinhua_parties, JINHUA.suspects, strict=True)):
         sentenced = (
-            await stub.RecordSentence(
+            await client.record_sentence(
                 pb.RecordSentenceRequest(
                     request_id=f"sentence-{i}",
                     party=party.name,
@@ -389,7 +390,7 @@ async def test_the_five_typical_cases_of_the_article(
     for n, ((case, _), story) in enumerate(zip(entered, STORIES, strict=True)):
         # The police vet each text (they see the real names); the office publishes it.
         draft = await vetted_draft(
-            stub,
+            client,
             mps,
             f"draft-{n}",
             pb.TypicalCase(
@@ -400,7 +401,7 @@ async def test_the_five_typical_cases_of_the_article(
                 outcome=story.outcome,
             ),
         )
-        published.append(await publish_draft(stub, office, f"typical-{n}", draft.name))
+        published.append(await publish_draft(client, office, f"typical-{n}", draft.name))
 
     # Read back by anyone, anonymised.
     real_names = [s.real_name for story in STORIES for s in story.suspects if s.kind == 1]
@@ -411,9 +412,11 @@ async def test_the_five_typical_cases_of_the_article(
     ]
     for reader in ("nrta", "miit", "mps"):
         listed = (
-            await stub.ListTypicalCases(
-                pb.ListTypicalCasesRequest(campaign_id="netnet-2021"), metadata=tokens(reader)
-            )
+            (
+                await client.list_typical_cases(
+                    pb.ListTypicalCasesRequest(campaign_id="netnet-2021"), metadata=tokens(reader)
+                )
+            ).response
         ).typical_cases
         assert len(listed) == 5
         assert list(listed) == published
@@ -433,9 +436,11 @@ async def test_the_five_typical_cases_of_the_article(
     for (case, _), story in zip(entered, STORIES, strict=True):
         for dept in (*story.case.assisting_departments, "office"):
             parties = (
-                await stub.ListParties(
-                    pb.ListPartiesRequest(parent=case.name), metadata=tokens(dept)
-                )
+                (
+                    await client.list_parties(
+                        pb.ListPartiesRequest(parent=case.name), metadata=tokens(dept)
+                    )
+                ).response
             ).parties
             assert [p.masked_name for p in parties] == [s.masked for s in story.suspects]
             assert all(p.real_name == "" for p in parties)
@@ -443,12 +448,14 @@ async def test_the_five_typical_cases_of_the_article(
     # The figures the bulletin would print.
     md = tokens("cpd", "analyst")
     campaign_only = {"campaign_id": "netnet-2021"}
-    assert (await stats(stub, md, pb.STATS_SUBJECT_TYPICAL_CASES, **campaign_only)).total.count == 5
-    kinds = await stats(stub, md, pb.STATS_SUBJECT_CASES, [common_pb2.DIMENSION_ACTION])
+    assert (
+        await stats(client, md, pb.STATS_SUBJECT_TYPICAL_CASES, **campaign_only)
+    ).total.count == 5
+    kinds = await stats(client, md, pb.STATS_SUBJECT_CASES, [common_pb2.DIMENSION_ACTION])
     assert {r.action: r.count for r in kinds.rows} == {"criminal": 5}
-    gains = await stats(stub, md, pb.STATS_SUBJECT_ILLEGAL_GAINS)
+    gains = await stats(client, md, pb.STATS_SUBJECT_ILLEGAL_GAINS)
     assert gains.total.count == (36_000_000 + 2_000_000 + 4_000_000) * YUAN
-    measures = await stats(stub, md, pb.STATS_SUBJECT_MEASURES, [common_pb2.DIMENSION_ACTION])
+    measures = await stats(client, md, pb.STATS_SUBJECT_MEASURES, [common_pb2.DIMENSION_ACTION])
     suspects = [s for story in STORIES for s in story.suspects]
     detained = [s for s in suspects if any(m == DETAIN for m, _ in s.measures)]
     arrested = [s for s in suspects if any(m == ARREST for m, _ in s.measures)]
@@ -457,11 +464,11 @@ async def test_the_five_typical_cases_of_the_article(
         "arrest": (len(arrested), len(arrested)),
     }
     assert measures.total.distinct_subjects == len([s for s in suspects if s.measures])
-    assert (await stats(stub, md, pb.STATS_SUBJECT_SENTENCES)).total.count == 2
-    assert (await stats(stub, md, pb.STATS_SUBJECT_SENTENCE_MONTHS)).total.count == 108
-    states = await stats(stub, md, pb.STATS_SUBJECT_CASE_STATES, [common_pb2.DIMENSION_ACTION])
+    assert (await stats(client, md, pb.STATS_SUBJECT_SENTENCES)).total.count == 2
+    assert (await stats(client, md, pb.STATS_SUBJECT_SENTENCE_MONTHS)).total.count == 108
+    states = await stats(client, md, pb.STATS_SUBJECT_CASE_STATES, [common_pb2.DIMENSION_ACTION])
     assert {r.action: r.count for r in states.rows} == {"closed": 1, "investigating": 4}
-    handovers = await stats(stub, md, pb.STATS_SUBJECT_HANDOVERS, [common_pb2.DIMENSION_ACTION])
+    handovers = await stats(client, md, pb.STATS_SUBJECT_HANDOVERS, [common_pb2.DIMENSION_ACTION])
     assert {r.action: r.count for r in handovers.rows} == {
         "sent": 1,
         "acknowledged": 1,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.cases.helpers import Campaigns, Stub
 from tests.service.cases.test_integrity import _some_changes
 from tests.support.audit import execute
 from tests.support.servers import Tokens
@@ -22,9 +22,9 @@ OWN_CAMPAIGNS = True  # _some_changes makes its campaign
 # case (event 4, typical case 1's text), 9 publishes it (event 5, typical case 1 as published).
 
 
-async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
+async def _verify(client: CasesClient, tokens: Tokens) -> common_pb2.AuditVerification:
     md = tokens("office", "auditor")
-    return (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)).verification
+    return (await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md)).verification
 
 
 @pytest.mark.parametrize(
@@ -57,8 +57,8 @@ async def _verify(stub: Stub, tokens: Tokens) -> common_pb2.AuditVerification:
     ],
 )
 async def test_an_edited_or_deleted_record_is_detected(
-    stub: Stub,
-    campaigns: Campaigns,
+    client: CasesClient,
+    campaigns: CasesClient,
     tokens: Tokens,
     clock: ManualClock,
     server: RunningServer,
@@ -66,11 +66,11 @@ async def test_an_edited_or_deleted_record_is_detected(
     first_bad: int,
     problem: str,
 ) -> None:
-    await _some_changes(stub, campaigns, tokens, clock)
-    before = await _verify(stub, tokens)
+    await _some_changes(client, campaigns, tokens, clock)
+    before = await _verify(client, tokens)
     assert before.ok
     execute(server.runtime.settings.database_path, sql)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
     assert problem in v.problem

@@ -1,4 +1,4 @@
-"""Campaigns: created and changed by admins only, read by everyone, updated by mask and etag."""
+"""CasesClient: created and changed by admins only, read by everyone, updated by mask and etag."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
+from netnet.client import CasesClient
 from services.common.clock import ManualClock
-from tests.service.cases.helpers import Campaigns, Stub, create_campaign, mask, snapshot
+from tests.service.cases.helpers import create_campaign, mask, snapshot
 from tests.support.rpc import DAY_US, bad_fields, error_reason, expect_error, ts
 from tests.support.servers import START_US, Tokens
 
@@ -17,7 +18,7 @@ ACTIONS = (("minors-environment", "Minors' online environment"), ("fan-circle", 
 
 
 async def test_admin_creates_a_campaign_and_everyone_reads_it(
-    campaigns: Campaigns, tokens: Tokens
+    campaigns: CasesClient, tokens: Tokens
 ) -> None:
     admin = tokens("office", "admin", operator="director")
     made = await create_campaign(campaigns, admin, "c1", special_actions=ACTIONS)
@@ -35,56 +36,58 @@ async def test_admin_creates_a_campaign_and_everyone_reads_it(
 
     for reader in (tokens("mps"), tokens("cac", "analyst"), tokens("nppa", "auditor")):
         got = (
-            await campaigns.GetCampaign(
+            await campaigns.get_campaign(
                 cpb.GetCampaignRequest(name="campaigns/netnet-2021"), metadata=reader
             )
         ).campaign
         assert got == made
         listed = (
-            await campaigns.ListCampaigns(cpb.ListCampaignsRequest(), metadata=reader)
+            (await campaigns.list_campaigns(cpb.ListCampaignsRequest(), metadata=reader)).response
         ).campaigns
         assert list(listed) == [made]
 
 
 @pytest.mark.parametrize("roles", [("operator",), ("analyst",), ("auditor",), ("service",)])
 async def test_only_admins_create_campaigns(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, roles: tuple[str, ...]
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, roles: tuple[str, ...]
 ) -> None:
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     err = await expect_error(
         create_campaign(campaigns, tokens("office", *roles), "c1"),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     assert error_reason(err) == "ROLE_REQUIRED"
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
     # The refused request id is not used up.
     await create_campaign(campaigns, tokens("office", "admin"), "c1")
 
 
-async def test_a_campaign_id_is_unique(campaigns: Campaigns, tokens: Tokens) -> None:
+async def test_a_campaign_id_is_unique(campaigns: CasesClient, tokens: Tokens) -> None:
     admin = tokens("office", "admin")
     await create_campaign(campaigns, admin, "c1")
     await expect_error(
         create_campaign(campaigns, admin, "c2", title="Again"), grpc.StatusCode.ALREADY_EXISTS
     )
     await create_campaign(campaigns, admin, "c3", "qinglang-2021")
-    listed = (await campaigns.ListCampaigns(cpb.ListCampaignsRequest(), metadata=admin)).campaigns
+    listed = (
+        (await campaigns.list_campaigns(cpb.ListCampaignsRequest(), metadata=admin)).response
+    ).campaigns
     assert [c.id for c in listed] == ["netnet-2021", "qinglang-2021"]
 
 
-async def test_get_unknown_campaign_is_not_found(campaigns: Campaigns, tokens: Tokens) -> None:
+async def test_get_unknown_campaign_is_not_found(campaigns: CasesClient, tokens: Tokens) -> None:
     await expect_error(
-        campaigns.GetCampaign(cpb.GetCampaignRequest(name="campaigns/nope"), metadata=tokens()),
+        campaigns.get_campaign(cpb.GetCampaignRequest(name="campaigns/nope"), metadata=tokens()),
         grpc.StatusCode.NOT_FOUND,
     )
     err = await expect_error(
-        campaigns.GetCampaign(cpb.GetCampaignRequest(name="nope"), metadata=tokens()),
+        campaigns.get_campaign(cpb.GetCampaignRequest(name="nope"), metadata=tokens()),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(err) == ["name"]
 
 
-async def test_campaigns_page(campaigns: Campaigns, tokens: Tokens) -> None:
+async def test_campaigns_page(campaigns: CasesClient, tokens: Tokens) -> None:
     admin = tokens("office", "admin")
     slugs = [f"c-{i}" for i in range(5)]
     for i, slug in enumerate(slugs):
@@ -92,9 +95,11 @@ async def test_campaigns_page(campaigns: Campaigns, tokens: Tokens) -> None:
     seen: list[str] = []
     token = ""
     while True:
-        page = await campaigns.ListCampaigns(
-            cpb.ListCampaignsRequest(page_size=2, page_token=token), metadata=admin
-        )
+        page = (
+            await campaigns.list_campaigns(
+                cpb.ListCampaignsRequest(page_size=2, page_token=token), metadata=admin
+            )
+        ).response
         assert len(page.campaigns) <= 2
         seen += [c.id for c in page.campaigns]
         token = page.next_page_token
@@ -104,14 +109,14 @@ async def test_campaigns_page(campaigns: Campaigns, tokens: Tokens) -> None:
 
 
 async def test_update_changes_only_the_masked_fields(
-    campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     admin = tokens("office", "admin")
     made = await create_campaign(campaigns, admin, "c1", special_actions=ACTIONS[:1])
     clock.advance(3600)
     new_actions = [cpb.SpecialAction(id=i, title=t) for i, t in ACTIONS]
     changed = (
-        await campaigns.UpdateCampaign(
+        await campaigns.update_campaign(
             cpb.UpdateCampaignRequest(
                 request_id="u1",
                 campaign=cpb.Campaign(
@@ -136,13 +141,13 @@ async def test_update_changes_only_the_masked_fields(
     assert changed.update_time.ToMicroseconds() == START_US + 3600 * 1_000_000
     assert changed.etag != made.etag
     got = (
-        await campaigns.GetCampaign(cpb.GetCampaignRequest(name=made.name), metadata=admin)
+        await campaigns.get_campaign(cpb.GetCampaignRequest(name=made.name), metadata=admin)
     ).campaign
     assert got == changed
 
     # Only end_time: the stored start_time is kept.
     later = (
-        await campaigns.UpdateCampaign(
+        await campaigns.update_campaign(
             cpb.UpdateCampaignRequest(
                 request_id="u2",
                 campaign=cpb.Campaign(
@@ -158,12 +163,12 @@ async def test_update_changes_only_the_masked_fields(
 
 
 async def test_update_with_a_stale_etag_is_aborted(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     admin = tokens("office", "admin")
     made = await create_campaign(campaigns, admin, "c1")
     first = (
-        await campaigns.UpdateCampaign(
+        await campaigns.update_campaign(
             cpb.UpdateCampaignRequest(
                 request_id="u1",
                 campaign=cpb.Campaign(name=made.name, etag=made.etag, title="First"),
@@ -172,9 +177,9 @@ async def test_update_with_a_stale_etag_is_aborted(
             metadata=admin,
         )
     ).campaign
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     await expect_error(
-        campaigns.UpdateCampaign(
+        campaigns.update_campaign(
             cpb.UpdateCampaignRequest(
                 request_id="u2",
                 campaign=cpb.Campaign(name=made.name, etag=made.etag, title="Second"),
@@ -184,21 +189,21 @@ async def test_update_with_a_stale_etag_is_aborted(
         ),
         grpc.StatusCode.ABORTED,
     )
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
     got = (
-        await campaigns.GetCampaign(cpb.GetCampaignRequest(name=made.name), metadata=admin)
+        await campaigns.get_campaign(cpb.GetCampaignRequest(name=made.name), metadata=admin)
     ).campaign
     assert got.title == "First" and got.etag == first.etag
 
 
 async def test_operators_cannot_update_campaigns(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     made = await create_campaign(campaigns, tokens("office", "admin"), "c1")
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     for md in (tokens("office"), tokens("mps", "operator", "analyst")):
         await expect_error(
-            campaigns.UpdateCampaign(
+            campaigns.update_campaign(
                 cpb.UpdateCampaignRequest(
                     request_id="u1",
                     campaign=cpb.Campaign(name=made.name, etag=made.etag, title="Mine"),
@@ -208,14 +213,14 @@ async def test_operators_cannot_update_campaigns(
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_update_of_an_unknown_campaign_is_not_found(
-    campaigns: Campaigns, tokens: Tokens
+    campaigns: CasesClient, tokens: Tokens
 ) -> None:
     await expect_error(
-        campaigns.UpdateCampaign(
+        campaigns.update_campaign(
             cpb.UpdateCampaignRequest(
                 request_id="u1",
                 campaign=cpb.Campaign(name="campaigns/nope", title="x"),
@@ -263,8 +268,8 @@ async def test_update_of_an_unknown_campaign_is_not_found(
     ],
 )
 async def test_bad_updates_are_invalid_and_change_nothing(
-    stub: Stub,
-    campaigns: Campaigns,
+    client: CasesClient,
+    campaigns: CasesClient,
     tokens: Tokens,
     paths: tuple[str, ...],
     campaign: cpb.Campaign,
@@ -272,19 +277,19 @@ async def test_bad_updates_are_invalid_and_change_nothing(
 ) -> None:
     admin = tokens("office", "admin")
     made = await create_campaign(campaigns, admin, "c1")
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     request = cpb.Campaign()
     request.CopyFrom(campaign)
     request.name, request.etag = made.name, made.etag
     err = await expect_error(
-        campaigns.UpdateCampaign(
+        campaigns.update_campaign(
             cpb.UpdateCampaignRequest(request_id="u1", campaign=request, update_mask=mask(*paths)),
             metadata=admin,
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(err) == fields
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 @pytest.mark.parametrize(
@@ -306,7 +311,11 @@ async def test_bad_updates_are_invalid_and_change_nothing(
     ],
 )
 async def test_bad_campaigns_are_invalid_and_nothing_is_written(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, change: dict[str, object], field: str
+    client: CasesClient,
+    campaigns: CasesClient,
+    tokens: Tokens,
+    change: dict[str, object],
+    field: str,
 ) -> None:
     good = cpb.Campaign(
         id="netnet-2021",
@@ -326,30 +335,30 @@ async def test_bad_campaigns_are_invalid_and_nothing_is_written(
             getattr(good, name).CopyFrom(value)
         else:
             setattr(good, name, value)
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     err = await expect_error(
-        campaigns.CreateCampaign(
+        campaigns.create_campaign(
             cpb.CreateCampaignRequest(request_id="c1", campaign=good),
             metadata=tokens("office", "admin"),
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert field in bad_fields(err)
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_create_campaign_is_idempotent(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     admin = tokens("office", "admin")
     first = await create_campaign(campaigns, admin, "c1")
-    after_first = await snapshot(stub, campaigns, tokens)
+    after_first = await snapshot(client, campaigns, tokens)
     clock.advance(60)
     again = await create_campaign(campaigns, admin, "c1")
     assert again == first
-    assert await snapshot(stub, campaigns, tokens) == after_first
+    assert await snapshot(client, campaigns, tokens) == after_first
     err = await expect_error(
         create_campaign(campaigns, admin, "c1", "other-2021"), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert bad_fields(err) == ["request_id"]
-    assert await snapshot(stub, campaigns, tokens) == after_first
+    assert await snapshot(client, campaigns, tokens) == after_first

@@ -8,11 +8,10 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
     YUAN,
-    Campaigns,
-    Stub,
     add_party,
     all_events,
     case_msg,
@@ -49,11 +48,11 @@ def _quanjiao() -> pb.Case:
     )
 
 
-async def test_create_and_read_a_case(stub: Stub, tokens: Tokens) -> None:
+async def test_create_and_read_a_case(client: CasesClient, tokens: Tokens) -> None:
     mps = tokens("mps")
     requested = _quanjiao()
     requested.state = pb.CASE_STATE_CLOSED  # ignored: a case starts registered
-    case = await create_case(stub, mps, "c1", requested)
+    case = await create_case(client, mps, "c1", requested)
     assert case.name == "cases/1"
     assert case.number == "5·11"
     assert case.title == requested.title
@@ -69,18 +68,20 @@ async def test_create_and_read_a_case(stub: Stub, tokens: Tokens) -> None:
     assert case.create_time.ToMicroseconds() == START_US == case.update_time.ToMicroseconds()
     assert case.etag
     for viewer in ("mps", "cac", "office"):
-        got = (await stub.GetCase(pb.GetCaseRequest(name=case.name), metadata=tokens(viewer))).case
+        got = (
+            await client.get_case(pb.GetCaseRequest(name=case.name), metadata=tokens(viewer))
+        ).case
         assert got == case
 
 
 async def test_case_details_are_for_lead_assisting_and_office_only(
-    stub: Stub, tokens: Tokens
+    client: CasesClient, tokens: Tokens
 ) -> None:
     mps, cac = tokens("mps"), tokens("cac")
-    police_case = await create_case(stub, mps, "c1", case_msg("5·11", assisting=["cac"]))
-    await add_party(stub, mps, "p1", police_case.name, "Zhu Dawei")
-    lone_case = await create_case(stub, mps, "c2", case_msg("6·07", categories=["copyright"]))
-    cac_case = await create_case(stub, cac, "c3", case_msg("W-1", lead="cac", kind=1))
+    police_case = await create_case(client, mps, "c1", case_msg("5·11", assisting=["cac"]))
+    await add_party(client, mps, "p1", police_case.name, "Zhu Dawei")
+    lone_case = await create_case(client, mps, "c2", case_msg("6·07", categories=["copyright"]))
+    cac_case = await create_case(client, cac, "c3", case_msg("W-1", lead="cac", kind=1))
     everyone = [police_case.name, lone_case.name, cac_case.name]
 
     visible = {
@@ -95,18 +96,18 @@ async def test_case_details_are_for_lead_assisting_and_office_only(
     }
     for dept, names in visible.items():
         md = tokens(dept, "operator", "analyst")
-        listed = (await stub.ListCases(pb.ListCasesRequest(), metadata=md)).cases
+        listed = ((await client.list_cases(pb.ListCasesRequest(), metadata=md)).response).cases
         assert [c.name for c in listed] == names, dept
-        batch = await stub.BatchGetCases(
+        batch = await client.batch_get_cases(
             pb.BatchGetCasesRequest(names=[*everyone, "cases/999"]), metadata=md
         )
         assert [c.name for c in batch.cases] == names
         assert list(batch.not_found) == [n for n in everyone if n not in names] + ["cases/999"]
         for name in everyone:
             calls = [
-                stub.GetCase(pb.GetCaseRequest(name=name), metadata=md),
-                stub.ListParties(pb.ListPartiesRequest(parent=name), metadata=md),
-                stub.ListCaseEvents(pb.ListCaseEventsRequest(parent=name), metadata=md),
+                client.get_case(pb.GetCaseRequest(name=name), metadata=md),
+                client.list_parties(pb.ListPartiesRequest(parent=name), metadata=md),
+                client.list_case_events(pb.ListCaseEventsRequest(parent=name), metadata=md),
             ]
             if name in names:
                 for call in calls:
@@ -116,19 +117,19 @@ async def test_case_details_are_for_lead_assisting_and_office_only(
                     err = await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
                     assert error_reason(err) == "CASE_NOT_VISIBLE"
     await expect_error(
-        stub.GetCase(pb.GetCaseRequest(name="cases/999"), metadata=tokens("office")),
+        client.get_case(pb.GetCaseRequest(name="cases/999"), metadata=tokens("office")),
         grpc.StatusCode.NOT_FOUND,
     )
 
 
-async def test_list_cases_filters_and_pages(stub: Stub, tokens: Tokens) -> None:
+async def test_list_cases_filters_and_pages(client: CasesClient, tokens: Tokens) -> None:
     mps = tokens("mps")
     office = tokens("office")
     made: list[pb.Case] = []
     for i in range(7):
         made.append(
             await create_case(
-                stub,
+                client,
                 mps,
                 f"c{i}",
                 case_msg(
@@ -138,18 +139,20 @@ async def test_list_cases_filters_and_pages(stub: Stub, tokens: Tokens) -> None:
                 ),
             )
         )
-    made.append(await create_case(stub, tokens("mct"), "m1", case_msg("M-1", lead="mct")))
-    await transition(stub, mps, "s1", made[1].name, pb.CASE_STATE_INVESTIGATING)
-    await transition(stub, mps, "s2", made[3].name, pb.CASE_STATE_DROPPED)
+    made.append(await create_case(client, tokens("mct"), "m1", case_msg("M-1", lead="mct")))
+    await transition(client, mps, "s1", made[1].name, pb.CASE_STATE_INVESTIGATING)
+    await transition(client, mps, "s2", made[3].name, pb.CASE_STATE_DROPPED)
 
     async def names(md: list[tuple[str, str]], page_size: int = 0, **filters: object) -> list[str]:
         out: list[str] = []
         token = ""
         while True:
-            page = await stub.ListCases(
-                pb.ListCasesRequest(page_size=page_size, page_token=token, **filters),  # type: ignore[arg-type]
-                metadata=md,
-            )
+            page = (
+                await client.list_cases(
+                    pb.ListCasesRequest(page_size=page_size, page_token=token, **filters),  # type: ignore[arg-type]
+                    metadata=md,
+                )
+            ).response
             if page_size:
                 assert len(page.cases) <= page_size
             out += [c.name for c in page.cases]
@@ -167,9 +170,9 @@ async def test_list_cases_filters_and_pages(stub: Stub, tokens: Tokens) -> None:
     assert await names(office, lead_department="mct") == [every[7]]
     assert await names(office, 1, number="N-1") == [every[1], every[4]]
     assert await names(tokens("mct"), number="N-1") == []
-    page = await stub.ListCases(pb.ListCasesRequest(page_size=2), metadata=office)
+    page = (await client.list_cases(pb.ListCasesRequest(page_size=2), metadata=office)).response
     e = await expect_error(
-        stub.ListCases(
+        client.list_cases(
             pb.ListCasesRequest(page_size=2, page_token=page.next_page_token, number="N-1"),
             metadata=office,
         ),
@@ -177,21 +180,21 @@ async def test_list_cases_filters_and_pages(stub: Stub, tokens: Tokens) -> None:
     )
     assert bad_fields(e) == ["page_token"]
     e = await expect_error(
-        stub.ListCases(pb.ListCasesRequest(page_size=-1), metadata=office),
+        client.list_cases(pb.ListCasesRequest(page_size=-1), metadata=office),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(e) == ["page_size"]
 
 
 async def test_update_changes_only_the_masked_fields(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    client: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     mps = tokens("mps", operator="lead-detective")
-    case = await create_case(stub, mps, "c1", _quanjiao())
+    case = await create_case(client, mps, "c1", _quanjiao())
     clock.advance(3600)
     new_facts = pb.CaseFacts(illegal_gains_fen=2_500_000 * YUAN, customers=4000)
     changed = (
-        await stub.UpdateCase(
+        await client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(
@@ -220,7 +223,7 @@ async def test_update_changes_only_the_masked_fields(
     untouched.facts.CopyFrom(new_facts)
     untouched.update_time.CopyFrom(changed.update_time)
     assert changed == untouched
-    (_, event) = await all_events(stub, mps, case.name)
+    (_, event) = await all_events(client, mps, case.name)
     assert event.kind == pb.CASE_EVENT_KIND_UPDATED
     assert list(event.fields) == ["title", "facts"]
     assert event.detail == "changed title, facts"
@@ -243,7 +246,7 @@ async def test_update_changes_only_the_masked_fields(
     for i, (path, values) in enumerate(steps):
         values.name, values.etag = case.name, current.etag
         updated = (
-            await stub.UpdateCase(
+            await client.update_case(
                 pb.UpdateCaseRequest(request_id=f"u{i + 2}", case=values, update_mask=mask(path)),
                 metadata=mps,
             )
@@ -258,17 +261,17 @@ async def test_update_changes_only_the_masked_fields(
                     field.name,
                 )
         current = updated
-    events = await all_events(stub, mps, case.name)
+    events = await all_events(client, mps, case.name)
     assert [list(e.fields) for e in events[2:]] == [[p] for p, _ in steps]
 
 
 async def test_update_of_the_special_action_alone_keeps_the_campaign(
-    stub: Stub, tokens: Tokens
+    client: CasesClient, tokens: Tokens
 ) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
+    case = await create_case(client, mps, "c1", case_msg())
     updated = (
-        await stub.UpdateCase(
+        await client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name=case.name, etag=case.etag, special_action="minors-environment"),
@@ -281,12 +284,12 @@ async def test_update_of_the_special_action_alone_keeps_the_campaign(
 
 
 async def test_update_with_a_stale_etag_is_aborted(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
+    case = await create_case(client, mps, "c1", case_msg())
     first = (
-        await stub.UpdateCase(
+        await client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name=case.name, etag=case.etag, title="First"),
@@ -295,9 +298,9 @@ async def test_update_with_a_stale_etag_is_aborted(
             metadata=mps,
         )
     ).case
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     err = await expect_error(
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u2",
                 case=pb.Case(name=case.name, etag=case.etag, title="Second"),
@@ -308,8 +311,8 @@ async def test_update_with_a_stale_etag_is_aborted(
         grpc.StatusCode.ABORTED,
     )
     assert error_reason(err) == "ETAG_MISMATCH"
-    assert await snapshot(stub, campaigns, tokens) == before
-    assert (await stub.GetCase(pb.GetCaseRequest(name=case.name), metadata=mps)).case == first
+    assert await snapshot(client, campaigns, tokens) == before
+    assert (await client.get_case(pb.GetCaseRequest(name=case.name), metadata=mps)).case == first
 
 
 @pytest.mark.parametrize(
@@ -339,36 +342,36 @@ async def test_update_with_a_stale_etag_is_aborted(
     ],
 )
 async def test_bad_updates_are_invalid_and_change_nothing(
-    stub: Stub,
-    campaigns: Campaigns,
+    client: CasesClient,
+    campaigns: CasesClient,
     tokens: Tokens,
     paths: tuple[str, ...],
     values: pb.Case,
     fields: list[str],
 ) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
-    before = await snapshot(stub, campaigns, tokens)
+    case = await create_case(client, mps, "c1", case_msg())
+    before = await snapshot(client, campaigns, tokens)
     values.name, values.etag = case.name, case.etag
     err = await expect_error(
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(request_id="u1", case=values, update_mask=mask(*paths)),
             metadata=mps,
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(err) == fields
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_only_the_lead_department_updates_a_case(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
-    case = await create_case(stub, tokens("mps"), "c1", case_msg(assisting=["cac"]))
-    before = await snapshot(stub, campaigns, tokens)
+    case = await create_case(client, tokens("mps"), "c1", case_msg(assisting=["cac"]))
+    before = await snapshot(client, campaigns, tokens)
     for md in (tokens("cac"), tokens("office"), tokens("miit"), tokens("mps", "analyst")):
         await expect_error(
-            stub.UpdateCase(
+            client.update_case(
                 pb.UpdateCaseRequest(
                     request_id="u1",
                     case=pb.Case(name=case.name, etag=case.etag, title="Ours now"),
@@ -378,9 +381,9 @@ async def test_only_the_lead_department_updates_a_case(
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
     await expect_error(
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name="cases/999", title="x"),
@@ -393,19 +396,19 @@ async def test_only_the_lead_department_updates_a_case(
 
 
 async def test_the_timeline_records_every_change_and_never_changes(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    client: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     mps = tokens("mps", operator="detective")
     office = tokens("office", operator="editor")
-    case = await create_case(stub, mps, "c1", case_msg(assisting=["cac"]))
-    seen: list[list[pb.CaseEvent]] = [await all_events(stub, mps, case.name)]
+    case = await create_case(client, mps, "c1", case_msg(assisting=["cac"]))
+    seen: list[list[pb.CaseEvent]] = [await all_events(client, mps, case.name)]
 
     async def step() -> None:
         clock.advance(3600)
 
     await step()
     current = (
-        await stub.UpdateCase(
+        await client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name=case.name, etag=case.etag, provinces=["340000", "320000"]),
@@ -414,15 +417,15 @@ async def test_the_timeline_records_every_change_and_never_changes(
             metadata=mps,
         )
     ).case
-    seen.append(await all_events(stub, mps, case.name))
+    seen.append(await all_events(client, mps, case.name))
     await step()
-    await transition(stub, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
-    seen.append(await all_events(stub, mps, case.name))
+    await transition(client, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
+    seen.append(await all_events(client, mps, case.name))
     await step()
-    zhu = await add_party(stub, mps, "p1", case.name, "Zhu Dawei", "organiser")
-    seen.append(await all_events(stub, mps, case.name))
+    zhu = await add_party(client, mps, "p1", case.name, "Zhu Dawei", "organiser")
+    seen.append(await all_events(client, mps, case.name))
     await step()
-    await stub.RecordMeasure(
+    await client.record_measure(
         pb.RecordMeasureRequest(
             request_id="m1",
             party=zhu.name,
@@ -431,18 +434,18 @@ async def test_the_timeline_records_every_change_and_never_changes(
         ),
         metadata=mps,
     )
-    seen.append(await all_events(stub, mps, case.name))
+    seen.append(await all_events(client, mps, case.name))
     await step()
-    await stub.RecordSentence(
+    await client.record_sentence(
         pb.RecordSentenceRequest(
             request_id="j1", party=zhu.name, sentence=pb.Sentence(term_months=30, fine_fen=500_000)
         ),
         metadata=mps,
     )
-    seen.append(await all_events(stub, mps, case.name))
+    seen.append(await all_events(client, mps, case.name))
     await step()
     draft = await vetted_draft(
-        stub,
+        client,
         mps,
         "t0",
         pb.TypicalCase(
@@ -452,10 +455,10 @@ async def test_the_timeline_records_every_change_and_never_changes(
             summary="Zhu XX built a porn site and recruited agents.",
         ),
     )
-    seen.append(await all_events(stub, mps, case.name))
+    seen.append(await all_events(client, mps, case.name))
     await step()
-    published = await publish_draft(stub, office, "t1", draft.name)
-    events = await all_events(stub, tokens("cac"), case.name)
+    published = await publish_draft(client, office, "t1", draft.name)
+    events = await all_events(client, tokens("cac"), case.name)
     seen.append(events)
 
     # Each listing extends the one before; nothing earlier is ever rewritten.
@@ -494,25 +497,25 @@ async def test_the_timeline_records_every_change_and_never_changes(
     assert len({e.name for e in events}) == 8
     assert all(e.name.startswith(f"{case.name}/events/") for e in events)
     # Paged, the timeline is the same.
-    assert await all_events(stub, office, case.name, page_size=2) == events
+    assert await all_events(client, office, case.name, page_size=2) == events
     assert current.etag != case.etag
 
 
-async def test_an_unknown_or_malformed_case_name(stub: Stub, tokens: Tokens) -> None:
+async def test_an_unknown_or_malformed_case_name(client: CasesClient, tokens: Tokens) -> None:
     md = tokens("office")
     for name in ("case/1", "cases/x", "cases/0", "cases/1/parties/1", ""):
         e = await expect_error(
-            stub.GetCase(pb.GetCaseRequest(name=name), metadata=md),
+            client.get_case(pb.GetCaseRequest(name=name), metadata=md),
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert bad_fields(e) == ["name"]
     e = await expect_error(
-        stub.BatchGetCases(pb.BatchGetCasesRequest(names=["cases/1", "sites/2"]), metadata=md),
+        client.batch_get_cases(pb.BatchGetCasesRequest(names=["cases/1", "sites/2"]), metadata=md),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(e) == ["names[1]"]
     for call in (
-        stub.ListCaseEvents(pb.ListCaseEventsRequest(parent="cases/7"), metadata=md),
-        stub.ListParties(pb.ListPartiesRequest(parent="cases/7"), metadata=md),
+        client.list_case_events(pb.ListCaseEventsRequest(parent="cases/7"), metadata=md),
+        client.list_parties(pb.ListPartiesRequest(parent="cases/7"), metadata=md),
     ):
         await expect_error(call, grpc.StatusCode.NOT_FOUND)

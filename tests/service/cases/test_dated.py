@@ -10,10 +10,9 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
-    Campaigns,
-    Stub,
     add_party,
     case_msg,
     create_campaign,
@@ -34,7 +33,7 @@ C = "summer-2021"
 
 
 @pytest.fixture
-async def summer(campaigns: Campaigns, tokens: Tokens, clock: ManualClock) -> str:
+async def summer(campaigns: CasesClient, tokens: Tokens, clock: ManualClock) -> str:
     clock.current = TODAY
     await create_campaign(
         campaigns,
@@ -67,22 +66,27 @@ BAD = [
 
 @pytest.mark.parametrize(("case", "field"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 async def test_a_case_its_campaign_refuses_writes_nothing(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, summer: str, case: pb.Case, field: str
+    client: CasesClient,
+    campaigns: CasesClient,
+    tokens: Tokens,
+    summer: str,
+    case: pb.Case,
+    field: str,
 ) -> None:
-    before = await snapshot(stub, campaigns, tokens)
-    err = await expect_error(create_case(stub, tokens("mps"), "c1", case), INVALID)
+    before = await snapshot(client, campaigns, tokens)
+    err = await expect_error(create_case(client, tokens("mps"), "c1", case), INVALID)
     assert field in bad_fields(err)
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_an_update_to_an_unknown_special_action_is_refused(
-    stub: Stub, tokens: Tokens, summer: str
+    client: CasesClient, tokens: Tokens, summer: str
 ) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", dated("1", JULY))
+    case = await create_case(client, mps, "c1", dated("1", JULY))
     case.special_action = "nosuch"
     err = await expect_error(
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1", case=case, update_mask={"paths": ["special_action"]}
             ),
@@ -94,14 +98,14 @@ async def test_an_update_to_an_unknown_special_action_is_refused(
 
 
 async def test_a_clue_naming_an_unknown_campaign_is_refused(
-    stub: Stub, tokens: Tokens, summer: str
+    client: CasesClient, tokens: Tokens, summer: str
 ) -> None:
     for campaign, special, field in (
         ("nosuch", "", "clue.campaign_id"),
         (C, "x", "clue.special_action"),
     ):
         err = await expect_error(
-            stub.RecordClue(
+            client.record_clue(
                 pb.RecordClueRequest(
                     request_id="r1",
                     clue=pb.Clue(
@@ -121,18 +125,18 @@ async def test_a_clue_naming_an_unknown_campaign_is_refused(
 
 
 async def test_cases_and_typical_cases_count_when_they_happened(
-    stub: Stub, tokens: Tokens, summer: str
+    client: CasesClient, tokens: Tokens, summer: str
 ) -> None:
     mps, office = tokens("mps"), tokens("office")
-    june = await create_case(stub, mps, "c1", dated("6·01", JUNE + 3 * DAY_US))
+    june = await create_case(client, mps, "c1", dated("6·01", JUNE + 3 * DAY_US))
     assert june.register_time.ToMicroseconds() == JUNE + 3 * DAY_US
     assert june.create_time.ToMicroseconds() == TODAY
-    await create_case(stub, mps, "c2", dated("7·01", JULY + 3 * DAY_US))
+    await create_case(client, mps, "c2", dated("7·01", JULY + 3 * DAY_US))
     await create_case(
-        stub, mps, "c3", dated("7·02", JULY + 4 * DAY_US, kind=pb.CASE_KIND_ADMINISTRATIVE)
+        client, mps, "c3", dated("7·02", JULY + 4 * DAY_US, kind=pb.CASE_KIND_ADMINISTRATIVE)
     )
-    suspect = await add_party(stub, mps, "p1", june.name, "Zhang Wei")
-    await stub.RecordMeasure(
+    suspect = await add_party(client, mps, "p1", june.name, "Zhang Wei")
+    await client.record_measure(
         pb.RecordMeasureRequest(
             request_id="m1",
             party=suspect.name,
@@ -148,7 +152,7 @@ async def test_cases_and_typical_cases_count_when_they_happened(
         )
         if at is not None:
             t.publish_time.CopyFrom(ts(at))
-        return stub.PublishTypicalCase(
+        return client.publish_typical_case(
             pb.PublishTypicalCaseRequest(request_id=rid, typical_case=t), metadata=mps
         )
 
@@ -160,7 +164,7 @@ async def test_cases_and_typical_cases_count_when_they_happened(
 
     async def count(subject: pb.StatsSubject.ValueType, start: int, end: int) -> int:
         got = await stats(
-            stub, office, subject, campaign_id=C, start_time=ts(start), end_time=ts(end)
+            client, office, subject, campaign_id=C, start_time=ts(start), end_time=ts(end)
         )
         return got.total.count
 

@@ -15,12 +15,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
 from tests.service.cases.helpers import (
-    Campaigns,
-    Stub,
     add_party,
     case_msg,
     create_campaign,
@@ -32,14 +31,14 @@ from tests.service.cases.helpers import (
     watch,
 )
 from tests.support.audit import keyed_link
-from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error
+from tests.support.rpc import Metadata, bad_fields, connected, error_reason, expect_error, method_of
 from tests.support.servers import START_US, Tokens
 
 CREATED, UPDATED = common_pb2.CHANGE_KIND_CREATED, common_pb2.CHANGE_KIND_UPDATED
 
 
 async def _some_changes(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> list[tuple[str, int, str, str, str, str]]:
     """Nine mutations (and some refused or repeated ones); returns what the log should say:
     (resource, kind, department, campaign, method, request id)."""
@@ -47,22 +46,22 @@ async def _some_changes(
     mps = tokens("mps", operator="detective")
     await create_campaign(campaigns, admin, "k1")
     clock.advance(1)
-    case = await create_case(stub, mps, "c1", case_msg())
-    await create_case(stub, mps, "c1", case_msg())  # repeat: nothing new
+    case = await create_case(client, mps, "c1", case_msg())
+    await create_case(client, mps, "c1", case_msg())  # repeat: nothing new
     await expect_error(  # refused: nothing
-        create_case(stub, mps, "c2", case_msg(lead="cac")), grpc.StatusCode.PERMISSION_DENIED
+        create_case(client, mps, "c2", case_msg(lead="cac")), grpc.StatusCode.PERMISSION_DENIED
     )
     clock.advance(1)
-    party = await add_party(stub, mps, "p1", case.name, "Zhu Dawei")
+    party = await add_party(client, mps, "p1", case.name, "Zhu Dawei")
     await expect_error(
-        transition(stub, mps, "s0", case.name, pb.CASE_STATE_CLOSED),
+        transition(client, mps, "s0", case.name, pb.CASE_STATE_CLOSED),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
     clock.advance(1)
-    await transition(stub, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
+    await transition(client, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
     office = tokens("office", operator="clerk")
     clue = (
-        await stub.RecordClue(
+        await client.record_clue(
             pb.RecordClueRequest(
                 request_id="r1",
                 clue=pb.Clue(
@@ -77,23 +76,23 @@ async def _some_changes(
         )
     ).clue
     sent = (
-        await stub.TransferClue(
+        await client.transfer_clue(
             pb.TransferClueRequest(request_id="t1", clue=clue.name, to_department="mps"),
             metadata=office,
         )
     ).handover
-    await stub.AcknowledgeHandover(
+    await client.acknowledge_handover(
         pb.AcknowledgeHandoverRequest(request_id="a1", name=sent.name), metadata=mps
     )
     draft = await vetted_draft(
-        stub,
+        client,
         mps,
         "y0",
         pb.TypicalCase(
             case=case.name, title="5·11", region="Quanjiao", summary="Zhu XX ran a site"
         ),
     )
-    t = await publish_draft(stub, office, "y1", draft.name)
+    t = await publish_draft(client, office, "y1", draft.name)
     return [
         ("campaigns/netnet-2021", CREATED, "office", "netnet-2021", "CreateCampaign", "k1"),
         (case.name, CREATED, "mps", "netnet-2021", "CreateCase", "c1"),
@@ -112,11 +111,11 @@ async def _some_changes(
 
 @pytest.mark.own_campaigns  # its audit sequence starts with its own
 async def test_the_change_feed_is_ordered_and_resumable(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
-    expected = await _some_changes(stub, campaigns, tokens, clock)
+    expected = await _some_changes(client, campaigns, tokens, clock)
     md = tokens("office", "analyst")  # reads every record of these changes
-    events = await watch(stub, md, 0, len(expected))
+    events = await watch(client, md, 0, len(expected))
     assert [e.seq for e in events] == list(range(1, len(expected) + 1))
     assert [(e.resource, e.kind, e.department, e.campaign_id) for e in events] == [
         x[:4] for x in expected
@@ -128,23 +127,17 @@ async def test_the_change_feed_is_ordered_and_resumable(
     ]
     assert all(e.count == 1 for e in events)
     # Resume after any position.
-    assert await watch(stub, md, 5, len(events) - 5) == events[5:]
+    assert await watch(client, md, 5, len(events) - 5) == events[5:]
 
     # Live: a watcher at the end gets the next change as it commits.
-    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=events[-1].seq), metadata=md)
-
-    async def first() -> common_pb2.ChangeEvent:
-        async for response in call:
-            return response.event
-        raise AssertionError("the stream ended")
-
-    try:
-        await call.initial_metadata()  # connected
-        pending = asyncio.ensure_future(first())
-        made = await create_case(stub, tokens("mct"), "live", case_msg("M-1", lead="mct"))
-        event = await asyncio.wait_for(pending, 10)
-    finally:
-        call.cancel()
+    # The generated stub: the write must wait until the watch is listening.
+    call = client.stub.WatchChanges(pb.WatchChangesRequest(after_seq=events[-1].seq), metadata=md)
+    async with connected(call) as changes:
+        pending = asyncio.ensure_future(anext(changes, None))
+        made = await create_case(client, tokens("mct"), "live", case_msg("M-1", lead="mct"))
+        response = await asyncio.wait_for(pending, 10)
+    assert response is not None, "the stream ended"
+    event = response.event
     assert (event.seq, event.resource, event.kind, event.department) == (
         len(expected) + 1,
         made.name,
@@ -153,36 +146,38 @@ async def test_the_change_feed_is_ordered_and_resumable(
     )
 
 
-async def test_watch_from_the_end(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> None:
+async def test_watch_from_the_end(
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
+) -> None:
     md = tokens("office", "analyst")
-    await create_case(stub, tokens("mps"), "c1", case_msg())
-    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=0, from_end=True), metadata=md)
-    try:
-        await call.initial_metadata()
-        made = await create_case(stub, tokens("mps"), "c2", case_msg("N-2"))
-        response = await asyncio.wait_for(call.read(), 10)
-    finally:
-        call.cancel()
+    await create_case(client, tokens("mps"), "c1", case_msg())
+    # The generated stub: the write must wait until the watch is listening.
+    call = client.stub.WatchChanges(pb.WatchChangesRequest(after_seq=0, from_end=True), metadata=md)
+    async with connected(call) as changes:
+        made = await create_case(client, tokens("mps"), "c2", case_msg("N-2"))
+        response = await asyncio.wait_for(anext(changes, None), 10)
     assert isinstance(response, pb.WatchChangesResponse)
     # The first change after the end (the shared campaigns and c1 came before it).
     assert response.event.resource == made.name
 
 
-async def test_watch_rejects_a_negative_position(stub: Stub, tokens: Tokens) -> None:
-    e = await expect_error(watch(stub, tokens(), -1, 1), grpc.StatusCode.INVALID_ARGUMENT)
+async def test_watch_rejects_a_negative_position(client: CasesClient, tokens: Tokens) -> None:
+    e = await expect_error(watch(client, tokens(), -1, 1), grpc.StatusCode.INVALID_ARGUMENT)
     assert bad_fields(e) == ["after_seq"]
 
 
 # --- audit ---------------------------------------------------------------------------------
 
 
-async def _entries(stub: Stub, md: Metadata) -> list[common_pb2.AuditEntry]:
+async def _entries(client: CasesClient, md: Metadata) -> list[common_pb2.AuditEntry]:
     out: list[common_pb2.AuditEntry] = []
     token = ""
     while True:
-        page = await stub.ListAuditEntries(
-            pb.ListAuditEntriesRequest(page_size=3, page_token=token), metadata=md
-        )
+        page = (
+            await client.list_audit_entries(
+                pb.ListAuditEntriesRequest(page_size=3, page_token=token), metadata=md
+            )
+        ).response
         out += page.entries
         token = page.next_page_token
         if not token:
@@ -191,11 +186,15 @@ async def _entries(stub: Stub, md: Metadata) -> list[common_pb2.AuditEntry]:
 
 @pytest.mark.own_campaigns  # its audit sequence starts with its own
 async def test_every_mutation_is_audited_in_a_hash_chain(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock, server: RunningServer
+    client: CasesClient,
+    campaigns: CasesClient,
+    tokens: Tokens,
+    clock: ManualClock,
+    server: RunningServer,
 ) -> None:
-    expected = await _some_changes(stub, campaigns, tokens, clock)
+    expected = await _some_changes(client, campaigns, tokens, clock)
     auditor = tokens("office", "auditor")
-    entries = await _entries(stub, auditor)
+    entries = await _entries(client, auditor)
     assert [e.seq for e in entries] == list(range(1, len(expected) + 1))
     assert [(e.resource, e.department, e.method, e.request_id) for e in entries] == [
         (x[0], x[2], x[4], x[5]) for x in expected
@@ -221,16 +220,16 @@ async def test_every_mutation_is_audited_in_a_hash_chain(
     # No real name in the audit trail either.
     assert not any("Zhu Dawei" in e.outcome or "Dawei" in e.resource for e in entries)
     verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
     ).verification
     assert verification.ok and verification.entries_checked == len(expected)
 
 
-async def test_the_audit_log_is_for_auditors(stub: Stub, tokens: Tokens) -> None:
+async def test_the_audit_log_is_for_auditors(client: CasesClient, tokens: Tokens) -> None:
     for md in (tokens("office", "admin"), tokens("mps", "operator", "analyst")):
         for call in (
-            stub.ListAuditEntries(pb.ListAuditEntriesRequest(), metadata=md),
-            stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md),
+            client.list_audit_entries(pb.ListAuditEntriesRequest(), metadata=md),
+            client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md),
         ):
             e = await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
             assert error_reason(e) == "ROLE_REQUIRED"
@@ -256,20 +255,24 @@ def _tamper(path: Path, sql: str) -> None:
 )
 @pytest.mark.own_campaigns
 async def test_an_edited_or_deleted_audit_entry_is_detected(
-    stub: Stub,
-    campaigns: Campaigns,
+    client: CasesClient,
+    campaigns: CasesClient,
     tokens: Tokens,
     clock: ManualClock,
     server: RunningServer,
     sql: str,
     first_bad: int,
 ) -> None:
-    await _some_changes(stub, campaigns, tokens, clock)
+    await _some_changes(client, campaigns, tokens, clock)
     auditor = tokens("office", "auditor")
-    ok = (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)).verification
+    ok = (
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
+    ).verification
     assert ok.ok
     _tamper(server.runtime.settings.database_path, sql)
-    bad = (await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=auditor)).verification
+    bad = (
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
+    ).verification
     assert not bad.ok
     assert bad.first_bad_seq == first_bad
     assert bad.problem
@@ -279,25 +282,27 @@ async def test_an_edited_or_deleted_audit_entry_is_detected(
 
 
 async def test_the_same_request_twice_gives_the_same_answer_and_one_record(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, clock: ManualClock
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     mps = tokens("mps")
-    first = await create_case(stub, mps, "c1", case_msg())
-    after_first = await snapshot(stub, campaigns, tokens)
+    first = await create_case(client, mps, "c1", case_msg())
+    after_first = await snapshot(client, campaigns, tokens)
     clock.advance(3600)
-    assert await create_case(stub, mps, "c1", case_msg()) == first
-    assert await snapshot(stub, campaigns, tokens) == after_first
+    assert await create_case(client, mps, "c1", case_msg()) == first
+    assert await snapshot(client, campaigns, tokens) == after_first
     # Many at once, too.
     answers = await asyncio.gather(
-        *(create_case(stub, mps, "c2", case_msg("N-2")) for _ in range(8))
+        *(create_case(client, mps, "c2", case_msg("N-2")) for _ in range(8))
     )
     assert len({a.name for a in answers}) == 1
-    cases = (await stub.ListCases(pb.ListCasesRequest(), metadata=mps)).cases
+    cases = ((await client.list_cases(pb.ListCasesRequest(), metadata=mps)).response).cases
     assert [c.name for c in cases] == [first.name, answers[0].name]
     entries = (
-        await stub.ListAuditEntries(
-            pb.ListAuditEntriesRequest(), metadata=tokens("office", "auditor")
-        )
+        (
+            await client.list_audit_entries(
+                pb.ListAuditEntriesRequest(), metadata=tokens("office", "auditor")
+            )
+        ).response
     ).entries
     own = [e.request_id for e in entries if not e.request_id.startswith("campaign-")]
     assert own == ["c1", "c2"]
@@ -307,45 +312,47 @@ async def test_the_same_request_twice_gives_the_same_answer_and_one_record(
         request_id="p1", parent=first.name, party=pb.Party(kind=1, real_name="Zhu Dawei")
     )
     replays: list[tuple[object, Message]] = [
-        (stub.AddParty, party_request),
+        (client.add_party, party_request),
         (
-            stub.TransitionCase,
+            client.transition_case,
             pb.TransitionCaseRequest(request_id="s1", name=first.name, state=2),
         ),
     ]
     for method, request in replays:
         one = await method(request, metadata=mps)  # type: ignore[operator]
-        state = await snapshot(stub, campaigns, tokens)
+        state = await snapshot(client, campaigns, tokens)
         clock.advance(60)
         assert await method(request, metadata=mps) == one  # type: ignore[operator]
-        assert await snapshot(stub, campaigns, tokens) == state
+        assert await snapshot(client, campaigns, tokens) == state
 
 
 async def test_a_request_id_reused_for_another_body_is_refused(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
-    before = await snapshot(stub, campaigns, tokens)
+    case = await create_case(client, mps, "c1", case_msg())
+    before = await snapshot(client, campaigns, tokens)
     e = await expect_error(
-        create_case(stub, mps, "c1", case_msg("6·07")), grpc.StatusCode.INVALID_ARGUMENT
+        create_case(client, mps, "c1", case_msg("6·07")), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert bad_fields(e) == ["request_id"]
     assert error_reason(e) == "REQUEST_ID_REUSED"
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
     # The same id for another method is another request.
-    party = await add_party(stub, mps, "c1", case.name, "Zhu Dawei")
+    party = await add_party(client, mps, "c1", case.name, "Zhu Dawei")
     assert party.masked_name == "Zhu XX"
 
 
-async def test_a_refused_request_does_not_use_up_its_id(stub: Stub, tokens: Tokens) -> None:
+async def test_a_refused_request_does_not_use_up_its_id(
+    client: CasesClient, tokens: Tokens
+) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
+    case = await create_case(client, mps, "c1", case_msg())
     await expect_error(
-        transition(stub, mps, "s1", case.name, pb.CASE_STATE_TRIAL),
+        transition(client, mps, "s1", case.name, pb.CASE_STATE_TRIAL),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
-    moved = await transition(stub, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
+    moved = await transition(client, mps, "s1", case.name, pb.CASE_STATE_INVESTIGATING)
     assert moved.state == pb.CASE_STATE_INVESTIGATING
 
 
@@ -386,18 +393,20 @@ def _foreign_token(tokens: Tokens, key: bytes | None = None, **claims: object) -
     return [("authorization", f"Bearer {token}")]
 
 
-async def test_every_rpc_needs_a_token(stub: Stub, campaigns: Campaigns, tokens: Tokens) -> None:
+async def test_every_rpc_needs_a_token(
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
+) -> None:
     for name in UNARY:
         e = await expect_error(
-            getattr(stub, name)(_request("cases", name)), grpc.StatusCode.UNAUTHENTICATED
+            method_of(client, name)(_request("cases", name)), grpc.StatusCode.UNAUTHENTICATED
         )
         assert error_reason(e) == "TOKEN_MISSING", name
     for name in CAMPAIGN_RPCS:
         await expect_error(
-            getattr(campaigns, name)(_request("campaigns", name)), grpc.StatusCode.UNAUTHENTICATED
+            method_of(campaigns, name)(_request("campaigns", name)), grpc.StatusCode.UNAUTHENTICATED
         )
     await expect_error(
-        watch(stub, [], 0, 1),
+        watch(client, [], 0, 1),
         grpc.StatusCode.UNAUTHENTICATED,  # the streaming one too
     )
 
@@ -416,7 +425,7 @@ async def test_every_rpc_needs_a_token(stub: Stub, campaigns: Campaigns, tokens:
     ],
 )
 async def test_bad_tokens_are_unauthenticated_and_write_nothing(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, kind: str, reason: str
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, kind: str, reason: str
 ) -> None:
     md: Metadata
     if kind == "garbage":
@@ -435,31 +444,31 @@ async def test_bad_tokens_are_unauthenticated_and_write_nothing(
         md = _foreign_token(tokens, dept="army")
     else:
         md = _foreign_token(tokens, exp=None)
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     for call in (
-        create_case(stub, md, "c1", case_msg()),
-        stub.GetStats(pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CASES), metadata=md),
-        campaigns.ListCampaigns(cpb.ListCampaignsRequest(), metadata=md),
-        stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md),
+        create_case(client, md, "c1", case_msg()),
+        client.get_stats(pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CASES), metadata=md),
+        campaigns.list_campaigns(cpb.ListCampaignsRequest(), metadata=md),
+        client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md),
     ):
         e = await expect_error(call, grpc.StatusCode.UNAUTHENTICATED)
         assert error_reason(e) == reason
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_writing_in_another_departments_name_is_refused(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     mps = tokens("mps")
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     for dept in ("cac", "office", "police"):
         e = await expect_error(
-            create_case(stub, mps, f"c-{dept}", case_msg(lead=dept)),
+            create_case(client, mps, f"c-{dept}", case_msg(lead=dept)),
             grpc.StatusCode.PERMISSION_DENIED,
         )
         assert error_reason(e) == "WRONG_DEPARTMENT"
         e = await expect_error(
-            stub.RecordClue(
+            client.record_clue(
                 pb.RecordClueRequest(
                     request_id=f"r-{dept}",
                     clue=pb.Clue(
@@ -477,17 +486,17 @@ async def test_writing_in_another_departments_name_is_refused(
     # Read-only roles write nothing, even in their own name.
     for roles in (("analyst",), ("auditor",)):
         e = await expect_error(
-            create_case(stub, tokens("mps", *roles), "c1", case_msg()),
+            create_case(client, tokens("mps", *roles), "c1", case_msg()),
             grpc.StatusCode.PERMISSION_DENIED,
         )
         assert error_reason(e) == "ROLE_REQUIRED"
-    assert await snapshot(stub, campaigns, tokens) == before
-    made = await create_case(stub, mps, "c1", case_msg())
+    assert await snapshot(client, campaigns, tokens) == before
+    made = await create_case(client, mps, "c1", case_msg())
     assert made.lead_department == "mps"
 
 
 async def test_health_needs_no_token(channel: grpc.aio.Channel) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
+    health = health_pb2_grpc.HealthStub(channel)  # the gRPC health service: not in the SDK
     for service in ("", "netnet.cases.v1.CaseService", "netnet.cases.v1.CampaignService"):
         reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -12,11 +12,10 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.auth import issue_token
 from tests.service.cases.helpers import (
-    Campaigns,
-    Stub,
     add_party,
     all_events,
     case_msg,
@@ -27,7 +26,7 @@ from tests.service.cases.helpers import (
     transition,
     watch,
 )
-from tests.support.rpc import Metadata, error_reason, expect_error
+from tests.support.rpc import Metadata, connected, error_reason, expect_error
 from tests.support.servers import SHARED_CAMPAIGNS, Tokens
 
 WITHHELD = common_pb2.CHANGE_KIND_WITHHELD
@@ -66,38 +65,38 @@ CALLERS = [
 IDS = [f"{c.department}-{c.region or 'national'}" for c in CALLERS]
 
 
-async def _jinhua(stub: Stub, tokens: Tokens) -> tuple[pb.Case, pb.Case]:
+async def _jinhua(client: CasesClient, tokens: Tokens) -> tuple[pb.Case, pb.Case]:
     """The Jinhua case (mps of 330700, cac assisting) with two suspects; and Quanjiao's."""
     jinhua_md = regional(tokens, "mps", "330700")
     jinhua = await create_case(
-        stub,
+        client,
         jinhua_md,
         "c1",
         case_msg("JH-1", region="330700", assisting=["cac"], provinces=["330000"]),
     )
-    await add_party(stub, jinhua_md, "p1", jinhua.name, "蒋明华", "organiser")
-    await add_party(stub, jinhua_md, "p2", jinhua.name, "Zhu Dawei", "agent")
-    quanjiao = await create_case(stub, tokens("mps"), "c2", case_msg("5·11"))
+    await add_party(client, jinhua_md, "p1", jinhua.name, "蒋明华", "organiser")
+    await add_party(client, jinhua_md, "p2", jinhua.name, "Zhu Dawei", "agent")
+    quanjiao = await create_case(client, tokens("mps"), "c2", case_msg("5·11"))
     return jinhua, quanjiao
 
 
 @pytest.mark.parametrize("caller", CALLERS, ids=IDS)
 async def test_every_read_follows_the_lead_office_rule(
-    stub: Stub, tokens: Tokens, caller: Caller
+    client: CasesClient, tokens: Tokens, caller: Caller
 ) -> None:
-    jinhua, quanjiao = await _jinhua(stub, tokens)
+    jinhua, quanjiao = await _jinhua(client, tokens)
     md = caller.md(tokens)
     visible = [c.name for c in (jinhua, quanjiao) if c is quanjiao and caller.sees_quanjiao()]
     if caller.details:
         visible.insert(0, jinhua.name)
 
-    get = stub.GetCase(pb.GetCaseRequest(name=jinhua.name), metadata=md)
-    events = all_events(stub, md, jinhua.name)
-    parties = stub.ListParties(pb.ListPartiesRequest(parent=jinhua.name), metadata=md)
+    get = client.get_case(pb.GetCaseRequest(name=jinhua.name), metadata=md)
+    events = all_events(client, md, jinhua.name)
+    parties = client.list_parties(pb.ListPartiesRequest(parent=jinhua.name), metadata=md)
     if caller.details:
         assert (await get).case == jinhua
         assert len(await events) == 3
-        listed = (await parties).parties
+        listed = (await parties).response.parties
         assert [p.masked_name for p in listed] == ["蒋某某", "Zhu XX"]
         assert [p.real_name for p in listed] == (
             ["蒋明华", "Zhu Dawei"] if caller.names else ["", ""]
@@ -107,7 +106,7 @@ async def test_every_read_follows_the_lead_office_rule(
             err = await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
             assert error_reason(err) == "CASE_NOT_VISIBLE"
 
-    batch = await stub.BatchGetCases(
+    batch = await client.batch_get_cases(
         pb.BatchGetCasesRequest(names=[jinhua.name, quanjiao.name]), metadata=md
     )
     assert [c.name for c in batch.cases] == visible
@@ -116,9 +115,11 @@ async def test_every_read_follows_the_lead_office_rule(
     for size in (1, 50):  # a page is filled with visible cases, and ends when they do
         names, token = [], ""
         while True:
-            page = await stub.ListCases(
-                pb.ListCasesRequest(page_size=size, page_token=token), metadata=md
-            )
+            page = (
+                await client.list_cases(
+                    pb.ListCasesRequest(page_size=size, page_token=token), metadata=md
+                )
+            ).response
             assert len(page.cases) <= size
             names += [c.name for c in page.cases]
             token = page.next_page_token
@@ -126,7 +127,7 @@ async def test_every_read_follows_the_lead_office_rule(
                 break
         assert names == visible
 
-    holders = await stub.FindCaseHolders(pb.FindCaseHoldersRequest(number="JH-1"), metadata=md)
+    holders = await client.find_case_holders(pb.FindCaseHoldersRequest(number="JH-1"), metadata=md)
     assert [(h.case, h.lead_department) for h in holders.holders] == [
         (jinhua.name if caller.details else "", "mps")
     ]
@@ -134,13 +135,13 @@ async def test_every_read_follows_the_lead_office_rule(
 
 @pytest.mark.parametrize("caller", [c for c in CALLERS if not c.names], ids=lambda c: str(c))
 async def test_only_the_lead_office_changes_a_case(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens, caller: Caller
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens, caller: Caller
 ) -> None:
-    jinhua, _ = await _jinhua(stub, tokens)
+    jinhua, _ = await _jinhua(client, tokens)
     md = caller.md(tokens)
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     calls = [
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name=jinhua.name, title="T"),
@@ -148,9 +149,9 @@ async def test_only_the_lead_office_changes_a_case(
             ),
             metadata=md,
         ),
-        transition(stub, md, "s1", jinhua.name, pb.CASE_STATE_INVESTIGATING),
-        add_party(stub, md, "p9", jinhua.name, "Liu Qiang"),
-        stub.RecordMeasure(
+        transition(client, md, "s1", jinhua.name, pb.CASE_STATE_INVESTIGATING),
+        add_party(client, md, "p9", jinhua.name, "Liu Qiang"),
+        client.record_measure(
             pb.RecordMeasureRequest(
                 request_id="m1",
                 party=f"{jinhua.name}/parties/1",
@@ -161,23 +162,23 @@ async def test_only_the_lead_office_changes_a_case(
     ]
     for call in calls:
         await expect_error(call, grpc.StatusCode.PERMISSION_DENIED)
-    assert await snapshot(stub, campaigns, tokens) == before
+    assert await snapshot(client, campaigns, tokens) == before
 
 
 async def test_an_office_leads_only_cases_of_its_own_area(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     beijing = regional(tokens, "mps", "110000")
-    before = await snapshot(stub, campaigns, tokens)
+    before = await snapshot(client, campaigns, tokens)
     err = await expect_error(
-        create_case(stub, beijing, "c1", case_msg(region="330700")),
+        create_case(client, beijing, "c1", case_msg(region="330700")),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     assert error_reason(err) == "WRONG_REGION"
-    mine = await create_case(stub, beijing, "c2", case_msg(region="110105"))
-    after = await snapshot(stub, campaigns, tokens)
+    mine = await create_case(client, beijing, "c2", case_msg(region="110105"))
+    after = await snapshot(client, campaigns, tokens)
     err = await expect_error(
-        stub.UpdateCase(
+        client.update_case(
             pb.UpdateCaseRequest(
                 request_id="u1",
                 case=pb.Case(name=mine.name, lead_region="330700"),
@@ -188,14 +189,14 @@ async def test_an_office_leads_only_cases_of_its_own_area(
         grpc.StatusCode.PERMISSION_DENIED,
     )
     assert error_reason(err) == "WRONG_REGION"
-    assert await snapshot(stub, campaigns, tokens) == after != before
+    assert await snapshot(client, campaigns, tokens) == after != before
 
 
 async def test_a_clue_joins_only_a_case_the_receiving_office_works_on(
-    stub: Stub, campaigns: Campaigns, tokens: Tokens
+    client: CasesClient, campaigns: CasesClient, tokens: Tokens
 ) -> None:
     """Accepting into a case answers with the case: only its lead or assisting office may."""
-    jinhua, _ = await _jinhua(stub, tokens)
+    jinhua, _ = await _jinhua(client, tokens)
     office = tokens("office")
     for to_department, to_region, allowed in (
         ("mps", "110000", False),
@@ -203,7 +204,7 @@ async def test_a_clue_joins_only_a_case_the_receiving_office_works_on(
         ("cac", "330700", True),
     ):
         clue = (
-            await stub.RecordClue(
+            await client.record_clue(
                 pb.RecordClueRequest(
                     request_id=f"r-{to_department}-{to_region}",
                     clue=pb.Clue(
@@ -217,7 +218,7 @@ async def test_a_clue_joins_only_a_case_the_receiving_office_works_on(
             )
         ).clue
         sent = (
-            await stub.TransferClue(
+            await client.transfer_clue(
                 pb.TransferClueRequest(
                     request_id=f"t-{clue.name}",
                     clue=clue.name,
@@ -230,59 +231,61 @@ async def test_a_clue_joins_only_a_case_the_receiving_office_works_on(
         receiver = regional(tokens, to_department, to_region)
         # Another office of the receiving ministry is not the receiver.
         await expect_error(
-            stub.AcknowledgeHandover(
+            client.acknowledge_handover(
                 pb.AcknowledgeHandoverRequest(request_id=f"x-{sent.name}", name=sent.name),
                 metadata=regional(tokens, to_department, "440000"),
             ),
             grpc.StatusCode.PERMISSION_DENIED,
         )
-        await stub.AcknowledgeHandover(
+        await client.acknowledge_handover(
             pb.AcknowledgeHandoverRequest(request_id=f"a-{sent.name}", name=sent.name),
             metadata=receiver,
         )
-        accept = stub.AcceptHandover(
+        accept = client.accept_handover(
             pb.AcceptHandoverRequest(request_id=f"j-{sent.name}", name=sent.name, case=jinhua.name),
             metadata=receiver,
         )
         if allowed:
             assert (await accept).case == jinhua
         else:
-            before = await snapshot(stub, campaigns, tokens)
+            before = await snapshot(client, campaigns, tokens)
             err = await expect_error(accept, grpc.StatusCode.PERMISSION_DENIED)
             assert error_reason(err) == "CASE_NOT_OURS"
-            assert await snapshot(stub, campaigns, tokens) == before
+            assert await snapshot(client, campaigns, tokens) == before
         # The clue is for the offices it passed through, not the whole ministry.
         for md, sees in (
             (receiver, True),
             (regional(tokens, to_department, "440000"), False),
             (tokens("miit"), False),
         ):
-            got = stub.GetClue(pb.GetClueRequest(name=clue.name), metadata=md)
+            got = client.get_clue(pb.GetClueRequest(name=clue.name), metadata=md)
             if sees:
                 assert (await got).clue.name == clue.name
             else:
                 await expect_error(got, grpc.StatusCode.PERMISSION_DENIED)
-        incoming = await stub.ListHandovers(
-            pb.ListHandoversRequest(incoming=True),
-            metadata=regional(tokens, to_department, "440000"),
-        )
+        incoming = (
+            await client.list_handovers(
+                pb.ListHandoversRequest(incoming=True),
+                metadata=regional(tokens, to_department, "440000"),
+            )
+        ).response
         assert sent.name not in [h.name for h in incoming.handovers]
 
 
 # --- the change feed -------------------------------------------------------------------------
 
 
-async def _changes(stub: Stub, tokens: Tokens) -> dict[str, pb.Case]:
+async def _changes(client: CasesClient, tokens: Tokens) -> dict[str, pb.Case]:
     """Changes of every kind of record: what each caller may read of them differs."""
-    jinhua, quanjiao = await _jinhua(stub, tokens)  # seq 1..4
+    jinhua, quanjiao = await _jinhua(client, tokens)  # seq 1..4
     lead = regional(tokens, "mps", "330700")
-    await stub.RecordMeasure(  # 5
+    await client.record_measure(  # 5
         pb.RecordMeasureRequest(
             request_id="m1", party=f"{jinhua.name}/parties/1", measure=pb.MEASURE_ARREST
         ),
         metadata=lead,
     )
-    draft = await stub.DraftTypicalCase(  # 6: a draft is for those who see the case
+    draft = await client.draft_typical_case(  # 6: a draft is for those who see the case
         pb.DraftTypicalCaseRequest(
             request_id="d1",
             typical_case=pb.TypicalCase(
@@ -291,7 +294,7 @@ async def _changes(stub: Stub, tokens: Tokens) -> dict[str, pb.Case]:
         ),
         metadata=lead,
     )
-    await stub.PublishTypicalCase(  # 7: the published Quanjiao summary is everyone's
+    await client.publish_typical_case(  # 7: the published Quanjiao summary is everyone's
         pb.PublishTypicalCaseRequest(
             request_id="t2",
             typical_case=pb.TypicalCase(
@@ -300,7 +303,7 @@ async def _changes(stub: Stub, tokens: Tokens) -> dict[str, pb.Case]:
         ),
         metadata=tokens("mps"),
     )
-    clue = await stub.RecordClue(  # 8: the office's clue
+    clue = await client.record_clue(  # 8: the office's clue
         pb.RecordClueRequest(
             request_id="r1",
             clue=pb.Clue(
@@ -312,7 +315,7 @@ async def _changes(stub: Stub, tokens: Tokens) -> dict[str, pb.Case]:
         ),
         metadata=tokens("office"),
     )
-    await stub.TransferClue(  # 9: handed to cac
+    await client.transfer_clue(  # 9: handed to cac
         pb.TransferClueRequest(request_id="h1", clue=clue.clue.name, to_department="cac"),
         metadata=tokens("office"),
     )
@@ -338,11 +341,11 @@ def _readable(caller: Caller) -> list[int]:
 
 @pytest.mark.parametrize("caller", CALLERS, ids=IDS)
 async def test_the_change_feed_withholds_what_the_caller_may_not_read(
-    stub: Stub, tokens: Tokens, caller: Caller
+    client: CasesClient, tokens: Tokens, caller: Caller
 ) -> None:
-    await _changes(stub, tokens)
+    await _changes(client, tokens)
     md = caller.md(tokens)
-    events = await watch(stub, md, BASE, 9)
+    events = await watch(client, md, BASE, 9)
     assert [e.seq - BASE for e in events] == list(range(1, 10))  # nothing missed, in order
     readable = _readable(caller)
     for e in events:
@@ -352,31 +355,29 @@ async def test_the_change_feed_withholds_what_the_caller_may_not_read(
             assert e == common_pb2.ChangeEvent(seq=e.seq, kind=WITHHELD), e
     # Resumed from any position, the same.
     for after in (3, 6, 8):
-        assert await watch(stub, md, BASE + after, 9 - after) == events[after:]
+        assert await watch(client, md, BASE + after, 9 - after) == events[after:]
 
 
 async def test_a_live_watcher_sees_its_changes_and_only_the_position_of_others(
-    stub: Stub, tokens: Tokens
+    client: CasesClient, tokens: Tokens
 ) -> None:
     cac = regional(tokens, "cac", "110000")
-    call = stub.WatchChanges(pb.WatchChangesRequest(from_end=True), metadata=cac)
+    # The generated stub: the writes must wait until the watch is listening.
+    call = client.stub.WatchChanges(pb.WatchChangesRequest(from_end=True), metadata=cac)
     got: list[common_pb2.ChangeEvent] = []
+    async with connected(call) as changes:
 
-    async def read(n: int) -> None:
-        async for response in call:
-            got.append(response.event)
-            if len(got) == n:
-                return
+        async def read(n: int) -> None:
+            async for response in changes:
+                got.append(response.event)
+                if len(got) == n:
+                    return
 
-    try:
-        await call.initial_metadata()
         pending = asyncio.ensure_future(read(3))
-        hidden = await create_case(stub, tokens("mps"), "c1", case_msg())
-        await add_party(stub, tokens("mps"), "p1", hidden.name, "Zhu Dawei")
-        mine = await create_case(stub, cac, "c2", case_msg("B-1", lead="cac", region="110000"))
+        hidden = await create_case(client, tokens("mps"), "c1", case_msg())
+        await add_party(client, tokens("mps"), "p1", hidden.name, "Zhu Dawei")
+        mine = await create_case(client, cac, "c2", case_msg("B-1", lead="cac", region="110000"))
         await asyncio.wait_for(pending, 10)
-    finally:
-        call.cancel()
     assert [(e.seq - BASE, e.kind, e.resource) for e in got] == [
         (1, WITHHELD, ""),
         (2, WITHHELD, ""),
@@ -385,11 +386,11 @@ async def test_a_live_watcher_sees_its_changes_and_only_the_position_of_others(
 
 
 async def test_a_repeated_request_id_answers_only_the_same_office(
-    stub: Stub, tokens: Tokens
+    client: CasesClient, tokens: Tokens
 ) -> None:
     """The stored answer of AddParty holds the real name: the same operator name in another
     region's office repeating the request gets no stored answer."""
-    jinhua, _ = await _jinhua(stub, tokens)
+    jinhua, _ = await _jinhua(client, tokens)
 
     def office_of(region: str) -> Metadata:
         token = issue_token(
@@ -397,11 +398,13 @@ async def test_a_repeated_request_id_answers_only_the_same_office(
         )
         return [("authorization", f"Bearer {token}")]
 
-    first = await add_party(stub, office_of("330700"), "same-id", jinhua.name, "Liu Qiang")
+    first = await add_party(client, office_of("330700"), "same-id", jinhua.name, "Liu Qiang")
     assert first.real_name == "Liu Qiang"
-    assert await add_party(stub, office_of("330700"), "same-id", jinhua.name, "Liu Qiang") == first
+    assert (
+        await add_party(client, office_of("330700"), "same-id", jinhua.name, "Liu Qiang") == first
+    )
     err = await expect_error(
-        add_party(stub, office_of("110000"), "same-id", jinhua.name, "Liu Qiang"),
+        add_party(client, office_of("110000"), "same-id", jinhua.name, "Liu Qiang"),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
-    assert "Liu Qiang" not in str(err.details())
+    assert "Liu Qiang" not in str(err.message)

@@ -4,12 +4,13 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import NetNetError
 
 
-async def test_case_party_masking_and_typical_case(stub, tokens) -> None:  # type: ignore[no-untyped-def]
+async def test_case_party_masking_and_typical_case(client, tokens) -> None:  # type: ignore[no-untyped-def]
     mps, cac = tokens("mps"), tokens("cac")
     case = (
-        await stub.CreateCase(
+        await client.create_case(
             pb.CreateCaseRequest(
                 request_id="c1",
                 case=pb.Case(
@@ -28,7 +29,7 @@ async def test_case_party_masking_and_typical_case(stub, tokens) -> None:  # typ
         )
     ).case
     party = (
-        await stub.AddParty(
+        await client.add_party(
             pb.AddPartyRequest(
                 request_id="p1",
                 parent=case.name,
@@ -38,10 +39,12 @@ async def test_case_party_masking_and_typical_case(stub, tokens) -> None:  # typ
         )
     ).party
     assert party.real_name == "Zhu Dawei" and party.masked_name == "Zhu XX"
-    seen = await stub.ListParties(pb.ListPartiesRequest(parent=case.name), metadata=cac)
+    seen = (
+        await client.list_parties(pb.ListPartiesRequest(parent=case.name), metadata=cac)
+    ).response
     assert [(p.real_name, p.masked_name) for p in seen.parties] == [("", "Zhu XX")]
-    with pytest.raises(grpc.aio.AioRpcError) as e:
-        await stub.PublishTypicalCase(
+    with pytest.raises(NetNetError) as e:
+        await client.publish_typical_case(
             pb.PublishTypicalCaseRequest(
                 request_id="t1",
                 typical_case=pb.TypicalCase(
@@ -53,9 +56,9 @@ async def test_case_party_masking_and_typical_case(stub, tokens) -> None:  # typ
             ),
             metadata=mps,
         )
-    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "typical_case.summary" in (e.value.details() or "")
-    ok = await stub.PublishTypicalCase(
+    assert e.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "typical_case.summary" in (e.value.message or "")
+    ok = await client.publish_typical_case(
         pb.PublishTypicalCaseRequest(
             request_id="t2",
             typical_case=pb.TypicalCase(
@@ -68,10 +71,10 @@ async def test_case_party_masking_and_typical_case(stub, tokens) -> None:  # typ
         metadata=mps,
     )
     assert ok.typical_case.campaign_id == "netnet-2021"
-    with pytest.raises(grpc.aio.AioRpcError) as e:
-        await stub.GetCase(pb.GetCaseRequest(name=case.name), metadata=tokens("miit"))
-    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    stats = await stub.GetStats(
+    with pytest.raises(NetNetError) as e:
+        await client.get_case(pb.GetCaseRequest(name=case.name), metadata=tokens("miit"))
+    assert e.value.code == grpc.StatusCode.PERMISSION_DENIED
+    stats = await client.get_stats(
         pb.GetStatsRequest(subject=pb.STATS_SUBJECT_ILLEGAL_GAINS), metadata=cac
     )
     assert stats.total.count == 200_000_000

@@ -12,11 +12,11 @@ import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as pb
+from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import (
     YUAN,
-    Stub,
     add_party,
     case_msg,
     create_case,
@@ -124,7 +124,7 @@ class CaseModel:
 class World:
     """What the test wrote, kept independently of the service."""
 
-    stub: Stub
+    client: CasesClient
     tokens: Tokens
     clock: ManualClock
     cases: dict[str, CaseModel] = field(default_factory=dict)
@@ -143,7 +143,7 @@ class World:
         return day(self.clock.now_us())
 
     async def case(self, msg: pb.Case) -> str:
-        made = await create_case(self.stub, self.md(msg.lead_department), self.rid(), msg)
+        made = await create_case(self.client, self.md(msg.lead_department), self.rid(), msg)
         self.cases[made.name] = CaseModel(
             msg.lead_department,
             "criminal" if msg.kind == pb.CASE_KIND_CRIMINAL else "administrative",
@@ -158,13 +158,13 @@ class World:
 
     async def party(self, case: str, real_name: str) -> str:
         lead = self.cases[case].lead
-        p = await add_party(self.stub, self.md(lead), self.rid(), case, real_name)
+        p = await add_party(self.client, self.md(lead), self.rid(), case, real_name)
         self.cases[case].parties[p.name] = PartyModel()
         return p.name
 
     async def measure(self, party: str, measure: pb.Measure.ValueType, at_us: int) -> None:
         case = party.rsplit("/parties/", 1)[0]
-        await self.stub.RecordMeasure(
+        await self.client.record_measure(
             pb.RecordMeasureRequest(
                 request_id=self.rid(), party=party, measure=measure, time=ts(at_us)
             ),
@@ -174,7 +174,7 @@ class World:
 
     async def sentence(self, party: str, months: int, fine: int = 0) -> None:
         case = party.rsplit("/parties/", 1)[0]
-        await self.stub.RecordSentence(
+        await self.client.record_sentence(
             pb.RecordSentenceRequest(
                 request_id=self.rid(),
                 party=party,
@@ -187,7 +187,7 @@ class World:
     async def move(self, case: str, *states: pb.CaseState.ValueType) -> None:
         for state in states:
             moved = await transition(
-                self.stub, self.md(self.cases[case].lead), self.rid(), case, state
+                self.client, self.md(self.cases[case].lead), self.rid(), case, state
             )
             self.etags[case] = moved.etag
             self.cases[case].state = STATE_NAMES[state]
@@ -195,7 +195,7 @@ class World:
     async def update(self, case: str, paths: tuple[str, ...], **values: object) -> None:
         msg = pb.Case(name=case, etag=self.etags[case], **values)  # type: ignore[arg-type]
         updated = (
-            await self.stub.UpdateCase(
+            await self.client.update_case(
                 pb.UpdateCaseRequest(request_id=self.rid(), case=msg, update_mask=mask(*paths)),
                 metadata=self.md(self.cases[case].lead),
             )
@@ -217,20 +217,20 @@ class World:
         )
         lead = self.cases[case].lead
         if dept == lead:
-            await self.stub.PublishTypicalCase(
+            await self.client.publish_typical_case(
                 pb.PublishTypicalCaseRequest(request_id=self.rid(), typical_case=text),
                 metadata=self.md(dept),
             )
         else:  # the office publishes what the lead office vetted
-            draft = await vetted_draft(self.stub, self.md(lead), self.rid(), text)
-            await publish_draft(self.stub, self.md(dept), self.rid(), draft.name)
+            draft = await vetted_draft(self.client, self.md(lead), self.rid(), text)
+            await publish_draft(self.client, self.md(dept), self.rid(), draft.name)
         self.typical.append(self.cases[case].rec("published", self.now()))
 
     # --- hand-overs ---
 
     async def clue(self, category: str, campaign: str, special: str) -> str:
         clue = (
-            await self.stub.RecordClue(
+            await self.client.record_clue(
                 pb.RecordClueRequest(
                     request_id=self.rid(),
                     clue=pb.Clue(
@@ -302,8 +302,8 @@ def brute(
     return dict(counts), sum(counts.values()), {k: len(v) for k, v in subjects.items()}
 
 
-async def build(stub: Stub, tokens: Tokens, clock: ManualClock) -> World:
-    w = World(stub, tokens, clock)
+async def build(client: CasesClient, tokens: Tokens, clock: ManualClock) -> World:
+    w = World(client, tokens, clock)
     campaigns = ["netnet-2021", "qinglang-2021", ""]
     categories = [["obscene"], ["copyright", "obscene"], ["csam", "harmful_to_minors"], ["vulgar"]]
     leads = ["mps", "mct", "cac"]
@@ -388,7 +388,7 @@ async def build(stub: Stub, tokens: Tokens, clock: ManualClock) -> World:
     for category, campaign, special, to, then in steps:
         clue = await w.clue(category, campaign, special)
         sent = (
-            await stub.TransferClue(
+            await client.transfer_clue(
                 pb.TransferClueRequest(request_id=w.rid(), clue=clue, to_department=to),
                 metadata=office,
             )
@@ -398,19 +398,19 @@ async def build(stub: Stub, tokens: Tokens, clock: ManualClock) -> World:
         clock.advance(3 * 3600)
         for action in then:
             if action == "ack":
-                await stub.AcknowledgeHandover(
+                await client.acknowledge_handover(
                     pb.AcknowledgeHandoverRequest(request_id=w.rid(), name=sent.name),
                     metadata=receiver,
                 )
                 w._step(to, "acknowledged", category, campaign, special)
             elif action == "accept":
-                await stub.AcceptHandover(
+                await client.accept_handover(
                     pb.AcceptHandoverRequest(request_id=w.rid(), name=sent.name, case=names[0]),
                     metadata=receiver,
                 )
                 w._step(to, "accepted", category, campaign, special)
             else:
-                await stub.ReturnHandover(
+                await client.return_handover(
                     pb.ReturnHandoverRequest(request_id=w.rid(), name=sent.name, reasons=["no"]),
                     metadata=receiver,
                 )
@@ -424,9 +424,9 @@ def _key(row: common_pb2.StatsRow, group_by: tuple[int, ...]) -> tuple[str, ...]
 
 
 async def test_stats_equal_brute_force_counts(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    client: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
-    w = await build(stub, tokens, clock)
+    w = await build(client, tokens, clock)
     md = tokens("nppa", "analyst")  # statistics are for every authenticated caller
     days = sorted({r.day for s in SUBJECTS.values() for r in w.records(s)})
     assert len(days) >= 5
@@ -434,7 +434,7 @@ async def test_stats_equal_brute_force_counts(
         records = w.records(rollup)
         assert records, rollup
         for group_by in GROUPINGS:
-            got = await stats(stub, md, subject, group_by)
+            got = await stats(client, md, subject, group_by)
             counts, total, distinct = brute(records, group_by)
             assert {_key(r, group_by): r.count for r in got.rows} == counts, (rollup, group_by)
             assert got.total.count == total, rollup
@@ -453,7 +453,7 @@ async def test_stats_equal_brute_force_counts(
                 assert got.total.distinct_subjects == len(all_subjects)
         # Filters: one department, one campaign, a period of days.
         for dept in ("mps", "mct", "cac", "office"):
-            got = await stats(stub, md, subject, [D.DIMENSION_ACTION], departments=[dept])
+            got = await stats(client, md, subject, [D.DIMENSION_ACTION], departments=[dept])
             counts, total, distinct = brute(records, (D.DIMENSION_ACTION,), departments=(dept,))
             assert {r.action: r.count for r in got.rows} == {k[0]: n for k, n in counts.items()}
             if rollup in WITH_SUBJECTS:
@@ -461,12 +461,12 @@ async def test_stats_equal_brute_force_counts(
                     k[0]: n for k, n in distinct.items() if k in counts
                 }
         for campaign in ("netnet-2021", "qinglang-2021"):
-            got = await stats(stub, md, subject, [D.DIMENSION_DEPARTMENT], campaign_id=campaign)
+            got = await stats(client, md, subject, [D.DIMENSION_DEPARTMENT], campaign_id=campaign)
             counts, _, _ = brute(records, (D.DIMENSION_DEPARTMENT,), campaign_id=campaign)
             assert {r.department: r.count for r in got.rows} == {k[0]: n for k, n in counts.items()}
         start, end = days[1], days[-2]
         got = await stats(
-            stub,
+            client,
             md,
             subject,
             [D.DIMENSION_DAY],
@@ -482,15 +482,15 @@ async def test_stats_equal_brute_force_counts(
 
 
 async def test_illegal_gains_are_restated_when_facts_change(
-    stub: Stub, tokens: Tokens, clock: ManualClock
+    client: CasesClient, tokens: Tokens, clock: ManualClock
 ) -> None:
     mps = tokens("mps")
     md = tokens("office", "analyst")
     case = await create_case(
-        stub, mps, "c1", case_msg(facts=pb.CaseFacts(illegal_gains_fen=2_000_000 * YUAN))
+        client, mps, "c1", case_msg(facts=pb.CaseFacts(illegal_gains_fen=2_000_000 * YUAN))
     )
     other = await create_case(
-        stub,
+        client,
         tokens("cac"),
         "c2",
         case_msg("W-1", lead="cac", facts=pb.CaseFacts(illegal_gains_fen=5)),
@@ -498,7 +498,7 @@ async def test_illegal_gains_are_restated_when_facts_change(
     assert other.facts.illegal_gains_fen == 5
 
     async def by_dept() -> dict[str, int]:
-        got = await stats(stub, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_DEPARTMENT])
+        got = await stats(client, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_DEPARTMENT])
         assert got.total.count == sum(r.count for r in got.rows)
         return {r.department: r.count for r in got.rows}
 
@@ -507,7 +507,7 @@ async def test_illegal_gains_are_restated_when_facts_change(
     for i, gains in enumerate([2_500_000 * YUAN, 0, 40 * YUAN]):
         clock.advance(86_400)  # later days do not move the figure: it belongs to the case's day
         etag = (
-            await stub.UpdateCase(
+            await client.update_case(
                 pb.UpdateCaseRequest(
                     request_id=f"u{i}",
                     case=pb.Case(
@@ -519,10 +519,10 @@ async def test_illegal_gains_are_restated_when_facts_change(
             )
         ).case.etag
         assert await by_dept() == ({"mps": gains} if gains else {}) | {"cac": 5}
-        per_day = await stats(stub, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_DAY])
+        per_day = await stats(client, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_DAY])
         assert {r.day: r.count for r in per_day.rows} == {day(START_US): gains + 5}
     # Moving the case to another campaign moves its figure with it.
-    await stub.UpdateCase(
+    await client.update_case(
         pb.UpdateCaseRequest(
             request_id="u9",
             case=pb.Case(name=case.name, etag=etag, campaign_id="qinglang-2021"),
@@ -530,18 +530,18 @@ async def test_illegal_gains_are_restated_when_facts_change(
         ),
         metadata=mps,
     )
-    got = await stats(stub, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_CAMPAIGN])
+    got = await stats(client, md, pb.STATS_SUBJECT_ILLEGAL_GAINS, [D.DIMENSION_CAMPAIGN])
     assert {r.campaign_id: r.count for r in got.rows} == {
         "qinglang-2021": 40 * YUAN,
         "netnet-2021": 5,
     }
 
 
-async def test_measures_count_distinct_suspects(stub: Stub, tokens: Tokens) -> None:
+async def test_measures_count_distinct_suspects(client: CasesClient, tokens: Tokens) -> None:
     mps = tokens("mps")
-    case = await create_case(stub, mps, "c1", case_msg())
-    a = await add_party(stub, mps, "p1", case.name, "Zhu Dawei")
-    b = await add_party(stub, mps, "p2", case.name, "Liu Qiang")
+    case = await create_case(client, mps, "c1", case_msg())
+    a = await add_party(client, mps, "p1", case.name, "Zhu Dawei")
+    b = await add_party(client, mps, "p2", case.name, "Liu Qiang")
     for i, (party, measure) in enumerate(
         [
             (a, pb.MEASURE_SUMMONED),
@@ -551,11 +551,11 @@ async def test_measures_count_distinct_suspects(stub: Stub, tokens: Tokens) -> N
             (b, pb.MEASURE_CRIMINAL_DETENTION),
         ]
     ):
-        await stub.RecordMeasure(
+        await client.record_measure(
             pb.RecordMeasureRequest(request_id=f"m{i}", party=party.name, measure=measure),
             metadata=mps,
         )
-    got = await stats(stub, tokens("cac"), pb.STATS_SUBJECT_MEASURES, [D.DIMENSION_ACTION])
+    got = await stats(client, tokens("cac"), pb.STATS_SUBJECT_MEASURES, [D.DIMENSION_ACTION])
     assert {r.action: (r.count, r.distinct_subjects) for r in got.rows} == {
         "summoned": (1, 1),
         "criminal_detention": (3, 2),
@@ -564,25 +564,25 @@ async def test_measures_count_distinct_suspects(stub: Stub, tokens: Tokens) -> N
     assert (got.total.count, got.total.distinct_subjects) == (5, 2)
 
 
-async def test_bad_stats_requests(stub: Stub, tokens: Tokens) -> None:
+async def test_bad_stats_requests(client: CasesClient, tokens: Tokens) -> None:
     md = tokens("cac", "analyst")
     e = await expect_error(
-        stats(stub, md, pb.STATS_SUBJECT_UNSPECIFIED), grpc.StatusCode.INVALID_ARGUMENT
+        stats(client, md, pb.STATS_SUBJECT_UNSPECIFIED), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert bad_fields(e) == ["subject"]
     e = await expect_error(
-        stats(stub, md, pb.STATS_SUBJECT_CASES, [D.DIMENSION_DAY, D.DIMENSION_DAY]),
+        stats(client, md, pb.STATS_SUBJECT_CASES, [D.DIMENSION_DAY, D.DIMENSION_DAY]),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(e) == ["group_by[1]"]
     e = await expect_error(
-        stats(stub, md, pb.STATS_SUBJECT_CASES, [42]),  # type: ignore[list-item]
+        stats(client, md, pb.STATS_SUBJECT_CASES, [42]),  # type: ignore[list-item]
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(e) == ["group_by[0]"]
     e = await expect_error(
         stats(
-            stub,
+            client,
             md,
             pb.STATS_SUBJECT_CASES,
             start_time=ts(START_US + DAY_US),
@@ -595,7 +595,7 @@ async def test_bad_stats_requests(stub: Stub, tokens: Tokens) -> None:
 
 @pytest.mark.parametrize("subject", list(SUBJECTS))
 async def test_stats_of_an_empty_service_are_zero(
-    stub: Stub, tokens: Tokens, subject: pb.StatsSubject.ValueType
+    client: CasesClient, tokens: Tokens, subject: pb.StatsSubject.ValueType
 ) -> None:
-    got = await stats(stub, tokens("office", "analyst"), subject, [D.DIMENSION_DEPARTMENT])
+    got = await stats(client, tokens("office", "analyst"), subject, [D.DIMENSION_DEPARTMENT])
     assert list(got.rows) == [] and got.total.count == 0

@@ -11,10 +11,7 @@ import pytest
 
 from gateway.__main__ import SPEC as GATEWAY
 from gateway.servicer import register
-from netnet.accounts.v1 import accounts_pb2_grpc
-from netnet.cases.v1 import campaigns_pb2_grpc, cases_pb2_grpc
-from netnet.gateway.v1 import gateway_pb2_grpc
-from netnet.sites.v1 import sites_pb2_grpc
+from netnet.client import AccountsClient, CasesClient, GatewayClient, SitesClient
 from services.accounts.__main__ import SPEC as ACCOUNTS
 from services.cases.__main__ import SPEC as CASES
 from services.common.server import RunningServer
@@ -24,12 +21,16 @@ from tests.support.servers import channel_to
 
 @dataclass
 class Stack:
+    """The servers, and an SDK client for each (no token of their own: each call brings the
+    token it tests). The campaign service lives in the cases process: `campaigns` is the
+    cases client."""
+
     servers: dict[str, RunningServer]
-    gateway: gateway_pb2_grpc.GatewayServiceStub
-    accounts: accounts_pb2_grpc.AccountServiceStub
-    sites: sites_pb2_grpc.SiteServiceStub
-    cases: cases_pb2_grpc.CaseServiceStub
-    campaigns: campaigns_pb2_grpc.CampaignServiceStub
+    gateway: GatewayClient
+    accounts: AccountsClient
+    sites: SitesClient
+    cases: CasesClient
+    campaigns: CasesClient
     channels: list[grpc.aio.Channel]
 
 
@@ -57,13 +58,14 @@ async def stack(serve, addrs: dict[str, str]) -> AsyncIterator[Stack]:  # type: 
         await channel_to(servers[n].port) for n in ("gateway", "accounts", "sites", "cases")
     ]
     gw, acc, sit, cas = channels
+    cases_client = CasesClient(channel=cas, token="")
     yield Stack(
         servers,
-        gateway_pb2_grpc.GatewayServiceStub(gw),
-        accounts_pb2_grpc.AccountServiceStub(acc),
-        sites_pb2_grpc.SiteServiceStub(sit),
-        cases_pb2_grpc.CaseServiceStub(cas),
-        campaigns_pb2_grpc.CampaignServiceStub(cas),
+        GatewayClient(channel=gw, token=""),
+        AccountsClient(channel=acc, token=""),
+        SitesClient(channel=sit, token=""),
+        cases_client,
+        cases_client,
         channels,
     )
     for channel in channels:

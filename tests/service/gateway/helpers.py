@@ -1,15 +1,13 @@
-"""Builders shared by the gateway tests: typed stubs and a recorder that writes through the
+"""Builders shared by the gateway tests: a recorder that writes through the
 services' own APIs and keeps a ledger of what it wrote (the brute-force truth)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
-
-import grpc
+from typing import TYPE_CHECKING, Any
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import campaigns_pb2 as campb
@@ -21,37 +19,10 @@ from tests.support.oracles import Ledger, Rec
 from tests.support.rpc import DAY_US, Metadata, ts
 
 if TYPE_CHECKING:
-    from netnet.accounts.v1.accounts_pb2_grpc import AccountServiceAsyncStub
-    from netnet.cases.v1.campaigns_pb2_grpc import CampaignServiceAsyncStub
-    from netnet.cases.v1.cases_pb2_grpc import CaseServiceAsyncStub
-    from netnet.gateway.v1.gateway_pb2_grpc import GatewayServiceAsyncStub
-    from netnet.sites.v1.sites_pb2_grpc import SiteServiceAsyncStub
     from tests.service.gateway.conftest import Stack
     from tests.support.servers import Tokens
 else:
-    AccountServiceAsyncStub = CampaignServiceAsyncStub = CaseServiceAsyncStub = Any
-    GatewayServiceAsyncStub = SiteServiceAsyncStub = Tokens = Stack = Any
-
-
-@dataclass
-class Api:
-    """The stack's stubs, typed as the asyncio stubs they are."""
-
-    gateway: GatewayServiceAsyncStub
-    accounts: AccountServiceAsyncStub
-    sites: SiteServiceAsyncStub
-    cases: CaseServiceAsyncStub
-    campaigns: CampaignServiceAsyncStub
-
-    @classmethod
-    def of(cls, stack: Stack) -> Api:
-        return cls(
-            cast(Any, stack.gateway),
-            cast(Any, stack.accounts),
-            cast(Any, stack.sites),
-            cast(Any, stack.cases),
-            cast(Any, stack.campaigns),
-        )
+    Tokens = Stack = Any
 
 
 # --- writing through the services, into the ledger -------------------------------------------
@@ -69,7 +40,7 @@ class Recorder:
     """Writes through the services' own APIs (as the department named) and notes each live
     record in the ledger."""
 
-    def __init__(self, api: Api, tokens: Tokens, clock: ManualClock) -> None:
+    def __init__(self, api: Stack, tokens: Tokens, clock: ManualClock) -> None:
         self.api, self.tokens, self.clock = api, tokens, clock
         self.ledger = Ledger()
         self.cases: dict[str, CaseInfo] = {}
@@ -85,7 +56,7 @@ class Recorder:
         self, slug: str, title: str, special_actions: Iterable[tuple[str, str]] = ()
     ) -> campb.Campaign:
         now = self.clock.now_us()
-        reply = await self.api.campaigns.CreateCampaign(
+        reply = await self.api.campaigns.create_campaign(
             campb.CreateCampaignRequest(
                 request_id=self.rid("campaign"),
                 campaign=campb.Campaign(
@@ -117,7 +88,7 @@ class Recorder:
         handle: str = "",
         case: str = "",
     ) -> apb.RecordActionResponse:
-        reply = await self.api.accounts.RecordAction(
+        reply = await self.api.accounts.record_action(
             apb.RecordActionRequest(
                 action=apb.ActionInput(
                     request_id=self.rid("account"),
@@ -147,7 +118,7 @@ class Recorder:
         return reply
 
     async def retract_account(self, department: str, action: apb.AccountAction) -> None:
-        await self.api.accounts.RetractAction(
+        await self.api.accounts.retract_action(
             apb.RetractActionRequest(
                 request_id=self.rid("retract"), name=action.name, reason="recorded by mistake"
             ),
@@ -176,7 +147,7 @@ class Recorder:
         kind: int = spb.SITE_KIND_WEBSITE,
     ) -> spb.RecordSiteActionResponse:
         notify = action == spb.SITE_ACTION_TYPE_NOTIFY_RECTIFICATION
-        reply = await self.api.sites.RecordSiteAction(
+        reply = await self.api.sites.record_site_action(
             spb.RecordSiteActionRequest(
                 action=spb.SiteActionInput(
                     request_id=self.rid("site"),
@@ -209,7 +180,7 @@ class Recorder:
     ) -> spb.NoticeBatch:
         md = self.md(department)
         batch = (
-            await self.api.sites.CreateNoticeBatch(
+            await self.api.sites.create_notice_batch(
                 spb.CreateNoticeBatchRequest(
                     request_id=self.rid("batch"),
                     batch=spb.NoticeBatch(
@@ -224,7 +195,7 @@ class Recorder:
                 metadata=md,
             )
         ).batch
-        await self.api.sites.AddNoticeEntries(
+        await self.api.sites.add_notice_entries(
             spb.AddNoticeEntriesRequest(
                 request_id=self.rid("entries"),
                 batch=batch.name,
@@ -239,16 +210,18 @@ class Recorder:
             metadata=md,
         )
         published = (
-            await self.api.sites.PublishNoticeBatch(
+            await self.api.sites.publish_notice_batch(
                 spb.PublishNoticeBatchRequest(request_id=self.rid("publish"), name=batch.name),
                 metadata=md,
             )
         ).batch
         self.ledger.add(Rec("batch", "published", batch.name, department, campaign, special_action))
         for a in apps:
-            found = await self.api.sites.ListSites(
-                spb.ListSitesRequest(kind=spb.SITE_KIND_APP, identifier=a), metadata=md
-            )
+            found = (
+                await self.api.sites.list_sites(
+                    spb.ListSitesRequest(kind=spb.SITE_KIND_APP, identifier=a), metadata=md
+                )
+            ).response
             (app,) = found.sites
             self.ledger.add(
                 Rec("app", "notify_rectification", app.name, department, campaign, special_action)
@@ -264,7 +237,7 @@ class Recorder:
         campaign: str,
         special_action: str = "",
     ) -> spb.RecordDispositionResponse:
-        reply = await self.api.sites.RecordDisposition(
+        reply = await self.api.sites.record_disposition(
             spb.RecordDispositionRequest(
                 disposition=spb.DispositionInput(
                     request_id=self.rid("content"),
@@ -306,7 +279,7 @@ class Recorder:
         assisting: Iterable[str] = (),
         linked: Iterable[str] = (),
     ) -> cpb.Case:
-        reply = await self.api.cases.CreateCase(
+        reply = await self.api.cases.create_case(
             cpb.CreateCaseRequest(
                 request_id=self.rid("case"),
                 case=cpb.Case(
@@ -336,7 +309,7 @@ class Recorder:
 
     async def party(self, case: str, real_name: str, role: str = "suspect") -> cpb.Party:
         info = self.cases[case]
-        reply = await self.api.cases.AddParty(
+        reply = await self.api.cases.add_party(
             cpb.AddPartyRequest(
                 request_id=self.rid("party"),
                 parent=case,
@@ -349,7 +322,7 @@ class Recorder:
     async def measure(self, party: str, measure: int) -> None:
         case = party.split("/parties/")[0]
         info = self.cases[case]
-        await self.api.cases.RecordMeasure(
+        await self.api.cases.record_measure(
             cpb.RecordMeasureRequest(
                 request_id=self.rid("measure"),
                 party=party,
@@ -372,7 +345,7 @@ class Recorder:
         self, case: str, title: str, region: str, summary: str, outcome: str = ""
     ) -> cpb.TypicalCase:
         info = self.cases[case]
-        reply = await self.api.cases.PublishTypicalCase(
+        reply = await self.api.cases.publish_typical_case(
             cpb.PublishTypicalCaseRequest(
                 request_id=self.rid("typical"),
                 typical_case=cpb.TypicalCase(
@@ -391,9 +364,9 @@ class Recorder:
 
 
 async def status_of(
-    api: Api, md: Metadata, campaign: str, departments: Iterable[str] = (), deadline: float = 3
+    api: Stack, md: Metadata, campaign: str, departments: Iterable[str] = (), deadline: float = 3
 ) -> pb.CampaignStatus:
-    reply = await api.gateway.GetCampaignStatus(
+    reply = await api.gateway.get_campaign_status(
         pb.GetCampaignStatusRequest(campaign_id=campaign, departments=list(departments)),
         metadata=md,
         timeout=deadline,
@@ -407,7 +380,7 @@ def state_of(status: pb.CampaignStatus, source: str) -> int:
 
 
 async def next_matching(
-    call: grpc.aio.UnaryStreamCall[pb.WatchCampaignStatusRequest, pb.WatchCampaignStatusResponse],
+    statuses: AsyncIterator[pb.WatchCampaignStatusResponse],
     accept: Callable[[pb.WatchCampaignStatusResponse], bool],
     within: float,
 ) -> tuple[pb.WatchCampaignStatusResponse, int]:
@@ -416,10 +389,9 @@ async def next_matching(
     async def scan() -> tuple[pb.WatchCampaignStatusResponse, int]:
         seen = 0
         while True:
-            reply = await call.read()
-            if reply is grpc.aio.EOF:
-                raise AssertionError(f"the status stream ended: {await call.code()}")
-            assert isinstance(reply, pb.WatchCampaignStatusResponse)
+            reply = await anext(statuses, None)
+            if reply is None:
+                raise AssertionError("the status stream ended")
             seen += 1
             if accept(reply):
                 return reply, seen

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import NetNetError
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
@@ -50,24 +51,26 @@ async def _refused(call: Any) -> list[str]:
 async def test_a_period_out_of_range_is_invalid(
     stack: Stack, tokens: Tokens, source: str, field: str, bad: Timestamp
 ) -> None:
-    stub: Any = getattr(stack, source)
+    client: Any = getattr(stack, source)
     md = tokens("office")
     f = common_pb2.StatsFilter(campaign_id="netnet")
     getattr(f, field).CopyFrom(bad)
-    assert await _refused(stub.GetStats(_request(source, f), metadata=md)) == [f"filter.{field}"]
+    assert await _refused(client.get_stats(_request(source, f), metadata=md)) == [f"filter.{field}"]
     messages, _ = SUBJECTS[source]
     batch = messages.BatchGetStatsRequest(
         requests=[_request(source, common_pb2.StatsFilter()), _request(source, f)]
     )
-    assert await _refused(stub.BatchGetStats(batch, metadata=md)) == [f"requests[1].filter.{field}"]
+    assert await _refused(client.batch_get_stats(batch, metadata=md)) == [
+        f"requests[1].filter.{field}"
+    ]
 
 
 @pytest.mark.parametrize("source", list(SUBJECTS))
 async def test_filter_lists_are_bounded(stack: Stack, tokens: Tokens, source: str) -> None:
-    stub: Any = getattr(stack, source)
+    client: Any = getattr(stack, source)
     md = tokens("office")
     huge = common_pb2.StatsFilter(categories=["x" * 1024] * 15_000)
-    assert await _refused(stub.GetStats(_request(source, huge), metadata=md)) == [
+    assert await _refused(client.get_stats(_request(source, huge), metadata=md)) == [
         "filter.categories"
     ]
     bad = common_pb2.StatsFilter(
@@ -76,19 +79,21 @@ async def test_filter_lists_are_bounded(stack: Stack, tokens: Tokens, source: st
         actions=["ban", "x" * 1024],
         campaign_id="Not A Slug",
     )
-    assert await _refused(stub.GetStats(_request(source, bad), metadata=md)) == [
+    assert await _refused(client.get_stats(_request(source, bad), metadata=md)) == [
         "filter.departments[1]",
         "filter.categories[1]",
         "filter.actions[1]",
         "filter.campaign_id",
     ]
     many = common_pb2.StatsFilter(actions=[f"a{i}" for i in range(101)])
-    assert await _refused(stub.GetStats(_request(source, many), metadata=md)) == ["filter.actions"]
+    assert await _refused(client.get_stats(_request(source, many), metadata=md)) == [
+        "filter.actions"
+    ]
     # Within the bounds: answered.
     fine = common_pb2.StatsFilter(
         departments=["cac"], categories=["obscene"], actions=["ban"] * 100, campaign_id="netnet"
     )
-    await stub.GetStats(_request(source, fine), metadata=md)
+    await client.get_stats(_request(source, fine), metadata=md)
 
 
 @pytest.mark.parametrize(("field", "bad"), BAD_TIMES)
@@ -98,16 +103,16 @@ async def test_the_gateway_refuses_a_period_out_of_range(
     md = tokens("office")
     status = pb.GetCampaignStatusRequest(campaign_id="netnet")
     getattr(status, field).CopyFrom(bad)
-    assert await _refused(stack.gateway.GetCampaignStatus(status, metadata=md)) == [field]
+    assert await _refused(stack.gateway.get_campaign_status(status, metadata=md)) == [field]
 
     bulletin = pb.GenerateBulletinRequest(campaign_id="netnet")
     getattr(bulletin, field).CopyFrom(bad)
-    assert await _refused(stack.gateway.GenerateBulletin(bulletin, metadata=md)) == [field]
+    assert await _refused(stack.gateway.generate_bulletin(bulletin, metadata=md)) == [field]
 
-    watch = stack.gateway.WatchCampaignStatus(
+    watch = stack.gateway.watch_campaign_status(
         pb.WatchCampaignStatusRequest(query=status), metadata=md
     )
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
+    with pytest.raises(NetNetError) as caught:
         async for _ in watch:
             raise AssertionError("a status was streamed for a bad period")
     assert bad_fields(caught.value) == [f"query.{field}"]
@@ -117,7 +122,7 @@ async def test_periods_at_the_edges_of_the_range_are_answered(stack: Stack, toke
     """The first and last times a Timestamp may hold are answered, and a period from the
     year 999 counts what lies in it (days compare by their four-digit years)."""
     md = tokens("office")
-    await stack.campaigns.CreateCampaign(
+    await stack.campaigns.create_campaign(
         CampaignOwner.create_request("netnet"), metadata=tokens("office", "admin")
     )
     await record(stack.accounts, tokens("cac"), action("edge-1", campaign_id="netnet"))
@@ -125,14 +130,14 @@ async def test_periods_at_the_edges_of_the_range_are_answered(stack: Stack, toke
     for start in (first, Timestamp(seconds=-30_641_760_000)):  # 1 January 1 and 999
         f = common_pb2.StatsFilter(campaign_id="netnet", start_time=start, end_time=last)
         for source in SUBJECTS:
-            stub: Any = getattr(stack, source)
-            await stub.GetStats(_request(source, f), metadata=md)
-        reply = await stack.accounts.GetStats(_request("accounts", f), metadata=md)
+            client: Any = getattr(stack, source)
+            await client.get_stats(_request(source, f), metadata=md)
+        reply = await stack.accounts.get_stats(_request("accounts", f), metadata=md)
         assert reply.total.count == 1
     status = pb.GetCampaignStatusRequest(campaign_id="netnet", start_time=first, end_time=last)
-    await stack.gateway.GetCampaignStatus(status, metadata=md)
+    await stack.gateway.get_campaign_status(status, metadata=md)
     just_after = Timestamp(seconds=MIN_SECONDS, nanos=1000)
-    bulletin = await stack.gateway.GenerateBulletin(
+    bulletin = await stack.gateway.generate_bulletin(
         pb.GenerateBulletinRequest(campaign_id="netnet", start_time=first, end_time=just_after),
         metadata=md,
     )

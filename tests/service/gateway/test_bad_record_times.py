@@ -19,7 +19,7 @@ from netnet.sites.v1 import sites_pb2 as spb
 from tests.service.accounts.helpers import action, stream
 from tests.service.cases.helpers import case_msg
 from tests.service.gateway.conftest import Stack
-from tests.support.rpc import bad_fields, expect_error
+from tests.support.rpc import bad_fields, expect_error, method_of
 from tests.support.servers import Tokens
 
 BAD = [
@@ -169,17 +169,19 @@ CALLS: list[tuple[str, str, str, Callable[[Timestamp], Any], str]] = [
 async def _written(stack: Stack, tokens: Tokens) -> list[int]:
     """Every record count the sources answer: nothing a refused call could have added."""
     md = tokens("office", "analyst")
-    accounts = await stack.accounts.GetStats(apb.GetStatsRequest(), metadata=md)
+    accounts = await stack.accounts.get_stats(apb.GetStatsRequest(), metadata=md)
     sites = [
-        await stack.sites.GetStats(spb.GetStatsRequest(subject=s), metadata=md)
+        await stack.sites.get_stats(spb.GetStatsRequest(subject=s), metadata=md)
         for s in (
             spb.STATS_SUBJECT_SITE_ACTIONS,
             spb.STATS_SUBJECT_CONTENT,
             spb.STATS_SUBJECT_NOTICE_BATCHES,
         )
     ]
-    cases = await stack.cases.ListCases(cpb.ListCasesRequest(), metadata=md)
-    campaigns = await stack.campaigns.ListCampaigns(campb.ListCampaignsRequest(), metadata=md)
+    cases = (await stack.cases.list_cases(cpb.ListCasesRequest(), metadata=md)).response
+    campaigns = (
+        await stack.campaigns.list_campaigns(campb.ListCampaignsRequest(), metadata=md)
+    ).response
     return [
         accounts.total.count,
         *(s.total.count for s in sites),
@@ -198,9 +200,9 @@ async def test_a_record_time_out_of_range_is_refused_naming_its_field(
     for source, method, department, request, field in CALLS:
         roles = ("admin",) if source == "campaigns" else ("operator",)
         md = tokens(department, *roles)
-        call = getattr(getattr(stack, source), method)(request(bad), metadata=md)
+        call = method_of(getattr(stack, source), method)(request(bad), metadata=md)
         err = await expect_error(call, grpc.StatusCode.INVALID_ARGUMENT)
-        assert field in bad_fields(err), (method, field, err.details())
+        assert field in bad_fields(err), (method, field, err.message)
     assert await _written(stack, tokens) == before
 
 
@@ -212,7 +214,7 @@ async def test_an_import_refuses_only_the_record_with_a_bad_time(
     bad.effective_time.CopyFrom(Timestamp(seconds=2**63 - 1))
     worse = action("i-worse", uid="i-worse")
     worse.effective_time.CopyFrom(Timestamp(seconds=1_625_097_600, nanos=-1))
-    reply = await stack.accounts.ImportActions(
+    reply = await stack.accounts.import_actions(
         stream([[good[0], bad, good[1], worse, good[2]]]), metadata=tokens("cac")
     )
     summary = reply.summary
@@ -222,6 +224,6 @@ async def test_an_import_refuses_only_the_record_with_a_bad_time(
         (3, "effective_time"),
     ]
     md = tokens("office", "analyst")
-    stats = await stack.accounts.GetStats(apb.GetStatsRequest(), metadata=md)
+    stats = await stack.accounts.get_stats(apb.GetStatsRequest(), metadata=md)
     assert stats.total.count == 3
     assert isinstance(summary, common_pb2.ImportSummary)

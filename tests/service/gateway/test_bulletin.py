@@ -17,7 +17,7 @@ from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from services.common.config import reference
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder
+from tests.service.gateway.helpers import Recorder
 from tests.support.oracles import Rec, expect_status
 from tests.support.rpc import sha
 from tests.support.servers import Tokens
@@ -108,7 +108,7 @@ async def import_accounts(rec: Recorder) -> None:
         for start in range(0, len(items), 2_000):
             yield apb.ImportActionsRequest(actions=items[start : start + 2_000])
 
-    reply = await rec.api.accounts.ImportActions(batches(), metadata=rec.md("cac"))
+    reply = await rec.api.accounts.import_actions(batches(), metadata=rec.md("cac"))
     assert reply.summary.accepted == len(items), reply.summary
     for a in items:
         name = "close_group" if a.action == apb.ACTION_TYPE_CLOSE_GROUP else "ban"
@@ -138,7 +138,7 @@ async def import_content(rec: Recorder) -> None:
         for start in range(0, len(items), 2_000):
             yield spb.ImportDispositionsRequest(dispositions=items[start : start + 2_000])
 
-    reply = await rec.api.sites.ImportDispositions(batches(), metadata=rec.md("cac"))
+    reply = await rec.api.sites.import_dispositions(batches(), metadata=rec.md("cac"))
     assert reply.summary.accepted == len(items), reply.summary
     for d in items:
         handler = "direct" if d.handler == spb.HANDLER_DIRECT else "platform"
@@ -206,14 +206,14 @@ async def seed(rec: Recorder) -> list[cpb.TypicalCase]:
 async def seeded(
     stack: Stack, tokens: Tokens, clock: ManualClock
 ) -> tuple[Recorder, list[cpb.TypicalCase]]:
-    rec = Recorder(Api.of(stack), tokens, clock)
+    rec = Recorder(stack, tokens, clock)
     return rec, await seed(rec)
 
 
 async def bulletin(
     rec: Recorder, fmt: int, md: list[tuple[str, str]]
 ) -> pb.GenerateBulletinResponse:
-    return await rec.api.gateway.GenerateBulletin(
+    return await rec.api.gateway.generate_bulletin(
         pb.GenerateBulletinRequest(campaign_id=C, format=fmt),  # type: ignore[arg-type]
         metadata=md,
         timeout=10,

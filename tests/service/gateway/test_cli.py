@@ -99,7 +99,7 @@ async def test_import_accounts_reports_a_foreign_row_with_its_line(
         ("16", "department"),
     ]
     assert "'mps'" in found[0][2]
-    stats = await stack.accounts.GetStats(apb.GetStatsRequest(), metadata=tokens("office"))
+    stats = await stack.accounts.get_stats(apb.GetStatsRequest(), metadata=tokens("office"))
     assert stats.total.count == 18
 
     # Without a writer role the whole stream is refused, as before.

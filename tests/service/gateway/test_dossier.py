@@ -8,11 +8,12 @@ import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import NetNetError
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder
+from tests.service.gateway.helpers import Recorder
 from tests.support.rpc import error_reason
 from tests.support.servers import Tokens
 
@@ -81,13 +82,13 @@ class Linked:
 
 @pytest.fixture
 async def linked(stack: Stack, tokens: Tokens, clock: ManualClock) -> Linked:
-    return await Linked(Recorder(Api.of(stack), tokens, clock)).build()
+    return await Linked(Recorder(stack, tokens, clock)).build()
 
 
 async def dossier(
     linked: Linked, md: list[tuple[str, str]], per_link: int = 0, name: str = ""
 ) -> pb.GetCaseDossierResponse:
-    return await linked.rec.api.gateway.GetCaseDossier(
+    return await linked.rec.api.gateway.get_case_dossier(
         pb.GetCaseDossierRequest(name=name or linked.case.name, actions_per_link=per_link),
         metadata=md,
         timeout=5,
@@ -137,24 +138,24 @@ async def test_dossier_for_the_lead_and_the_office(linked: Linked, tokens: Token
 
 async def test_dossier_refusals(linked: Linked, tokens: Tokens) -> None:
     for department in ("nrta", "miit"):  # neither leads nor assists
-        with pytest.raises(grpc.aio.AioRpcError) as e:
+        with pytest.raises(NetNetError) as e:
             await dossier(linked, tokens(department))
-        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED, e.value.details()
+        assert e.value.code == grpc.StatusCode.PERMISSION_DENIED, e.value.message
         assert error_reason(e.value) == "CASE_NOT_VISIBLE"  # the cases service's own answer
-    with pytest.raises(grpc.aio.AioRpcError) as e:
+    with pytest.raises(NetNetError) as e:
         await dossier(linked, tokens("office"), name="cases/424242")
-    assert e.value.code() == grpc.StatusCode.NOT_FOUND, e.value.details()
+    assert e.value.code == grpc.StatusCode.NOT_FOUND, e.value.message
     for name, per_link in (("sites/1", 0), ("cases/x y", 0), (linked.case.name, 101)):
-        with pytest.raises(grpc.aio.AioRpcError) as e:
+        with pytest.raises(NetNetError) as e:
             await dossier(linked, tokens("mps"), per_link=per_link, name=name)
-        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, e.value.details())
+        assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT, (name, e.value.message)
 
 
 async def test_dossier_without_links(stack: Stack, tokens: Tokens, clock: ManualClock) -> None:
-    rec = Recorder(Api.of(stack), tokens, clock)
+    rec = Recorder(stack, tokens, clock)
     await rec.campaign(C, "Net Net 2021")
     case = await rec.case("mct", "M-1", cpb.CASE_KIND_ADMINISTRATIVE, C)
-    got = await rec.api.gateway.GetCaseDossier(
+    got = await rec.api.gateway.get_case_dossier(
         pb.GetCaseDossierRequest(name=case.name), metadata=tokens("mct"), timeout=5
     )
     assert got.case == case and not got.sites and not got.accounts and not got.parties

@@ -4,15 +4,18 @@ a watcher of the campaign status still hears of changes it may not read (figures
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 import grpc
 import pytest
 
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import NetNetError
 from netnet.gateway.v1 import gateway_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.cases.helpers import regional
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, next_matching
+from tests.service.gateway.helpers import Recorder, next_matching
 from tests.support.servers import Tokens
 
 C = "netnet-2021"
@@ -42,7 +45,7 @@ class Jinhua:
     """Jinhua's case (public security of 330700, cac assisting) with two suspects, and the
     summary the bureau vetted and the office published."""
 
-    def __init__(self, api: Api, tokens: Tokens) -> None:
+    def __init__(self, api: Stack, tokens: Tokens) -> None:
         self.api, self.tokens = api, tokens
         self.lead = regional(tokens, "mps", "330700")
         self.case = cpb.Case()
@@ -50,7 +53,7 @@ class Jinhua:
     async def build(self, rec: Recorder) -> Jinhua:
         await rec.campaign(C, "Net Net 2021")
         self.case = (
-            await self.api.cases.CreateCase(
+            await self.api.cases.create_case(
                 cpb.CreateCaseRequest(
                     request_id="c1",
                     case=cpb.Case(
@@ -69,7 +72,7 @@ class Jinhua:
             )
         ).case
         for n, name in enumerate(("蒋明华", "Zhu Dawei")):
-            await self.api.cases.AddParty(
+            await self.api.cases.add_party(
                 cpb.AddPartyRequest(
                     request_id=f"p{n}",
                     parent=self.case.name,
@@ -81,7 +84,7 @@ class Jinhua:
 
     async def draft(self, request_id: str, summary: str) -> cpb.TypicalCase:
         return (
-            await self.api.cases.DraftTypicalCase(
+            await self.api.cases.draft_typical_case(
                 cpb.DraftTypicalCaseRequest(
                     request_id=request_id,
                     typical_case=cpb.TypicalCase(
@@ -98,7 +101,7 @@ class Jinhua:
 
 @pytest.fixture
 async def jinhua(stack: Stack, tokens: Tokens, clock: ManualClock) -> Jinhua:
-    api = Api.of(stack)
+    api = stack
     return await Jinhua(api, tokens).build(Recorder(api, tokens, clock))
 
 
@@ -109,7 +112,7 @@ async def test_dossier_and_lookup_follow_the_lead_office_rule(
     details, names = CALLERS[(department, region)]
     md = md_of(tokens, department, region)
     gateway = jinhua.api.gateway
-    call = gateway.GetCaseDossier(
+    call = gateway.get_case_dossier(
         pb.GetCaseDossierRequest(name=jinhua.case.name), metadata=md, timeout=5
     )
     if details:
@@ -120,12 +123,12 @@ async def test_dossier_and_lookup_follow_the_lead_office_rule(
         if names:
             assert [p.real_name for p in got.parties] == ["蒋明华", "Zhu Dawei"]
     else:
-        with pytest.raises(grpc.aio.AioRpcError) as e:
+        with pytest.raises(NetNetError) as e:
             await call
-        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert not leaks(e.value.details())
+        assert e.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert not leaks(e.value.message)
 
-    reply = await gateway.Lookup(pb.LookupRequest(query="JH-1"), metadata=md, timeout=5)
+    reply = await gateway.lookup(pb.LookupRequest(query="JH-1"), metadata=md, timeout=5)
     (match,) = reply.matches
     assert match.kind == pb.MATCH_KIND_CASE
     assert match.resource == (jinhua.case.name if details else "")
@@ -140,12 +143,12 @@ async def test_the_bulletin_prints_only_what_was_vetted_and_published(
     for department, region in CALLERS:
         md = md_of(tokens, department, region)
         text = (
-            await jinhua.api.gateway.GenerateBulletin(
+            await jinhua.api.gateway.generate_bulletin(
                 pb.GenerateBulletinRequest(campaign_id=C), metadata=md, timeout=10
             )
         ).text
         assert "ran obscene live streams" not in text  # a draft is not public
-    await jinhua.api.cases.PublishTypicalCase(
+    await jinhua.api.cases.publish_typical_case(
         cpb.PublishTypicalCaseRequest(
             request_id="t1", typical_case=cpb.TypicalCase(name=draft.name)
         ),
@@ -154,7 +157,7 @@ async def test_the_bulletin_prints_only_what_was_vetted_and_published(
     for department, region in CALLERS:
         md = md_of(tokens, department, region)
         text = (
-            await jinhua.api.gateway.GenerateBulletin(
+            await jinhua.api.gateway.generate_bulletin(
                 pb.GenerateBulletinRequest(campaign_id=C), metadata=md, timeout=10
             )
         ).text
@@ -168,14 +171,15 @@ async def test_a_status_watcher_hears_of_changes_it_may_not_read(
     """The cases feed withholds Jinhua's changes from Beijing's cyberspace office, but their
     position still reaches the gateway: the figures (every caller's) are refreshed."""
     md = regional(tokens, "cac", "110000")
-    call = jinhua.api.gateway.WatchCampaignStatus(
-        pb.WatchCampaignStatusRequest(query=pb.GetCampaignStatusRequest(campaign_id=C)),
-        metadata=md,
-    )
-    try:
+    async with aclosing(
+        jinhua.api.gateway.watch_campaign_status(
+            pb.WatchCampaignStatusRequest(query=pb.GetCampaignStatusRequest(campaign_id=C)),
+            metadata=md,
+        )
+    ) as call:
         first, _ = await next_matching(call, lambda r: True, 5)
         assert first.status.total.cases_criminal == 1
-        await jinhua.api.cases.RecordMeasure(
+        await jinhua.api.cases.record_measure(
             cpb.RecordMeasureRequest(
                 request_id="m1",
                 party=f"{jinhua.case.name}/parties/1",
@@ -185,5 +189,3 @@ async def test_a_status_watcher_hears_of_changes_it_may_not_read(
         )
         got, _ = await next_matching(call, lambda r: r.status.total.suspects_detained == 1, 5)
         assert got.trigger == "cases"
-    finally:
-        call.cancel()

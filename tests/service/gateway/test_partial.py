@@ -18,7 +18,7 @@ from services.common.clock import ManualClock
 from services.common.server import ServiceSpec
 from services.sites.__main__ import SPEC as SITES
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, state_of, status_of
+from tests.service.gateway.helpers import Recorder, state_of, status_of
 from tests.support.oracles import SOURCE_OF, figures_of, intact, unset
 from tests.support.servers import START_US, Tokens, restart
 
@@ -49,7 +49,7 @@ def rows(status: pb.CampaignStatus) -> dict[str, pb.Figures]:
 async def test_a_stopped_source_is_marked_and_comes_back(
     stack: Stack, tokens: Tokens, clock: ManualClock, source: str, spec: ServiceSpec
 ) -> None:
-    api = Api.of(stack)
+    api = stack
     rec = Recorder(api, tokens, clock)
     await seed(rec)
     office = tokens("office")
@@ -102,7 +102,7 @@ async def test_a_stopped_source_is_marked_and_comes_back(
 
 async def test_a_short_caller_deadline_bounds_every_source(stack: Stack, tokens: Tokens) -> None:
     """The per-source budget is cut to what is left of the caller's deadline."""
-    api = Api.of(stack)
+    api = stack
     await Recorder(api, tokens, ManualClock(START_US)).campaign(C, "Net Net 2021")
     await stack.servers["accounts"].stop(0)
     started = time.perf_counter()

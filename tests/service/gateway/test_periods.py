@@ -15,11 +15,11 @@ import pytest
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import campaigns_pb2 as campb
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import NetNetError
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api
 from tests.support.rpc import sha, ts
 from tests.support.servers import Tokens
 
@@ -56,7 +56,7 @@ class Ledger:
 
 
 class Writer:
-    def __init__(self, api: Api, tokens: Tokens) -> None:
+    def __init__(self, api: Stack, tokens: Tokens) -> None:
         self.api, self.tokens, self.ledger, self.n = api, tokens, Ledger(), 0
 
     def rid(self) -> str:
@@ -64,7 +64,7 @@ class Writer:
         return f"dated-{self.n}"
 
     async def account(self, uid: str, at: int) -> None:
-        reply = await self.api.accounts.RecordAction(
+        reply = await self.api.accounts.record_action(
             apb.RecordActionRequest(
                 action=apb.ActionInput(
                     request_id=self.rid(),
@@ -84,7 +84,7 @@ class Writer:
     async def close_site(
         self, host: str, at: int, action: int = spb.SITE_ACTION_TYPE_CLOSE
     ) -> None:
-        reply = await self.api.sites.RecordSiteAction(
+        reply = await self.api.sites.record_site_action(
             spb.RecordSiteActionRequest(
                 action=spb.SiteActionInput(
                     request_id=self.rid(),
@@ -104,7 +104,7 @@ class Writer:
     async def batch(self, apps: Iterable[str], at: int) -> None:
         md = self.tokens("miit")
         batch = (
-            await self.api.sites.CreateNoticeBatch(
+            await self.api.sites.create_notice_batch(
                 spb.CreateNoticeBatchRequest(
                     request_id=self.rid(),
                     batch=spb.NoticeBatch(
@@ -118,7 +118,7 @@ class Writer:
                 metadata=md,
             )
         ).batch
-        await self.api.sites.AddNoticeEntries(
+        await self.api.sites.add_notice_entries(
             spb.AddNoticeEntriesRequest(
                 request_id=self.rid(),
                 batch=batch.name,
@@ -132,7 +132,7 @@ class Writer:
             ),
             metadata=md,
         )
-        published = await self.api.sites.PublishNoticeBatch(
+        published = await self.api.sites.publish_notice_batch(
             spb.PublishNoticeBatchRequest(
                 request_id=self.rid(), name=batch.name, publish_time=ts(at)
             ),
@@ -142,14 +142,16 @@ class Writer:
         self.ledger.rows.append(("notice_batches", batch.name, at))
         for a in apps:
             (app,) = (
-                await self.api.sites.ListSites(
-                    spb.ListSitesRequest(kind=spb.SITE_KIND_APP, identifier=a), metadata=md
-                )
+                (
+                    await self.api.sites.list_sites(
+                        spb.ListSitesRequest(kind=spb.SITE_KIND_APP, identifier=a), metadata=md
+                    )
+                ).response
             ).sites
             self.ledger.rows.append(("apps_notified", app.name, at))
 
     async def content(self, item: str, at: int) -> None:
-        reply = await self.api.sites.RecordDisposition(
+        reply = await self.api.sites.record_disposition(
             spb.RecordDispositionRequest(
                 disposition=spb.DispositionInput(
                     request_id=self.rid(),
@@ -171,7 +173,7 @@ class Writer:
     async def case(self, number: str, at: int, suspect_at: Iterable[int]) -> cpb.Case:
         mps = self.tokens("mps")
         case = (
-            await self.api.cases.CreateCase(
+            await self.api.cases.create_case(
                 cpb.CreateCaseRequest(
                     request_id=self.rid(),
                     case=cpb.Case(
@@ -190,7 +192,7 @@ class Writer:
         assert case.register_time.ToMicroseconds() == at
         self.ledger.rows.append(("cases_criminal", case.name, at))
         party = (
-            await self.api.cases.AddParty(
+            await self.api.cases.add_party(
                 cpb.AddPartyRequest(
                     request_id=self.rid(),
                     parent=case.name,
@@ -200,7 +202,7 @@ class Writer:
             )
         ).party
         for when in suspect_at:
-            await self.api.cases.RecordMeasure(
+            await self.api.cases.record_measure(
                 cpb.RecordMeasureRequest(
                     request_id=self.rid(),
                     party=party.name,
@@ -213,7 +215,7 @@ class Writer:
         return case
 
     async def typical(self, case: cpb.Case, at: int) -> None:
-        got = await self.api.cases.PublishTypicalCase(
+        got = await self.api.cases.publish_typical_case(
             cpb.PublishTypicalCaseRequest(
                 request_id=self.rid(),
                 typical_case=cpb.TypicalCase(
@@ -235,8 +237,8 @@ async def written(stack: Stack, tokens: Tokens, clock: ManualClock) -> Writer:
     """The summer campaign's records, entered in November, each dated when it happened;
     subjects acted on in several months (distinct counts must not double them)."""
     clock.current = TODAY
-    api = Api.of(stack)
-    await api.campaigns.CreateCampaign(
+    api = stack
+    await api.campaigns.create_campaign(
         campb.CreateCampaignRequest(
             request_id="campaign",
             campaign=campb.Campaign(
@@ -272,14 +274,14 @@ async def written(stack: Stack, tokens: Tokens, clock: ManualClock) -> Writer:
 
 
 async def _status(
-    api: Api, md: list[tuple[str, str]], start: int | None = None, end: int | None = None
+    api: Stack, md: list[tuple[str, str]], start: int | None = None, end: int | None = None
 ) -> pb.CampaignStatus:
     request = pb.GetCampaignStatusRequest(campaign_id=C)
     if start is not None:
         request.start_time.CopyFrom(ts(start))
     if end is not None:
         request.end_time.CopyFrom(ts(end))
-    return (await api.gateway.GetCampaignStatus(request, metadata=md, timeout=5)).status
+    return (await api.gateway.get_campaign_status(request, metadata=md, timeout=5)).status
 
 
 def _total(status: pb.CampaignStatus) -> dict[str, int | None]:
@@ -292,7 +294,7 @@ def _total(status: pb.CampaignStatus) -> dict[str, int | None]:
 async def test_the_campaigns_period_gives_every_figure_exactly(
     written: Writer, stack: Stack, tokens: Tokens
 ) -> None:
-    api, office = Api.of(stack), tokens("office")
+    api, office = stack, tokens("office")
     truth = written.ledger.figures()
     assert truth == {
         "accounts_handled": 3,
@@ -318,7 +320,7 @@ async def test_the_campaigns_period_gives_every_figure_exactly(
         assert status.start_time.ToMicroseconds() == JUNE
         assert status.end_time.ToMicroseconds() == SEPTEMBER
 
-    bulletin = await api.gateway.GenerateBulletin(
+    bulletin = await api.gateway.generate_bulletin(
         pb.GenerateBulletinRequest(campaign_id=C, start_time=ts(JUNE), end_time=ts(SEPTEMBER)),
         metadata=office,
     )
@@ -332,7 +334,7 @@ async def test_the_campaigns_period_gives_every_figure_exactly(
 async def test_a_month_counts_what_happened_in_it_and_says_what_counts_actions(
     written: Writer, stack: Stack, tokens: Tokens
 ) -> None:
-    api, office = Api.of(stack), tokens("office")
+    api, office = stack, tokens("office")
     for start, end in ((JUNE, JULY), (JULY, AUGUST), (AUGUST, SEPTEMBER), (JULY, SEPTEMBER)):
         status = await _status(api, office, start, end)
         assert status.complete
@@ -346,7 +348,7 @@ async def test_a_month_counts_what_happened_in_it_and_says_what_counts_actions(
     assert july.total.cases_criminal == 1 and july.total.typical_cases == 1
     assert july.total.notice_batches == 1 and july.total.accounts_handled == 2
 
-    bulletin = await api.gateway.GenerateBulletin(
+    bulletin = await api.gateway.generate_bulletin(
         pb.GenerateBulletinRequest(campaign_id=C, start_time=ts(JULY), end_time=ts(AUGUST)),
         metadata=office,
     )
@@ -360,30 +362,30 @@ async def test_a_month_counts_what_happened_in_it_and_says_what_counts_actions(
 
 
 async def test_an_unknown_campaign_is_not_found(stack: Stack, tokens: Tokens) -> None:
-    api, office = Api.of(stack), tokens("office")
+    api, office = stack, tokens("office")
     for call in (
-        api.gateway.GetCampaignStatus(
+        api.gateway.get_campaign_status(
             pb.GetCampaignStatusRequest(campaign_id="nosuch"), metadata=office, timeout=5
         ),
-        api.gateway.GetCampaignStatus(
+        api.gateway.get_campaign_status(
             pb.GetCampaignStatusRequest(
                 campaign_id="nosuch", start_time=ts(JUNE), end_time=ts(JULY)
             ),
             metadata=office,
             timeout=5,
         ),
-        api.gateway.GenerateBulletin(
+        api.gateway.generate_bulletin(
             pb.GenerateBulletinRequest(campaign_id="nosuch"), metadata=office, timeout=5
         ),
     ):
-        with pytest.raises(grpc.aio.AioRpcError) as e:
+        with pytest.raises(NetNetError) as e:
             await call
-        assert e.value.code() == grpc.StatusCode.NOT_FOUND, e.value.details()
-    watch = api.gateway.WatchCampaignStatus(
+        assert e.value.code == grpc.StatusCode.NOT_FOUND, e.value.message
+    watch = api.gateway.watch_campaign_status(
         pb.WatchCampaignStatusRequest(query=pb.GetCampaignStatusRequest(campaign_id="nosuch")),
         metadata=office,
         timeout=5,
     )
-    with pytest.raises(grpc.aio.AioRpcError) as e:
-        await watch.read()
-    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(NetNetError) as e:
+        await anext(watch)
+    assert e.value.code == grpc.StatusCode.NOT_FOUND

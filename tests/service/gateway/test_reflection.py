@@ -116,8 +116,9 @@ async def decode_with_reflection(channel: grpc.aio.Channel, detail: any_pb2.Any)
 async def test_a_bad_request_decodes_from_reflection_alone(stack: Stack, tokens: Tokens) -> None:
     channel = await channel_to(stack.servers["accounts"].port)
     try:
+        # The generated stub: the raw status details are what reflection decodes.
         with pytest.raises(grpc.aio.AioRpcError) as e:
-            await stack.accounts.RecordAction(
+            await stack.accounts.stub.RecordAction(
                 apb.RecordActionRequest(action=apb.ActionInput(request_id="r1")),
                 metadata=tokens("cac"),
             )

@@ -15,7 +15,7 @@ from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, state_of, status_of
+from tests.service.gateway.helpers import Recorder, state_of, status_of
 from tests.support.oracles import SOURCE_OF, figures_of, intact, unset
 from tests.support.proxy import TcpProxy
 from tests.support.servers import Tokens
@@ -44,7 +44,7 @@ async def rec(
 ) -> Recorder:
     for source, proxy in proxies.items():
         proxy.point_at(stack.servers[source].port)
-    recorder = Recorder(Api.of(stack), tokens, clock)  # writes go straight to the services
+    recorder = Recorder(stack, tokens, clock)  # writes go straight to the services
     await recorder.campaign(C, "Net Net 2021")
     await recorder.account("cac", "u1", apb.ACTION_TYPE_BAN, C)
     await recorder.site("cac", "bad.example.com", spb.SITE_ACTION_TYPE_CLOSE, C)
@@ -118,7 +118,7 @@ async def test_lookup_and_dossier_with_a_slow_source(
     proxies["sites"].hold()
     mps = tokens("mps")
     started = time.perf_counter()
-    dossier = await api.gateway.GetCaseDossier(
+    dossier = await api.gateway.get_case_dossier(
         pb.GetCaseDossierRequest(name=case.name), metadata=mps, timeout=3
     )
     assert time.perf_counter() - started < 2 * BUDGET + MARGIN
@@ -135,7 +135,7 @@ async def test_lookup_and_dossier_with_a_slow_source(
     assert not dossier.unresolved_links, "a site not fetched is unknown, not unresolved"
 
     started = time.perf_counter()
-    found = await api.gateway.Lookup(
+    found = await api.gateway.lookup(
         pb.LookupRequest(query="linked.example.com"), metadata=mps, timeout=3
     )
     assert time.perf_counter() - started < 2 * BUDGET + MARGIN
@@ -143,7 +143,7 @@ async def test_lookup_and_dossier_with_a_slow_source(
         pb.SOURCE_STATE_DEADLINE_EXCEEDED
     )
     proxies["sites"].release()
-    found = await api.gateway.Lookup(
+    found = await api.gateway.lookup(
         pb.LookupRequest(query="linked.example.com"), metadata=mps, timeout=3
     )
     assert [m.resource for m in found.matches] == [site.site.name]

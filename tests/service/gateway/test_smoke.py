@@ -8,11 +8,11 @@ from tests.support.servers import CampaignOwner
 
 async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ignore[no-untyped-def]
     cac, mps = tokens("cac"), tokens("mps")
-    await stack.campaigns.CreateCampaign(
+    await stack.campaigns.create_campaign(
         CampaignOwner.create_request("netnet-2021"), metadata=tokens("office", "admin")
     )
     for i in range(3):
-        await stack.accounts.RecordAction(
+        await stack.accounts.record_action(
             apb.RecordActionRequest(
                 action=apb.ActionInput(
                     request_id=f"a{i}",
@@ -27,7 +27,7 @@ async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ign
             ),
             metadata=cac,
         )
-    await stack.cases.CreateCase(
+    await stack.cases.create_case(
         cpb.CreateCaseRequest(
             request_id="c1",
             case=cpb.Case(
@@ -41,7 +41,7 @@ async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ign
         ),
         metadata=mps,
     )
-    reply = await stack.gateway.GetCampaignStatus(
+    reply = await stack.gateway.get_campaign_status(
         pb.GetCampaignStatusRequest(campaign_id="netnet-2021"), metadata=tokens("office"), timeout=5
     )
     s = reply.status
@@ -49,7 +49,7 @@ async def test_status_counts_across_sources(stack, tokens) -> None:  # type: ign
     assert s.total.accounts_handled == 3 and s.total.cases_criminal == 1
     by_dept = {d.department: d.figures for d in s.departments}
     assert by_dept["cac"].accounts_handled == 3 and by_dept["mps"].cases_criminal == 1
-    bulletin = await stack.gateway.GenerateBulletin(
+    bulletin = await stack.gateway.generate_bulletin(
         pb.GenerateBulletinRequest(campaign_id="netnet-2021"), metadata=tokens("office")
     )
     assert "3 accounts" in bulletin.text and "1 case" in bulletin.text, bulletin.text

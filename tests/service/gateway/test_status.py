@@ -10,12 +10,13 @@ import pytest
 from netnet import vocabulary as v
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.client import NetNetError
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, status_of
+from tests.service.gateway.helpers import Recorder, status_of
 from tests.support.oracles import expect_status
 from tests.support.rpc import sha
 from tests.support.servers import Tokens
@@ -111,7 +112,7 @@ async def seed(rec: Recorder) -> None:
 
 @pytest.fixture
 async def rec(stack: Stack, tokens: Tokens, clock: ManualClock) -> Recorder:
-    recorder = Recorder(Api.of(stack), tokens, clock)
+    recorder = Recorder(stack, tokens, clock)
     await seed(recorder)
     return recorder
 
@@ -167,15 +168,15 @@ async def test_departments_filter_restricts_the_rows(rec: Recorder, tokens: Toke
 
 
 async def test_bad_status_requests_are_refused(stack: Stack, tokens: Tokens) -> None:
-    api = Api.of(stack)
+    api = stack
     for request in (
         pb.GetCampaignStatusRequest(campaign_id=""),
         pb.GetCampaignStatusRequest(campaign_id="Not A Slug"),
         pb.GetCampaignStatusRequest(campaign_id=C1, departments=["nobody"]),
     ):
-        with pytest.raises(grpc.aio.AioRpcError) as e:
-            await api.gateway.GetCampaignStatus(request, metadata=tokens("office"), timeout=3)
-        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(NetNetError) as e:
+            await api.gateway.get_campaign_status(request, metadata=tokens("office"), timeout=3)
+        assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_every_stats_row_carries_a_name_of_its_subjects_vocabulary(
@@ -187,7 +188,7 @@ async def test_every_stats_row_carries_a_name_of_its_subjects_vocabulary(
     counted: dict[v.Subject, set[str]] = {}
     for source, subject in v.COUNTED:
         messages = {v.ACCOUNTS: apb, v.SITES: spb, v.CASES: cpb}[source]
-        reply = await getattr(stack, source).GetStats(
+        reply = await getattr(stack, source).get_stats(
             messages.GetStatsRequest(
                 filter=common_pb2.StatsFilter(campaign_id=C1),
                 group_by=[common_pb2.DIMENSION_ACTION],

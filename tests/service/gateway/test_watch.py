@@ -4,7 +4,8 @@ updates from that source again afterwards. Every wait is bounded; nothing sleeps
 
 from __future__ import annotations
 
-import grpc
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
@@ -13,7 +14,7 @@ from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
 from services.sites.__main__ import SPEC as SITES
 from tests.service.gateway.conftest import Stack
-from tests.service.gateway.helpers import Api, Recorder, next_matching, state_of
+from tests.service.gateway.helpers import Recorder, next_matching, state_of
 from tests.support.oracles import intact, unset
 from tests.support.servers import Tokens, restart
 
@@ -23,9 +24,9 @@ OK = pb.SOURCE_STATE_OK
 
 
 def watch(
-    api: Api, md: list[tuple[str, str]], departments: tuple[str, ...] = ()
-) -> grpc.aio.UnaryStreamCall[pb.WatchCampaignStatusRequest, pb.WatchCampaignStatusResponse]:
-    return api.gateway.WatchCampaignStatus(
+    api: Stack, md: list[tuple[str, str]], departments: tuple[str, ...] = ()
+) -> AsyncGenerator[pb.WatchCampaignStatusResponse, None]:
+    return api.gateway.watch_campaign_status(
         pb.WatchCampaignStatusRequest(
             query=pb.GetCampaignStatusRequest(campaign_id=C, departments=list(departments))
         ),
@@ -36,12 +37,11 @@ def watch(
 async def test_watch_follows_every_source_through_a_restart(
     stack: Stack, tokens: Tokens, clock: ManualClock
 ) -> None:
-    api = Api.of(stack)
+    api = stack
     rec = Recorder(api, tokens, clock)
     await rec.campaign(C, "Net Net 2021")
     await rec.account("cac", "u0", apb.ACTION_TYPE_BAN, C)
-    call = watch(api, tokens("office"))
-    try:
+    async with aclosing(watch(api, tokens("office"))) as call:
         first, seen = await next_matching(call, lambda r: True, 5)
         assert seen == 1 and first.trigger == ""
         assert first.status.complete and first.status.campaign_title == "Net Net 2021"
@@ -92,17 +92,14 @@ async def test_watch_follows_every_source_through_a_restart(
             assert later.status.total.sites_closed == 1
         finally:
             await again.stop(0)
-    finally:
-        call.cancel()
 
 
 async def test_watch_keeps_the_query(stack: Stack, tokens: Tokens, clock: ManualClock) -> None:
     """The watched query (departments filter) holds for every streamed status."""
-    api = Api.of(stack)
+    api = stack
     rec = Recorder(api, tokens, clock)
     await rec.campaign(C, "Net Net 2021")
-    call = watch(api, tokens("mps"), ("mps",))
-    try:
+    async with aclosing(watch(api, tokens("mps"), ("mps",))) as call:
         first, _ = await next_matching(call, lambda r: True, 5)
         assert [d.department for d in first.status.departments] == ["mps"]
         assert first.status.total.accounts_handled == 0
@@ -111,5 +108,3 @@ async def test_watch_keeps_the_query(stack: Stack, tokens: Tokens, clock: Manual
         got, _ = await next_matching(call, lambda r: r.status.total.accounts_handled == 1, 5)
         assert [d.department for d in got.status.departments] == ["mps"]
         assert got.status.departments[0].figures.accounts_handled == 1
-    finally:
-        call.cancel()

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
+from netnet.client import SitesClient
 from services.common.server import RunningServer
 from services.sites.__main__ import SPEC
 from tests.support.servers import channel_to
@@ -16,7 +16,8 @@ async def server(serve) -> RunningServer:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-async def stub(server: RunningServer) -> AsyncIterator[pb_grpc.SiteServiceStub]:
+async def client(server: RunningServer) -> AsyncIterator[SitesClient]:
+    """The SDK client; no token of its own (each call brings the token it tests)."""
     channel = await channel_to(server.port)
-    yield pb_grpc.SiteServiceStub(channel)
+    yield SitesClient(channel=channel, token="")
     await channel.close()

@@ -7,16 +7,15 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from tests.support.rpc import DAY_US, Metadata, pages, sha, ts
+from tests.support.rpc import DAY_US, Metadata, sha, ts
 from tests.support.servers import START_US
 
 if TYPE_CHECKING:
-    from netnet.sites.v1.sites_pb2_grpc import SiteServiceAsyncStub as Stub
     from tests.support.servers import Tokens
 else:
-    Stub = Any
     Tokens = Any
 
 WEBSITE, APP = pb.SITE_KIND_WEBSITE, pb.SITE_KIND_APP
@@ -68,7 +67,6 @@ __all__ = [
     "STATUS_NAMES",
     "WEBSITE",
     "Snapshot",
-    "Stub",
     "action",
     "app",
     "disposition",
@@ -131,8 +129,10 @@ def action(
     return m
 
 
-async def record(stub: Stub, md: Metadata, a: pb.SiteActionInput) -> pb.RecordSiteActionResponse:
-    return await stub.RecordSiteAction(pb.RecordSiteActionRequest(action=a), metadata=md)
+async def record(
+    client: SitesClient, md: Metadata, a: pb.SiteActionInput
+) -> pb.RecordSiteActionResponse:
+    return await client.record_site_action(pb.RecordSiteActionRequest(action=a), metadata=md)
 
 
 def disposition(
@@ -175,22 +175,28 @@ async def import_stream(
         yield pb.ImportDispositionsRequest(dispositions=list(batch))
 
 
-async def next_event(call: Any, seconds: float = 5.0) -> common_pb2.ChangeEvent:
-    """The next event of a WatchChanges call (bounded wait)."""
-    msg = await asyncio.wait_for(call.read(), seconds)
+async def next_event(
+    events: AsyncIterator[pb.WatchChangesResponse], seconds: float = 5.0
+) -> common_pb2.ChangeEvent:
+    """The next event of a WatchChanges stream (bounded wait)."""
+    msg = await asyncio.wait_for(anext(events, None), seconds)
     assert isinstance(msg, pb.WatchChangesResponse), f"stream ended: {msg!r}"
     return msg.event
 
 
 async def wait_for_event(
-    call: Any, resource: str, kind: common_pb2.ChangeKind.ValueType, seconds: float = 5.0
+    events: AsyncIterator[pb.WatchChangesResponse],
+    resource: str,
+    kind: common_pb2.ChangeKind.ValueType,
+    seconds: float = 5.0,
 ) -> tuple[common_pb2.ChangeEvent, list[common_pb2.ChangeEvent]]:
-    """Read a WatchChanges call until the event (resource, kind); returns it and those before."""
+    """Read a WatchChanges stream until the event (resource, kind); returns it and those
+    before."""
     seen: list[common_pb2.ChangeEvent] = []
 
     async def until() -> common_pb2.ChangeEvent:
         while True:
-            event = await next_event(call, seconds)
+            event = await next_event(events, seconds)
             if event.resource == resource and event.kind == kind:
                 return event
             seen.append(event)
@@ -210,28 +216,14 @@ class Snapshot:
     audit_head: str
 
 
-async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
+async def snapshot(client: SitesClient, tokens: Tokens) -> Snapshot:
     md = tokens("office", "auditor", "analyst")
-    sites = await pages(
-        lambda t: stub.ListSites(pb.ListSitesRequest(page_size=1000, page_token=t), metadata=md),
-        "sites",
-    )
+    sites = await (await client.list_sites(page_size=1000, metadata=md)).all()
     actions: list[tuple[str, bool]] = []
     for s in sites:
-        listed = await pages(
-            lambda t, s=s: stub.ListSiteActions(
-                pb.ListSiteActionsRequest(parent=s.name, page_size=1000, page_token=t),
-                metadata=md,
-            ),
-            "actions",
-        )
-        actions += [(a.name, a.retracted) for a in listed]
-    batches = await pages(
-        lambda t: stub.ListNoticeBatches(
-            pb.ListNoticeBatchesRequest(page_size=1000, page_token=t), metadata=md
-        ),
-        "batches",
-    )
+        listed = await client.list_site_actions(parent=s.name, page_size=1000, metadata=md)
+        actions += [(a.name, a.retracted) async for a in listed]
+    batches = await (await client.list_notice_batches(page_size=1000, metadata=md)).all()
     stats: list[tuple[int, int]] = []
     for subject in (
         pb.STATS_SUBJECT_SITE_ACTIONS,
@@ -239,18 +231,13 @@ async def snapshot(stub: Stub, tokens: Tokens) -> Snapshot:
         pb.STATS_SUBJECT_NOTICE_BATCHES,
         pb.STATS_SUBJECT_SITE_STATUS,
     ):
-        r = await stub.GetStats(pb.GetStatsRequest(subject=subject), metadata=md)
+        r = await client.get_stats(pb.GetStatsRequest(subject=subject), metadata=md)
         stats.append((r.total.count, r.total.distinct_subjects))
     verification = (
-        await stub.VerifyAuditChain(pb.VerifyAuditChainRequest(), metadata=md)
+        await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=md)
     ).verification
     assert verification.ok, verification.problem
-    entries = await pages(
-        lambda t: stub.ListAuditEntries(
-            pb.ListAuditEntriesRequest(page_size=1000, page_token=t), metadata=md
-        ),
-        "entries",
-    )
+    entries = await (await client.list_audit_entries(page_size=1000, metadata=md)).all()
     return Snapshot(
         tuple((s.name, s.status, s.action_count, s.etag, s.display_name, s.region) for s in sites),
         tuple(actions),

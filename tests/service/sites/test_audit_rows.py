@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from netnet.client import SitesClient
 from services.common.clock import ManualClock
 from services.common.server import RunningServer
-from tests.service.sites.helpers import Stub
 from tests.service.sites.test_integrity import _mutations, _verify
 from tests.support.audit import execute
 from tests.support.servers import Tokens
@@ -47,7 +47,7 @@ from tests.support.servers import Tokens
     ],
 )
 async def test_an_edited_or_deleted_record_is_detected(
-    stub: Stub,
+    client: SitesClient,
     tokens: Tokens,
     clock: ManualClock,
     server: RunningServer,
@@ -55,11 +55,11 @@ async def test_an_edited_or_deleted_record_is_detected(
     first_bad: int,
     problem: str,
 ) -> None:
-    await _mutations(stub, tokens, clock)
-    before = await _verify(stub, tokens)
+    await _mutations(client, tokens, clock)
+    before = await _verify(client, tokens)
     assert before.ok
     execute(server.runtime.settings.database_path, sql)
-    v = await _verify(stub, tokens)
+    v = await _verify(client, tokens)
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
     assert problem in v.problem

@@ -9,9 +9,9 @@ import sqlite3
 from collections import defaultdict
 from typing import Any
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
-from netnet.sites.v1 import sites_pb2_grpc as pb_grpc
 from services.common.server import start
 from services.sites.__main__ import SPEC
 from tests.service.sites.helpers import (
@@ -20,7 +20,6 @@ from tests.service.sites.helpers import (
     CLOSE,
     NOTIFY,
     RESTORE,
-    Stub,
     action,
     app,
     record,
@@ -33,29 +32,29 @@ C = "netnet"
 Counts = dict[tuple[str, str], tuple[int, int]]
 
 
-async def seed(stub: Stub, tokens: Tokens) -> None:
+async def seed(client: SitesClient, tokens: Tokens) -> None:
     cac, mct, miit = tokens("cac"), tokens("mct"), tokens("miit")
     n = iter(range(1, 1000))
 
     def a(site: pb.SiteRef, act: Any, dept: str, special: str = "") -> pb.SiteActionInput:
         return action(f"r{next(n)}", site, act, dept, campaign_id=C, special_action=special)
 
-    await record(stub, cac, a(web("both.example.com"), CLOSE, "cac", "minors"))
-    await record(stub, mct, a(web("both.example.com"), BAN, "mct"))  # banned and closed
-    await record(stub, cac, a(web("twice.example.org"), CLOSE, "cac"))
-    await record(stub, cac, a(web("twice.example.org"), RESTORE, "cac"))
-    await record(stub, cac, a(web("twice.example.org"), CLOSE, "cac"))  # closed twice
-    await record(stub, cac, a(web("banned.example.net"), BAN, "cac", "minors"))
-    await record(stub, miit, a(app("com.bad.app"), CLOSE, "miit", "minors"))
-    await record(stub, miit, a(web("notified.example.com"), NOTIFY, "miit"))  # neither
-    wrong = await record(stub, mct, a(web("wrong.example.com"), BAN, "mct"))
-    await stub.RetractSiteAction(
+    await record(client, cac, a(web("both.example.com"), CLOSE, "cac", "minors"))
+    await record(client, mct, a(web("both.example.com"), BAN, "mct"))  # banned and closed
+    await record(client, cac, a(web("twice.example.org"), CLOSE, "cac"))
+    await record(client, cac, a(web("twice.example.org"), RESTORE, "cac"))
+    await record(client, cac, a(web("twice.example.org"), CLOSE, "cac"))  # closed twice
+    await record(client, cac, a(web("banned.example.net"), BAN, "cac", "minors"))
+    await record(client, miit, a(app("com.bad.app"), CLOSE, "miit", "minors"))
+    await record(client, miit, a(web("notified.example.com"), NOTIFY, "miit"))  # neither
+    wrong = await record(client, mct, a(web("wrong.example.com"), BAN, "mct"))
+    await client.retract_site_action(
         pb.RetractSiteActionRequest(request_id="x1", name=wrong.action.name, reason="mistaken"),
         metadata=mct,
     )
 
 
-async def brute_force(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
+async def brute_force(client: SitesClient, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
     """(by department, by special action): live ban and close actions, distinct sites."""
     tables: list[dict[tuple[str, str], list[Any]]] = [
         defaultdict(lambda: [0, set()]),
@@ -63,13 +62,17 @@ async def brute_force(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Co
     ]
     token = ""
     while True:
-        page = await stub.ListSites(
-            pb.ListSitesRequest(page_size=100, page_token=token), metadata=md
-        )
-        for site in page.sites:
-            actions = await stub.ListSiteActions(
-                pb.ListSiteActionsRequest(parent=site.name, page_size=1000), metadata=md
+        page = (
+            await client.list_sites(
+                pb.ListSitesRequest(page_size=100, page_token=token), metadata=md
             )
+        ).response
+        for site in page.sites:
+            actions = (
+                await client.list_site_actions(
+                    pb.ListSiteActionsRequest(parent=site.name, page_size=1000), metadata=md
+                )
+            ).response
             for x in actions.actions:
                 if x.retracted or x.action not in (BAN, CLOSE) or x.campaign_id != C:
                     continue
@@ -88,11 +91,11 @@ async def brute_force(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Co
     return by_dept, by_special
 
 
-async def counted(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
+async def counted(client: SitesClient, md: list[tuple[str, str]]) -> tuple[Counts, Counts]:
     f = common_pb2.StatsFilter(campaign_id=C)
     subject = pb.STATS_SUBJECT_BANS_AND_CLOSURES
     dept, dept_action, special = (
-        await stub.BatchGetStats(
+        await client.batch_get_stats(
             pb.BatchGetStatsRequest(
                 requests=[
                     pb.GetStatsRequest(subject=subject, filter=f, group_by=g)
@@ -115,17 +118,17 @@ async def counted(stub: Stub, md: list[tuple[str, str]]) -> tuple[Counts, Counts
     return by_dept, by_special
 
 
-async def test_sites_banned_or_closed_are_counted_once(stub: Stub, tokens: Tokens) -> None:
-    await seed(stub, tokens)
+async def test_sites_banned_or_closed_are_counted_once(client: SitesClient, tokens: Tokens) -> None:
+    await seed(client, tokens)
     md = tokens("office", "analyst")
-    want = await brute_force(stub, md)
-    assert await counted(stub, md) == want
+    want = await brute_force(client, md)
+    assert await counted(client, md) == want
     by_dept, by_special = want
     # both, twice, banned and the app: four sites, one of them banned and closed
     assert by_dept[("", "")] == (6, 4)
     assert by_special[("minors", "")] == (3, 3)
     # the parts, as the site actions count them: closed 3, banned 2 (3 + 2 > 4)
-    parts = await stub.GetStats(
+    parts = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_SITE_ACTIONS,
             filter=common_pb2.StatsFilter(campaign_id=C, actions=["ban", "close"]),
@@ -137,11 +140,11 @@ async def test_sites_banned_or_closed_are_counted_once(stub: Stub, tokens: Token
 
 
 async def test_a_store_written_before_the_figure_is_counted_at_start(
-    server: Any, stub: Stub, tokens: Tokens, clock: Any
+    server: Any, client: SitesClient, tokens: Tokens, clock: Any
 ) -> None:
-    await seed(stub, tokens)
+    await seed(client, tokens)
     md = tokens("office", "analyst")
-    want = await brute_force(stub, md)
+    want = await brute_force(client, md)
     settings = server.runtime.settings
     await server.stop(0)
     # The store as it stood before: no bans_closures counters, the migration not applied.
@@ -157,7 +160,7 @@ async def test_a_store_written_before_the_figure_is_counted_at_start(
     again = await start(SPEC, settings, clock)
     try:
         channel = await channel_to(again.port)
-        restarted: Any = pb_grpc.SiteServiceStub(channel)
+        restarted = SitesClient(channel=channel, token="")
         assert await counted(restarted, md) == want
         await record(
             restarted,

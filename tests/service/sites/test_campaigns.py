@@ -10,12 +10,12 @@ from typing import Any
 import grpc
 import pytest
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
 from tests.service.sites.helpers import (
     BAN,
-    Stub,
     action,
     app,
     disposition,
@@ -48,26 +48,26 @@ BAD = [
 
 @pytest.mark.parametrize(("changes", "field"), [c[1:] for c in BAD], ids=[c[0] for c in BAD])
 async def test_a_site_action_its_campaign_refuses_writes_nothing(
-    stub: Stub, tokens: Tokens, summer: str, changes: dict, field: str
+    client: SitesClient, tokens: Tokens, summer: str, changes: dict, field: str
 ) -> None:
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     args = {"campaign_id": summer, "special_action": "minors", **changes}
     err = await expect_error(
-        record(stub, md, action("r1", web("bad.example.com"), BAN, "cac", **args)), INVALID
+        record(client, md, action("r1", web("bad.example.com"), BAN, "cac", **args)), INVALID
     )
     assert bad_fields(err) == [f"action.{field}"]
     dispo = disposition("d1", web("bad.example.com"), **args)
     err = await expect_error(
-        stub.RecordDisposition(pb.RecordDispositionRequest(disposition=dispo), metadata=md),
+        client.record_disposition(pb.RecordDispositionRequest(disposition=dispo), metadata=md),
         INVALID,
     )
     assert bad_fields(err) == [f"disposition.{field}"]
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
 async def test_a_content_import_rejects_each_record_its_campaign_refuses(
-    stub: Stub, tokens: Tokens, summer: str
+    client: SitesClient, tokens: Tokens, summer: str
 ) -> None:
     site = web("video.example.com")
     records = [
@@ -77,7 +77,7 @@ async def test_a_content_import_rejects_each_record_its_campaign_refuses(
         disposition("i3", site, campaign_id=summer, effective_us=SEPTEMBER + DAY_US),
         disposition("i4", site, campaign_id=summer, effective_us=JUNE),
     ]
-    reply = await stub.ImportDispositions(
+    reply = await client.import_dispositions(
         import_stream([records[:2], records[2:]]), metadata=tokens("cac")
     )
     assert (reply.summary.accepted, reply.summary.rejected) == (2, 3)
@@ -89,13 +89,13 @@ async def test_a_content_import_rejects_each_record_its_campaign_refuses(
 
 
 async def test_a_batch_published_in_the_past_counts_on_its_day(
-    stub: Stub, tokens: Tokens, summer: str, clock: ManualClock
+    client: SitesClient, tokens: Tokens, summer: str, clock: ManualClock
 ) -> None:
     clock.current = SEPTEMBER + 60 * DAY_US  # entered long after
     md = tokens("miit")
 
     async def batch(rid: str, due_us: int) -> str:
-        got = await stub.CreateNoticeBatch(
+        got = await client.create_notice_batch(
             pb.CreateNoticeBatchRequest(
                 request_id=rid,
                 batch=pb.NoticeBatch(
@@ -108,7 +108,7 @@ async def test_a_batch_published_in_the_past_counts_on_its_day(
             ),
             metadata=md,
         )
-        await stub.AddNoticeEntries(
+        await client.add_notice_entries(
             pb.AddNoticeEntriesRequest(
                 request_id=f"{rid}-e",
                 batch=got.batch.name,
@@ -119,7 +119,7 @@ async def test_a_batch_published_in_the_past_counts_on_its_day(
         return got.batch.name
 
     def publish(rid: str, name: str, at: int) -> Any:
-        return stub.PublishNoticeBatch(
+        return client.publish_notice_batch(
             pb.PublishNoticeBatchRequest(request_id=rid, name=name, publish_time=ts(at)),
             metadata=md,
         )
@@ -136,7 +136,7 @@ async def test_a_batch_published_in_the_past_counts_on_its_day(
     assert published.batch.publish_time.ToMicroseconds() == JULY + 5 * DAY_US
 
     def stats(subject: int, start: int, end: int) -> Any:
-        return stub.GetStats(
+        return client.get_stats(
             pb.GetStatsRequest(
                 subject=subject,  # type: ignore[arg-type]
                 filter=common_pb2.StatsFilter(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import grpc
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.importer import MAX_BATCH
 from tests.service.sites.helpers import (
-    Stub,
     app,
     disposition,
     import_stream,
@@ -17,15 +17,17 @@ from tests.service.sites.helpers import (
     wait_for_event,
     web,
 )
-from tests.support.rpc import Metadata, bad_fields, error_reason, expect_error, sha
+from tests.support.rpc import Metadata, bad_fields, connected, error_reason, expect_error, sha
 from tests.support.servers import START_US, Tokens
 
 
-async def put(stub: Stub, md: Metadata, d: pb.DispositionInput) -> pb.RecordDispositionResponse:
-    return await stub.RecordDisposition(pb.RecordDispositionRequest(disposition=d), metadata=md)
+async def put(
+    client: SitesClient, md: Metadata, d: pb.DispositionInput
+) -> pb.RecordDispositionResponse:
+    return await client.record_disposition(pb.RecordDispositionRequest(disposition=d), metadata=md)
 
 
-async def test_record_a_disposition(stub: Stub, tokens: Tokens) -> None:
+async def test_record_a_disposition(client: SitesClient, tokens: Tokens) -> None:
     md = tokens("cac")
     d = disposition(
         "d1",
@@ -38,7 +40,7 @@ async def test_record_a_disposition(stub: Stub, tokens: Tokens) -> None:
         perceptual_hash="0123456789abcdef",
         effective_us=START_US - 3_600_000_000,
     )
-    r = await put(stub, md, d)
+    r = await put(client, md, d)
     x = r.disposition
     assert not r.duplicate and r.earlier_count == 0
     assert x.name.startswith(f"{x.site}/dispositions/")
@@ -62,13 +64,13 @@ async def test_record_a_disposition(stub: Stub, tokens: Tokens) -> None:
     assert x.effective_time.ToMicroseconds() == START_US - 3_600_000_000
     assert x.record_time.ToMicroseconds() == START_US
     # The site is created on first sight (canonical host), and stays active.
-    site = (await stub.GetSite(pb.GetSiteRequest(name=x.site), metadata=md)).site
+    site = (await client.get_site(pb.GetSiteRequest(name=x.site), metadata=md)).site
     assert (site.identifier, site.kind, site.status) == (
         "video.example.com",
         pb.SITE_KIND_WEBSITE,
         pb.SITE_STATUS_ACTIVE,
     )
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_CONTENT,
             group_by=[common_pb2.DIMENSION_ACTION, common_pb2.DIMENSION_SPECIAL_ACTION],
@@ -80,20 +82,22 @@ async def test_record_a_disposition(stub: Stub, tokens: Tokens) -> None:
     ]
 
 
-async def test_reupload_found_across_departments(stub: Stub, tokens: Tokens) -> None:
+async def test_reupload_found_across_departments(client: SitesClient, tokens: Tokens) -> None:
     cac, mps, nppa = tokens("cac"), tokens("mps"), tokens("nppa")
-    first = await put(stub, cac, disposition("c1", web("a.example.com"), "same-video", "cac"))
+    first = await put(client, cac, disposition("c1", web("a.example.com"), "same-video", "cac"))
     # The same content re-uploaded elsewhere, dealt with by another department.
-    again = await put(stub, mps, disposition("m1", app("com.example.video"), "same-video", "mps"))
+    again = await put(client, mps, disposition("m1", app("com.example.video"), "same-video", "mps"))
     assert again.earlier_count == 1
-    third = await put(stub, mps, disposition("m2", web("b.example.com"), "same-video", "mps"))
+    third = await put(client, mps, disposition("m2", web("b.example.com"), "same-video", "mps"))
     assert third.earlier_count == 2
-    other = await put(stub, nppa, disposition("n1", web("a.example.com"), "other", "nppa"))
+    other = await put(client, nppa, disposition("n1", web("a.example.com"), "other", "nppa"))
     assert other.earlier_count == 0
 
-    found = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(content_sha256=sha("same-video")), metadata=nppa
-    )
+    found = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(content_sha256=sha("same-video")), metadata=nppa
+        )
+    ).response
     assert [d.name for d in found.dispositions] == [
         first.disposition.name,
         again.disposition.name,
@@ -101,39 +105,49 @@ async def test_reupload_found_across_departments(stub: Stub, tokens: Tokens) -> 
     ]
     assert list(found.departments) == ["cac", "mps"]
     # Upper-case hex finds the same; pages are stable.
-    upper = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(content_sha256=sha("same-video").upper(), page_size=2),
-        metadata=nppa,
-    )
+    upper = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(content_sha256=sha("same-video").upper(), page_size=2),
+            metadata=nppa,
+        )
+    ).response
     assert [d.name for d in upper.dispositions] == [first.disposition.name, again.disposition.name]
-    rest = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(
-            content_sha256=sha("same-video"), page_size=2, page_token=upper.next_page_token
-        ),
-        metadata=nppa,
-    )
+    rest = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(
+                content_sha256=sha("same-video"), page_size=2, page_token=upper.next_page_token
+            ),
+            metadata=nppa,
+        )
+    ).response
     assert [d.name for d in rest.dispositions] == [third.disposition.name]
     assert not rest.next_page_token
-    none = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(content_sha256=sha("never")), metadata=nppa
-    )
+    none = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(content_sha256=sha("never")), metadata=nppa
+        )
+    ).response
     assert list(none.dispositions) == [] and list(none.departments) == []
 
 
-async def test_perceptual_hash_lookup(stub: Stub, tokens: Tokens) -> None:
+async def test_perceptual_hash_lookup(client: SitesClient, tokens: Tokens) -> None:
     cac, mps = tokens("cac"), tokens("mps")
     await put(
-        stub, cac, disposition("c1", web("a.example.com"), "v1", perceptual_hash="00ff00ff00ff00ff")
+        client,
+        cac,
+        disposition("c1", web("a.example.com"), "v1", perceptual_hash="00ff00ff00ff00ff"),
     )
     await put(
-        stub,
+        client,
         mps,
         disposition("m1", web("b.example.com"), "v2", "mps", perceptual_hash="00ff00ff00ff00ff"),
     )
-    await put(stub, mps, disposition("m2", web("c.example.com"), "v3", "mps"))
-    found = await stub.LookupContentHash(
-        pb.LookupContentHashRequest(perceptual_hash="00FF00FF00FF00FF"), metadata=cac
-    )
+    await put(client, mps, disposition("m2", web("c.example.com"), "v3", "mps"))
+    found = (
+        await client.lookup_content_hash(
+            pb.LookupContentHashRequest(perceptual_hash="00FF00FF00FF00FF"), metadata=cac
+        )
+    ).response
     assert [d.request_id for d in found.dispositions] == ["c1", "m1"]
     assert list(found.departments) == ["cac", "mps"]
     for bad in (
@@ -143,31 +157,33 @@ async def test_perceptual_hash_lookup(stub: Stub, tokens: Tokens) -> None:
         pb.LookupContentHashRequest(perceptual_hash="00ff"),
     ):
         err = await expect_error(
-            stub.LookupContentHash(bad, metadata=cac), grpc.StatusCode.INVALID_ARGUMENT
+            client.lookup_content_hash(bad, metadata=cac), grpc.StatusCode.INVALID_ARGUMENT
         )
         assert bad_fields(err)
 
 
-async def test_record_disposition_is_idempotent(stub: Stub, tokens: Tokens) -> None:
+async def test_record_disposition_is_idempotent(client: SitesClient, tokens: Tokens) -> None:
     md = tokens("cac")
     d = disposition("d1", web("a.example.com"), "x")
-    first = await put(stub, md, d)
-    again = await put(stub, md, d)
+    first = await put(client, md, d)
+    again = await put(client, md, d)
     assert again.duplicate and again.disposition == first.disposition
-    stats = await stub.GetStats(pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CONTENT), metadata=md)
+    stats = await client.get_stats(
+        pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CONTENT), metadata=md
+    )
     assert stats.total.count == 1
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     changed = disposition("d1", web("a.example.com"), "x", measure=pb.MEASURE_LABEL)
-    err = await expect_error(put(stub, md, changed), grpc.StatusCode.INVALID_ARGUMENT)
+    err = await expect_error(put(client, md, changed), grpc.StatusCode.INVALID_ARGUMENT)
     assert error_reason(err) == "REQUEST_ID_REUSED"
     assert [f.rsplit(".", 1)[-1] for f in bad_fields(err)] == ["request_id"]
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
-async def test_import_reports_every_item(stub: Stub, tokens: Tokens) -> None:
+async def test_import_reports_every_item(client: SitesClient, tokens: Tokens) -> None:
     md = tokens("cac")
     site = web("a.example.com")
-    earlier = await put(stub, md, disposition("u1", site, "u1"))
+    earlier = await put(client, md, disposition("u1", site, "u1"))
     long_locator = "https://a.example.com/" + "x" * 2048
     batches = [
         [
@@ -185,7 +201,7 @@ async def test_import_reports_every_item(stub: Stub, tokens: Tokens) -> None:
         [],  # an empty message is a batch with nothing in it
         [disposition("i8", site, "i8", campaign_id="", special_action="summer")],  # 8
     ]
-    resp = await stub.ImportDispositions(import_stream(batches), metadata=md)
+    resp = await client.import_dispositions(import_stream(batches), metadata=md)
     s = resp.summary
     assert (s.accepted, s.duplicates, s.rejected, s.batches) == (2, 2, 5, 4)
     assert [(r.index, r.field) for r in s.rejections] == [
@@ -215,7 +231,7 @@ async def test_import_reports_every_item(stub: Stub, tokens: Tokens) -> None:
         assert results[index].field == field and results[index].reason, results[index]
         assert not results[index].name and not results[index].duplicate
 
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_CONTENT, group_by=[common_pb2.DIMENSION_ACTION]
         ),
@@ -227,12 +243,12 @@ async def test_import_reports_every_item(stub: Stub, tokens: Tokens) -> None:
     ]
 
 
-async def test_import_changes_and_audit(stub: Stub, tokens: Tokens) -> None:
+async def test_import_changes_and_audit(client: SitesClient, tokens: Tokens) -> None:
     md = tokens("cac")
-    call = stub.WatchChanges(pb.WatchChangesRequest(from_end=True), metadata=md)
-    try:
-        await call.initial_metadata()
-        resp = await stub.ImportDispositions(
+    # The generated stub: the import must wait until the watch is listening.
+    watch = client.stub.WatchChanges(pb.WatchChangesRequest(from_end=True), metadata=md)
+    async with connected(watch) as changes:
+        resp = await client.import_dispositions(
             import_stream(
                 [
                     [
@@ -245,17 +261,19 @@ async def test_import_changes_and_audit(stub: Stub, tokens: Tokens) -> None:
             metadata=md,
         )
         assert resp.summary.accepted == 4
-        first, _ = await wait_for_event(call, "dispositions", common_pb2.CHANGE_KIND_BULK_IMPORTED)
-        second, skipped = await wait_for_event(
-            call, "dispositions", common_pb2.CHANGE_KIND_BULK_IMPORTED
+        first, _ = await wait_for_event(
+            changes, "dispositions", common_pb2.CHANGE_KIND_BULK_IMPORTED
         )
-    finally:
-        call.cancel()
+        second, skipped = await wait_for_event(
+            changes, "dispositions", common_pb2.CHANGE_KIND_BULK_IMPORTED
+        )
     assert (first.count, first.campaign_id, first.department) == (3, "qingfeng", "cac")
     assert (second.count, second.campaign_id) == (1, "")
     assert all(e.kind == common_pb2.CHANGE_KIND_CREATED for e in skipped)  # new sites
     audit = tokens("office", "auditor")
-    entries = await stub.ListAuditEntries(pb.ListAuditEntriesRequest(), metadata=audit)
+    entries = (
+        await client.list_audit_entries(pb.ListAuditEntriesRequest(), metadata=audit)
+    ).response
     imports = [e for e in entries.entries if e.method == "ImportDispositions"]
     assert [e.outcome for e in imports] == [
         "accepted=3 duplicate=0 rejected=0",
@@ -264,12 +282,12 @@ async def test_import_changes_and_audit(stub: Stub, tokens: Tokens) -> None:
     assert all(e.department == "cac" and e.operator == "tester" for e in imports)
 
 
-async def test_import_limits(stub: Stub, tokens: Tokens) -> None:
+async def test_import_limits(client: SitesClient, tokens: Tokens) -> None:
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     too_many = [disposition(f"x{i}", web("a.example.com")) for i in range(MAX_BATCH + 1)]
     err = await expect_error(
-        stub.ImportDispositions(import_stream([too_many]), metadata=md),
+        client.import_dispositions(import_stream([too_many]), metadata=md),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(err)
@@ -279,16 +297,16 @@ async def test_import_limits(stub: Stub, tokens: Tokens) -> None:
         disposition("y1", web("a.example.com"), department="mps"),
     ]
     await expect_error(
-        stub.ImportDispositions(import_stream([mixed[:1]]), metadata=tokens("cac", "analyst")),
+        client.import_dispositions(import_stream([mixed[:1]]), metadata=tokens("cac", "analyst")),
         grpc.StatusCode.PERMISSION_DENIED,
     )
-    assert await snapshot(stub, tokens) == before
-    empty = await stub.ImportDispositions(import_stream([]), metadata=md)
+    assert await snapshot(client, tokens) == before
+    empty = await client.import_dispositions(import_stream([]), metadata=md)
     assert (empty.summary.accepted, empty.summary.batches) == (0, 0)
 
 
 async def test_import_rejects_a_record_in_another_departments_name(
-    stub: Stub, tokens: Tokens
+    client: SitesClient, tokens: Tokens
 ) -> None:
     """Such a record is a rejected row like any other bad row (its index, field
     `department`); the rest of the stream is written. A unary write stays refused."""
@@ -299,7 +317,7 @@ async def test_import_rejects_a_record_in_another_departments_name(
     ]
     batches[0][3] = disposition("z3", web("a.example.com"), department="mps")
     batches[1][1] = disposition("z6", web("a.example.com"), department="office")
-    reply = await stub.ImportDispositions(import_stream(batches), metadata=md)
+    reply = await client.import_dispositions(import_stream(batches), metadata=md)
     s = reply.summary
     assert (s.accepted, s.duplicates, s.rejected) == (8, 0, 2)
     assert [(r.index, r.request_id, r.field) for r in s.rejections] == [
@@ -307,14 +325,16 @@ async def test_import_rejects_a_record_in_another_departments_name(
         (6, "z6", "department"),
     ]
     assert "'mps'" in s.rejections[0].reason
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(subject=pb.STATS_SUBJECT_CONTENT), metadata=tokens("mps", "analyst")
     )
     assert stats.total.count == 8  # nothing recorded in another's name
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     err = await expect_error(
-        stub.RecordDisposition(pb.RecordDispositionRequest(disposition=batches[0][3]), metadata=md),
+        client.record_disposition(
+            pb.RecordDispositionRequest(disposition=batches[0][3]), metadata=md
+        ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     assert error_reason(err) == "WRONG_DEPARTMENT"
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before

@@ -8,10 +8,10 @@ from tests.support.rpc import ts
 from tests.support.servers import START_US
 
 
-async def test_notify_overdue_and_content(stub, tokens, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_notify_overdue_and_content(client, tokens, clock) -> None:  # type: ignore[no-untyped-def]
     md = tokens("miit")
     day = 86_400_000_000
-    r = await stub.RecordSiteAction(
+    r = await client.record_site_action(
         pb.RecordSiteActionRequest(
             action=pb.SiteActionInput(
                 request_id="n1",
@@ -27,12 +27,12 @@ async def test_notify_overdue_and_content(stub, tokens, clock) -> None:  # type:
     )
     assert r.site.status == pb.SITE_STATUS_NOTIFIED
     clock.advance(8 * 86400)
-    overdue = await stub.ListOverdueSites(
-        pb.ListOverdueSitesRequest(department="miit"), metadata=md
-    )
+    overdue = (
+        await client.list_overdue_sites(pb.ListOverdueSitesRequest(department="miit"), metadata=md)
+    ).response
     assert [s.site.identifier for s in overdue.sites] == ["com.example.app"]
     sha = hashlib.sha256(b"x").hexdigest()
-    d = await stub.RecordDisposition(
+    d = await client.record_disposition(
         pb.RecordDispositionRequest(
             disposition=pb.DispositionInput(
                 request_id="d1",
@@ -50,7 +50,7 @@ async def test_notify_overdue_and_content(stub, tokens, clock) -> None:  # type:
         metadata=md,
     )
     assert d.disposition.name.startswith("sites/")
-    stats = await stub.GetStats(
+    stats = await client.get_stats(
         pb.GetStatsRequest(
             subject=pb.STATS_SUBJECT_CONTENT, group_by=[common_pb2.DIMENSION_ACTION]
         ),

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from tests.service.sites.helpers import (
@@ -23,7 +24,6 @@ from tests.service.sites.helpers import (
     REMOVE,
     RESTORE,
     STATUS_NAMES,
-    Stub,
     action,
     app,
     disposition,
@@ -89,7 +89,7 @@ class World:
     statuses: Counter[str]  # from ListSites
 
 
-async def build(stub: Stub, tokens: Tokens) -> World:
+async def build(client: SitesClient, tokens: Tokens) -> World:
     rnd = random.Random(20210701)
     actions: dict[str, Rec] = {}
     history: dict[str, list[tuple[str, str]]] = defaultdict(list)  # site -> (action, dept)
@@ -107,7 +107,7 @@ async def build(stub: Stub, tokens: Tokens) -> World:
             category = rnd.choice(CATEGORIES)
             when += rnd.randrange(1, 60) * HOUR_US
             r = await record(
-                stub,
+                client,
                 tokens(dept),
                 action(
                     f"a{n}",
@@ -130,7 +130,7 @@ async def build(stub: Stub, tokens: Tokens) -> World:
     # Retract the newest action of a few sites (always allowed: nothing depends on it).
     for site_name in sorted(history)[::5]:
         name, dept = history[site_name][-1]
-        await stub.RetractSiteAction(
+        await client.retract_site_action(
             pb.RetractSiteActionRequest(request_id=f"x-{name}", name=name, reason="mistake"),
             metadata=tokens(dept),
         )
@@ -147,7 +147,7 @@ async def build(stub: Stub, tokens: Tokens) -> World:
         ]
     ):
         md = tokens(dept)
-        created = await stub.CreateNoticeBatch(
+        created = await client.create_notice_batch(
             pb.CreateNoticeBatchRequest(
                 request_id=f"b{b}",
                 batch=pb.NoticeBatch(
@@ -163,7 +163,7 @@ async def build(stub: Stub, tokens: Tokens) -> World:
         )
         name = created.batch.name
         packages = [f"com.batch{b}.app{i}" for i in range(b + 2)]
-        await stub.AddNoticeEntries(
+        await client.add_notice_entries(
             pb.AddNoticeEntriesRequest(
                 request_id=f"e{b}",
                 batch=name,
@@ -173,16 +173,20 @@ async def build(stub: Stub, tokens: Tokens) -> World:
         )
         if not publish:
             continue
-        await stub.PublishNoticeBatch(
+        await client.publish_notice_batch(
             pb.PublishNoticeBatchRequest(request_id=f"p{b}", name=name), metadata=md
         )
         batches.append(Rec("", (dept, "published", category, campaign, special, day(START_US))))
-        listed = await stub.ListSites(pb.ListSitesRequest(kind=APP, page_size=1000), metadata=md)
+        listed = (
+            await client.list_sites(pb.ListSitesRequest(kind=APP, page_size=1000), metadata=md)
+        ).response
         for site in listed.sites:
             if site.identifier in packages:
-                acts = await stub.ListSiteActions(
-                    pb.ListSiteActionsRequest(parent=site.name), metadata=md
-                )
+                acts = (
+                    await client.list_site_actions(
+                        pb.ListSiteActionsRequest(parent=site.name), metadata=md
+                    )
+                ).response
                 (a,) = acts.actions
                 key = (dept, "notify_rectification", category, campaign, special, day(START_US))
                 actions[a.name] = Rec(site.name, key, True)
@@ -214,15 +218,17 @@ async def build(stub: Stub, tokens: Tokens) -> World:
         if dept == "mct" and i % 2:
             imported.append(d)
         else:
-            await stub.RecordDisposition(
+            await client.record_disposition(
                 pb.RecordDispositionRequest(disposition=d), metadata=tokens(dept)
             )
         key = (dept, CONTENT_ACTIONS[(handler, measure)], category, campaign, special, day(when))
         content.append(Rec("", key))
-    resp = await stub.ImportDispositions(import_stream([imported]), metadata=tokens("mct"))
+    resp = await client.import_dispositions(import_stream([imported]), metadata=tokens("mct"))
     assert resp.summary.accepted == len(imported) > 0
 
-    sites = await stub.ListSites(pb.ListSitesRequest(page_size=1000), metadata=tokens("office"))
+    sites = (
+        await client.list_sites(pb.ListSitesRequest(page_size=1000), metadata=tokens("office"))
+    ).response
     statuses = Counter(STATUS_NAMES[s.status] for s in sites.sites)
     return World(actions, content, batches, statuses)
 
@@ -309,9 +315,9 @@ def brute_force(
 
 
 async def served(
-    stub: Stub, tokens: Tokens, subject: pb.StatsSubject.ValueType, q: Query
+    client: SitesClient, tokens: Tokens, subject: pb.StatsSubject.ValueType, q: Query
 ) -> tuple[Rows, tuple[int, int | None]]:
-    resp = await stub.GetStats(q.request(subject), metadata=tokens("nppa", "analyst"))
+    resp = await client.get_stats(q.request(subject), metadata=tokens("nppa", "analyst"))
     rows: Rows = {}
     for r in resp.rows:
         group = tuple(getattr(r, FIELDS[DIMS[d]]) for d in q.group_by)
@@ -365,11 +371,11 @@ CONTENT_QUERIES = [
 
 
 @pytest.fixture
-async def world(stub: Stub, tokens: Tokens) -> World:
-    return await build(stub, tokens)
+async def world(client: SitesClient, tokens: Tokens) -> World:
+    return await build(client, tokens)
 
 
-async def test_site_actions(stub: Stub, tokens: Tokens, world: World) -> None:
+async def test_site_actions(client: SitesClient, tokens: Tokens, world: World) -> None:
     records = list(world.actions.values())
     assert {r.key[1] for r in records} >= {
         "notify_rectification",
@@ -378,42 +384,42 @@ async def test_site_actions(stub: Stub, tokens: Tokens, world: World) -> None:
         "remove_from_stores",
     }
     for q in SITE_ACTION_QUERIES:
-        assert await served(stub, tokens, pb.STATS_SUBJECT_SITE_ACTIONS, q) == brute_force(
+        assert await served(client, tokens, pb.STATS_SUBJECT_SITE_ACTIONS, q) == brute_force(
             records, q, subjects=True
         ), q
 
 
-async def test_app_actions(stub: Stub, tokens: Tokens, world: World) -> None:
+async def test_app_actions(client: SitesClient, tokens: Tokens, world: World) -> None:
     records = [r for r in world.actions.values() if r.app]
     assert 0 < len(records) < len(world.actions)
     for q in SITE_ACTION_QUERIES:
-        assert await served(stub, tokens, pb.STATS_SUBJECT_APP_ACTIONS, q) == brute_force(
+        assert await served(client, tokens, pb.STATS_SUBJECT_APP_ACTIONS, q) == brute_force(
             records, q, subjects=True
         ), q
 
 
-async def test_content(stub: Stub, tokens: Tokens, world: World) -> None:
+async def test_content(client: SitesClient, tokens: Tokens, world: World) -> None:
     for q in CONTENT_QUERIES:
-        assert await served(stub, tokens, pb.STATS_SUBJECT_CONTENT, q) == brute_force(
+        assert await served(client, tokens, pb.STATS_SUBJECT_CONTENT, q) == brute_force(
             world.content, q, subjects=False
         ), q
 
 
-async def test_notice_batches(stub: Stub, tokens: Tokens, world: World) -> None:
+async def test_notice_batches(client: SitesClient, tokens: Tokens, world: World) -> None:
     assert len(world.batches) == 3
     for q in QUERIES:
-        assert await served(stub, tokens, pb.STATS_SUBJECT_NOTICE_BATCHES, q) == brute_force(
+        assert await served(client, tokens, pb.STATS_SUBJECT_NOTICE_BATCHES, q) == brute_force(
             world.batches, q, subjects=False
         ), q
 
 
-async def test_site_status(stub: Stub, tokens: Tokens, world: World) -> None:
+async def test_site_status(client: SitesClient, tokens: Tokens, world: World) -> None:
     q = Query((common_pb2.DIMENSION_ACTION,))
-    rows, total = await served(stub, tokens, pb.STATS_SUBJECT_SITE_STATUS, q)
+    rows, total = await served(client, tokens, pb.STATS_SUBJECT_SITE_STATUS, q)
     assert rows == {(status,): (n, None) for status, n in world.statuses.items()}
     assert total == (sum(world.statuses.values()), None)
     assert len(world.statuses) >= 4
     only = await served(
-        stub, tokens, pb.STATS_SUBJECT_SITE_STATUS, Query(actions=("banned", "closed"))
+        client, tokens, pb.STATS_SUBJECT_SITE_STATUS, Query(actions=("banned", "closed"))
     )
     assert only[1][0] == world.statuses["banned"] + world.statuses["closed"]

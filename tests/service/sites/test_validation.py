@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 import pytest
 
+from netnet.client import SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from tests.service.sites.helpers import (
@@ -17,7 +18,6 @@ from tests.service.sites.helpers import (
     NOTIFY,
     REMOVE,
     WEBSITE,
-    Stub,
     action,
     app,
     disposition,
@@ -128,19 +128,19 @@ ACTION_CASES: list[tuple[str, pb.SiteActionInput, list[str]]] = [
     ("bad", "fields"), [c[1:] for c in ACTION_CASES], ids=[c[0] for c in ACTION_CASES]
 )
 async def test_bad_site_action(
-    stub: Stub, tokens: Tokens, bad: pb.SiteActionInput, fields: list[str]
+    client: SitesClient, tokens: Tokens, bad: pb.SiteActionInput, fields: list[str]
 ) -> None:
     md = tokens("miit")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     err = await expect_error(
-        stub.RecordSiteAction(pb.RecordSiteActionRequest(action=bad), metadata=md), INVALID
+        client.record_site_action(pb.RecordSiteActionRequest(action=bad), metadata=md), INVALID
     )
     assert sorted(bad_fields(err)) == sorted(f"action.{f}" for f in fields)
     assert error_reason(err) == "INVALID_ARGUMENT"
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
     # The same request with the field fixed is accepted (the case was bad for that reason).
     fixed = NOTICE if bad.site.kind == APP or bad.action == NOTIFY else BANNED
-    r = await stub.RecordSiteAction(pb.RecordSiteActionRequest(action=fixed), metadata=md)
+    r = await client.record_site_action(pb.RecordSiteActionRequest(action=fixed), metadata=md)
     assert r.action.name
 
 
@@ -173,19 +173,20 @@ DISPOSITION_CASES: list[tuple[str, pb.DispositionInput, list[str]]] = [
     ("bad", "fields"), [c[1:] for c in DISPOSITION_CASES], ids=[c[0] for c in DISPOSITION_CASES]
 )
 async def test_bad_disposition(
-    stub: Stub, tokens: Tokens, bad: pb.DispositionInput, fields: list[str]
+    client: SitesClient, tokens: Tokens, bad: pb.DispositionInput, fields: list[str]
 ) -> None:
     md = tokens("cac")
-    before = await snapshot(stub, tokens)
+    before = await snapshot(client, tokens)
     err = await expect_error(
-        stub.RecordDisposition(pb.RecordDispositionRequest(disposition=bad), metadata=md), INVALID
+        client.record_disposition(pb.RecordDispositionRequest(disposition=bad), metadata=md),
+        INVALID,
     )
     assert sorted(bad_fields(err)) == sorted(f"disposition.{f}" for f in fields)
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
     # The locator limit is inclusive: exactly 2048 characters is fine.
     edge = with_(GOOD_ITEM, locator="https://a/" + "x" * 2038)
     assert len(edge.locator) == 2048
-    await stub.RecordDisposition(pb.RecordDispositionRequest(disposition=edge), metadata=md)
+    await client.record_disposition(pb.RecordDispositionRequest(disposition=edge), metadata=md)
 
 
 BATCH = pb.NoticeBatch(
@@ -193,23 +194,25 @@ BATCH = pb.NoticeBatch(
 )
 
 
-def _create(b: pb.NoticeBatch, rid: str = "c1") -> Callable[[Stub, Metadata], Awaitable[Any]]:
-    return lambda s, md: s.CreateNoticeBatch(
+def _create(
+    b: pb.NoticeBatch, rid: str = "c1"
+) -> Callable[[SitesClient, Metadata], Awaitable[Any]]:
+    return lambda s, md: s.create_notice_batch(
         pb.CreateNoticeBatchRequest(request_id=rid, batch=b), metadata=md
     )
 
 
 def _add(
     entries: list[pb.NoticeEntry], batch: str = "noticeBatches/1", rid: str = "e1"
-) -> Callable[[Stub, Metadata], Awaitable[Any]]:
-    return lambda s, md: s.AddNoticeEntries(
+) -> Callable[[SitesClient, Metadata], Awaitable[Any]]:
+    return lambda s, md: s.add_notice_entries(
         pb.AddNoticeEntriesRequest(request_id=rid, batch=batch, entries=entries), metadata=md
     )
 
 
 ENTRY = pb.NoticeEntry(site=app("com.example.ok"), problems=["p"])
 
-BATCH_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], list[str]]] = [
+BATCH_CASES: list[tuple[str, Callable[[SitesClient, Metadata], Awaitable[Any]], list[str]]] = [
     # A batch may be dated in the past (published with a past publish_time): a due time
     # in the past is refused when it is not after the publish time (test_batches).
     ("due time before 2000", _create(with_(BATCH, due_time=ts(1))), ["batch.due_time"]),
@@ -251,24 +254,26 @@ BATCH_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], list[st
 @pytest.mark.parametrize(
     ("call", "fields"), [c[1:] for c in BATCH_CASES], ids=[c[0] for c in BATCH_CASES]
 )
-async def test_bad_notice_batch_input(stub: Stub, tokens: Tokens, call, fields: list[str]) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_notice_batch_input(
+    client: SitesClient, tokens: Tokens, call, fields: list[str]
+) -> None:  # type: ignore[no-untyped-def]
     md = tokens("miit")
-    await _create(BATCH, "existing")(stub, md)  # noticeBatches/1, a draft
-    before = await snapshot(stub, tokens)
-    err = await expect_error(call(stub, md), INVALID)
+    await _create(BATCH, "existing")(client, md)  # noticeBatches/1, a draft
+    before = await snapshot(client, tokens)
+    err = await expect_error(call(client, md), INVALID)
     assert bad_fields(err) == fields
-    assert await snapshot(stub, tokens) == before
+    assert await snapshot(client, tokens) == before
 
 
-READ_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], str]] = [
+READ_CASES: list[tuple[str, Callable[[SitesClient, Metadata], Awaitable[Any]], str]] = [
     (
         "stats without subject",
-        lambda s, md: s.GetStats(pb.GetStatsRequest(), metadata=md),
+        lambda s, md: s.get_stats(pb.GetStatsRequest(), metadata=md),
         "subject",
     ),
     (
         "stats period backwards",
-        lambda s, md: s.GetStats(
+        lambda s, md: s.get_stats(
             pb.GetStatsRequest(
                 subject=pb.STATS_SUBJECT_CONTENT,
                 filter=common_pb2.StatsFilter(start_time=ts(START_US), end_time=ts(START_US - 1)),
@@ -279,7 +284,7 @@ READ_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], str]] = 
     ),
     (
         "stats repeated dimension",
-        lambda s, md: s.GetStats(
+        lambda s, md: s.get_stats(
             pb.GetStatsRequest(
                 subject=pb.STATS_SUBJECT_CONTENT,
                 group_by=[common_pb2.DIMENSION_DAY, common_pb2.DIMENSION_DAY],
@@ -290,43 +295,43 @@ READ_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], str]] = 
     ),
     (
         "negative page size",
-        lambda s, md: s.ListSites(pb.ListSitesRequest(page_size=-1), metadata=md),
+        lambda s, md: s.list_sites(pb.ListSitesRequest(page_size=-1), metadata=md),
         "page_size",
     ),
     (
         "forged page token",
-        lambda s, md: s.ListSites(pb.ListSitesRequest(page_token="not-a-token"), metadata=md),
+        lambda s, md: s.list_sites(pb.ListSitesRequest(page_token="not-a-token"), metadata=md),
         "page_token",
     ),
     (
         "bad identifier filter",
-        lambda s, md: s.ListSites(
+        lambda s, md: s.list_sites(
             pb.ListSitesRequest(kind=WEBSITE, identifier="exa mple.com"), metadata=md
         ),
         "identifier",
     ),
     (
         "bad batch filter",
-        lambda s, md: s.ListOverdueSites(
+        lambda s, md: s.list_overdue_sites(
             pb.ListOverdueSitesRequest(notice_batch="noticeBatches/x"), metadata=md
         ),
         "notice_batch",
     ),
     (
         "bad parent",
-        lambda s, md: s.ListSiteActions(pb.ListSiteActionsRequest(parent="apps/1"), metadata=md),
+        lambda s, md: s.list_site_actions(pb.ListSiteActionsRequest(parent="apps/1"), metadata=md),
         "parent",
     ),
     (
         "too many names",
-        lambda s, md: s.BatchGetSites(
+        lambda s, md: s.batch_get_sites(
             pb.BatchGetSitesRequest(names=["sites/1"] * 1001), metadata=md
         ),
         "names",
     ),
     (
         "bad name in batch get",
-        lambda s, md: s.BatchGetSites(
+        lambda s, md: s.batch_get_sites(
             pb.BatchGetSitesRequest(names=["sites/1", "sites/one"]), metadata=md
         ),
         "names[1]",
@@ -337,12 +342,12 @@ READ_CASES: list[tuple[str, Callable[[Stub, Metadata], Awaitable[Any]], str]] = 
 @pytest.mark.parametrize(
     ("call", "field"), [c[1:] for c in READ_CASES], ids=[c[0] for c in READ_CASES]
 )
-async def test_bad_read_request(stub: Stub, tokens: Tokens, call, field: str) -> None:  # type: ignore[no-untyped-def]
-    err = await expect_error(call(stub, tokens("office", "analyst")), INVALID)
+async def test_bad_read_request(client: SitesClient, tokens: Tokens, call, field: str) -> None:  # type: ignore[no-untyped-def]
+    err = await expect_error(call(client, tokens("office", "analyst")), INVALID)
     assert bad_fields(err) == [field]
 
 
-async def test_bad_watch_position(stub: Stub, tokens: Tokens) -> None:
-    call = stub.WatchChanges(pb.WatchChangesRequest(after_seq=-1), metadata=tokens("cac"))
-    err = await expect_error(call.read(), INVALID)
+async def test_bad_watch_position(client: SitesClient, tokens: Tokens) -> None:
+    changes = client.watch_changes(pb.WatchChangesRequest(after_seq=-1), metadata=tokens("cac"))
+    err = await expect_error(anext(changes), INVALID)
     assert bad_fields(err) == ["after_seq"]
