@@ -237,14 +237,18 @@ def validate(
     return a
 
 
+def nothing_to_restore() -> FailedPrecondition:
+    return FailedPrecondition(
+        "a restore needs a prior restriction, suspension, ban or closure",
+        reason="NOTHING_TO_RESTORE",
+    )
+
+
 def next_status(status: int, action: int) -> int:
     """The status after one more action; a restore needs a prior restriction."""
     if action == Action.RESTORE:
         if status not in RESTRICTIVE:
-            raise FailedPrecondition(
-                "a restore needs a prior restriction, suspension, ban or closure",
-                reason="NOTHING_TO_RESTORE",
-            )
+            raise nothing_to_restore()
         return Status.RESTORED
     result = _RESULT_OF.get(action) or RESULT[Action(action)]
     severity = _SEVERITY_OF.get(status)

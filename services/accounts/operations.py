@@ -23,6 +23,7 @@ from services.accounts.domain import (
     fold,
     ident_key,
     next_status,
+    nothing_to_restore,
     validate,
 )
 from services.common import audit, changes, names, paging, rollups
@@ -51,7 +52,7 @@ from services.common.recording import (
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.staged import REUSED, Repeats, repeated_requests
-from services.common.storage.writer import STEP, run_through
+from services.common.storage.writer import run_through
 
 Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
 
@@ -72,22 +73,43 @@ class Answer:
     duplicate: bool
 
 
+@dataclass
+class Batch:
+    """A batch's validated actions as the write takes them: each input by its index, and
+    the rows to stage (store.STAGE), an action whose request id an earlier one of the batch
+    holds left out (repeats)."""
+
+    inputs: dict[int, ActionInput]
+    rows: list[tuple[object, ...]]
+    repeats: Repeats
+    first_request_id: str
+
+
+def batch(items: list[tuple[int, ActionInput]], now_us: int) -> Batch:
+    """Per action only its row: read from the input, its request key computed. An import
+    makes it before the write (on the event loop, while the batch before is written)."""
+    repeats = Repeats()
+    rows = []
+    for index, a in items:
+        key, body = hash64(a.request_id), a.body_hash()
+        if not repeats.seen(index, key, a.request_id, body):
+            rows.append(stage_row(index, key, body, a, now_us))
+    return Batch(dict(items), rows, repeats, items[0][1].request_id if items else "")
+
+
 def record(
-    conn: Conn,
-    principal: Principal,
-    items: list[tuple[int, ActionInput]],
-    now_us: int,
+    conn: Conn, principal: Principal, items: Batch, now_us: int
 ) -> Generator[None, None, BatchResult]:
-    """Record validated inputs (an import batch) in steps (Database.write_in_steps) of one
-    transaction: a refused record is reported as rejected and the rest of the batch goes on;
-    the batch is audited once, with its counts."""
+    """Record an import batch in steps (Database.write_in_steps) of one transaction: a
+    refused record is reported as rejected and the rest of the batch goes on; the batch is
+    audited once, with its counts."""
     return (yield from _record(conn, principal, items, now_us))
 
 
 def _record_calls(
     conn: Conn, principal: Principal, items: list[tuple[int, ActionInput]], now_us: int
 ) -> BatchResult:
-    return run_through(_record(conn, principal, items, now_us, calls=True))
+    return run_through(_record(conn, principal, batch(items, now_us), now_us, calls=True))
 
 
 def _answers(conn: Conn, outcomes: list[Outcome]) -> list[Answer]:
@@ -121,7 +143,7 @@ RECORD_CALLS = unary_calls(_record_calls, _answers)
 def _record(
     conn: Conn,
     principal: Principal,
-    items: list[tuple[int, ActionInput]],
+    staged: Batch,
     now_us: int,
     calls: bool = False,
 ) -> Generator[None, None, BatchResult]:
@@ -129,16 +151,8 @@ def _record(
     then each step one statement over the whole batch (see store: STAGE and after). calls:
     the items are unary calls: each is audited, and its outcome keeps its action and its
     account as the batch left it. Pauses between steps (a stepped job)."""
-    inputs = dict(items)
-    repeats = Repeats()
-    rows = []
-    for n, (index, a) in enumerate(items, 1):
-        key, body = hash64(a.request_id), a.body_hash()
-        if not repeats.seen(index, key, a.request_id, body):
-            rows.append(stage_row(index, key, body, a, now_us))
-        if n % STEP == 0:
-            yield  # a pause: the event loop may serve other calls (see STEP)
-    store.STAGE.load(conn, rows)
+    inputs, repeats = staged.inputs, staged.repeats
+    store.STAGE.load(conn, staged.rows)
     yield
     refused: dict[int, Reject] = {}
     prior: dict[int, int] = {}  # a repeated request's idx -> the action it recorded
@@ -155,6 +169,7 @@ def _record(
         idx: _kind_differs(kind) if same else _COLLISION
         for idx, kind, same in store.identity_mismatches(conn)
     }
+    mismatched.update((idx, _NOTHING_TO_RESTORE) for idx in store.without_account(conn))
     store.STAGE.refuse(conn, mismatched)
     late = store.mark_late(conn, calls)
     states: dict[int, Account] = {}  # idx -> its account right after it (calls)
@@ -180,7 +195,7 @@ def _record(
         else:
             refused[idx] = refused.get(first, REUSED)
     refused.update((idx, REUSED) for idx in repeats.reused)
-    result = BatchResult(first_request_id=items[0][1].request_id if items else "")
+    result = BatchResult(first_request_id=staged.first_request_id)
     for idx, action_id in prior.items():
         result.outcomes.append(Outcome(idx, inputs[idx].request_id, action_id, duplicate=True))
     for idx, r in refused.items():
@@ -225,6 +240,7 @@ def stage_row(index: int, key: int, body: int, a: ActionInput, now_us: int) -> t
 
 
 _COLLISION = Reject(FailedPrecondition("account identity hash collision"), "account")
+_NOTHING_TO_RESTORE = Reject(nothing_to_restore(), "action")
 # A late action's provisional id (they are handed out at insert, in the batch's order, after
 # every stored one): what orders actions of the same time.
 _LATE_ID = 1 << 62
@@ -450,6 +466,7 @@ class Accounts(Records[ActionInput]):
             validate,
             RECORD_CALLS,
             record,
+            stage=batch,
             prefix_write_errors=True,
         )
         self.rt = runtime

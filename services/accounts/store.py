@@ -259,21 +259,25 @@ STAGE = Stage(
     indexes=("ident_key, idx", "account_id"),
 )
 _S = STAGE.table
+_RESTORE = int(Action.RESTORE)
 _OK = f"state = {ACCEPTED}"
 
 
 def create_accounts(conn: Conn) -> int:
     """An account for each identity the batch's accepted actions name that none has yet,
-    as its first action there names it (status active, no actions yet), ids handed out in
-    the batch's order; every staged action then holds its account's id. Returns the
-    largest id before (the accounts made are those above it)."""
+    as its first action there that is not a restore names it (status active, no actions
+    yet; a restore, always refused on a new account, does not fix its kind), ids handed out
+    in the batch's order; every staged action then holds its account's id (a restore of an
+    identity with no account, none). Returns the largest id before (the accounts made are
+    those above it)."""
     (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM accounts").fetchone()
     conn.execute(
         f"INSERT INTO accounts ({ACCOUNT_COLS}, ident_key) "
         f"SELECT ? + ROW_NUMBER() OVER (ORDER BY idx), platform, platform_uid, kind, '', "
         f"{int(Status.ACTIVE)}, NULL, NULL, NULL, 0, 0, ident_key FROM {_S} s "
-        f"WHERE {_OK} AND NOT EXISTS (SELECT 1 FROM {_S} f WHERE f.ident_key = s.ident_key "
-        f"AND f.{_OK} AND f.idx < s.idx) "
+        f"WHERE {_OK} AND s.action <> {_RESTORE} AND NOT EXISTS (SELECT 1 FROM {_S} f "
+        f"WHERE f.ident_key = s.ident_key AND f.{_OK} AND f.action <> {_RESTORE} "
+        "AND f.idx < s.idx) "
         "AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.ident_key = s.ident_key)",
         (before,),
     )
@@ -281,6 +285,11 @@ def create_accounts(conn: Conn) -> int:
         f"UPDATE {_S} AS s SET account_id = a.id FROM accounts a WHERE a.ident_key = s.ident_key"
     )
     return int(before)
+
+
+def without_account(conn: Conn) -> list[int]:
+    """Accepted actions with no account (restores of an identity no account has)."""
+    return [i for (i,) in conn.execute(f"SELECT idx FROM {_S} WHERE {_OK} AND account_id IS NULL")]
 
 
 def identity_mismatches(conn: Conn) -> list[tuple[int, int, bool]]:

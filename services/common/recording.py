@@ -138,7 +138,9 @@ class Records(Generic[R]):
     name, and each record is valid (validate) against the campaign it names, learnt from the
     catalogue. One at a time: the calls of one principal waiting at once are written as one
     batch (calls, made by unary_calls). Imported: each batch is one stepped job
-    (import_batch(conn, principal=, items=, now_us=)). prefix_write_errors: name the bad
+    (import_batch(conn, principal=, items=, now_us=)), its items made ready for the write
+    first by stage(items, now) where given (on the event loop: the batch before is written
+    meanwhile). prefix_write_errors: name the bad
     fields the write itself finds under the record's prefix too (accounts do; sites answer
     them as the write names them)."""
 
@@ -151,10 +153,12 @@ class Records(Generic[R]):
         validate: Validate[R],
         calls: Calls[R],
         import_batch: ImportBatch | None = None,
+        stage: Callable[[list[tuple[int, R]], int], Any] | None = None,
         prefix_write_errors: bool = False,
     ) -> None:
         self.db, self.clock, self.reference, self.catalogue = db, clock, reference, catalogue
         self._validate, self._calls, self._import_batch = validate, calls, import_batch
+        self._stage = stage
         self._prefix_write_errors = prefix_write_errors
 
     async def record(self, record: R, credentials: Metadata, prefix: str) -> Any:
@@ -192,6 +196,11 @@ class Records(Generic[R]):
             ),
             prepare=prepare,
             write=lambda items, now: self.db.write_in_steps(
-                partial(import_batch, principal=principal, items=items, now_us=now)
+                partial(
+                    import_batch,
+                    principal=principal,
+                    items=self._stage(items, now) if self._stage else items,
+                    now_us=now,
+                )
             ),
         )

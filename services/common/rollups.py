@@ -280,9 +280,10 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str, where: str =
     several = [
         i
         for (i,) in conn.execute(
-            f"SELECT t.subject_id {live} GROUP BY t.subject_id HAVING MAX(t.had) = 1 "
-            "OR COUNT(*) > 1",
-            (rollup,),
+            "SELECT subject_id FROM staged_subjects WHERE had = 1 UNION "
+            f"SELECT {subject} FROM {stage.table} WHERE {cond} AND {subject} IN "
+            f"(SELECT subject_id FROM staged_subjects) GROUP BY {subject} "
+            "HAVING COUNT(DISTINCT key_id) > 1"
         )
     ]
     if not several:

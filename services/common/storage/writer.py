@@ -114,6 +114,7 @@ class Database:
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=10000",
             "PRAGMA wal_autocheckpoint=0",  # see CHECKPOINT_SECONDS
+            "PRAGMA temp_store=MEMORY",  # a batch's stage (storage.staged), sorts
         ]
 
     async def open(self, migrations: list[tuple[str, Path]]) -> list[str]:
