@@ -62,6 +62,8 @@ class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     accepted: int = 0  # accepted records with no outcome of their own
     first_request_id: str = ""  # the batch's first record's, for its audit entry
+    # Those accepted records, where the call answers each: (index, request id, name).
+    written: list[tuple[int, str, str]] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
         if kind == "accepted":

@@ -213,13 +213,14 @@ _KEYS = ("staged_keys", f"{', '.join(f'{d} TEXT NOT NULL' for d in DIMS)}, id IN
 _SUBJECTS = ("staged_subjects", "subject_id INTEGER PRIMARY KEY, had INTEGER NOT NULL")
 
 
-def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str, where: str = "") -> None:
+def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where: str = "") -> None:
     """Count a stage's accepted records (+1 each) in a rollup, in SQL over the batch: its
     keys registered, counts per key and day and per key added by GROUP BY upserts, each
     subject marked under its keys, and the distinct-subject counts of the subjects whose
     live keys grow restated (their share taken away before the marks and added after: see
-    the module's note). subject: the stage's subject column; where: which of its records
-    this rollup counts (SQL on the stage's columns)."""
+    the module's note). subject: the stage's subject column (None: the rollup counts no
+    subjects); where: which of its records this rollup counts (SQL on the stage's
+    columns)."""
     cond = f"state = {ACCEPTED}" + (f" AND {where}" if where else "")
     dims = ", ".join(stage.dims)
     keys = [
@@ -247,6 +248,8 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str, where: str =
         + _CONFLICT.format(table="rollup_totals"),
         (rollup,),
     )
+    if subject is None:
+        return
     reset(conn, *_SUBJECTS)
     conn.execute(
         f"INSERT INTO staged_subjects SELECT DISTINCT s.{subject}, EXISTS (SELECT 1 FROM "

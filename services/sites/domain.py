@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from services.common import campaigns as campaign_rules
@@ -120,8 +121,9 @@ def canonical_identifier(kind: int, raw: str) -> str | None:
     return host if all(HOST_LABEL.match(label) for label in labels) else None
 
 
-@dataclass(frozen=True)
-class SiteRef:
+class SiteRef(NamedTuple):
+    """A site as a record names it (a plain tuple: an import reads one per record)."""
+
     kind: int
     identifier: str  # canonical once validated
     display_name: str
@@ -158,7 +160,7 @@ def validate_ref(ref: SiteRef, v: Violations, p: str) -> SiteRef:
     )
     if ident is None or ident == ref.identifier:
         return ref
-    return replace(ref, identifier=ident)
+    return ref._replace(identifier=ident)
 
 
 def validate_common(
@@ -326,8 +328,9 @@ def with_time(state: SiteState, now_us: int) -> SiteState:
     return state
 
 
-@dataclass(frozen=True)
-class DispositionInput:
+class DispositionInput(NamedTuple):
+    """One disposition as asked for (a plain tuple: an import reads one per record)."""
+
     request_id: str
     site: SiteRef
     locator: str
@@ -394,7 +397,7 @@ def validate_disposition(
     )
     v.check(d.measure in MEASURES, f"{p}measure", "required")
     v.check(d.handler in HANDLERS, f"{p}handler", "required")
-    return replace(d, site=site)
+    return d._replace(site=site)
 
 
 @dataclass

@@ -210,6 +210,9 @@ def item_results(result: BatchResult) -> list[pb.ItemResult]:
             reason=o.reason,
         )
         for o in result.outcomes
+    ] + [
+        pb.ItemResult(index=index, request_id=request_id, name=name)
+        for index, request_id, name in result.written
     ]
 
 

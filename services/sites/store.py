@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from functools import partial
+from typing import Any
 
 from services.common import audit, paging, rollups
 from services.common.hashing import hash64
 from services.common.storage import Conn
 from services.common.storage.keys import Book
 from services.common.storage.sql import rows_in
+from services.common.storage.staged import ACCEPTED, Stage
 from services.sites.domain import (
     SITE_ROLLUP,
     STATUS_ROLLUP,
@@ -505,3 +507,112 @@ def count_by_content(conn: Conn, sha256s: list[str]) -> dict[str, int]:
 def disposition_sites(conn: Conn, ids: list[int]) -> dict[int, int]:
     """disposition id -> site id."""
     return dict(rows_in(conn, "SELECT id, site_id FROM dispositions WHERE id IN ({ids})", ids))
+
+
+# --- a batch of dispositions, set-based (operations.dispositions) ---------------------------
+
+# A batch's dispositions as read and checked: one row each, then the statements below.
+DISPOSITION_STAGE = Stage(
+    "staged_dispositions",
+    (
+        "idx",
+        "request_key",
+        "body_hash",
+        "request_id",
+        "ident_key",
+        "site_kind",
+        "identifier",
+        "display_name",
+        "operator_entity",
+        "icp_filing",
+        "region",
+        "locator",
+        "content_key",
+        "content_sha256",
+        "perceptual_hash",
+        "category",
+        "measure",
+        "handler",
+        "rollup_action",
+        "department",
+        "campaign_id",
+        "special_action",
+        "effective_us",
+        "day",
+    ),
+    computed=("site_id INTEGER",),
+    dims=("department", "rollup_action", "category", "campaign_id", "special_action"),
+    indexes=("ident_key, idx",),
+)
+_D = DISPOSITION_STAGE.table
+_D_OK = f"state = {ACCEPTED}"
+# A new site's descriptive fields: the last one its accepted records give.
+_DESCRIBED = ("display_name", "operator_entity", "icp_filing", "region")
+
+
+def create_staged_sites(conn: Conn) -> int:
+    """A site for each identity the batch's accepted dispositions name that none has yet
+    (active, no actions; described by the last value each field is given), ids handed out
+    in the batch's order; every staged disposition then holds its site's id. Returns how
+    many were made (each counted active)."""
+    (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM sites").fetchone()
+    described = ", ".join(
+        f"COALESCE((SELECT l.{c} FROM {_D} l WHERE l.ident_key = s.ident_key AND l.{_D_OK} "
+        f"AND l.{c} <> '' ORDER BY l.idx DESC LIMIT 1), '')"
+        for c in _DESCRIBED
+    )
+    conn.execute(
+        f"INSERT INTO sites (id, ident_key, kind, identifier, {', '.join(_DESCRIBED)}, status, "
+        "due_us, notice_action_id, first_action_us, last_action_us, action_count, revision) "
+        f"SELECT ? + ROW_NUMBER() OVER (ORDER BY idx), ident_key, site_kind, identifier, "
+        f"{described}, {int(Status.ACTIVE)}, NULL, NULL, NULL, NULL, 0, 1 FROM {_D} s "
+        f"WHERE {_D_OK} AND NOT EXISTS (SELECT 1 FROM {_D} f WHERE f.ident_key = s.ident_key "
+        f"AND f.{_D_OK} AND f.idx < s.idx) "
+        "AND NOT EXISTS (SELECT 1 FROM sites x WHERE x.ident_key = s.ident_key)",
+        (before,),
+    )
+    conn.execute(
+        f"UPDATE {_D} AS s SET site_id = x.id FROM sites x WHERE x.ident_key = s.ident_key"
+    )
+    (made,) = conn.execute("SELECT COUNT(*) FROM sites WHERE id > ?", (before,)).fetchone()
+    return int(made)
+
+
+def insert_staged_dispositions(conn: Conn, actor: str, now_us: int) -> int:
+    """Insert the accepted dispositions, ids handed out in the batch's order; returns the
+    largest id before (those inserted are above it)."""
+    (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM dispositions").fetchone()
+    conn.execute(
+        f"INSERT INTO dispositions ({INSERTED_DISPOSITION_COLS}) SELECT request_key, body_hash, "
+        "content_key, ? + ROW_NUMBER() OVER (ORDER BY idx), site_id, request_id, locator, "
+        "content_sha256, perceptual_hash, category, measure, handler, department, "
+        f"campaign_id, special_action, ?, effective_us, ? FROM {_D} WHERE {_D_OK}",
+        (before, actor, now_us),
+    )
+    return int(before)
+
+
+def disposition_rows_after(conn: Conn, before: int) -> list[tuple[Any, ...]]:
+    """The dispositions above an id, as stored (DISPOSITION_COLS), in id order."""
+    return conn.execute(
+        f"SELECT {DISPOSITION_COLS} FROM dispositions WHERE id > ? ORDER BY id", (before,)
+    ).fetchall()
+
+
+def sites_after(conn: Conn, before: int) -> list[tuple[int, int]]:
+    """(id, site id) of the dispositions above an id, in id order."""
+    return conn.execute(
+        "SELECT id, site_id FROM dispositions WHERE id > ? ORDER BY id", (before,)
+    ).fetchall()
+
+
+def staged_campaign(conn: Conn) -> str:
+    """The campaign the batch's accepted dispositions name, if they all name one (else "")."""
+    found = conn.execute(f"SELECT DISTINCT campaign_id FROM {_D} WHERE {_D_OK} LIMIT 2").fetchall()
+    return str(found[0][0]) if len(found) == 1 else ""
+
+
+def count_new_sites(conn: Conn, made: int) -> None:
+    """Count sites made by a batch as active (the sites-by-status rollup)."""
+    if made:
+        rollups.apply(conn, STATUS_ROLLUP, [(None, _status_key(Status.ACTIVE), "", made)])

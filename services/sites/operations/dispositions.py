@@ -11,11 +11,12 @@ from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import Reject, Violations
+from services.common.hashing import hash64
 from services.common.recording import BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.keys import RequestKeys, ids_taken, take_ids
-from services.common.storage.writer import STEP, run_through
+from services.common.storage.staged import REUSED, Repeats, repeated_requests
+from services.common.storage.writer import run_through
 from services.sites import store
 from services.sites.domain import (
     CONTENT_ROLLUP,
@@ -38,6 +39,60 @@ def disposition_name(site_id: int, disposition_id: int) -> str:
     return f"sites/{site_id}/dispositions/{disposition_id}"
 
 
+@dataclass
+class DispositionBatch:
+    """A batch's validated dispositions as the write takes them: each input by its index,
+    and the rows to stage (store.DISPOSITION_STAGE), a disposition whose request id an
+    earlier one of the batch holds left out (repeats)."""
+
+    inputs: dict[int, DispositionInput]
+    rows: list[tuple[object, ...]]
+    repeats: Repeats
+    first_request_id: str
+
+
+def disposition_batch(items: list[tuple[int, DispositionInput]], now_us: int) -> DispositionBatch:
+    """Per disposition only its row: read from the input, its keys computed. An import
+    makes it before the write (on the event loop, while the batch before is written)."""
+    repeats = Repeats()
+    rows: list[tuple[object, ...]] = []
+    for index, d in items:
+        key, body = hash64(d.request_id), d.body_hash()
+        if repeats.seen(index, key, d.request_id, body):
+            continue
+        site = d.site
+        effective = now_us if d.effective_us is None else d.effective_us
+        rows.append(
+            (
+                index,
+                key,
+                body,
+                d.request_id,
+                site.ident_key(),
+                site.kind,
+                site.identifier,
+                site.display_name,
+                site.operator_entity,
+                site.icp_filing,
+                site.region,
+                d.locator,
+                hash64(d.content_sha256),
+                d.content_sha256,
+                d.perceptual_hash,
+                d.category,
+                d.measure,
+                d.handler,
+                d.rollup_action(),
+                d.department,
+                d.campaign_id,
+                d.special_action,
+                effective,
+                day_of(effective),
+            )
+        )
+    return DispositionBatch(dict(items), rows, repeats, items[0][1].request_id if items else "")
+
+
 def record_dispositions(
     conn: Conn,
     principal: Principal,
@@ -45,13 +100,14 @@ def record_dispositions(
     now_us: int,
 ) -> BatchResult:
     """Unary RecordDisposition calls (DISPOSITION_CALLS), each audited as one."""
-    return run_through(_dispositions(conn, principal, items, now_us, calls=True))
+    staged = disposition_batch(items, now_us)
+    return run_through(_dispositions(conn, principal, staged, now_us, calls=True))
 
 
 def import_dispositions(
     conn: Conn,
     principal: Principal,
-    items: list[tuple[int, DispositionInput]],
+    items: DispositionBatch,
     now_us: int,
 ) -> Generator[None, None, BatchResult]:
     """An import batch, in steps (Database.write_in_steps), audited once with its counts."""
@@ -61,117 +117,98 @@ def import_dispositions(
 def _dispositions(
     conn: Conn,
     principal: Principal,
-    items: list[tuple[int, DispositionInput]],
+    staged: DispositionBatch,
     now_us: int,
     calls: bool,
 ) -> Generator[None, None, BatchResult]:
-    """Record validated dispositions: a refused one is reported and the others go on. calls:
-    the items are unary calls, each audited as one; otherwise the batch is an import batch.
-    Pauses every STEP records (a stepped job)."""
-    result = BatchResult()
-    keys = RequestKeys(conn, "dispositions", [d.request_id for _, d in items])
-    book = store.SiteBook(conn, refs=[d.site for _, d in items])
-    next_row = take_ids(conn, "dispositions")
-    rows: list[tuple[int, DispositionRow]] = []
-    deltas: list[tuple[int | None, rollups.Key, str, int]] = []
-    for n, (index, d) in enumerate(items, 1):
-        if n % STEP == 0:
-            yield  # a pause: the event loop may serve other calls (see STEP)
-        outcome = Outcome(index, d.request_id)
-        result.outcomes.append(outcome)
-        body = d.body_hash()
-        try:
-            prior = keys.prior(d.request_id, body)
-        except Reject as r:
-            outcome.refuse(r)
-            continue
-        if prior is not None:
-            outcome.record_id, outcome.duplicate = prior, True
-            continue
-        site = book.site(d.site)
-        book.describe(site, d.site)
-        book.keep(site)
-        effective = now_us if d.effective_us is None else d.effective_us
-        row = DispositionRow(
-            next_row,
-            site.id,
-            d.request_id,
-            d.locator,
-            d.content_sha256,
-            d.perceptual_hash,
-            d.category,
-            d.measure,
-            d.handler,
-            d.department,
-            d.campaign_id,
-            d.special_action,
-            principal.operator,
-            effective,
-            now_us,
-        )
-        next_row += 1
-        keys.add(d.request_id, body, row.id)
-        rows.append((body, row))
-        deltas.append(
-            (
-                None,
-                (d.department, d.rollup_action(), d.category, d.campaign_id, d.special_action),
-                day_of(effective),
-                1,
-            )
-        )
-        outcome.record_id, outcome.name = row.id, disposition_name(site.id, row.id)
-    book.save()
-    ids_taken(conn, "dispositions", next_row)
-    written = store.insert_dispositions(conn, rows)
-    duplicates = [o for o in result.outcomes if o.duplicate]
-    sites = store.disposition_sites(conn, [o.record_id for o in duplicates])
-    for o in duplicates:
-        o.name = disposition_name(sites[o.record_id], o.record_id)
+    """Record validated dispositions, set-based (each step one statement over the batch):
+    a repeated request is answered as before, a reused request id refused, the rest go in
+    with their sites made where new. calls: the items are unary calls, each audited as one;
+    otherwise the batch is an import batch. Pauses between steps (a stepped job)."""
+    stage, inputs = store.DISPOSITION_STAGE, staged.inputs
+    stage.load(conn, staged.rows)
     yield
-    rollups.apply(conn, CONTENT_ROLLUP, deltas)
+    refused: dict[int, Reject] = {}
+    prior: dict[int, int] = {}  # a repeated request's idx -> the disposition it recorded
+    for idx, row_id, same in repeated_requests(conn, stage, "dispositions"):
+        if same:
+            prior[idx] = row_id
+        else:
+            refused[idx] = REUSED
+    stage.refuse(conn, [*prior, *refused])
+    store.count_new_sites(conn, store.create_staged_sites(conn))
+    yield
+    inserted_after = store.insert_staged_dispositions(conn, principal.operator, now_us)
+    yield
+    rollups.add_staged(conn, CONTENT_ROLLUP, stage, None)
+    accepted = stage.accepted(conn)
+    ids = {idx: inserted_after + n for n, idx in enumerate(accepted, 1)}
+    for idx, first in staged.repeats.of.items():  # a repeat within the batch: as the first
+        prior[idx] = ids[first] if first in ids else prior[first]
+    refused.update((idx, REUSED) for idx in staged.repeats.reused)
+    result = BatchResult(first_request_id=staged.first_request_id)
+    sites = store.disposition_sites(conn, list(prior.values()))
+    for idx, row_id in prior.items():
+        name = disposition_name(sites[row_id], row_id)
+        result.outcomes.append(
+            Outcome(idx, inputs[idx].request_id, row_id, name=name, duplicate=True)
+        )
+    for idx, r in refused.items():
+        outcome = Outcome(idx, inputs[idx].request_id)
+        outcome.refuse(r)
+        result.outcomes.append(outcome)
     if calls:
-        inserted = store.AUDITED_DISPOSITIONS.each([row.id for _, row in rows], written)
-        for (_, row), audited in zip(rows, inserted, strict=True):
-            name = disposition_name(row.site_id, row.id)
-            changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
+        rows = store.disposition_rows_after(conn, inserted_after)
+        covered = store.AUDITED_DISPOSITIONS.each(
+            [r[0] for r in rows], (store.DISPOSITION_COLS, rows)
+        )
+        for idx, row, audited in zip(accepted, rows, covered, strict=True):
+            d = DispositionRow(*row)
+            name = disposition_name(d.site_id, d.id)
+            result.outcomes.append(Outcome(idx, d.request_id, d.id, name=name))
+            changes.append(conn, changes.CREATED, name, d.department, d.campaign_id, now_us)
             audit.append(
                 conn,
                 principal,
                 "RecordDisposition",
                 name,
-                row.request_id,
+                d.request_id,
                 "recorded",
                 now_us,
                 [audited],
             )
-    elif rows:
-        changes.append(
-            conn,
-            changes.BULK_IMPORTED,
-            "dispositions",
-            principal.department,
-            _one_campaign([r.campaign_id for _, r in rows]),
-            now_us,
-            len(rows),
-        )
-    if not calls and result.outcomes:
-        audit.append(
-            conn,
-            principal,
-            "ImportDispositions",
-            "dispositions",
-            result.outcomes[0].request_id,
-            result.audit_outcome(),
-            now_us,
-            [store.AUDITED_DISPOSITIONS.rows((row.id for _, row in rows), written)],
-        )
+    else:
+        result.accepted = len(accepted)
+        result.written = [
+            (idx, inputs[idx].request_id, disposition_name(site_id, row_id))
+            for idx, (row_id, site_id) in zip(
+                accepted, store.sites_after(conn, inserted_after), strict=True
+            )
+        ]
+        if accepted:
+            changes.append(
+                conn,
+                changes.BULK_IMPORTED,
+                "dispositions",
+                principal.department,
+                store.staged_campaign(conn),
+                now_us,
+                len(accepted),
+            )
+        if staged.first_request_id:
+            ids_written = range(inserted_after + 1, inserted_after + len(accepted) + 1)
+            audit.append(
+                conn,
+                principal,
+                "ImportDispositions",
+                "dispositions",
+                staged.first_request_id,
+                result.audit_outcome(),
+                now_us,
+                [store.AUDITED_DISPOSITIONS.rows(ids_written)],
+            )
+    result.outcomes.sort(key=lambda o: o.index)
     return result
-
-
-def _one_campaign(campaigns: list[str]) -> str:
-    unique = set(campaigns)
-    return unique.pop() if len(unique) == 1 else ""
 
 
 def _disposition_answers(c: Conn, outcomes: list[Outcome]) -> list[DispositionAnswer]:
@@ -206,6 +243,7 @@ class Dispositions(Records[DispositionInput]):
             validate_disposition,
             DISPOSITION_CALLS,
             import_dispositions,
+            stage=disposition_batch,
         )
 
     async def lookup(
