@@ -22,7 +22,7 @@ from pathlib import Path
 
 import grpc
 
-from bench import content, gateway, importing, unary
+from bench import content, gateway, importing, seed, unary
 from services.common.importer import MAX_BATCH
 
 IMPORT_TARGET = 0.40
@@ -230,7 +230,20 @@ async def run(sizes: Sizes, workdir: Path) -> Results:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one round (~20 s)")
+    parser.add_argument(
+        "--seed",
+        action="store_true",
+        help="only the seed's scale: a CSV of accounts through `netnet import accounts`",
+    )
+    parser.add_argument("--seed-records", type=int, default=8_000_000, metavar="N")
     args = parser.parse_args(argv)
+    if args.seed:
+        print(f"Net Net bench (seed) — {environment()}\n", flush=True)
+        with tempfile.TemporaryDirectory(prefix="netnet-seed-") as tmp:
+            result = asyncio.run(seed.run(Path(tmp), args.seed_records))
+        for line in seed.report(result):
+            print(line)
+        return 0
     sizes = QUICK if args.quick else FULL
     print(f"Net Net bench ({'quick' if args.quick else 'full'}) — {environment()}\n", flush=True)
     started = time.monotonic()
