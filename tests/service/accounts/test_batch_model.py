@@ -153,27 +153,39 @@ async def _check_accounts(client: AccountsClient, md: object, models: dict[str, 
         assert got == (status, until, len(m.actions), times[0], times[-1], m.handle, m.kind), uid
 
 
+_DIMS = {"action": common_pb2.DIMENSION_ACTION, "category": common_pb2.DIMENSION_CATEGORY}
+
+
 async def _check_counts(client: AccountsClient, md: object, models: dict[str, Model]) -> None:
-    """Actions and distinct accounts per action and category, and in all, brute-force from
-    the model."""
-    response = await client.get_stats(
-        pb.GetStatsRequest(group_by=[common_pb2.DIMENSION_ACTION, common_pb2.DIMENSION_CATEGORY]),
-        metadata=md,  # type: ignore[arg-type]
-    )
-    got = {(r.action, r.category): (r.count, r.distinct_subjects) for r in response.rows}
-    want: dict[tuple[str, str], tuple[int, int]] = {}
-    for m in models.values():
-        keys = [
+    """Actions and distinct accounts grouped by action and category, by each alone, and in
+    all (the distinct counts of a subject under several keys come from projections of its
+    keys), brute-force from the model."""
+    keyed = {
+        uid: [
             (pb.ActionType.Name(a[2]).removeprefix("ACTION_TYPE_").lower(), a[4]) for a in m.actions
         ]
-        for key in set(keys):
-            n, d = want.get(key, (0, 0))
-            want[key] = (n + keys.count(key), d + 1)
-    assert got == want
-    assert (response.total.count, response.total.distinct_subjects) == (
-        sum(len(m.actions) for m in models.values()),
-        len(models),
-    )
+        for uid, m in models.items()
+    }
+    for group_by in (("action", "category"), ("action",), ("category",)):
+        response = await client.get_stats(
+            pb.GetStatsRequest(group_by=[_DIMS[d] for d in group_by]),
+            metadata=md,  # type: ignore[arg-type]
+        )
+        got = {
+            tuple(getattr(r, d) for d in group_by): (r.count, r.distinct_subjects)
+            for r in response.rows
+        }
+        want: dict[tuple[str, ...], tuple[int, int]] = {}
+        for keys in keyed.values():
+            projected = [tuple(k[0 if d == "action" else 1] for d in group_by) for k in keys]
+            for key in set(projected):
+                n, d = want.get(key, (0, 0))
+                want[key] = (n + projected.count(key), d + 1)
+        assert got == want, group_by
+        assert (response.total.count, response.total.distinct_subjects) == (
+            sum(len(k) for k in keyed.values()),
+            len(models),
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
