@@ -185,7 +185,7 @@ def _record(
     inserted_after = store.insert_staged_actions(conn, principal.operator, now_us)
     yield
     rollups.add_staged(conn, ROLLUP, store.STAGE, "account_id")
-    rollups.add_staged(conn, GROUP_ROLLUP, store.STAGE, "account_id", f"kind = {int(Kind.GROUP)}")
+    rollups.add_staged(conn, GROUP_ROLLUP, store.STAGE, "account_id", f"s.kind = {int(Kind.GROUP)}")
     yield
     accepted = store.STAGE.accepted(conn)
     ids = {idx: inserted_after + n for n, idx in enumerate(accepted, 1)}

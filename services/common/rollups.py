@@ -220,12 +220,12 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
     live keys grow restated (their share taken away before the marks and added after: see
     the module's note). subject: the stage's subject column (None: the rollup counts no
     subjects); where: which of its records this rollup counts (SQL on the stage's
-    columns)."""
-    cond = f"state = {ACCEPTED}" + (f" AND {where}" if where else "")
+    columns, the stage named s)."""
+    cond = f"s.state = {ACCEPTED}" + (f" AND {where}" if where else "")
     dims = ", ".join(stage.dims)
     keys = [
         (*key, key_id(rollup, key))
-        for key in conn.execute(f"SELECT DISTINCT {dims} FROM {stage.table} WHERE {cond}")
+        for key in conn.execute(f"SELECT DISTINCT {dims} FROM {stage.table} s WHERE {cond}")
     ]
     if not keys:
         return
@@ -234,17 +234,16 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
     conn.executemany(f"INSERT INTO staged_keys VALUES ({', '.join('?' * 6)})", keys)
     same = " AND ".join(f"k.{d} = s.{c}" for d, c in zip(DIMS, stage.dims, strict=True))
     conn.execute(
-        f"UPDATE {stage.table} AS s SET key_id = k.id FROM staged_keys k WHERE {same} AND "
-        + cond.replace("state", "s.state")
+        f"UPDATE {stage.table} AS s SET key_id = k.id FROM staged_keys k WHERE {same} AND " + cond
     )
     conn.execute(
         f"INSERT INTO rollup_counts (key_id, day, n) SELECT key_id, {stage.day}, COUNT(*) "
-        f"FROM {stage.table} WHERE {cond} GROUP BY key_id, {stage.day} "
+        f"FROM {stage.table} s WHERE {cond} GROUP BY key_id, {stage.day} "
         "ON CONFLICT (key_id, day) DO UPDATE SET n = rollup_counts.n + excluded.n"
     )
     conn.execute(
         f"INSERT INTO rollup_totals (rollup, {_DIMS_SQL}, n) SELECT ?, {dims}, COUNT(*) "
-        f"FROM {stage.table} WHERE {cond} GROUP BY {dims} "
+        f"FROM {stage.table} s WHERE {cond} GROUP BY {dims} "
         + _CONFLICT.format(table="rollup_totals"),
         (rollup,),
     )
@@ -255,7 +254,7 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
         f"INSERT INTO staged_subjects SELECT DISTINCT s.{subject}, EXISTS (SELECT 1 FROM "
         f"rollup_marks h CROSS JOIN rollup_keys k ON k.id = h.key_id WHERE h.subject_id = "
         f"s.{subject} AND k.rollup = ?) FROM {stage.table} s "
-        f"WHERE {cond.replace('state', 's.state')} AND NOT EXISTS (SELECT 1 FROM rollup_marks m "
+        f"WHERE {cond} AND NOT EXISTS (SELECT 1 FROM rollup_marks m "
         f"WHERE m.subject_id = s.{subject} AND m.key_id = s.key_id)",
         (rollup,),
     )
@@ -263,7 +262,7 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
     before = _load_marks(conn, rollup, had) if had else {}
     conn.execute(
         f"INSERT INTO rollup_marks (subject_id, key_id, n) SELECT {subject}, key_id, COUNT(*) "
-        f"FROM {stage.table} WHERE {cond} GROUP BY {subject}, key_id "
+        f"FROM {stage.table} s WHERE {cond} GROUP BY {subject}, key_id "
         "ON CONFLICT (subject_id, key_id) DO UPDATE SET n = rollup_marks.n + excluded.n"
     )
     # A new subject under one key (most of a batch's): counted once, under that key.
@@ -284,7 +283,7 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
         i
         for (i,) in conn.execute(
             "SELECT subject_id FROM staged_subjects WHERE had = 1 UNION "
-            f"SELECT {subject} FROM {stage.table} WHERE {cond} AND {subject} IN "
+            f"SELECT {subject} FROM {stage.table} s WHERE {cond} AND {subject} IN "
             f"(SELECT subject_id FROM staged_subjects) GROUP BY {subject} "
             "HAVING COUNT(DISTINCT key_id) > 1"
         )

@@ -321,6 +321,32 @@ def next_state(state: SiteState, action: int, action_id: int, due_us: int | None
     return SiteState(target, None, None)
 
 
+def next_refusal(status: int, due_us: int | None, action: int) -> FailedPrecondition:
+    """Why next_state refuses an action on a site in this status."""
+    try:
+        next_state(SiteState(status, due_us, None), action, 0, due_us)
+    except FailedPrecondition as e:
+        return e
+    raise ValueError(f"{Action(action).name} is allowed on a {Status(status).name} site")
+
+
+def _transitions() -> list[tuple[int, int, int]]:
+    """next_state as data: (status, action, the status after) for every move it allows."""
+    allowed = []
+    for status in Status:
+        for action in Action:
+            try:
+                after = next_state(SiteState(status, None, None), action, 0, 1)
+            except FailedPrecondition:
+                continue
+            allowed.append((int(status), int(action), int(after.status)))
+    return allowed
+
+
+# For the statement that moves many sites on by one action each (the store's fold).
+TRANSITIONS = _transitions()
+
+
 def with_time(state: SiteState, now_us: int) -> SiteState:
     """A notice past due without a confirmed rectification makes the site overdue."""
     if state.status == Status.NOTIFIED and state.due_us is not None and state.due_us <= now_us:

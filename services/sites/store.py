@@ -16,6 +16,8 @@ from services.common.storage.staged import ACCEPTED, Stage
 from services.sites.domain import (
     SITE_ROLLUP,
     STATUS_ROLLUP,
+    TRANSITIONS,
+    Action,
     Batch,
     DispositionRow,
     Site,
@@ -546,36 +548,57 @@ DISPOSITION_STAGE = Stage(
 )
 _D = DISPOSITION_STAGE.table
 _D_OK = f"state = {ACCEPTED}"
-# A new site's descriptive fields: the last one its accepted records give.
+# A site's descriptive fields, as its records give them.
 _DESCRIBED = ("display_name", "operator_entity", "icp_filing", "region")
 
 
-def create_staged_sites(conn: Conn) -> int:
-    """A site for each identity the batch's accepted dispositions name that none has yet
+def create_staged_sites(conn: Conn, stage: Stage = DISPOSITION_STAGE) -> int:
+    """A site for each identity the batch's accepted records name that none has yet
     (active, no actions; described by the last value each field is given), ids handed out
-    in the batch's order; every staged disposition then holds its site's id. Returns how
-    many were made (each counted active)."""
+    in the batch's order; every staged record then holds its site's id. Returns the largest
+    id before (the sites made are those above it)."""
+    table = stage.table
     (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM sites").fetchone()
-    described = ", ".join(
-        f"COALESCE((SELECT l.{c} FROM {_D} l WHERE l.ident_key = s.ident_key AND l.{_D_OK} "
-        f"AND l.{c} <> '' ORDER BY l.idx DESC LIMIT 1), '')"
-        for c in _DESCRIBED
-    )
     conn.execute(
         f"INSERT INTO sites (id, ident_key, kind, identifier, {', '.join(_DESCRIBED)}, status, "
         "due_us, notice_action_id, first_action_us, last_action_us, action_count, revision) "
         f"SELECT ? + ROW_NUMBER() OVER (ORDER BY idx), ident_key, site_kind, identifier, "
-        f"{described}, {int(Status.ACTIVE)}, NULL, NULL, NULL, NULL, 0, 1 FROM {_D} s "
-        f"WHERE {_D_OK} AND NOT EXISTS (SELECT 1 FROM {_D} f WHERE f.ident_key = s.ident_key "
-        f"AND f.{_D_OK} AND f.idx < s.idx) "
+        f"{_described(table, 's')}, {int(Status.ACTIVE)}, NULL, NULL, NULL, NULL, 0, 1 "
+        f"FROM {table} s WHERE {_D_OK} AND NOT EXISTS (SELECT 1 FROM {table} f "
+        f"WHERE f.ident_key = s.ident_key AND f.{_D_OK} AND f.idx < s.idx) "
         "AND NOT EXISTS (SELECT 1 FROM sites x WHERE x.ident_key = s.ident_key)",
         (before,),
     )
     conn.execute(
-        f"UPDATE {_D} AS s SET site_id = x.id FROM sites x WHERE x.ident_key = s.ident_key"
+        f"UPDATE {table} AS s SET site_id = x.id FROM sites x WHERE x.ident_key = s.ident_key"
     )
-    (made,) = conn.execute("SELECT COUNT(*) FROM sites WHERE id > ?", (before,)).fetchone()
-    return int(made)
+    return int(before)
+
+
+def drop_unused_sites(conn: Conn, stage: Stage, before: int) -> None:
+    """Sites made for this batch whose every record was refused are not kept."""
+    conn.execute(
+        f"DELETE FROM sites WHERE id > ? AND id NOT IN (SELECT site_id FROM {stage.table} "
+        f"WHERE {_D_OK})",
+        (before,),
+    )
+
+
+def _described(table: str, alias: str, stored: str = "") -> str:
+    """Each descriptive field: the last non-empty value the accepted records of a site give
+    (alias: the staged row naming the identity), else the site's as stored (stored: the
+    alias of its row) or empty (a new site). The stage's columns are the sites' own, but
+    for region (site_region)."""
+    return ", ".join(
+        f"COALESCE((SELECT l.{_staged(c, table)} FROM {table} l WHERE l.ident_key = "
+        f"{alias}.ident_key AND l.{_D_OK} AND l.{_staged(c, table)} <> '' "
+        f"ORDER BY l.idx DESC LIMIT 1), {f'{stored}.{c}' if stored else repr('')}) AS {c}"
+        for c in _DESCRIBED
+    )
+
+
+def _staged(column: str, table: str) -> str:
+    return "site_region" if column == "region" and table == "staged_site_actions" else column
 
 
 def insert_staged_dispositions(conn: Conn, actor: str, now_us: int) -> int:
@@ -612,7 +635,192 @@ def staged_campaign(conn: Conn) -> str:
     return str(found[0][0]) if len(found) == 1 else ""
 
 
-def count_new_sites(conn: Conn, made: int) -> None:
-    """Count sites made by a batch as active (the sites-by-status rollup)."""
+def count_status_moves(conn: Conn, moves: list[tuple[int | None, int, int]]) -> None:
+    """Sites-by-status counters: (status before, after, how many sites) each moved."""
+    deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+    for before, after, n in moves:
+        if before != after:
+            if before is not None:
+                deltas.append((None, _status_key(before), "", -n))
+            deltas.append((None, _status_key(after), "", n))
+    if deltas:
+        rollups.apply(conn, STATUS_ROLLUP, deltas)
+
+
+def count_new_sites(conn: Conn, before: int) -> None:
+    """Count the sites a batch made (those above an id) as active (sites by status)."""
+    (made,) = conn.execute("SELECT COUNT(*) FROM sites WHERE id > ?", (before,)).fetchone()
     if made:
         rollups.apply(conn, STATUS_ROLLUP, [(None, _status_key(Status.ACTIVE), "", made)])
+
+
+# --- a batch of site actions, set-based (operations.sites) ----------------------------------
+
+# A batch's site actions as read and checked: one row each, then the statements below.
+ACTION_STAGE = Stage(
+    "staged_site_actions",
+    (
+        "idx",
+        "request_key",
+        "body_hash",
+        "request_id",
+        "ident_key",
+        "site_kind",
+        "identifier",
+        "display_name",
+        "operator_entity",
+        "icp_filing",
+        "site_region",
+        "action",
+        "action_name",
+        "category",
+        "department",
+        "region",
+        "campaign_id",
+        "special_action",
+        "case_ref",
+        "effective_us",
+        "due_us",
+        "problems",
+        "notice_batch_id",
+        "day",
+    ),
+    computed=(
+        "site_id INTEGER",
+        "late INTEGER NOT NULL DEFAULT 0",
+        "action_id INTEGER",
+        "status_before INTEGER",
+    ),
+    dims=("department", "action_name", "category", "campaign_id", "special_action"),
+    indexes=("ident_key, idx", "site_id"),
+)
+_A = ACTION_STAGE.table
+_TRANSITIONS = (
+    "transition (status, action, after) AS (VALUES "
+    + ", ".join(f"({s}, {a}, {t})" for s, a, t in TRANSITIONS)
+    + ")"
+)
+
+
+def _now_status(site: str) -> str:
+    """A site's status at a time (?): a notice past due makes it overdue (domain.with_time)."""
+    return (
+        f"CASE WHEN {site}.status = {int(Status.NOTIFIED)} AND {site}.due_us <= ? "
+        f"THEN {int(Status.OVERDUE)} ELSE {site}.status END"
+    )
+
+
+def mark_late_sites(conn: Conn) -> list[int]:
+    """Mark the sites the statements below do not move on (each folded on its own, in the
+    batch's order, as one call at a time would): several accepted actions of the batch
+    (each judged against the state the one before left), or one reaching back before the
+    site's last action. Returns them."""
+    conn.execute(
+        f"UPDATE {_A} SET late = 1 WHERE site_id IN (SELECT site_id FROM {_A} WHERE {_D_OK} "
+        "GROUP BY site_id HAVING COUNT(*) > 1) OR site_id IN (SELECT s.site_id FROM "
+        f"{_A} s CROSS JOIN sites x ON x.id = s.site_id WHERE s.{_D_OK} "
+        "AND s.effective_us < x.last_action_us)"
+    )
+    return [i for (i,) in conn.execute(f"SELECT DISTINCT site_id FROM {_A} WHERE late = 1")]
+
+
+def late_site_actions(conn: Conn) -> list[tuple[int, int]]:
+    """(idx, site id) of the accepted actions on late sites, in the batch's order."""
+    return conn.execute(
+        f"SELECT idx, site_id FROM {_A} WHERE late = 1 AND {_D_OK} ORDER BY idx"
+    ).fetchall()
+
+
+def site_histories(conn: Conn, sites: list[int]) -> dict[int, list[SiteActionRow]]:
+    """The stored actions of these sites, each in id order."""
+    found: dict[int, list[SiteActionRow]] = {i: [] for i in sites}
+    for row in rows_in(
+        conn,
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id IN ({{ids}}) ORDER BY id",
+        sites,
+    ):
+        found[int(row[1])].append(_action(row))
+    return found
+
+
+def moves_refused(conn: Conn, now_us: int) -> list[tuple[int, int, int | None]]:
+    """Accepted actions (sites not late) that the site's status at the time does not allow:
+    (idx, that status, its notice's due time)."""
+    return conn.execute(
+        f"WITH {_TRANSITIONS} SELECT s.idx, {_now_status('x')}, x.due_us FROM {_A} s "
+        "CROSS JOIN sites x ON x.id = s.site_id "
+        f"WHERE s.{_D_OK} AND s.late = 0 AND NOT EXISTS (SELECT 1 FROM transition t "
+        f"WHERE t.status = {_now_status('x')} AND t.action = s.action)",
+        (now_us, now_us),
+    ).fetchall()
+
+
+def number_actions(conn: Conn) -> int:
+    """Hand the accepted actions their ids, in the batch's order; returns the largest id
+    before (those numbered are above it); each site's status before is noted."""
+    (before,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM site_actions").fetchone()
+    conn.execute(
+        f"UPDATE {_A} AS s SET action_id = n.id FROM (SELECT idx, ? + ROW_NUMBER() OVER "
+        f"(ORDER BY idx) AS id FROM {_A} WHERE {_D_OK}) n WHERE n.idx = s.idx",
+        (before,),
+    )
+    conn.execute(
+        f"UPDATE {_A} AS s SET status_before = x.status FROM sites x WHERE x.id = s.site_id"
+    )
+    return int(before)
+
+
+def move_sites(conn: Conn, now_us: int) -> None:
+    """Each site not late on by its one accepted action of the batch: the status the
+    transition gives (a notice past due at once: overdue), the notice's due time and id, the
+    descriptive fields given, counts, times and revision."""
+    after = (
+        f"CASE WHEN s.action = {int(Action.NOTIFY_RECTIFICATION)} AND s.due_us <= ? "
+        f"THEN {int(Status.OVERDUE)} ELSE t.after END"
+    )
+    notify = f"s.action = {int(Action.NOTIFY_RECTIFICATION)}"
+    conn.execute(
+        f"WITH {_TRANSITIONS}, moved AS (SELECT s.site_id, {after} AS status, "
+        f"CASE WHEN {notify} THEN s.due_us END AS due_us, "
+        f"CASE WHEN {notify} THEN s.action_id END AS notice, s.effective_us, "
+        f"{_described(_A, 's', 'x')} FROM {_A} s CROSS JOIN sites x ON x.id = s.site_id "
+        f"CROSS JOIN transition t ON t.status = {_now_status('x')} AND t.action = s.action "
+        f"WHERE s.{_D_OK} AND s.late = 0) "
+        "UPDATE sites SET status = m.status, due_us = m.due_us, notice_action_id = m.notice, "
+        + ", ".join(f"{c} = m.{c}" for c in _DESCRIBED)
+        + ", first_action_us = COALESCE(sites.first_action_us, m.effective_us), "
+        "last_action_us = m.effective_us, action_count = sites.action_count + 1, "
+        "revision = sites.revision + 1 FROM moved m WHERE sites.id = m.site_id",
+        (now_us, now_us),
+    )
+
+
+def status_moves(conn: Conn) -> list[tuple[int | None, int, int]]:
+    """(status before, status now, how many sites) over the sites the batch moved."""
+    return conn.execute(
+        f"SELECT b.status_before, x.status, COUNT(*) FROM (SELECT DISTINCT site_id, "
+        f"status_before FROM {_A} WHERE {_D_OK}) b CROSS JOIN sites x ON x.id = b.site_id "
+        "GROUP BY b.status_before, x.status"
+    ).fetchall()
+
+
+def insert_staged_site_actions(conn: Conn, actor: str, now_us: int) -> None:
+    """Insert the accepted actions under the ids number_actions gave them."""
+    conn.execute(
+        f"INSERT INTO site_actions (request_key, body_hash, {ACTION_COLS}) SELECT request_key, "
+        "body_hash, action_id, site_id, request_id, action, category, department, region, "
+        "campaign_id, special_action, case_ref, ?, effective_us, due_us, problems, "
+        f"notice_batch_id, ?, NULL, '', '' FROM {_A} WHERE {_D_OK}",
+        (actor, now_us),
+    )
+
+
+def site_action_rows_after(conn: Conn, before: int) -> list[tuple[Any, ...]]:
+    """The site actions above an id, as stored (ACTION_COLS), in id order."""
+    return conn.execute(
+        f"SELECT {ACTION_COLS} FROM site_actions WHERE id > ? ORDER BY id", (before,)
+    ).fetchall()
+
+
+def action_row(row: tuple[Any, ...]) -> SiteActionRow:
+    return _action(row)

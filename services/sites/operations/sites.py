@@ -4,6 +4,7 @@ overdue list and sweep), and the writer jobs they run."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -24,11 +25,12 @@ from services.common.errors import (
     Reject,
     Violations,
 )
+from services.common.hashing import hash64
 from services.common.idempotency import Answered, Once
 from services.common.recording import WRITERS, BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.keys import RequestKeys, ids_taken, take_ids
+from services.common.storage.staged import REUSED, Repeats, repeated_requests
 from services.sites import store
 from services.sites.domain import (
     APP_ROLLUP,
@@ -36,6 +38,7 @@ from services.sites.domain import (
     BAN_CLOSE_NAMES,
     BAN_CLOSE_ROLLUP,
     SITE_ROLLUP,
+    Action,
     ActionInput,
     Batch,
     Kind,
@@ -43,6 +46,7 @@ from services.sites.domain import (
     SiteActionRow,
     canonical_identifier,
     fold,
+    next_refusal,
     next_state,
     set_state,
     state_of,
@@ -89,69 +93,76 @@ def record_actions(
     batch: Batch | None = None,
     calls: bool = False,
 ) -> BatchResult:
-    """Record validated site actions. strict: a refused one raises (and, in a transaction job,
+    """Record validated site actions, set-based (each step one statement over the batch; see
+    store: ACTION_STAGE and after). strict: a refused one raises (and, in a transaction job,
     undoes the whole job); otherwise it is reported and the others go on. calls: the items
     are unary calls (recording.unary_calls), each audited as one."""
-    result = BatchResult()
-    keys = RequestKeys(conn, "site_actions", [a.request_id for _, a in items])
-    book = store.SiteBook(conn, refs=[a.site for _, a in items])
-    next_action = take_ids(conn, "site_actions")
-    in_batch: dict[int, list[SiteActionRow]] = defaultdict(list)
-    rows: list[tuple[int, SiteActionRow]] = []
-    deltas: list[tuple[int | None, rollups.Key, str, int]] = []
+    stage, inputs = store.ACTION_STAGE, dict(items)
+    repeats = Repeats()
+    rows: list[tuple[object, ...]] = []
     for index, a in items:
-        outcome = Outcome(index, a.request_id)
+        key, body = hash64(a.request_id), a.body_hash()
+        if not repeats.seen(index, key, a.request_id, body):
+            rows.append(_stage_row(index, key, body, a, batch.id if batch else 0, now_us))
+    stage.load(conn, rows)
+    refused: dict[int, Reject] = {idx: REUSED for idx in repeats.reused}
+    prior: dict[int, int] = {}  # a repeated request's idx -> the action it recorded
+    for idx, action_id, same in repeated_requests(conn, stage, "site_actions"):
+        if same:
+            prior[idx] = action_id
+        else:
+            refused[idx] = REUSED
+    stage.refuse(conn, [*prior, *refused])
+    made_after = store.create_staged_sites(conn, stage)
+    late = store.mark_late_sites(conn)
+    sites, states, late_refused = _fold_late(conn, late, inputs, now_us) if late else ({}, {}, {})
+    moves = {
+        idx: Reject(next_refusal(status, due_us, inputs[idx].action), "action")
+        for idx, status, due_us in store.moves_refused(conn, now_us)
+    }
+    stage.refuse(conn, moves)
+    refused.update({**late_refused, **moves})
+    if strict and refused:
+        raise refused[min(refused)].error
+    store.drop_unused_sites(conn, stage, made_after)
+    store.count_new_sites(conn, made_after)
+    numbered_after = store.number_actions(conn)
+    accepted = stage.accepted(conn)
+    ids = {idx: numbered_after + n for n, idx in enumerate(accepted, 1)}
+    for site in sites.values():  # a late notice's provisional id, now its own
+        if site.notice_action_id is not None and site.notice_action_id >= _LATE_ID:
+            site.notice_action_id = ids[site.notice_action_id - _LATE_ID]
+    store.update_sites(conn, sites.values())
+    store.move_sites(conn, now_us)
+    store.insert_staged_site_actions(conn, principal.operator, now_us)
+    rollups.add_staged(conn, SITE_ROLLUP, stage, "site_id")
+    rollups.add_staged(conn, APP_ROLLUP, stage, "site_id", f"s.site_kind = {int(Kind.APP)}")
+    shut = ", ".join(str(int(a)) for a in BAN_CLOSE_ACTIONS)
+    rollups.add_staged(conn, BAN_CLOSE_ROLLUP, stage, "site_id", f"s.action IN ({shut})")
+    store.count_status_moves(conn, store.status_moves(conn))
+    for idx, first in repeats.of.items():  # a repeat within the batch: as the first went
+        if first in ids or first in prior:
+            prior[idx] = ids.get(first) or prior[first]
+        else:
+            refused[idx] = refused.get(first, REUSED)
+    result = BatchResult(first_request_id=items[0][1].request_id if items else "")
+    for idx, action_id in prior.items():
+        result.outcomes.append(Outcome(idx, inputs[idx].request_id, action_id, duplicate=True))
+    for idx, r in refused.items():
+        outcome = Outcome(idx, inputs[idx].request_id)
+        outcome.refuse(r)
         result.outcomes.append(outcome)
-        body = a.body_hash()
-        try:
-            prior = keys.prior(a.request_id, body)
-            if prior is not None:
-                outcome.record_id, outcome.duplicate = prior, True
-                continue
-            site = book.site(a.site)
-            row = SiteActionRow(
-                next_action,
-                site.id,
-                a.request_id,
-                a.action,
-                a.category,
-                a.department,
-                a.region,
-                a.campaign_id,
-                a.special_action,
-                a.case,
-                principal.operator,
-                now_us if a.effective_us is None else a.effective_us,
-                a.due_us,
-                a.problems,
-                batch.id if batch else 0,
-                now_us,
-            )
-            try:
-                _advance(conn, site, row, in_batch[site.id], site.revision == 0, now_us)
-            except FailedPrecondition as e:
-                raise Reject(e, "action") from None
-        except Reject as r:
-            if strict:
-                raise r.error from None
-            outcome.refuse(r)
-            continue
-        book.describe(site, a.site)
-        book.touch(site)
+    written = store.site_action_rows_after(conn, numbered_after)
+    after = store.get_sites(conn, list({int(r[1]) for r in written}))
+    audited = (strict and batch is None) or calls
+    covered = store.AUDITED_ACTIONS.each([r[0] for r in written], (store.ACTION_COLS, written))
+    for idx, raw, entry in zip(accepted, written, covered, strict=True):
+        row = store.action_row(raw)
+        outcome = Outcome(idx, row.request_id, row.id)
         if calls:
-            outcome.record, outcome.after = row, replace(site)
-        next_action += 1
-        in_batch[site.id].append(row)
-        keys.add(a.request_id, body, row.id)
-        rows.append((body, row))
-        deltas.append((site.id, row.rollup_key(), day_of(row.effective_us), 1))
-        outcome.record_id = row.id
-    new = book.save()
-    ids_taken(conn, "site_actions", next_action)
-    store.insert_actions(conn, rows)
-    _count(conn, book, deltas, new)
-    if (strict and batch is None) or calls:
-        for _, row in rows:
+            outcome.record, outcome.after = row, states.get(idx) or after[row.site_id]
+        result.outcomes.append(outcome)
+        if audited:
             name = action_name(row.site_id, row.id)
             changes.append(conn, changes.CREATED, name, row.department, row.campaign_id, now_us)
             audit.append(
@@ -162,9 +173,97 @@ def record_actions(
                 row.request_id,
                 "recorded",
                 now_us,
-                [store.AUDITED_ACTIONS.rows([row.id])],
+                [entry],
             )
+    result.outcomes.sort(key=lambda o: o.index)
     return result
+
+
+# A late action's provisional id (ids are handed out once the batch's refusals are known,
+# in its order, after every stored one): what orders actions of the same time.
+_LATE_ID = 1 << 62
+
+
+def _stage_row(
+    index: int, key: int, body: int, a: ActionInput, batch_id: int, now_us: int
+) -> tuple[object, ...]:
+    """A site action's row in the batch's stage (store.ACTION_STAGE's columns)."""
+    effective = now_us if a.effective_us is None else a.effective_us
+    site = a.site
+    return (
+        index,
+        key,
+        body,
+        a.request_id,
+        site.ident_key(),
+        site.kind,
+        site.identifier,
+        site.display_name,
+        site.operator_entity,
+        site.icp_filing,
+        site.region,
+        a.action,
+        Action(a.action).name.lower(),
+        a.category,
+        a.department,
+        a.region,
+        a.campaign_id,
+        a.special_action,
+        a.case,
+        effective,
+        a.due_us,
+        json.dumps(list(a.problems), ensure_ascii=False),
+        batch_id,
+        day_of(effective),
+    )
+
+
+def _fold_late(
+    conn: Conn, late: list[int], inputs: dict[int, ActionInput], now_us: int
+) -> tuple[dict[int, Site], dict[int, Site], dict[int, Reject]]:
+    """Sites with several actions in the batch, or one reaching back before their last: the
+    part that is not set-based (each action is judged against the state the one before
+    left). Their actions of the batch, in its order, each moved on or folded into the
+    history again. Returns the sites as left (to save once their notices' ids are known),
+    each action's site right after it, and the refused."""
+    sites = store.get_sites(conn, late)
+    history = store.site_histories(conn, late)
+    earlier: dict[int, list[SiteActionRow]] = defaultdict(list)
+    states: dict[int, Site] = {}
+    refused: dict[int, Reject] = {}
+    for idx, site_id in store.late_site_actions(conn):
+        a, site = inputs[idx], sites[site_id]
+        row = SiteActionRow(
+            _LATE_ID + idx,
+            site_id,
+            a.request_id,
+            a.action,
+            a.category,
+            a.department,
+            a.region,
+            a.campaign_id,
+            a.special_action,
+            a.case,
+            "",
+            now_us if a.effective_us is None else a.effective_us,
+            a.due_us,
+            a.problems,
+            0,
+            now_us,
+        )
+        try:
+            _advance(site, row, [*history[site_id], *earlier[site_id]], now_us)
+        except FailedPrecondition as e:
+            refused[idx] = Reject(e, "action")
+            continue
+        for attr in ("display_name", "operator_entity", "icp_filing", "region"):
+            if getattr(a.site, attr):
+                setattr(site, attr, getattr(a.site, attr))
+        site.revision += 1
+        earlier[site_id].append(row)
+        states[idx] = replace(site)
+    store.ACTION_STAGE.refuse(conn, refused)
+    return {i: sites[i] for i in earlier}, states, refused
 
 
 def _count(
@@ -189,23 +288,16 @@ def ban_close_deltas(conn: Conn) -> Iterator[rollups.Delta]:
         yield (row.site_id, row.rollup_key(), day_of(row.effective_us), 1)
 
 
-def _advance(
-    conn: Conn,
-    site: Site,
-    row: SiteActionRow,
-    earlier_in_batch: list[SiteActionRow],
-    is_new: bool,
-    now_us: int,
-) -> None:
-    """Move a site on by one action (refolding its history when it arrives out of order)."""
+def _advance(site: Site, row: SiteActionRow, before: list[SiteActionRow], now_us: int) -> None:
+    """Move a site on by one action (refolding it with the actions before it when it
+    arrives out of order)."""
     if site.last_action_us is None or row.effective_us >= site.last_action_us:
         set_state(site, next_state(state_of(site, now_us), row.action, row.id, row.due_us))
         site.action_count += 1
         site.first_action_us = site.first_action_us or row.effective_us
         site.last_action_us = row.effective_us
         return
-    history = [] if is_new else store.actions_of(conn, site.id)
-    fold(site, [*history, *earlier_in_batch, row], now_us)
+    fold(site, [*before, row], now_us)
 
 
 def retract_action(
