@@ -36,8 +36,8 @@ class Importer(Generic[Msg, In]):
     on_result: Callable[[BatchResult], None] | None = None
 
     async def run(self, batches: AsyncIterator[Msg]) -> common_pb2.ImportSummary:
-        """Batch k is written (a stepped job) while batch k+1 is read and checked, one batch
-        in flight, so memory stays bounded."""
+        """Batch k is written (a stepped job) while batch k+1 is read, checked and made
+        ready for the write, one batch in flight, so memory stays bounded."""
         summary = common_pb2.ImportSummary()
         index = 0
         in_flight: tuple[asyncio.Future[BatchResult] | None, list[Outcome]] | None = None
@@ -45,9 +45,10 @@ class Importer(Generic[Msg, In]):
             async for batch in batches:
                 now = self.clock.now_us()
                 valid, refused, index = await self._prepare(batch, index, now)
+                staged = self.intake.stage(valid, now) if valid else None
                 if in_flight is not None:
                     self._tally(summary, *await self._settle(in_flight))
-                write = asyncio.ensure_future(self.intake.write(valid, now)) if valid else None
+                write = asyncio.ensure_future(self.intake.write(staged, now)) if valid else None
                 in_flight = (write, refused)
             if in_flight is not None:
                 self._tally(summary, *await self._settle(in_flight))

@@ -107,11 +107,13 @@ def unary_calls(
 class Intake(Generic[In]):
     """What an import does with each batch of records, as its use case says: learn the
     campaigns its records name (one look-up per batch), check each record's input (authorize,
-    validate: bad fields noted in the Violations), write the valid ones."""
+    validate: bad fields noted in the Violations), make the valid ones ready for the write
+    (stage: while the batch before is written), write them."""
 
     campaigns: Callable[[Sequence[Any]], Awaitable[Mapping[str, Campaign | None]]]
     prepare: Callable[[In, int, Violations, Mapping[str, Campaign | None]], In]
-    write: Callable[[list[tuple[int, In]], int], Awaitable[BatchResult]]
+    stage: Callable[[list[tuple[int, In]], int], Any]
+    write: Callable[[Any, int], Awaitable[BatchResult]]
 
 
 class Record(Protocol):
@@ -197,12 +199,8 @@ class Records(Generic[R]):
                 (r.campaign_id for r in records), credentials
             ),
             prepare=prepare,
-            write=lambda items, now: self.db.write_in_steps(
-                partial(
-                    import_batch,
-                    principal=principal,
-                    items=self._stage(items, now) if self._stage else items,
-                    now_us=now,
-                )
+            stage=self._stage or (lambda items, now: items),
+            write=lambda staged, now: self.db.write_in_steps(
+                partial(import_batch, principal=principal, items=staged, now_us=now)
             ),
         )

@@ -113,8 +113,8 @@ async def test_rounds_of_calls_as_the_model(client: SitesClient, tokens: Tokens)
             continue
         s = listed[identifier]
         due = s.notice_due_time.ToMicroseconds() if s.HasField("notice_due_time") else None
-        got = (s.status, due, s.action_count, s.first_action_time.ToMicroseconds())
-        assert got == (m.now_status(), m.due_us, len(m.actions), m.first_us), identifier
+        site = (s.status, due, s.action_count, s.first_action_time.ToMicroseconds())
+        assert site == (m.now_status(), m.due_us, len(m.actions), m.first_us), identifier
         assert s.last_action_time.ToMicroseconds() == m.last_us
 
     response = await client.get_stats(
