@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -203,7 +203,7 @@ def environment() -> str:
     )
 
 
-async def run(sizes: Sizes, workdir: Path) -> Results:
+async def run(sizes: Sizes, workdir: Path, store: Path | None = None) -> Results:
     imp = await importing.run(workdir / "import", sizes.records, sizes.batch, sizes.rounds)
     for line in import_table(imp):
         print(line, flush=True)
@@ -219,7 +219,7 @@ async def run(sizes: Sizes, workdir: Path) -> Results:
         print(line, flush=True)
     print(flush=True)
     gw = await gateway.run(
-        workdir / "gateway", sizes.status_small, sizes.status_large, sizes.status_rounds
+        workdir / "gateway", sizes.status_small, sizes.status_large, sizes.status_rounds, store
     )
     for line in gateway_table(gw, sizes.status_rounds):
         print(line, flush=True)
@@ -236,6 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only the seed's scale: a CSV of accounts through `netnet import accounts`",
     )
     parser.add_argument("--seed-records", type=int, default=8_000_000, metavar="N")
+    parser.add_argument(
+        "--status-records",
+        type=int,
+        metavar="N",
+        help="account records in the gateway's large store (default 200,000)",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        metavar="DIR",
+        help="keep the gateway's large store in DIR and reuse it between runs",
+    )
     args = parser.parse_args(argv)
     if args.seed:
         print(f"Net Net bench (seed) — {environment()}\n", flush=True)
@@ -245,10 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         return 0
     sizes = QUICK if args.quick else FULL
+    if args.status_records:
+        sizes = replace(sizes, status_large=args.status_records)
     print(f"Net Net bench ({'quick' if args.quick else 'full'}) — {environment()}\n", flush=True)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="netnet-bench-") as tmp:
-        results = asyncio.run(run(sizes, Path(tmp)))
+        results = asyncio.run(run(sizes, Path(tmp), args.store))
     for line in summary(results):
         print(line)
     print(f"  bench took {time.monotonic() - started:.0f} s")

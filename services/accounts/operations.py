@@ -51,7 +51,7 @@ from services.common.recording import (
 )
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.staged import REUSED, Repeats, repeated_requests
+from services.common.storage.staged import Repeats, Requests
 from services.common.storage.writer import run_through
 
 Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
@@ -83,6 +83,9 @@ class Batch:
     rows: list[tuple[object, ...]]
     repeats: Repeats
     first_request_id: str
+
+    def request_id(self, idx: int) -> str:
+        return self.inputs[idx].request_id
 
 
 def batch(items: list[tuple[int, ActionInput]], now_us: int) -> Batch:
@@ -151,18 +154,10 @@ def _record(
     then each step one statement over the whole batch (see store: STAGE and after). calls:
     the items are unary calls: each is audited, and its outcome keeps its action and its
     account as the batch left it. Pauses between steps (a stepped job)."""
-    inputs, repeats = staged.inputs, staged.repeats
+    inputs = staged.inputs
     store.STAGE.load(conn, staged.rows)
     yield
-    refused: dict[int, Reject] = {}
-    prior: dict[int, int] = {}  # a repeated request's idx -> the action it recorded
-    for idx, action_id, same in repeated_requests(conn, store.STAGE, "account_actions"):
-        if same:
-            prior[idx] = action_id
-        else:
-            refused[idx] = REUSED
-    store.STAGE.refuse(conn, prior)
-    store.STAGE.refuse(conn, refused)
+    requests = Requests(conn, store.STAGE, "account_actions", staged.repeats)
     made_after = store.create_accounts(conn)
     yield
     mismatched = {
@@ -170,11 +165,11 @@ def _record(
         for idx, kind, same in store.identity_mismatches(conn)
     }
     mismatched.update((idx, _NOTHING_TO_RESTORE) for idx in store.without_account(conn))
-    store.STAGE.refuse(conn, mismatched)
+    requests.refuse(conn, store.STAGE, mismatched)
     late = store.mark_late(conn, calls)
     states: dict[int, Account] = {}  # idx -> its account right after it (calls)
-    late_refused = _fold_late(conn, late, inputs, now_us, states) if late else {}
-    refused.update({**mismatched, **late_refused})
+    if late:
+        requests.refuse(conn, store.STAGE, _fold_late(conn, late, inputs, now_us, states))
     store.fold_accounts(conn)
     if calls:
         left = store.actions_left(conn)
@@ -188,20 +183,9 @@ def _record(
     rollups.add_staged(conn, GROUP_ROLLUP, store.STAGE, "account_id", f"s.kind = {int(Kind.GROUP)}")
     yield
     accepted = store.STAGE.accepted(conn)
-    ids = {idx: inserted_after + n for n, idx in enumerate(accepted, 1)}
-    for idx, first in repeats.of.items():  # a repeat within the batch: as the first went
-        if first in ids or first in prior:
-            prior[idx] = ids.get(first) or prior[first]
-        else:
-            refused[idx] = refused.get(first, REUSED)
-    refused.update((idx, REUSED) for idx in repeats.reused)
+    requests.settle({idx: inserted_after + n for n, idx in enumerate(accepted, 1)})
     result = BatchResult(first_request_id=staged.first_request_id)
-    for idx, action_id in prior.items():
-        result.outcomes.append(Outcome(idx, inputs[idx].request_id, action_id, duplicate=True))
-    for idx, r in refused.items():
-        outcome = Outcome(idx, inputs[idx].request_id)
-        outcome.refuse(r)
-        result.outcomes.append(outcome)
+    result.note(staged.request_id, requests.prior, requests.refused)
     if calls:
         _answer_calls(conn, principal, result, accepted, states, inserted_after, made_after, now_us)
     else:
@@ -302,7 +286,6 @@ def _fold_late(
         earlier[account_id].append(rec)
         states[idx] = replace(account)
     store.save_accounts(conn, [accounts[i] for i in earlier])
-    store.STAGE.refuse(conn, refused)
     return refused
 
 

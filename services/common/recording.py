@@ -65,6 +65,31 @@ class BatchResult:
     # Those accepted records, where the call answers each: (index, request id, name).
     written: list[tuple[int, str, str]] = field(default_factory=list)
 
+    def note(
+        self,
+        request_id: Callable[[int], str],
+        prior: Mapping[int, int],
+        refused: Mapping[int, Reject],
+        name: Callable[[int], str] | None = None,
+    ) -> None:
+        """An outcome for each repeated request (prior: idx -> the record it holds; name:
+        that record's resource name) and each refused record (idx -> why); request_id: a
+        record's, by idx."""
+        for idx, record_id in prior.items():
+            self.outcomes.append(
+                Outcome(
+                    idx,
+                    request_id(idx),
+                    record_id,
+                    name=name(record_id) if name else "",
+                    duplicate=True,
+                )
+            )
+        for idx, r in refused.items():
+            outcome = Outcome(idx, request_id(idx))
+            outcome.refuse(r)
+            self.outcomes.append(outcome)
+
     def count(self, kind: str) -> int:
         if kind == "accepted":
             return self.accepted + sum(1 for o in self.outcomes if o.record_id and not o.duplicate)

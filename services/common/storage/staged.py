@@ -104,15 +104,6 @@ REUSED = Reject(
 )
 
 
-def repeated_requests(conn: Conn, stage: Stage, records: str) -> list[tuple[int, int, bool]]:
-    """Staged records whose request id a stored record (of the records table) holds: (idx,
-    that record's id, whether it is the same request: the same id and body)."""
-    return conn.execute(
-        f"SELECT s.idx, r.id, r.request_id = s.request_id AND r.body_hash = s.body_hash "
-        f"FROM {stage.table} s JOIN {records} r ON r.request_key = s.request_key"
-    ).fetchall()
-
-
 class Repeats:
     """Request ids repeated within one batch, found as its rows are built: a later record
     with an earlier one's request id is a duplicate of it (the same body) or refused (another
@@ -134,3 +125,41 @@ class Repeats:
         else:
             self.reused.append(idx)
         return True
+
+
+class Requests:
+    """A batch's request ids against the stored records (one join): a staged record whose
+    request id a stored one holds is a repeat of it (prior: idx -> that record's id) when
+    it is the same request (the same id and body), else refused; either way it is left out
+    of the later steps. A repeat within the batch (Repeats) goes as the record it repeats
+    went (settle). refused: idx -> why, the later steps adding theirs."""
+
+    def __init__(self, conn: Conn, stage: Stage, records: str, repeats: Repeats) -> None:
+        self.repeats = repeats
+        self.prior: dict[int, int] = {}
+        self.refused: dict[int, Reject] = {idx: REUSED for idx in repeats.reused}
+        for idx, record_id, same in conn.execute(
+            f"SELECT s.idx, r.id, r.request_id = s.request_id AND r.body_hash = s.body_hash "
+            f"FROM {stage.table} s JOIN {records} r ON r.request_key = s.request_key"
+        ):
+            if same:
+                self.prior[idx] = record_id
+            else:
+                self.refused[idx] = REUSED
+        stage.refuse(conn, [*self.prior, *self.refused])
+
+    def refuse(self, conn: Conn, stage: Stage, refused: dict[int, Reject]) -> None:
+        """Refuse more of the staged records (a later step's rules)."""
+        stage.refuse(conn, refused)
+        self.refused.update(refused)
+
+    def settle(self, ids: dict[int, int]) -> None:
+        """A repeat within the batch as the record it repeats went, once the accepted ones
+        have their ids (ids: idx -> record id)."""
+        for idx, first in self.repeats.of.items():
+            if first in ids:
+                self.prior[idx] = ids[first]
+            elif first in self.prior:
+                self.prior[idx] = self.prior[first]
+            else:
+                self.refused[idx] = self.refused.get(first, REUSED)

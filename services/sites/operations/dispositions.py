@@ -10,12 +10,12 @@ from services.common import audit, changes, paging, rollups
 from services.common.catalogue import Catalogue
 from services.common.clock import day_of
 from services.common.context import Principal
-from services.common.errors import Reject, Violations
+from services.common.errors import Violations
 from services.common.hashing import hash64
 from services.common.recording import BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.staged import REUSED, Repeats, repeated_requests
+from services.common.storage.staged import Repeats, Requests
 from services.common.storage.writer import run_through
 from services.sites import store
 from services.sites.domain import (
@@ -128,35 +128,22 @@ def _dispositions(
     stage, inputs = store.DISPOSITION_STAGE, staged.inputs
     stage.load(conn, staged.rows)
     yield
-    refused: dict[int, Reject] = {}
-    prior: dict[int, int] = {}  # a repeated request's idx -> the disposition it recorded
-    for idx, row_id, same in repeated_requests(conn, stage, "dispositions"):
-        if same:
-            prior[idx] = row_id
-        else:
-            refused[idx] = REUSED
-    stage.refuse(conn, [*prior, *refused])
+    requests = Requests(conn, stage, "dispositions", staged.repeats)
     store.count_new_sites(conn, store.create_staged_sites(conn))
     yield
     inserted_after = store.insert_staged_dispositions(conn, principal.operator, now_us)
     yield
     rollups.add_staged(conn, CONTENT_ROLLUP, stage, None)
     accepted = stage.accepted(conn)
-    ids = {idx: inserted_after + n for n, idx in enumerate(accepted, 1)}
-    for idx, first in staged.repeats.of.items():  # a repeat within the batch: as the first
-        prior[idx] = ids[first] if first in ids else prior[first]
-    refused.update((idx, REUSED) for idx in staged.repeats.reused)
+    requests.settle({idx: inserted_after + n for n, idx in enumerate(accepted, 1)})
     result = BatchResult(first_request_id=staged.first_request_id)
-    sites = store.disposition_sites(conn, list(prior.values()))
-    for idx, row_id in prior.items():
-        name = disposition_name(sites[row_id], row_id)
-        result.outcomes.append(
-            Outcome(idx, inputs[idx].request_id, row_id, name=name, duplicate=True)
-        )
-    for idx, r in refused.items():
-        outcome = Outcome(idx, inputs[idx].request_id)
-        outcome.refuse(r)
-        result.outcomes.append(outcome)
+    sites = store.disposition_sites(conn, list(requests.prior.values()))
+    result.note(
+        lambda idx: inputs[idx].request_id,
+        requests.prior,
+        requests.refused,
+        lambda row_id: disposition_name(sites[row_id], row_id),
+    )
     if calls:
         rows = store.disposition_rows_after(conn, inserted_after)
         covered = store.AUDITED_DISPOSITIONS.each(

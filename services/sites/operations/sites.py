@@ -30,7 +30,7 @@ from services.common.idempotency import Answered, Once
 from services.common.recording import WRITERS, BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.staged import REUSED, Repeats, repeated_requests
+from services.common.storage.staged import Repeats, Requests
 from services.sites import store
 from services.sites.domain import (
     APP_ROLLUP,
@@ -105,25 +105,18 @@ def record_actions(
         if not repeats.seen(index, key, a.request_id, body):
             rows.append(_stage_row(index, key, body, a, batch.id if batch else 0, now_us))
     stage.load(conn, rows)
-    refused: dict[int, Reject] = {idx: REUSED for idx in repeats.reused}
-    prior: dict[int, int] = {}  # a repeated request's idx -> the action it recorded
-    for idx, action_id, same in repeated_requests(conn, stage, "site_actions"):
-        if same:
-            prior[idx] = action_id
-        else:
-            refused[idx] = REUSED
-    stage.refuse(conn, [*prior, *refused])
+    requests = Requests(conn, stage, "site_actions", repeats)
     made_after = store.create_staged_sites(conn, stage)
     late = store.mark_late_sites(conn)
     sites, states, late_refused = _fold_late(conn, late, inputs, now_us) if late else ({}, {}, {})
+    requests.refuse(conn, stage, late_refused)
     moves = {
         idx: Reject(next_refusal(status, due_us, inputs[idx].action), "action")
         for idx, status, due_us in store.moves_refused(conn, now_us)
     }
-    stage.refuse(conn, moves)
-    refused.update({**late_refused, **moves})
-    if strict and refused:
-        raise refused[min(refused)].error
+    requests.refuse(conn, stage, moves)
+    if strict and requests.refused:
+        raise requests.refused[min(requests.refused)].error
     store.drop_unused_sites(conn, stage, made_after)
     store.count_new_sites(conn, made_after)
     numbered_after = store.number_actions(conn)
@@ -140,18 +133,9 @@ def record_actions(
     shut = ", ".join(str(int(a)) for a in BAN_CLOSE_ACTIONS)
     rollups.add_staged(conn, BAN_CLOSE_ROLLUP, stage, "site_id", f"s.action IN ({shut})")
     store.count_status_moves(conn, store.status_moves(conn))
-    for idx, first in repeats.of.items():  # a repeat within the batch: as the first went
-        if first in ids or first in prior:
-            prior[idx] = ids.get(first) or prior[first]
-        else:
-            refused[idx] = refused.get(first, REUSED)
+    requests.settle(ids)
     result = BatchResult(first_request_id=items[0][1].request_id if items else "")
-    for idx, action_id in prior.items():
-        result.outcomes.append(Outcome(idx, inputs[idx].request_id, action_id, duplicate=True))
-    for idx, r in refused.items():
-        outcome = Outcome(idx, inputs[idx].request_id)
-        outcome.refuse(r)
-        result.outcomes.append(outcome)
+    result.note(lambda idx: inputs[idx].request_id, requests.prior, requests.refused)
     written = store.site_action_rows_after(conn, numbered_after)
     after = store.get_sites(conn, list({int(r[1]) for r in written}))
     audited = (strict and batch is None) or calls
@@ -262,7 +246,6 @@ def _fold_late(
         site.revision += 1
         earlier[site_id].append(row)
         states[idx] = replace(site)
-    store.ACTION_STAGE.refuse(conn, refused)
     return {i: sites[i] for i in earlier}, states, refused
 
 
