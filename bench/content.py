@@ -14,7 +14,7 @@ from bench.importing import STREAM_TIMEOUT, ImportResult, Rate, _fresh
 from netnet.client import SitesClient
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.auth import ensure_key, issue_token
-from services.common.storage.keys import hash64
+from services.common.hashing import hash64
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
 

@@ -18,7 +18,7 @@ from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
 from services.accounts.domain import Kind
 from services.accounts.servicer import action_input
-from services.common.storage.keys import hash64
+from services.common.hashing import hash64
 
 PLATFORMS = ("weibo", "douyin", "kuaishou", "qq", "bilibili")
 DEPARTMENTS = ("cac", "mps", "mct")

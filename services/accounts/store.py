@@ -15,7 +15,7 @@ from services.accounts.domain import (
 )
 from services.common import audit, paging, rollups
 from services.common.storage import Conn
-from services.common.storage.sql import insert_rows, rows_in
+from services.common.storage.sql import rows_in
 from services.common.storage.staged import ACCEPTED, Stage
 
 ACCOUNT_COLS = (
@@ -44,41 +44,6 @@ AUDITED_RETRACTIONS = audit.covered(
 )
 
 
-def accounts_by_ident(conn: Conn, keys: list[int]) -> dict[int, Account]:
-    return {
-        key: Account(*cols)
-        for key, *cols in rows_in(
-            conn,
-            f"SELECT ident_key, {ACCOUNT_COLS} FROM accounts WHERE ident_key IN ({{ids}})",
-            keys,
-        )
-    }
-
-
-def insert_accounts(conn: Conn, rows: list[tuple[int, Account]]) -> None:
-    insert_rows(
-        conn,
-        f"accounts (ident_key, {ACCOUNT_COLS})",
-        [
-            (
-                key,
-                a.id,
-                a.platform,
-                a.platform_uid,
-                a.kind,
-                a.handle,
-                a.status,
-                a.suspended_until_us,
-                a.first_action_us,
-                a.last_action_us,
-                a.action_count,
-                a.revision,
-            )
-            for key, a in rows
-        ],
-    )
-
-
 def update_accounts(conn: Conn, accounts: list[Account]) -> None:
     if not accounts:
         return
@@ -102,37 +67,6 @@ def update_accounts(conn: Conn, accounts: list[Account]) -> None:
 
 
 INSERTED_ACTION_COLS = f"request_key, body_hash, {ACTION_COLS}"
-
-
-def insert_actions(conn: Conn, rows: list[tuple[int, int, ActionRecord]]) -> audit.Written:
-    """rows: (request key, body hash, action). Returns what it inserted."""
-    values: list[tuple[object, ...]] = [
-        (
-            key,
-            body,
-            r.id,
-            r.account_id,
-            r.request_id,
-            r.action,
-            r.category,
-            r.legal_basis,
-            r.department,
-            r.region,
-            r.campaign_id,
-            r.special_action,
-            r.case,
-            r.actor,
-            r.effective_us,
-            r.suspend_until_us,
-            r.record_us,
-            r.retracted_us,
-            r.retract_reason,
-            r.retracted_by,
-        )
-        for key, body, r in rows
-    ]
-    insert_rows(conn, f"account_actions ({INSERTED_ACTION_COLS})", values)
-    return INSERTED_ACTION_COLS, values
 
 
 def retract(conn: Conn, action_id: int, now_us: int, reason: str, by: str) -> None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
+from services.common.hashing import hash64
 from services.common.storage import Conn
-from services.common.storage.keys import hash64
 from services.common.storage.sql import add_counts, rows_in, upsert_add
 from services.common.storage.staged import ACCEPTED, Stage, reset
 

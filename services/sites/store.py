@@ -193,39 +193,6 @@ def update_sites(conn: Conn, sites: Iterable[Site]) -> None:
     )
 
 
-def insert_actions(conn: Conn, rows: list[tuple[int, SiteActionRow]]) -> None:
-    """rows: (body_hash, action)."""
-    conn.executemany(
-        f"INSERT INTO site_actions (request_key, body_hash, {ACTION_COLS}) VALUES ({_in(21)})",
-        [
-            (
-                hash64(r.request_id),
-                body,
-                r.id,
-                r.site_id,
-                r.request_id,
-                r.action,
-                r.category,
-                r.department,
-                r.region,
-                r.campaign_id,
-                r.special_action,
-                r.case,
-                r.actor,
-                r.effective_us,
-                r.due_us,
-                json.dumps(list(r.problems), ensure_ascii=False),
-                r.notice_batch_id,
-                r.record_us,
-                r.retracted_us,
-                r.retract_reason,
-                r.retracted_by,
-            )
-            for body, r in rows
-        ],
-    )
-
-
 def retract_action(conn: Conn, action_id: int, now_us: int, reason: str, by: str) -> None:
     conn.execute(
         "UPDATE site_actions SET retracted_us = ?, retract_reason = ?, retracted_by = ? "
@@ -423,37 +390,6 @@ def entries_of(conn: Conn, batch_id: int) -> list[tuple[SiteRef, tuple[str, ...]
 
 
 INSERTED_DISPOSITION_COLS = f"request_key, body_hash, content_key, {DISPOSITION_COLS}"
-
-
-def insert_dispositions(conn: Conn, rows: list[tuple[int, DispositionRow]]) -> audit.Written:
-    """rows: (body_hash, disposition). Returns what it inserted."""
-    values: list[tuple[object, ...]] = [
-        (
-            hash64(d.request_id),
-            body,
-            hash64(d.content_sha256),
-            d.id,
-            d.site_id,
-            d.request_id,
-            d.locator,
-            d.content_sha256,
-            d.perceptual_hash,
-            d.category,
-            d.measure,
-            d.handler,
-            d.department,
-            d.campaign_id,
-            d.special_action,
-            d.actor,
-            d.effective_us,
-            d.record_us,
-        )
-        for body, d in rows
-    ]
-    conn.executemany(
-        f"INSERT INTO dispositions ({INSERTED_DISPOSITION_COLS}) VALUES ({_in(18)})", values
-    )
-    return INSERTED_DISPOSITION_COLS, values
 
 
 def get_dispositions(conn: Conn, ids: list[int]) -> dict[int, DispositionRow]:

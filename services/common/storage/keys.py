@@ -1,5 +1,5 @@
-"""Ids and natural keys: 64-bit hashes of text keys, ids handed out by the single writer,
-the request ids of a table's records, and the book of the subjects a write upserts."""
+"""Ids handed out by the single writer, and the book of the subjects a write upserts one
+record at a time (a set-based batch numbers its rows in its INSERT: storage.staged)."""
 
 from __future__ import annotations
 
@@ -7,48 +7,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Generic, Protocol, TypeVar
 
-from services.common.errors import FieldViolation, InvalidArgument, Reject
-from services.common.hashing import hash64
 from services.common.storage import Conn
-from services.common.storage.sql import group_value, keep_value, rows_in
-
-
-class RequestKeys:
-    """Request ids of a table's records, looked up once per batch and tracked within it."""
-
-    def __init__(self, conn: Conn, table: str, request_ids: list[str]) -> None:
-        self.known: dict[int, tuple[str, int, int]] = {}
-        self.keys = {r: hash64(r) for r in request_ids}  # each id hashed once
-        for key, rid, body, rec in rows_in(
-            conn,
-            f"SELECT request_key, request_id, body_hash, id FROM {table} "
-            "WHERE request_key IN ({ids})",
-            self.keys.values(),
-        ):
-            self.known[key] = (rid, body, rec)
-
-    def key(self, request_id: str) -> int:
-        """The request id's 64-bit key."""
-        key = self.keys.get(request_id)
-        return hash64(request_id) if key is None else key
-
-    def prior(self, request_id: str, body_hash: int) -> int | None:
-        """The id recorded under this request id, or None; another body is refused."""
-        found = self.known.get(self.key(request_id))
-        if found is None:
-            return None
-        if found[0] != request_id or found[1] != body_hash:
-            raise Reject(
-                InvalidArgument(
-                    [FieldViolation("request_id", "already used for a different record")],
-                    reason="REQUEST_ID_REUSED",
-                ),
-                "request_id",
-            )
-        return found[2]
-
-    def add(self, request_id: str, body_hash: int, record_id: int) -> None:
-        self.known[self.key(request_id)] = (request_id, body_hash, record_id)
+from services.common.storage.sql import group_value, keep_value
 
 
 def next_id(conn: Conn, table: str) -> int:

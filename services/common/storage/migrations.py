@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from services.common.hashing import hash64
 from services.common.storage import Conn
-from services.common.storage.keys import hash64
 
 RUNTIME_MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
