@@ -7,6 +7,7 @@ Health and reflection are registered on the server itself, unwrapped (open to al
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import time
@@ -138,10 +139,19 @@ class _Wrapped(grpc.GenericRpcHandler):
 class Calls:
     """The bookkeeping every RPC of one service gets (see the module's note)."""
 
-    def __init__(self, service: str, key: bytes, departments: Container[str]) -> None:
+    def __init__(
+        self,
+        service: str,
+        key: bytes,
+        departments: Container[str],
+        stopping: asyncio.Event | None = None,
+    ) -> None:
         self.service = service
         self.key = key
         self.departments = departments  # the deployment's: a token must name one
+        # Set when the service drains: a new call is refused (UNAVAILABLE: retry elsewhere)
+        # at once, not left to race the server's own stop; calls in flight go on.
+        self.stopping = stopping or asyncio.Event()
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
@@ -223,6 +233,8 @@ class _Call:
         )
         request_id_var.set(rid)
         principal_var.set(None)
+        if self.owner.stopping.is_set():
+            raise Unavailable("the service is shutting down", reason="DRAINING")
         principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
         principal_var.set(principal)
         self.department = principal.department

@@ -143,7 +143,10 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     names = spec.register(
         cast(
             grpc.aio.Server,
-            Registrar(server, Calls(spec.name, key, settings.reference.departments)),
+            Registrar(
+                server,
+                Calls(spec.name, key, settings.reference.departments, runtime.stopping),
+            ),
         ),
         runtime,
     )
