@@ -47,11 +47,12 @@ from services.common.recording import (
     BatchResult,
     Outcome,
     Records,
+    log_import,
     unary_calls,
 )
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.staged import Repeats, Requests
+from services.common.storage.staged import LATE_ID, Repeats, Requests
 from services.common.storage.writer import run_through
 
 Listed = tuple[list[tuple[Account, list[str]]], str]  # accounts with their departments, token
@@ -190,7 +191,17 @@ def _record(
         _answer_calls(conn, principal, result, accepted, states, inserted_after, made_after, now_us)
     else:
         result.accepted = len(accepted)
-        _log_import(conn, principal, result, inserted_after, len(accepted), now_us)
+        ids = range(inserted_after + 1, inserted_after + len(accepted) + 1)
+        log_import(
+            conn,
+            principal,
+            "ImportActions",
+            "accounts",
+            result,
+            store.AUDITED_ACTIONS.rows(ids),
+            store.STAGE.campaign(conn),
+            now_us,
+        )
     result.outcomes.sort(key=lambda o: o.index)
     return result
 
@@ -225,9 +236,6 @@ def stage_row(index: int, key: int, body: int, a: ActionInput, now_us: int) -> t
 
 _COLLISION = Reject(FailedPrecondition("account identity hash collision"), "account")
 _NOTHING_TO_RESTORE = Reject(nothing_to_restore(), "action")
-# A late action's provisional id (they are handed out at insert, in the batch's order, after
-# every stored one): what orders actions of the same time.
-_LATE_ID = 1 << 62
 
 
 def _kind_differs(kind: int) -> Reject:
@@ -255,11 +263,11 @@ def _fold_late(
     history = store.histories(conn, late)
     earlier: dict[int, list[ActionRecord]] = defaultdict(list)
     refused: dict[int, Reject] = {}
-    for idx, account_id in store.late_actions(conn):
+    for idx, account_id in store.STAGE.late(conn, "account_id"):
         a, account = inputs[idx], accounts[account_id]
         effective = now_us if a.effective_us is None else a.effective_us
         rec = ActionRecord(
-            _LATE_ID + idx,
+            LATE_ID + idx,
             account_id,
             a.request_id,
             a.action,
@@ -331,40 +339,6 @@ def _answer_calls(
         audit.append(
             conn, principal, "RecordAction", name, rec.request_id, "recorded", now_us, [entry]
         )
-
-
-def _log_import(
-    conn: Conn,
-    principal: Principal,
-    result: BatchResult,
-    inserted_after: int,
-    inserted: int,
-    now_us: int,
-) -> None:
-    """One change for the batch's actions and one audit entry, committing to its rows."""
-    if not result.first_request_id:
-        return
-    if inserted:
-        changes.append(
-            conn,
-            changes.BULK_IMPORTED,
-            "accounts",
-            principal.department,
-            store.staged_campaign(conn),
-            now_us,
-            inserted,
-        )
-    ids = range(inserted_after + 1, inserted_after + inserted + 1)
-    audit.append(
-        conn,
-        principal,
-        "ImportActions",
-        "accounts",
-        result.first_request_id,
-        result.audit_outcome(),
-        now_us,
-        [store.AUDITED_ACTIONS.rows(ids)],
-    )
 
 
 def group_deltas(conn: Conn) -> Iterator[rollups.Delta]:

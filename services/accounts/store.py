@@ -15,7 +15,7 @@ from services.accounts.domain import (
 )
 from services.common import audit, paging, rollups
 from services.common.storage import Conn
-from services.common.storage.sql import rows_in
+from services.common.storage.sql import children_of, rows_in
 from services.common.storage.staged import ACCEPTED, Stage
 
 ACCOUNT_COLS = (
@@ -258,23 +258,10 @@ def mark_late(conn: Conn, calls: bool) -> list[int]:
     return [i for (i,) in conn.execute(f"SELECT DISTINCT account_id FROM {_S} WHERE late = 1")]
 
 
-def late_actions(conn: Conn) -> list[tuple[int, int]]:
-    """(idx, account id) of the accepted actions on late accounts, in the batch's order."""
-    return conn.execute(
-        f"SELECT idx, account_id FROM {_S} WHERE late = 1 AND {_OK} ORDER BY idx"
-    ).fetchall()
-
-
 def histories(conn: Conn, accounts: list[int]) -> dict[int, list[ActionRecord]]:
     """The stored actions of these accounts, each in id order."""
-    found: dict[int, list[ActionRecord]] = {i: [] for i in accounts}
-    for row in rows_in(
-        conn,
-        f"SELECT {ACTION_COLS} FROM account_actions WHERE account_id IN ({{ids}}) ORDER BY id",
-        accounts,
-    ):
-        found[row[1]].append(ActionRecord(*row))
-    return found
+    found = children_of(conn, "account_actions", ACTION_COLS, "account_id", accounts)
+    return {i: [ActionRecord(*row) for row in rows] for i, rows in found.items()}
 
 
 # Each account not late (its actions of the batch in effective order, none a restore) as
@@ -349,12 +336,6 @@ def action_rows_after(conn: Conn, before: int) -> list[tuple[Any, ...]]:
     return conn.execute(
         f"SELECT {ACTION_COLS} FROM account_actions WHERE id > ? ORDER BY id", (before,)
     ).fetchall()
-
-
-def staged_campaign(conn: Conn) -> str:
-    """The campaign the batch's accepted actions name, if they all name one (else "")."""
-    found = conn.execute(f"SELECT DISTINCT campaign_id FROM {_S} WHERE {_OK} LIMIT 2").fetchall()
-    return str(found[0][0]) if len(found) == 1 else ""
 
 
 def save_accounts(conn: Conn, accounts: list[Account]) -> None:

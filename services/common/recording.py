@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
+from services.common import audit, changes
+from services.common.audit import Rows
 from services.common.auth import check_record_department, require_role, require_writer_for
 from services.common.campaigns import Campaign
 from services.common.catalogue import Catalogue, Metadata
@@ -102,6 +104,43 @@ class BatchResult:
             f"accepted={self.count('accepted')} duplicate={self.count('duplicate')} "
             f"rejected={self.count('rejected')}"
         )
+
+
+def log_import(
+    conn: Conn,
+    principal: Principal,
+    method: str,
+    collection: str,
+    result: BatchResult,
+    written: Rows,
+    campaign: str,
+    now_us: int,
+) -> None:
+    """An import batch written: one change for its records (collection: their resource
+    collection; campaign: the one they all name, or "") and one audit entry with its counts,
+    committing to the rows it wrote."""
+    if not result.first_request_id:
+        return
+    if written.ids:
+        changes.append(
+            conn,
+            changes.BULK_IMPORTED,
+            collection,
+            principal.department,
+            campaign,
+            now_us,
+            len(written.ids),
+        )
+    audit.append(
+        conn,
+        principal,
+        method,
+        collection,
+        result.first_request_id,
+        result.audit_outcome(),
+        now_us,
+        [written],
+    )
 
 
 Out = TypeVar("Out")

@@ -11,7 +11,7 @@ from services.common import audit, paging, rollups
 from services.common.hashing import hash64
 from services.common.storage import Conn
 from services.common.storage.keys import Book
-from services.common.storage.sql import rows_in
+from services.common.storage.sql import children_of, rows_in
 from services.common.storage.staged import ACCEPTED, Stage
 from services.sites.domain import (
     SITE_ROLLUP,
@@ -449,6 +449,31 @@ def disposition_sites(conn: Conn, ids: list[int]) -> dict[int, int]:
 
 # --- a batch of dispositions, set-based (operations.dispositions) ---------------------------
 
+# The site a staged record names (site_row gives the values).
+SITE_COLUMNS = (
+    "ident_key",
+    "site_kind",
+    "identifier",
+    "display_name",
+    "operator_entity",
+    "icp_filing",
+    "site_region",
+)
+
+
+def site_row(site: SiteRef) -> tuple[object, ...]:
+    """A staged record's SITE_COLUMNS."""
+    return (
+        site.ident_key(),
+        site.kind,
+        site.identifier,
+        site.display_name,
+        site.operator_entity,
+        site.icp_filing,
+        site.region,
+    )
+
+
 # A batch's dispositions as read and checked: one row each, then the statements below.
 DISPOSITION_STAGE = Stage(
     "staged_dispositions",
@@ -457,13 +482,7 @@ DISPOSITION_STAGE = Stage(
         "request_key",
         "body_hash",
         "request_id",
-        "ident_key",
-        "site_kind",
-        "identifier",
-        "display_name",
-        "operator_entity",
-        "icp_filing",
-        "region",
+        *SITE_COLUMNS,
         "locator",
         "content_key",
         "content_sha256",
@@ -524,17 +543,16 @@ def _described(table: str, alias: str, stored: str = "") -> str:
     """Each descriptive field: the last non-empty value the accepted records of a site give
     (alias: the staged row naming the identity), else the site's as stored (stored: the
     alias of its row) or empty (a new site). The stage's columns are the sites' own, but
-    for region (site_region)."""
+    for region (site_region: a site action has a region of its own)."""
     return ", ".join(
-        f"COALESCE((SELECT l.{_staged(c, table)} FROM {table} l WHERE l.ident_key = "
-        f"{alias}.ident_key AND l.{_D_OK} AND l.{_staged(c, table)} <> '' "
+        f"COALESCE((SELECT l.{_STAGED.get(c, c)} FROM {table} l WHERE l.ident_key = "
+        f"{alias}.ident_key AND l.{_D_OK} AND l.{_STAGED.get(c, c)} <> '' "
         f"ORDER BY l.idx DESC LIMIT 1), {f'{stored}.{c}' if stored else repr('')}) AS {c}"
         for c in _DESCRIBED
     )
 
 
-def _staged(column: str, table: str) -> str:
-    return "site_region" if column == "region" and table == "staged_site_actions" else column
+_STAGED = {"region": "site_region"}
 
 
 def insert_staged_dispositions(conn: Conn, actor: str, now_us: int) -> int:
@@ -563,12 +581,6 @@ def sites_after(conn: Conn, before: int) -> list[tuple[int, int]]:
     return conn.execute(
         "SELECT id, site_id FROM dispositions WHERE id > ? ORDER BY id", (before,)
     ).fetchall()
-
-
-def staged_campaign(conn: Conn) -> str:
-    """The campaign the batch's accepted dispositions name, if they all name one (else "")."""
-    found = conn.execute(f"SELECT DISTINCT campaign_id FROM {_D} WHERE {_D_OK} LIMIT 2").fetchall()
-    return str(found[0][0]) if len(found) == 1 else ""
 
 
 def count_status_moves(conn: Conn, moves: list[tuple[int | None, int, int]]) -> None:
@@ -600,13 +612,7 @@ ACTION_STAGE = Stage(
         "request_key",
         "body_hash",
         "request_id",
-        "ident_key",
-        "site_kind",
-        "identifier",
-        "display_name",
-        "operator_entity",
-        "icp_filing",
-        "site_region",
+        *SITE_COLUMNS,
         "action",
         "action_name",
         "category",
@@ -660,23 +666,10 @@ def mark_late_sites(conn: Conn) -> list[int]:
     return [i for (i,) in conn.execute(f"SELECT DISTINCT site_id FROM {_A} WHERE late = 1")]
 
 
-def late_site_actions(conn: Conn) -> list[tuple[int, int]]:
-    """(idx, site id) of the accepted actions on late sites, in the batch's order."""
-    return conn.execute(
-        f"SELECT idx, site_id FROM {_A} WHERE late = 1 AND {_D_OK} ORDER BY idx"
-    ).fetchall()
-
-
 def site_histories(conn: Conn, sites: list[int]) -> dict[int, list[SiteActionRow]]:
     """The stored actions of these sites, each in id order."""
-    found: dict[int, list[SiteActionRow]] = {i: [] for i in sites}
-    for row in rows_in(
-        conn,
-        f"SELECT {ACTION_COLS} FROM site_actions WHERE site_id IN ({{ids}}) ORDER BY id",
-        sites,
-    ):
-        found[int(row[1])].append(_action(row))
-    return found
+    found = children_of(conn, "site_actions", ACTION_COLS, "site_id", sites)
+    return {i: [_action(row) for row in rows] for i, rows in found.items()}
 
 
 def moves_refused(conn: Conn, now_us: int) -> list[tuple[int, int, int | None]]:

@@ -70,6 +70,18 @@ def rows_in(conn: Conn, sql: str, values: Iterable[object], *before: object) -> 
         yield from conn.execute(sql.replace("{ids}", ",".join("?" * len(chunk))), (*before, *chunk))
 
 
+def children_of(
+    conn: Conn, table: str, columns: str, parent: str, parents: list[int]
+) -> dict[int, list[Any]]:
+    """The rows (columns) of these parents (parent: the column naming one), each parent's in
+    id order: one statement per IN_CHUNK parents."""
+    found: dict[int, list[Any]] = {p: [] for p in parents}
+    sql = f"SELECT {parent}, {columns} FROM {table} WHERE {parent} IN ({{ids}}) ORDER BY id"
+    for key, *row in rows_in(conn, sql, parents):
+        found[key].append(tuple(row))
+    return found
+
+
 def add_counts(conn: Conn, table: str, counts: Counts) -> None:
     """Add each n to the counter row of its key (the key columns): at the group's commit
     inside a group commit, at once otherwise."""

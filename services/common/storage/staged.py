@@ -21,6 +21,10 @@ from services.common.storage import Conn, Error
 ACCEPTED = 0
 REFUSED = 1
 LOAD_ROWS = 500  # rows a statement (their values well under SQLite's 32,766 parameters)
+# A record's provisional id while its subject is folded one record at a time (ids are handed
+# out at insert, in the batch's order, after every stored one): LATE_ID + its idx, which
+# orders records of the same time as their ids will.
+LATE_ID = 1 << 62
 
 
 @lru_cache(maxsize=64)
@@ -84,6 +88,21 @@ class Stage:
         conn.executemany(
             f"UPDATE {self.table} SET state = {REFUSED} WHERE idx = ?", [(i,) for i in indexes]
         )
+
+    def late(self, conn: Conn, subject: str) -> list[tuple[int, int]]:
+        """(idx, subject) of the accepted records marked late (their subjects folded one
+        record at a time), in the batch's order."""
+        return conn.execute(
+            f"SELECT idx, {subject} FROM {self.table} WHERE late = 1 AND state = {ACCEPTED} "
+            "ORDER BY idx"
+        ).fetchall()
+
+    def campaign(self, conn: Conn) -> str:
+        """The campaign the accepted records name, if they all name one (else "")."""
+        found = conn.execute(
+            f"SELECT DISTINCT campaign_id FROM {self.table} WHERE state = {ACCEPTED} LIMIT 2"
+        ).fetchall()
+        return str(found[0][0]) if len(found) == 1 else ""
 
     def accepted(self, conn: Conn) -> list[int]:
         """The indexes of the records still accepted, in order."""

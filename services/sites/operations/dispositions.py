@@ -12,7 +12,7 @@ from services.common.clock import day_of
 from services.common.context import Principal
 from services.common.errors import Violations
 from services.common.hashing import hash64
-from services.common.recording import BatchResult, Outcome, Records, unary_calls
+from services.common.recording import BatchResult, Outcome, Records, log_import, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
 from services.common.storage.staged import Repeats, Requests
@@ -60,7 +60,6 @@ def disposition_batch(items: list[tuple[int, DispositionInput]], now_us: int) ->
         key, body = hash64(d.request_id), d.body_hash()
         if repeats.seen(index, key, d.request_id, body):
             continue
-        site = d.site
         effective = now_us if d.effective_us is None else d.effective_us
         rows.append(
             (
@@ -68,13 +67,7 @@ def disposition_batch(items: list[tuple[int, DispositionInput]], now_us: int) ->
                 key,
                 body,
                 d.request_id,
-                site.ident_key(),
-                site.kind,
-                site.identifier,
-                site.display_name,
-                site.operator_entity,
-                site.icp_filing,
-                site.region,
+                *store.site_row(d.site),
                 d.locator,
                 hash64(d.content_sha256),
                 d.content_sha256,
@@ -172,28 +165,17 @@ def _dispositions(
                 accepted, store.sites_after(conn, inserted_after), strict=True
             )
         ]
-        if accepted:
-            changes.append(
-                conn,
-                changes.BULK_IMPORTED,
-                "dispositions",
-                principal.department,
-                store.staged_campaign(conn),
-                now_us,
-                len(accepted),
-            )
-        if staged.first_request_id:
-            ids_written = range(inserted_after + 1, inserted_after + len(accepted) + 1)
-            audit.append(
-                conn,
-                principal,
-                "ImportDispositions",
-                "dispositions",
-                staged.first_request_id,
-                result.audit_outcome(),
-                now_us,
-                [store.AUDITED_DISPOSITIONS.rows(ids_written)],
-            )
+        ids = range(inserted_after + 1, inserted_after + len(accepted) + 1)
+        log_import(
+            conn,
+            principal,
+            "ImportDispositions",
+            "dispositions",
+            result,
+            store.AUDITED_DISPOSITIONS.rows(ids),
+            stage.campaign(conn),
+            now_us,
+        )
     result.outcomes.sort(key=lambda o: o.index)
     return result
 

@@ -30,7 +30,7 @@ from services.common.idempotency import Answered, Once
 from services.common.recording import WRITERS, BatchResult, Outcome, Records, unary_calls
 from services.common.server import Runtime
 from services.common.storage import Conn
-from services.common.storage.staged import Repeats, Requests
+from services.common.storage.staged import LATE_ID, Repeats, Requests
 from services.sites import store
 from services.sites.domain import (
     APP_ROLLUP,
@@ -123,8 +123,8 @@ def record_actions(
     accepted = stage.accepted(conn)
     ids = {idx: numbered_after + n for n, idx in enumerate(accepted, 1)}
     for site in sites.values():  # a late notice's provisional id, now its own
-        if site.notice_action_id is not None and site.notice_action_id >= _LATE_ID:
-            site.notice_action_id = ids[site.notice_action_id - _LATE_ID]
+        if site.notice_action_id is not None and site.notice_action_id >= LATE_ID:
+            site.notice_action_id = ids[site.notice_action_id - LATE_ID]
     store.update_sites(conn, sites.values())
     store.move_sites(conn, now_us)
     store.insert_staged_site_actions(conn, principal.operator, now_us)
@@ -163,29 +163,17 @@ def record_actions(
     return result
 
 
-# A late action's provisional id (ids are handed out once the batch's refusals are known,
-# in its order, after every stored one): what orders actions of the same time.
-_LATE_ID = 1 << 62
-
-
 def _stage_row(
     index: int, key: int, body: int, a: ActionInput, batch_id: int, now_us: int
 ) -> tuple[object, ...]:
     """A site action's row in the batch's stage (store.ACTION_STAGE's columns)."""
     effective = now_us if a.effective_us is None else a.effective_us
-    site = a.site
     return (
         index,
         key,
         body,
         a.request_id,
-        site.ident_key(),
-        site.kind,
-        site.identifier,
-        site.display_name,
-        site.operator_entity,
-        site.icp_filing,
-        site.region,
+        *store.site_row(a.site),
         a.action,
         Action(a.action).name.lower(),
         a.category,
@@ -215,10 +203,10 @@ def _fold_late(
     earlier: dict[int, list[SiteActionRow]] = defaultdict(list)
     states: dict[int, Site] = {}
     refused: dict[int, Reject] = {}
-    for idx, site_id in store.late_site_actions(conn):
+    for idx, site_id in store.ACTION_STAGE.late(conn, "site_id"):
         a, site = inputs[idx], sites[site_id]
         row = SiteActionRow(
-            _LATE_ID + idx,
+            LATE_ID + idx,
             site_id,
             a.request_id,
             a.action,
