@@ -15,6 +15,7 @@ from netnet.client import SitesClient
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.auth import ensure_key, issue_token
 from services.common.hashing import hash64
+from services.common.storage import SqliteConn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
 
@@ -84,7 +85,7 @@ def bare_executemany(path: Path, items: list[pb.DispositionInput], batch: int, n
         )
         for i, m in enumerate(items)
     ]
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
     try:
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
             conn.execute(f"PRAGMA {pragma}")

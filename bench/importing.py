@@ -17,6 +17,7 @@ from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
 from services.common.importer import MAX_BATCH
+from services.common.storage import SqliteConn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 
 ACTOR = "bench"
@@ -92,7 +93,7 @@ def bare_executemany(path: Path, records: data.Dataset, batch: int, now_us: int)
     """The same rows into a fresh database with the same migrations and connection settings
     as the service's writer: one transaction per batch, ids precomputed, no rules."""
     plan = data.baseline_rows(records.records, batch, ACTOR, now_us)
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

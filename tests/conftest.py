@@ -11,6 +11,7 @@ import pytest
 
 from services.common.clock import ManualClock
 from services.common.server import RunningServer, ServiceSpec, start
+from tests.support import stores
 from tests.support.servers import START_US, CampaignOwner, Tokens, service_settings
 
 os.environ.setdefault("NETNET_LOG_FORMAT", "json")
@@ -21,6 +22,18 @@ def campaign_owner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaig
     owner = CampaignOwner(tmp_path_factory.mktemp("campaigns"))
     yield owner
     owner.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_database() -> Iterator[stores.TestDatabase]:
+    """The session's own database on the PostgreSQL server, dropped at the end; where no
+    server can be had, what needs it skips, saying why."""
+    why = stores.unreachable()
+    if why:
+        pytest.skip(f"PostgreSQL half skipped: {why}")
+    database = stores.TestDatabase()
+    yield database
+    database.drop()
 
 
 @pytest.fixture

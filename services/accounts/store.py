@@ -15,7 +15,7 @@ from services.accounts.domain import (
 )
 from services.common import audit, paging, rollups
 from services.common.storage import Conn
-from services.common.storage.sql import children_of, rows_in
+from services.common.storage.sql import NO_LIMIT, children_of, rows_in
 from services.common.storage.staged import ACCEPTED, Stage
 
 ACCOUNT_COLS = (
@@ -111,7 +111,7 @@ def actions_of(
     conn: Conn,
     account_id: int,
     after_id: int = 0,
-    limit: int = -1,
+    limit: int = NO_LIMIT,
     newest_first: bool = False,
 ) -> list[ActionRecord]:
     """Actions in id order (or newest first), after a keyset position (0: the start)."""
@@ -163,6 +163,10 @@ def list_accounts(
 # --- a batch of actions, set-based (operations.record) --------------------------------------
 
 # A batch's actions as read and checked: one row each (stage_row), then the statements below.
+TEXT_COLUMNS = frozenset(
+    "request_id platform platform_uid handle action_name category legal_basis department "
+    "region campaign_id special_action case_ref day".split()
+)
 STAGE = Stage(
     "staged_actions",
     (
@@ -190,6 +194,7 @@ STAGE = Stage(
     ),
     computed=("account_id INTEGER", "late INTEGER NOT NULL DEFAULT 0"),
     dims=("department", "action_name", "category", "campaign_id", "special_action"),
+    text=TEXT_COLUMNS,
     indexes=("ident_key, idx", "account_id"),
 )
 _S = STAGE.table

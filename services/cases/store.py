@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple
+from functools import cache
 
 from services.cases.domain import (
     Campaign,
@@ -21,7 +22,7 @@ from services.cases.domain import (
 from services.common import audit
 from services.common.storage import Conn
 from services.common.storage.keys import next_id
-from services.common.storage.sql import rows_in
+from services.common.storage.sql import NO_LIMIT, rows_in
 
 CAMPAIGN_COLS = (
     "id, slug, title, start_us, end_us, lead_department, participating, "
@@ -84,9 +85,20 @@ def _campaign(row: tuple[object, ...]) -> Campaign:
     return Campaign(*v)  # type: ignore[arg-type]
 
 
+@cache
+def _save(table: str, columns: str) -> str:
+    """Insert the row, or replace the stored one with its id."""
+    names = [c.strip() for c in columns.split(",")]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c != "id")
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({_q(len(names))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+
+
 def save_campaign(conn: Conn, c: Campaign) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO campaigns ({CAMPAIGN_COLS}) VALUES ({_q(11)})",
+        _save("campaigns", CAMPAIGN_COLS),
         (
             c.id,
             c.slug,
@@ -131,7 +143,7 @@ def _case(row: tuple[object, ...]) -> Case:
 def save_case(conn: Conn, c: Case) -> None:
     facts = c.facts.__dict__
     conn.execute(
-        f"INSERT OR REPLACE INTO cases ({CASE_COLS}) VALUES ({_q(18)})",
+        _save("cases", CASE_COLS),
         (
             c.id,
             c.number,
@@ -199,9 +211,14 @@ def cases_by_number(conn: Conn, number: str, limit: int = 100) -> list[Case]:
     return [_case(r) for r in rows]
 
 
+# An id given, or else the next (the writers take turns: see storage.writer).
+_NEXT_ID = "COALESCE(CAST(? AS BIGINT), (SELECT COALESCE(MAX(id), 0) + 1 FROM {}))"
+
+
 def add_event(conn: Conn, e: Event) -> int:
     cursor = conn.execute(
-        f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_q(10)})",
+        f"INSERT INTO case_events ({EVENT_COLS}) VALUES ({_NEXT_ID.format('case_events')}, "
+        f"{_q(9)}) RETURNING id",
         (
             e.id or None,
             e.case_id,
@@ -215,7 +232,7 @@ def add_event(conn: Conn, e: Event) -> int:
             e.to_state,
         ),
     )
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()[0])
 
 
 def events_of(conn: Conn, case_id: int, after_id: int, limit: int) -> list[Event]:
@@ -235,7 +252,7 @@ def events_of(conn: Conn, case_id: int, after_id: int, limit: int) -> list[Event
 
 
 def save_clue(conn: Conn, c: Clue) -> None:
-    conn.execute(f"INSERT OR REPLACE INTO clues ({CLUE_COLS}) VALUES ({_q(12)})", astuple(c))
+    conn.execute(_save("clues", CLUE_COLS), astuple(c))
 
 
 def get_clue(conn: Conn, clue_id: int) -> Clue | None:
@@ -252,7 +269,7 @@ def _handover(row: tuple[object, ...]) -> Handover:
 def save_handover(conn: Conn, h: Handover) -> None:
     values = list(astuple(h))
     values[15] = _j(h.return_reasons)
-    conn.execute(f"INSERT OR REPLACE INTO handovers ({HANDOVER_COLS}) VALUES ({_q(16)})", values)
+    conn.execute(_save("handovers", HANDOVER_COLS), values)
 
 
 def get_handover(conn: Conn, handover_id: int) -> Handover | None:
@@ -303,7 +320,7 @@ def list_handovers(
 
 def save_party(conn: Conn, p: Party) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO parties ({PARTY_COLS}) VALUES ({_q(9)})",
+        _save("parties", PARTY_COLS),
         (
             p.id,
             p.case_id,
@@ -320,13 +337,14 @@ def save_party(conn: Conn, p: Party) -> None:
 
 def add_measure(conn: Conn, party_id: int, m: MeasureRecord) -> int:
     cursor = conn.execute(
-        "INSERT INTO party_measures (party_id, measure, time_us, department) VALUES (?, ?, ?, ?)",
-        (party_id, m.measure, m.time_us, m.department),
+        "INSERT INTO party_measures (id, party_id, measure, time_us, department) "
+        f"VALUES ({_NEXT_ID.format('party_measures')}, ?, ?, ?, ?) RETURNING id",
+        (None, party_id, m.measure, m.time_us, m.department),
     )
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()[0])
 
 
-def parties_of(conn: Conn, case_id: int, after_id: int = 0, limit: int = -1) -> list[Party]:
+def parties_of(conn: Conn, case_id: int, after_id: int = 0, limit: int = NO_LIMIT) -> list[Party]:
     parties = [
         Party(r[0], r[1], r[2], r[3], r[4], r[5], [], r[6], r[7], r[8])
         for r in conn.execute(
@@ -361,9 +379,7 @@ def real_names(conn: Conn, case_id: int) -> list[str]:
 
 
 def save_typical(conn: Conn, t: TypicalCase) -> None:
-    conn.execute(
-        f"INSERT OR REPLACE INTO typical_cases ({TYPICAL_COLS}) VALUES ({_q(12)})", astuple(t)
-    )
+    conn.execute(_save("typical_cases", TYPICAL_COLS), astuple(t))
 
 
 def get_typical(conn: Conn, typical_id: int) -> TypicalCase | None:

@@ -33,7 +33,7 @@ COLUMNS = (
     "seq, time_us, operator, department, method, resource, request_id, outcome, prev_hash, "
     "hash, data, data_hash"
 )
-MAC_FUNCTION = "audit_mac"
+KEY = "audit_key"  # in Conn.bound
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,9 @@ def mac(key: bytes, message: str) -> str:
 
 
 def bind_key(conn: Conn, key: bytes) -> None:
-    """Give the connection the audit key, as the SQL function audit_mac(message): the writer
-    links entries with it, and no tool without the key can."""
-    conn.create_function(MAC_FUNCTION, 1, lambda m: mac(key, m), deterministic=True)
+    """Give the connection the audit key: the writer links entries with it, and no tool
+    without the key can."""
+    conn.bound[KEY] = key
 
 
 def _seal(key: bytes, keyed_from: int) -> str:
@@ -317,7 +317,7 @@ def append(
         data,
         data_hash,
     )
-    (digest,) = conn.execute(f"SELECT {MAC_FUNCTION}(?)", (_link_message(e),)).fetchone()
+    digest = mac(conn.bound[KEY], _link_message(e))
     add_row(
         conn,
         f"audit_log ({COLUMNS})",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from netnet.client.config import DEFAULT_ADDRS  # the fixed default addresses (DESIGN §7)
 from services.common.reference import DEFAULT_CONFIG_DIR, Reference, load
+from services.common.storage.postgres import redacted, split_url
 
 DEFAULT_METRICS_PORTS = {"gateway": 9460, "accounts": 9461, "sites": 9462, "cases": 9463}
 
@@ -38,6 +40,10 @@ class Settings:
     reference: Reference  # departments and categories, read once at start
     # Where the campaigns' owner (the cases service) is asked about a record's campaign.
     cases_addr: str = DEFAULT_ADDRS["cases"]
+    # PostgreSQL instead of the SQLite file at database_path: libpq's URL, and the schema
+    # that holds this service's tables (see database()).
+    database_url: str = ""
+    database_schema: str = ""
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -121,6 +127,30 @@ def reference(env: dict[str, str] | None = None) -> Reference:
         ) from None
 
 
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def database(service: str, db: str) -> tuple[str, str]:
+    """(PostgreSQL URL, schema) of a NETNET_DATABASE_URL, or ("", "") for SQLite. One
+    database holds every service, each in a schema of its own: the service's name, unless
+    the URL's `schema` parameter names another (a second deployment in the same database)."""
+    if not db or db.startswith("sqlite:///"):
+        return "", ""
+    if not db.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"NETNET_DATABASE_URL={redacted(db)!r}: expected sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DATABASE"
+        )
+    url, schema = split_url(db)
+    schema = schema or service
+    if not _SCHEMA.fullmatch(schema):
+        raise ConfigError(
+            f"NETNET_DATABASE_URL: schema {schema!r} must be a lower-case SQL name "
+            "(letters, digits, _; at most 63)"
+        )
+    return url, schema
+
+
 def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
@@ -131,15 +161,16 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
             "whoever can issue tokens could then rewrite the audit chain"
         )
     db = env.get("NETNET_DATABASE_URL") or ""
-    if db and not db.startswith("sqlite:///"):
-        raise ConfigError(
-            f"NETNET_DATABASE_URL={db!r}: only sqlite:///PATH is supported in this release"
-        )
+    url, schema = database(service, db)
     return Settings(
         service=service,
         addr=service_addr(service, env),
         data_dir=directory,
-        database_path=Path(db.removeprefix("sqlite:///")) if db else directory / f"{service}.db",
+        database_path=(
+            Path(db.removeprefix("sqlite:///"))
+            if db.startswith("sqlite:///")
+            else directory / f"{service}.db"
+        ),
         key_file=key_file(env),
         audit_key_file=audit_key_file(env),
         audit_checkpoint_dir=audit_checkpoint_dir(env),
@@ -163,4 +194,6 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         ),
         reference=reference(env),
         cases_addr=service_addr("cases", env),
+        database_url=url,
+        database_schema=schema,
     )

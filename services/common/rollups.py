@@ -36,13 +36,19 @@ MASKS = range(1 << len(DIMS))
 # are looked up by subject; counts per day by key, the keys picked by the query's filter).
 MARKS = "rollup_marks m CROSS JOIN rollup_keys k ON k.id = m.key_id"
 DAY_COUNTS = "rollup_keys CROSS JOIN rollup_counts ON rollup_counts.key_id = rollup_keys.id"
+# The counter tables, as storage.sql.add_counts names them: key columns, then n.
+COUNTS_TABLE = "rollup_counts (key_id, day, n)"
+TOTALS_TABLE = f"rollup_totals (rollup, {', '.join(DIMS)}, n)"
+MARKS_TABLE = "rollup_marks (subject_id, key_id, n)"
+SINGLE_TABLE = f"rollup_single (rollup, {', '.join(DIMS)}, n)"
+DISTINCT_TABLE = f"rollup_distinct (rollup, {', '.join(DIMS)}, n)"
 # A key already registered is left alone; another key under its id fails the write (the
 # update is refused by migration 0006's trigger), so counters of two keys never merge.
 _KEY_COLUMNS = ("rollup", *DIMS)
 REGISTER_KEY = (
     "INSERT INTO rollup_keys VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     f"rollup = excluded.rollup WHERE ({', '.join(f'rollup_keys.{c}' for c in _KEY_COLUMNS)}) "
-    f"IS NOT ({', '.join(f'excluded.{c}' for c in _KEY_COLUMNS)})"
+    f"<> ({', '.join(f'excluded.{c}' for c in _KEY_COLUMNS)})"
 )
 
 
@@ -143,8 +149,8 @@ def apply(
             else:
                 changes[key] = changes.get(key, 0) + delta
     conn.executemany(REGISTER_KEY, [(kid, rollup, *key) for key, kid in ids.items()])
-    add_counts(conn, "rollup_counts", counts)
-    add_counts(conn, "rollup_totals", totals)
+    add_counts(conn, COUNTS_TABLE, counts)
+    add_counts(conn, TOTALS_TABLE, totals)
     if not per_subject:
         return
     old = [s for s in per_subject if s not in new_subjects]
@@ -175,11 +181,11 @@ def apply(
         if live_before != live_after:
             _share(single, distinct, rollup, live_before, -1)
             _share(single, distinct, rollup, live_after, +1)
-    upsert_add(conn, "rollup_marks", upserts)  # now: later jobs of the group read the marks
+    upsert_add(conn, MARKS_TABLE, upserts)  # now: later jobs of the group read the marks
     if deletes:
         conn.executemany("DELETE FROM rollup_marks WHERE subject_id = ? AND key_id = ?", deletes)
-    add_counts(conn, "rollup_single", single)
-    add_counts(conn, "rollup_distinct", distinct)
+    add_counts(conn, SINGLE_TABLE, single)
+    add_counts(conn, DISTINCT_TABLE, distinct)
 
 
 def _share(
@@ -251,9 +257,9 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
         return
     reset(conn, *_SUBJECTS)
     conn.execute(
-        f"INSERT INTO staged_subjects SELECT DISTINCT s.{subject}, EXISTS (SELECT 1 FROM "
-        f"rollup_marks h CROSS JOIN rollup_keys k ON k.id = h.key_id WHERE h.subject_id = "
-        f"s.{subject} AND k.rollup = ?) FROM {stage.table} s "
+        f"INSERT INTO staged_subjects SELECT DISTINCT s.{subject}, CASE WHEN EXISTS (SELECT 1 "
+        f"FROM rollup_marks h CROSS JOIN rollup_keys k ON k.id = h.key_id WHERE h.subject_id = "
+        f"s.{subject} AND k.rollup = ?) THEN 1 ELSE 0 END FROM {stage.table} s "
         f"WHERE {cond} AND NOT EXISTS (SELECT 1 FROM rollup_marks m "
         f"WHERE m.subject_id = s.{subject} AND m.key_id = s.key_id)",
         (rollup,),
@@ -296,8 +302,8 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
     for subject_id in several:
         _share(single, distinct, rollup, set(before.get(subject_id, ())), -1)
         _share(single, distinct, rollup, set(after.get(subject_id, ())), +1)
-    add_counts(conn, "rollup_single", single)
-    add_counts(conn, "rollup_distinct", distinct)
+    add_counts(conn, SINGLE_TABLE, single)
+    add_counts(conn, DISTINCT_TABLE, distinct)
 
 
 def subject_filter(
@@ -305,7 +311,7 @@ def subject_filter(
 ) -> tuple[str, list[object]]:
     """SQL condition: the subject has live records under all these dimension values."""
     if not values:
-        return "1", []
+        return "1 = 1", []
     conds = " AND ".join(f"k.{d} = ?" for d in values)
     return (
         f"EXISTS (SELECT 1 FROM {MARKS} WHERE k.rollup = ? AND "
@@ -375,7 +381,8 @@ def _distinct(
     group = f"GROUP BY {cols}" if cols else ""
     rows = conn.execute(
         f"SELECT {select} FROM (SELECT {inner} FROM rollup_distinct WHERE {' AND '.join(multi)}"
-        f" UNION ALL SELECT {inner} FROM rollup_single WHERE {' AND '.join(single)}) {group}",
+        f" UNION ALL SELECT {inner} FROM rollup_single WHERE {' AND '.join(single)}) AS parts "
+        f"{group}",
         params + single_params,
     )
     return {tuple(r[:-1]): r[-1] or 0 for r in rows}

@@ -22,7 +22,10 @@ from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
 from services.common.interceptor import Calls, Registrar
 from services.common.logging import configure
-from services.common.storage.writer import Database
+from services.common.storage import Conn
+from services.common.storage.postgres import Postgres
+from services.common.storage.sqlite import Sqlite
+from services.common.storage.writer import Backend, Database
 
 log = structlog.get_logger()
 
@@ -126,6 +129,16 @@ async def _checkpoints(runtime: Runtime) -> None:
         await asyncio.sleep(runtime.settings.audit_checkpoint_seconds)
 
 
+CANNOT_START: tuple[type[Exception], ...] = (OSError, *storage.Error)
+
+
+def backend(settings: Settings, setup: Callable[[Conn], None] | None) -> Backend:
+    """The store the settings name: PostgreSQL's schema, or else the SQLite file."""
+    if settings.database_url:
+        return Postgres(settings.database_url, settings.database_schema, setup)
+    return Sqlite(settings.database_path, settings.sqlite_synchronous, setup)
+
+
 async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = None) -> RunningServer:
     key = ensure_key(settings.key_file)
     audit_key = ensure_key(settings.audit_key_file) if spec.migrations else b""
@@ -133,9 +146,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     db = Database(
-        settings.database_path,
-        settings.sqlite_synchronous,
-        partial(audit.bind_key, key=audit_key) if audit_key else None,
+        backend(settings, partial(audit.bind_key, key=audit_key) if audit_key else None),
         partial(audit.seal, key=audit_key) if audit_key else None,
     )
     runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
@@ -182,7 +193,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         service=spec.name,
         addr=settings.addr,
         port=port,
-        database=str(settings.database_path) if spec.migrations else None,
+        database=db.backend.name if spec.migrations else None,
         migrations_applied=applied,
         rollups_rebuilt=rebuilt,
     )
@@ -214,6 +225,6 @@ def main(spec: ServiceSpec) -> None:
     configure(settings.log_format)
     try:
         asyncio.run(_serve(spec, settings))
-    except (OSError, storage.Error) as e:
+    except CANNOT_START as e:
         print(f"{spec.name}: cannot start: {e}", file=sys.stderr)
         sys.exit(1)

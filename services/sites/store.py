@@ -11,7 +11,7 @@ from services.common import audit, paging, rollups
 from services.common.hashing import hash64
 from services.common.storage import Conn
 from services.common.storage.keys import Book
-from services.common.storage.sql import children_of, rows_in
+from services.common.storage.sql import NO_LIMIT, children_of, rows_in
 from services.common.storage.staged import ACCEPTED, Stage
 from services.sites.domain import (
     SITE_ROLLUP,
@@ -237,7 +237,7 @@ def actions_of(
     conn: Conn,
     site_id: int,
     after_id: int = 0,
-    limit: int = -1,
+    limit: int = NO_LIMIT,
     newest_first: bool = False,
 ) -> list[SiteActionRow]:
     """Actions in id order (or newest first), after a keyset position (0: the start)."""
@@ -474,6 +474,13 @@ def site_row(site: SiteRef) -> tuple[object, ...]:
     )
 
 
+# The staged columns that hold text (the others hold integers).
+TEXT_COLUMNS = frozenset(
+    "request_id identifier display_name operator_entity icp_filing site_region locator "
+    "content_sha256 perceptual_hash category rollup_action department region campaign_id "
+    "special_action case_ref problems action_name day".split()
+)
+
 # A batch's dispositions as read and checked: one row each, then the statements below.
 DISPOSITION_STAGE = Stage(
     "staged_dispositions",
@@ -499,6 +506,7 @@ DISPOSITION_STAGE = Stage(
     ),
     computed=("site_id INTEGER",),
     dims=("department", "rollup_action", "category", "campaign_id", "special_action"),
+    text=TEXT_COLUMNS,
     indexes=("ident_key, idx",),
 )
 _D = DISPOSITION_STAGE.table
@@ -634,6 +642,7 @@ ACTION_STAGE = Stage(
         "status_before INTEGER",
     ),
     dims=("department", "action_name", "category", "campaign_id", "special_action"),
+    text=TEXT_COLUMNS,
     indexes=("ident_key, idx", "site_id"),
 )
 _A = ACTION_STAGE.table

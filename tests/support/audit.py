@@ -1,15 +1,20 @@
 """The audit chain as a test sees it: links recomputed from outside the service, and the
-attacks on a service's SQLite file that someone holding the file (not the audit key) can make."""
+attacks on a service's store that someone holding its file or database (not the audit key)
+can make."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from netnet.common.v1 import common_pb2
+from services.common.config import Settings
+from services.common.storage import Conn
+from tests.support.stores import open_store
 
 ENTRY_COLS = "seq, time_us, operator, department, method, resource, request_id, outcome"
 
@@ -51,52 +56,53 @@ def plain_link_of(e: common_pb2.AuditEntry) -> str:
     return plain_link((*fields, e.request_id, e.outcome), e.prev_hash)
 
 
-def execute(path: Path, *statements: str) -> None:
-    """Run statements on the service's database file, in one transaction, beside the
-    running service."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        with conn:
-            for sql in statements:
-                conn.execute(sql)
-    finally:
-        conn.close()
+@contextmanager
+def transaction(settings: Settings) -> Iterator[Conn]:
+    """A transaction on the service's store, beside the running service."""
+    with open_store(settings) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
-def rewrite_plain(path: Path, from_seq: int) -> None:
+def execute(settings: Settings, *statements: str) -> None:
+    """Run statements on the service's store, in one transaction, beside the running
+    service."""
+    with transaction(settings) as conn:
+        for sql in statements:
+            conn.execute(sql)
+
+
+def rewrite_plain(settings: Settings, from_seq: int) -> None:
     """Recompute every link from from_seq on, and the head, as plain sha256 links: a chain
     made consistent again after an edit, by someone without the key."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
-        with conn:
-            row = conn.execute(
-                "SELECT hash FROM audit_log WHERE seq = ?", (from_seq - 1,)
-            ).fetchone()
-            prev = row[0] if row else ""
-            rows = conn.execute(
-                f"SELECT {ENTRY_COLS} FROM audit_log WHERE seq >= ? ORDER BY seq", (from_seq,)
-            ).fetchall()
-            for fields in rows:
-                digest = plain_link(fields, prev)
-                conn.execute(
-                    "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?",
-                    (prev, digest, fields[0]),
-                )
-                prev = digest
+    with transaction(settings) as conn:
+        row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (from_seq - 1,)).fetchone()
+        prev = row[0] if row else ""
+        rows = conn.execute(
+            f"SELECT {ENTRY_COLS} FROM audit_log WHERE seq >= ? ORDER BY seq", (from_seq,)
+        ).fetchall()
+        for fields in rows:
+            digest = plain_link(fields, prev)
             conn.execute(
-                "UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_log), hash = ?", (prev,)
+                "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE seq = ?",
+                (prev, digest, fields[0]),
             )
-    finally:
-        conn.close()
+            prev = digest
+        conn.execute(
+            "UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_log), hash = ?", (prev,)
+        )
 
 
-def cut_tail(path: Path, keep: int) -> None:
+def cut_tail(settings: Settings, keep: int) -> None:
     """Delete the entries after keep and move the head back to it: the chain as it stood
     then, which verifies on its own."""
     execute(
-        path,
+        settings,
         f"DELETE FROM audit_log WHERE seq > {keep}",
         f"UPDATE audit_head SET seq = {keep}, "
         f"hash = (SELECT hash FROM audit_log WHERE seq = {keep})",

@@ -20,6 +20,7 @@ from services.common.auth import ensure_key, issue_token
 from services.common.clock import ManualClock
 from services.common.config import Settings, load_settings
 from services.common.server import RunningServer, ServiceSpec, start
+from tests.support import stores
 from tests.support.rpc import Metadata, ts
 
 START_US = 1_625_097_600_000_000  # 2021-07-01T00:00:00Z
@@ -47,7 +48,10 @@ SHARED_END_US = 4_102_444_800_000_000  # 2100-01-01
 
 
 def service_settings(service: str, data_dir: Path, more: dict[str, str] | None = None) -> Settings:
+    """Settings of a test's server: on the store of the backend under test (stores.use)."""
+    url = stores.database_url(service, data_dir)
     env = {
+        **({"NETNET_DATABASE_URL": url} if url else {}),
         "NETNET_DATA_DIR": str(data_dir),
         f"NETNET_{service.upper()}_ADDR": "127.0.0.1:0",
         f"NETNET_{service.upper()}_METRICS_PORT": "0",
@@ -102,7 +106,9 @@ class CampaignOwner:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        settings = replace(service_settings("cases", data_dir), key_file=self.key_file)
+        # On SQLite whatever the backend under test: the campaigns are the session's.
+        sqlite = {"NETNET_DATABASE_URL": f"sqlite:///{data_dir / 'cases.db'}"}
+        settings = replace(service_settings("cases", data_dir, sqlite), key_file=self.key_file)
         self.server = self.run(start(CASES, settings))
         self.addr = f"127.0.0.1:{self.server.port}"
         self.channel = self.run(self._channel())

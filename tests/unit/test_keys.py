@@ -17,6 +17,7 @@ import pytest
 from services.common.hashing import hash64
 from services.common.storage import Conn
 from services.common.storage.keys import Book
+from services.common.storage.sqlite import Sqlite
 from services.common.storage.writer import Database
 
 MIGRATIONS = (
@@ -37,7 +38,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     migrations = tmp_path / "migrations"
     migrations.mkdir()
     (migrations / "0001_items.sql").write_text(MIGRATIONS)
-    database = Database(tmp_path / "test.db")
+    database = Database(Sqlite(tmp_path / "test.db"))
     await database.open([("test", migrations)])
     yield database
     await database.close()
@@ -79,14 +80,19 @@ def stored(path: Path) -> dict[str, tuple[int, int]]:
         return {n: (i, rev) for i, n, rev in conn.execute("SELECT id, name, revision FROM items")}
 
 
+def _path(db: Database) -> Path:
+    assert isinstance(db.backend, Sqlite)
+    return db.backend.path
+
+
 async def test_a_subject_made_for_a_refused_record_is_not_stored(db: Database) -> None:
     await db.write(upsert(["a", "b", "c"], refused=frozenset({"b"})))
-    assert stored(db.path) == {"a": (1, 1), "c": (3, 1)}
+    assert stored(_path(db)) == {"a": (1, 1), "c": (3, 1)}
     await db.write(upsert(["a", "d"]))  # a stored one changes; a new one takes the next id
-    assert stored(db.path) == {"a": (1, 2), "c": (3, 1), "d": (4, 1)}
+    assert stored(_path(db)) == {"a": (1, 2), "c": (3, 1), "d": (4, 1)}
     await db.write(upsert(["e"], refused=frozenset({"e"})))  # the last id made is given back
     await db.write(upsert(["f"]))
-    assert stored(db.path)["f"] == (5, 1)
+    assert stored(_path(db))["f"] == (5, 1)
 
 
 async def test_jobs_of_one_group_take_ids_in_turn(db: Database) -> None:
@@ -103,4 +109,4 @@ async def test_jobs_of_one_group_take_ids_in_turn(db: Database) -> None:
     )
     assert isinstance(results[1], ValueError)
     # The failing job's ids went back: the jobs after it took them.
-    assert stored(db.path) == {"a": (1, 2), "b": (2, 1), "c": (3, 1), "d": (4, 1)}
+    assert stored(_path(db)) == {"a": (1, 2), "b": (2, 1), "c": (3, 1), "d": (4, 1)}

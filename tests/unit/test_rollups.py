@@ -14,6 +14,7 @@ import pytest
 
 from services.common import rollups
 from services.common.rollups import DIMS, StatsQuery
+from services.common.storage import SqliteConn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 
 VALUES = {
@@ -28,8 +29,8 @@ Record = tuple[int | None, rollups.Key, str]  # subject, dimension key, day
 
 
 @pytest.fixture
-def conn() -> Iterator[sqlite3.Connection]:
-    c = sqlite3.connect(":memory:", isolation_level=None)
+def conn() -> Iterator[SqliteConn]:
+    c = sqlite3.connect(":memory:", isolation_level=None, factory=SqliteConn)
     apply_migrations(c, [("runtime", RUNTIME_MIGRATIONS)])
     yield c
     c.close()
@@ -40,7 +41,7 @@ def _key(rng: random.Random) -> rollups.Key:
 
 
 def _apply(
-    conn: sqlite3.Connection,
+    conn: SqliteConn,
     rollup: str,
     deltas: list[tuple[int | None, rollups.Key, str, int]],
     new: set[int],
@@ -51,7 +52,7 @@ def _apply(
 
 
 def _random_history(
-    conn: sqlite3.Connection, rng: random.Random, rollup: str, steps: int
+    conn: SqliteConn, rng: random.Random, rollup: str, steps: int
 ) -> Counter[Record]:
     """Apply random batches; returns the live records (a multiset)."""
     live: Counter[Record] = Counter()
@@ -166,7 +167,7 @@ def brute_force(
 
 
 def observed(
-    conn: sqlite3.Connection, rollup: str, q: StatsQuery
+    conn: SqliteConn, rollup: str, q: StatsQuery
 ) -> tuple[dict[tuple[str, ...], tuple[int, int | None]], tuple[int, int | None]]:
     result = rollups.query(conn, rollup, q, subjects=True)
     rows: dict[tuple[str, ...], tuple[int, int | None]] = {}
@@ -178,7 +179,7 @@ def observed(
     return rows, (result.total.count, result.total.distinct)
 
 
-def _check_tables(conn: sqlite3.Connection) -> None:
+def _check_tables(conn: SqliteConn) -> None:
     """No counter is left negative; marks and counts of zero are not kept as live values."""
     for table in ("rollup_counts", "rollup_marks", "rollup_distinct", "rollup_single"):
         (bad,) = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE n < 0").fetchone()
@@ -188,7 +189,7 @@ def _check_tables(conn: sqlite3.Connection) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_random_deltas_match_brute_force(conn: sqlite3.Connection, seed: int) -> None:
+def test_random_deltas_match_brute_force(conn: SqliteConn, seed: int) -> None:
     rng = random.Random(seed)
     live = _random_history(conn, rng, "actions", steps=60)
     other = _random_history(conn, random.Random(seed + 100), "other", steps=10)
@@ -201,7 +202,7 @@ def test_random_deltas_match_brute_force(conn: sqlite3.Connection, seed: int) ->
         assert observed(conn, "other", q) == brute_force(other, q)
 
 
-def test_everything_retracted_leaves_nothing(conn: sqlite3.Connection) -> None:
+def test_everything_retracted_leaves_nothing(conn: SqliteConn) -> None:
     rng = random.Random(7)
     live = _random_history(conn, rng, "actions", steps=30)
     deltas = [(*rec, -1) for rec in live.elements()]
@@ -220,7 +221,7 @@ def test_everything_retracted_leaves_nothing(conn: sqlite3.Connection) -> None:
 
 
 def test_the_migration_derives_the_distinct_counts_from_the_marks(
-    conn: sqlite3.Connection,
+    conn: SqliteConn,
 ) -> None:
     """Migration 0005 rebuilds the distinct counters from the marks: run again over a random
     history, it gives the counters the writes kept (and so the same answers)."""
@@ -234,11 +235,11 @@ def test_the_migration_derives_the_distinct_counts_from_the_marks(
         assert observed(conn, "actions", q) == brute_force(live, q), q
 
 
-def _rows(conn: sqlite3.Connection, table: str) -> list[tuple[object, ...]]:
+def _rows(conn: SqliteConn, table: str) -> list[tuple[object, ...]]:
     return conn.execute(f"SELECT * FROM {table} WHERE n != 0 ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
 
 
-def test_subject_filter_follows_live_marks(conn: sqlite3.Connection) -> None:
+def test_subject_filter_follows_live_marks(conn: SqliteConn) -> None:
     k1: rollups.Key = ("cac", "ban", "fraud", "c1", "")
     k2: rollups.Key = ("mps", "warn", "obscene", "c1", "sa1")
     _apply(conn, "actions", [(1, k1, DAYS[0], 1), (2, k2, DAYS[0], 1), (2, k1, DAYS[1], 1)], {1, 2})
@@ -261,9 +262,7 @@ def test_subject_filter_follows_live_marks(conn: sqlite3.Connection) -> None:
     assert having(campaign_id="c1") == [1, 2]
 
 
-def test_the_key_migration_keeps_every_counter(
-    conn: sqlite3.Connection, tmp_path: pathlib.Path
-) -> None:
+def test_the_key_migration_keeps_every_counter(conn: SqliteConn, tmp_path: pathlib.Path) -> None:
     """Migration 0004 names keys by id in the counts per day and the marks: a database at
     0003, holding what a random history left (by values), comes out with the rows the writes
     keep now, key ids included, and the same answers."""
@@ -274,7 +273,7 @@ def test_the_key_migration_keeps_every_counter(
     earlier.mkdir()
     for path in sorted(RUNTIME_MIGRATIONS.glob("000[123]_*.sql")):
         shutil.copy(path, earlier)
-    old = sqlite3.connect(":memory:", isolation_level=None)
+    old = sqlite3.connect(":memory:", isolation_level=None, factory=SqliteConn)
     apply_migrations(old, [("runtime", earlier)])
     dims = ", ".join(f"k.{d}" for d in DIMS)
     old.executemany(
@@ -311,7 +310,7 @@ def test_the_key_migration_keeps_every_counter(
     old.close()
 
 
-def test_a_key_under_another_keys_id_fails_the_write(conn: sqlite3.Connection) -> None:
+def test_a_key_under_another_keys_id_fails_the_write(conn: SqliteConn) -> None:
     key: rollups.Key = ("cac", "ban", "fraud", "c1", "")
     _apply(conn, "actions", [(1, key, DAYS[0], 1)], {1})
     _apply(conn, "actions", [(2, key, DAYS[1], 1)], {2})  # the same key again: no conflict

@@ -58,6 +58,7 @@ def grouped(state: Group) -> Iterator[Group]:
         _group.reset(token)
 
 
+NO_LIMIT = (1 << 63) - 1  # a LIMIT that keeps every row (both dialects take it)
 IN_CHUNK = 500  # values per IN (...) list: well under SQLite's parameter limit
 
 
@@ -84,7 +85,7 @@ def children_of(
 
 def add_counts(conn: Conn, table: str, counts: Counts) -> None:
     """Add each n to the counter row of its key (the key columns): at the group's commit
-    inside a group commit, at once otherwise."""
+    inside a group commit, at once otherwise. table: as upsert_add's."""
     group = _group.get()
     if group is None:
         upsert_add(conn, table, [(*k, n) for k, n in counts.items() if n])
@@ -145,9 +146,18 @@ def _values_sql(head: str, width: int, tail: str = "") -> str:
 
 
 def upsert_add(conn: Conn, table: str, rows: list[tuple[object, ...]]) -> None:
-    """Add each row's n to the counter with its key, now."""
+    """Add each row's n to the counter with its key, now. table: the counter table and its
+    columns, the key's and then n, e.g. "counts (key_id, day, n)"."""
     if rows:
-        sql = _values_sql(
-            f"INSERT INTO {table}", len(rows[0]), " ON CONFLICT DO UPDATE SET n = n + excluded.n"
-        )
-        conn.executemany(sql, rows)
+        conn.executemany(_upsert_sql(table, len(rows[0])), rows)
+
+
+@cache
+def _upsert_sql(table: str, width: int) -> str:
+    name, columns = table.split(" ", 1)
+    key = ", ".join(c.strip() for c in columns.strip("()").split(",")[:-1])
+    return _values_sql(
+        f"INSERT INTO {table}",
+        width,
+        f" ON CONFLICT ({key}) DO UPDATE SET n = {name}.n + excluded.n",
+    )

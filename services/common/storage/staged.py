@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from itertools import chain
 
 from services.common.errors import FieldViolation, InvalidArgument, Reject
-from services.common.storage import Conn, Error
+from services.common.storage import Conn
 
 ACCEPTED = 0
 REFUSED = 1
@@ -36,12 +36,10 @@ def _rows_sql(table: str, columns: str, width: int, rows: int) -> str:
 def reset(conn: Conn, table: str, columns: str, indexes: Sequence[str] = ()) -> None:
     """Empty the temporary table, made (with its indexes) on its first use on this
     connection."""
-    try:
-        conn.execute(f"DELETE FROM {table}")
-    except Error:
-        conn.execute(f"CREATE TEMP TABLE {table} ({columns})")
-        for n, index in enumerate(indexes):
-            conn.execute(f"CREATE INDEX temp.{table}_{n} ON {table} ({index})")
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
+    for n, index in enumerate(indexes):
+        conn.execute(f"CREATE INDEX IF NOT EXISTS temp.{table}_{n} ON {table} ({index})")
+    conn.execute(f"DELETE FROM {table}")
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,8 @@ class Stage:
     columns: what each staged row holds, in order (`idx` first, then `request_key`,
     `body_hash`, `request_id` when the records carry request ids); computed: the columns
     the statements fill (SQL column definitions); dims: the columns holding a record's
-    five rollup dimension values, in rollups.DIMS order; day: its day column."""
+    five rollup dimension values, in rollups.DIMS order; day: its day column; text: the
+    columns that hold text (the others hold integers)."""
 
     table: str
     columns: tuple[str, ...]
@@ -59,6 +58,7 @@ class Stage:
     dims: tuple[str, ...] = ()
     day: str = "day"
     indexes: tuple[str, ...] = ()  # column lists to index, e.g. "ident_key, idx"
+    text: frozenset[str] = frozenset()
 
     def insert_sql(self, rows: int) -> str:
         """One statement for this many rows: a long stage is loaded in one step each
@@ -70,7 +70,11 @@ class Stage:
         return ", ".join(
             [
                 "idx INTEGER PRIMARY KEY",
-                *(c for c in self.columns if c != "idx"),
+                *(
+                    f"{c} TEXT" if c in self.text else f"{c} INTEGER"
+                    for c in self.columns
+                    if c != "idx"
+                ),
                 f"state INTEGER NOT NULL DEFAULT {ACCEPTED}",
                 "key_id INTEGER",
                 *self.computed,

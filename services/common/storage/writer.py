@@ -1,32 +1,29 @@
-"""The writer: one connection that group-commits units of work, and a reader beside it.
+"""The writer: one connection that group-commits units of work, and readers beside it.
 
-A unit of work is a plain function of a connection (Conn). Writes run on the event loop's
-own thread, a group of them in one transaction: SQLite lets go of the GIL at every
-statement, and a writer thread beside the event loop spent most of its time waiting to get
-it back. A long job (an import batch) runs in steps, in a transaction of its own, the loop
-serving other calls between them. Reads run on a connection of their own, on aiosqlite's
-thread, so a long read does not hold up the loop.
+A unit of work is a plain function of a connection (Conn). Writes run a group of them in one
+transaction, on the backend's writer connection (SQLite's or PostgreSQL's: see sqlite.py and
+postgres.py, which also say on which thread). A long job (an import batch) runs in steps, in a
+transaction of its own, the loop serving other calls between them. Reads run on connections
+of their own, so a long read does not hold up the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable, Generator, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import aiosqlite
 import structlog
 
 from services.common import metrics
 from services.common.errors import Unavailable
 from services.common.storage import Conn
-from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.storage.migrations import RUNTIME_MIGRATIONS
 from services.common.storage.sql import Group, grouped
 
 T = TypeVar("T")
@@ -43,14 +40,6 @@ MAX_GROUP = 256
 # lone writer is hardly held up.
 GATHER_SECONDS = 0.001
 LONE_SKIPS = 32
-# The WAL is copied back into the database file (a checkpoint, with its fsync) by the writer
-# between two groups, on a thread, once this long has passed or this many rows changed since
-# the last: the event loop goes on meanwhile (writes queue up and go in the next group), and
-# with no write in between, the WAL starts over from its beginning after each checkpoint.
-CHECKPOINT_SECONDS = 0.5
-CHECKPOINT_ROWS = 20_000
-
-
 BatchRun = Callable[[Conn, list[Any]], list[tuple[bool, Any]]]
 
 
@@ -63,11 +52,6 @@ class _Pending:
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
-
-
-async def _run_on(conn: aiosqlite.Connection, fn: Callable[[Conn], T]) -> T:
-    # aiosqlite.Connection._execute runs fn on the connection's own thread (pinned version).
-    return await conn._execute(fn, conn._conn)  # type: ignore[no-any-return]
 
 
 # Records a stepped job (an import batch) prepares, or writes, between two turns of the event
@@ -84,67 +68,43 @@ def run_through(steps: Generator[None, None, T]) -> T:
             return finished.value  # type: ignore[no-any-return]
 
 
-class Database:
-    """One writer connection (group commit) and one reader connection over a WAL file."""
+class Backend(Protocol):
+    """Where the writer's and the readers' connections come from (sqlite.py, postgres.py)."""
 
-    def __init__(
-        self,
-        path: Path,
-        synchronous: str = "NORMAL",
-        setup: Callable[[Conn], None] | None = None,
-        prepare: Callable[[Conn], None] | None = None,
-    ) -> None:
-        self.path = path
-        self.synchronous = synchronous
-        self._setup = setup  # run on each connection when opened (e.g. SQL functions)
+    name: str  # for logs
+    begin: tuple[str, ...]  # the statements that open a write transaction
+    read_begin: str  # the statement that opens a read snapshot
+
+    async def open(
+        self, dirs: list[tuple[str, Path]], prepare: Callable[[Conn], None] | None
+    ) -> tuple[Conn, list[str]]: ...
+
+    async def run(self, fn: Callable[[], T]) -> T: ...
+
+    async def read(self, snapshot: Callable[[Conn], T]) -> T: ...
+
+    async def after_group(self, force: bool = False) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Database:
+    """One writer connection (group commit) and readers beside it, over a backend."""
+
+    def __init__(self, backend: Backend, prepare: Callable[[Conn], None] | None = None) -> None:
+        self.backend = backend
         self._prepare = prepare  # run on the writer after the migrations, before any write
         self._writer: Conn | None = None
-        self._reader: aiosqlite.Connection | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._held: _Pending | None = None  # a stepped job taken while gathering: next
         self._skips = 0  # groups still to commit without waiting for more
-        self._checkpointed = (0.0, 0)  # when, and the writer's total changes then
         self._task: asyncio.Task[None] | None = None
         self.commit_listeners: list[Callable[[], None]] = []
 
-    def _pragmas(self) -> list[str]:
-        return [
-            "PRAGMA journal_mode=WAL",
-            f"PRAGMA synchronous={self.synchronous}",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA wal_autocheckpoint=0",  # see CHECKPOINT_SECONDS
-            "PRAGMA temp_store=MEMORY",  # a batch's stage (storage.staged), sorts
-        ]
-
     async def open(self, migrations: list[tuple[str, Path]]) -> list[str]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         dirs = [("runtime", RUNTIME_MIGRATIONS), *migrations]
-
-        def connect_and_migrate() -> tuple[Conn, list[str]]:
-            # On a thread: a locked file waits out the busy timeout without holding up the
-            # loop (health keeps answering NOT_SERVING meanwhile).
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            try:
-                for pragma in self._pragmas():
-                    conn.execute(pragma)
-                if self._setup is not None:
-                    self._setup(conn)
-                applied = apply_migrations(conn, dirs)
-                if self._prepare is not None:
-                    self._prepare(conn)
-                return conn, applied
-            except BaseException:
-                conn.close()
-                raise
-
-        self._writer, applied = await asyncio.to_thread(connect_and_migrate)
-        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in self._pragmas():
-            await self._reader.execute(pragma)
-        if self._setup is not None:
-            await _run_on(self._reader, self._setup)
-        self._task = asyncio.create_task(self._write_loop(), name=f"writer:{self.path.name}")
+        self._writer, applied = await self.backend.open(dirs, self._prepare)
+        self._task = asyncio.create_task(self._write_loop(), name=f"writer:{self.backend.name}")
         return applied
 
     async def close(self) -> None:
@@ -153,11 +113,8 @@ class Database:
             await self._queue.put(None)
             await self._task
             self._task = None
-        if self._reader is not None:
-            await self._reader.close()
-        if self._writer is not None:
-            self._writer.close()
-        self._reader = self._writer = None
+        await self.backend.close()
+        self._writer = None
 
     async def write(self, job: Job[T]) -> T:
         """Run job in a transaction; returns once it is committed (or raises its error)."""
@@ -185,17 +142,41 @@ class Database:
 
     async def read(self, job: Job[T]) -> T:
         """Run job on the reader connection inside one read transaction (one snapshot)."""
-        if self._reader is None:
+        if self._writer is None:
             raise Unavailable("the database is not open", reason="NOT_SERVING")
+        begin = self.backend.read_begin
 
         def snapshot(conn: Conn) -> T:
-            conn.execute("BEGIN")
+            conn.execute(begin)
             try:
                 return job(conn)
             finally:
                 conn.execute("COMMIT")
 
-        return await _run_on(self._reader, snapshot)
+        return await self.backend.read(snapshot)
+
+    async def _run_stepped(self, conn: Conn, job: SteppedJob[Any]) -> tuple[bool, Any]:
+        """A stepped job in a transaction of its own, each step on a thread: the event loop
+        goes on meanwhile (a step is mostly statements, which let go of the GIL: the next
+        batch is read and checked while this one is written), the writer does not (writes
+        queue up). Its failure undoes it and is its outcome."""
+        run = self.backend.run
+        try:
+            with grouped(Group()) as state:
+                await run(partial(_open, conn, self.backend.begin))
+                try:
+                    steps = job(conn)
+                    while True:
+                        done, value = await asyncio.to_thread(_step, steps)
+                        if done:
+                            break
+                    await run(partial(_commit, conn, state))
+                except BaseException:
+                    await run(partial(_roll_back, conn))
+                    raise
+        except Exception as e:
+            return False, e
+        return True, value
 
     async def _gather(self) -> None:
         """Let more writes join the group (see GATHER_SECONDS)."""
@@ -236,9 +217,11 @@ class Database:
             started = time.perf_counter()
             try:
                 if first.stepped is None:
-                    outcomes = _commit_group(self._writer, group)
+                    outcomes = await self.backend.run(
+                        partial(_commit_group, self._writer, self.backend.begin, group)
+                    )
                 else:  # reports its own failure as its outcome
-                    outcomes = [await _run_stepped(self._writer, first.stepped)]
+                    outcomes = [await self._run_stepped(self._writer, first.stepped)]
             except Exception as e:  # the commit itself failed: nothing of the group landed
                 log.error("group commit failed", error=str(e))
                 for p in group:
@@ -256,28 +239,9 @@ class Database:
                     listener()
             metrics.WRITE_GROUP.observe(len(group))
             metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
-            await self._checkpoint(force=stop)
+            await self.backend.after_group(force=stop)
             if stop:
                 return
-
-    async def _checkpoint(self, force: bool = False) -> None:
-        """Copy the WAL back into the database file when it is due (see CHECKPOINT_SECONDS)."""
-        assert self._writer is not None
-        at, changes = self._checkpointed
-        now, total = time.monotonic(), self._writer.total_changes
-        if total == changes or not (
-            force or now - at >= CHECKPOINT_SECONDS or total - changes >= CHECKPOINT_ROWS
-        ):
-            return
-        self._checkpointed = (now, total)
-        try:
-            await asyncio.to_thread(_run_checkpoint, self._writer)
-        except sqlite3.Error as e:  # the WAL keeps the data; the next checkpoint tries again
-            log.warning("checkpoint failed", error=str(e))
-
-
-def _run_checkpoint(conn: Conn) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # its row read: statement done
 
 
 Unit = Callable[[Conn], list[tuple[bool, Any]]]
@@ -317,24 +281,27 @@ def _one_by_one(members: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
     return [(partial(_together, run, [p]), [p]) for p in members]
 
 
-def _commit_group(conn: Conn, group: list[_Pending]) -> list[tuple[bool, Any]]:
+def _commit_group(
+    conn: Conn, begin: tuple[str, ...], group: list[_Pending]
+) -> list[tuple[bool, Any]]:
     """The group's units of work in one transaction; outcomes in group order. A lone unit
     runs bare (the transaction stands in for its savepoint: SQLite keeps a copy of every
     page a savepoint changes); when it fails, or there are several, see _transaction."""
     units = _units(group)
     if len(units) == 1:
         try:
-            return _transaction(conn, group, units, savepoints=False)
+            return _transaction(conn, begin, group, units, savepoints=False)
         except Exception as e:
             members = units[0][1]
             if len(members) == 1:
                 return [(False, e)]
             units = _one_by_one(members)
-    return _transaction(conn, group, units, savepoints=True)
+    return _transaction(conn, begin, group, units, savepoints=True)
 
 
 def _transaction(
     conn: Conn,
+    begin: tuple[str, ...],
     group: list[_Pending],
     units: list[tuple[Unit, list[_Pending]]],
     savepoints: bool,
@@ -346,7 +313,7 @@ def _transaction(
     done: dict[int, tuple[bool, Any]] = {}
     totals: dict[str, dict[tuple[object, ...], int]] = {}
     logs: dict[str, list[tuple[object, ...]]] = {}
-    with _begun(conn) as state:
+    with _begun(conn, begin) as state:
         queue = list(units)
         while queue:
             unit, members = queue.pop(0)
@@ -383,23 +350,6 @@ def _transaction(
     return [done[id(p)] for p in group]
 
 
-async def _run_stepped(conn: Conn, job: SteppedJob[Any]) -> tuple[bool, Any]:
-    """A stepped job in a transaction of its own, each step on a thread: the event loop goes
-    on meanwhile (a step is mostly statements, which let go of the GIL: the next batch is
-    read and checked while this one is written), the writer does not (writes queue up).
-    Its failure undoes it and is its outcome."""
-    try:
-        with _begun(conn):
-            steps = job(conn)
-            while True:
-                done, value = await asyncio.to_thread(_step, steps)
-                if done:
-                    break
-    except Exception as e:
-        return False, e
-    return True, value
-
-
 def _step(steps: Generator[None, None, T]) -> tuple[bool, T | None]:
     """One step of a stepped job: (whether it finished, its result then)."""
     try:
@@ -410,16 +360,30 @@ def _step(steps: Generator[None, None, T]) -> tuple[bool, T | None]:
 
 
 @contextmanager
-def _begun(conn: Conn) -> Iterator[Group]:
+def _begun(conn: Conn, begin: tuple[str, ...]) -> Iterator[Group]:
     """A write transaction whose jobs share a Group (what it holds at the end of the block
     is written before COMMIT); an error rolls it back."""
-    conn.execute("BEGIN IMMEDIATE")
+    _open(conn, begin)
     try:
         with grouped(Group()) as state:
             yield state
             state.write(conn)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _roll_back(conn)
         raise
+
+
+def _open(conn: Conn, begin: tuple[str, ...]) -> None:
+    for sql in begin:
+        conn.execute(sql)
+
+
+def _commit(conn: Conn, state: Group) -> None:
+    state.write(conn)
+    conn.execute("COMMIT")
+
+
+def _roll_back(conn: Conn) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")

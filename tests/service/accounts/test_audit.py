@@ -3,9 +3,6 @@ detected."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
 import grpc
 import pytest
 
@@ -13,9 +10,10 @@ from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
+from services.common.config import Settings
 from services.common.server import RunningServer
 from tests.service.accounts.helpers import action, record, stream
-from tests.support.audit import keyed_link_under, plain_link_of
+from tests.support.audit import keyed_link_under, plain_link_of, transaction
 from tests.support.rpc import bad_fields, expect_error
 from tests.support.servers import START_US, Tokens
 
@@ -163,13 +161,9 @@ async def test_audit_page_token_and_size(
     assert bad_fields(err) == ["page_token"]
 
 
-def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        with conn:
-            assert conn.execute(sql).rowcount == 1
-    finally:
-        conn.close()
+def _tamper(settings: Settings, sql: str) -> None:
+    with transaction(settings) as conn:
+        assert conn.execute(sql).rowcount == 1
 
 
 @pytest.mark.parametrize(
@@ -207,7 +201,7 @@ async def test_tampering_is_detected(
 ) -> None:
     await _write_some(client, tokens, clock)
     assert (await _verify(client, tokens)).ok
-    _tamper(server.runtime.settings.database_path, sql)
+    _tamper(server.runtime.settings, sql)
     v = await _verify(client, tokens)
     assert not v.ok
     assert v.first_bad_seq == first_bad
@@ -222,7 +216,7 @@ async def test_rehashed_edit_is_not_a_keyed_link(
     entry = (await _entries(client, tokens))[1]
     entry.outcome = "forged"
     _tamper(
-        server.runtime.settings.database_path,
+        server.runtime.settings,
         f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(entry)}' WHERE seq = 2",
     )
     v = await _verify(client, tokens)
@@ -239,7 +233,7 @@ async def test_rewritten_last_entry_is_not_a_keyed_link(
     last = entries[4]
     last.outcome = "forged"
     _tamper(
-        server.runtime.settings.database_path,
+        server.runtime.settings,
         f"UPDATE audit_log SET outcome = 'forged', hash = '{plain_link_of(last)}' WHERE seq = 5",
     )
     v = await _verify(client, tokens)

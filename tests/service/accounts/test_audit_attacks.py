@@ -22,6 +22,7 @@ from services.accounts.__main__ import SPEC
 from services.common.clock import ManualClock
 from services.common.config import Settings
 from services.common.server import RunningServer, start
+from services.common.storage import SqliteConn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from tests.service.accounts.helpers import action, record, stream
 from tests.service.accounts.test_audit import _entries, _verify, _write_some
@@ -85,7 +86,7 @@ async def test_a_tail_cut_below_a_checkpoint_is_detected(
     finally:
         await channel.close()
         await server.stop(0)
-    cut_tail(settings.database_path, keep=3)
+    cut_tail(settings, keep=3)
 
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
@@ -116,7 +117,7 @@ async def test_a_checkpoint_kept_elsewhere_finds_the_cut(
     assert (await _verify_with(client, tokens, kept)).ok
 
     _checkpoint_file(server).unlink()
-    path = server.runtime.settings.database_path
+    path = server.runtime.settings
     cut_tail(path, keep=2)
     execute(path, "DELETE FROM account_actions WHERE id > 2")  # what entries 4 and 5 wrote
     blind = await _verify(client, tokens)
@@ -146,7 +147,7 @@ async def test_an_edit_with_every_later_link_recomputed_is_detected(
     """Entry 2 edited, and every link from it on and the head recomputed as sha256 (all anyone
     without the key can do): entry 2 is not a keyed link."""
     await _write_some(client, tokens, clock)
-    path = server.runtime.settings.database_path
+    path = server.runtime.settings
     execute(path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 2")
     rewrite_plain(path, from_seq=2)
     v = await _verify(client, tokens)
@@ -158,7 +159,7 @@ async def test_a_whole_chain_rewritten_without_the_key_is_detected(
     client: AccountsClient, tokens: Tokens, clock: ManualClock, server: RunningServer
 ) -> None:
     await _write_some(client, tokens, clock)
-    path = server.runtime.settings.database_path
+    path = server.runtime.settings
     execute(path, "DELETE FROM audit_log WHERE seq = 3")  # the retraction, gone
     execute(path, "UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
     rewrite_plain(path, from_seq=1)
@@ -172,7 +173,7 @@ async def test_a_chain_passed_off_as_written_before_the_key_is_detected(
     """Where the keyed chain starts moved past the head and every link rewritten as plain
     sha256, as if all came from a release before the key: the start is sealed with the key."""
     await _write_some(client, tokens, clock)
-    path = server.runtime.settings.database_path
+    path = server.runtime.settings
     execute(path, "UPDATE account_actions SET category = 'vulgar' WHERE id = 2")
     execute(path, "UPDATE audit_head SET keyed_from = 6")
     rewrite_plain(path, from_seq=1)
@@ -232,7 +233,7 @@ async def test_an_edited_or_deleted_action_is_detected(
 ) -> None:
     await _write_some(client, tokens, clock)
     assert (await _verify(client, tokens)).ok
-    execute(server.runtime.settings.database_path, sql)
+    execute(server.runtime.settings, sql)
     v = await _verify(client, tokens)
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)
@@ -303,7 +304,7 @@ async def test_a_tail_cut_leaving_its_rows_is_detected(
     """No checkpoint needed when the cut entries' rows are still there: no entry wrote them."""
     await _write_some(client, tokens, clock)
     _checkpoint_file(server).unlink(missing_ok=True)
-    cut_tail(server.runtime.settings.database_path, keep=3)
+    cut_tail(server.runtime.settings, keep=3)
     v = await _verify(client, tokens)
     assert (v.ok, v.entries_checked, v.first_bad_seq) == (False, 3, 0)
     assert v.problem == "account_actions: 2 of its rows from id 1 on no entry wrote"
@@ -319,7 +320,7 @@ async def test_an_inserted_action_is_detected(
         "record_us"
     )
     execute(
-        server.runtime.settings.database_path,
+        server.runtime.settings,
         f"INSERT INTO account_actions ({columns}) SELECT 99, account_id, 99, 'forged', 0, "
         "action, category, legal_basis, department, region, campaign_id, special_action, "
         "case_ref, actor, effective_us, record_us FROM account_actions WHERE id = 2",
@@ -342,7 +343,7 @@ def _database_of_an_earlier_release(path: Path) -> None:
         for sql in sorted(source.glob("[0-9]*.sql")):
             if sql.name < last:
                 shutil.copy(sql, before / sql.name)
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
     try:
         apply_migrations(conn, [("runtime", runtime), ("accounts", accounts)])
         conn.execute(
@@ -369,6 +370,9 @@ def _database_of_an_earlier_release(path: Path) -> None:
         conn.close()
 
 
+@pytest.mark.sqlite_only(
+    "a store of an earlier release is a SQLite file (PostgreSQL stores begin at this release)"
+)
 async def test_a_chain_of_an_earlier_release_goes_on_keyed(
     data_dir: Path, tokens: Tokens, clock: ManualClock, campaign_owner: CampaignOwner
 ) -> None:
@@ -383,8 +387,8 @@ async def test_a_chain_of_an_earlier_release_goes_on_keyed(
         await record(client, tokens("cac"), action("new1", "u2"))
         v = await _verify(client, tokens)
         assert (v.ok, v.entries_checked, v.keyed_from_seq, v.data_rows_checked) == (True, 3, 3, 1)
-        execute(settings.database_path, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 1")
-        rewrite_plain(settings.database_path, from_seq=1)  # entries 1-3 and the head
+        execute(settings, "UPDATE audit_log SET operator = 'mallory' WHERE seq = 1")
+        rewrite_plain(settings, from_seq=1)  # entries 1-3 and the head
         v = await _verify(client, tokens)  # the checkpoint made at start signed entry 2
         assert (v.ok, v.first_bad_seq) == (False, 2)
         assert "not the one a checkpoint signed" in v.problem

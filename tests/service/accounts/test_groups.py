@@ -4,7 +4,6 @@ included, and a store written before groups were counted apart is restated at st
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +15,7 @@ from netnet.common.v1 import common_pb2
 from services.accounts.__main__ import SPEC
 from services.common.server import start
 from tests.service.accounts.helpers import action, record, stream
+from tests.support.audit import transaction
 from tests.support.servers import Tokens, channel_to
 
 GROUP, USER = pb.ACCOUNT_KIND_GROUP, pb.ACCOUNT_KIND_USER
@@ -174,15 +174,13 @@ async def test_a_store_written_before_groups_were_counted_apart_is_restated(
     settings = server.runtime.settings
     await server.stop(0)
     # The store as it stood before: no counters for groups alone, the migration not applied.
-    db = sqlite3.connect(settings.database_path)
-    with db:
+    with transaction(settings) as db:
         keys = "key_id IN (SELECT id FROM rollup_keys WHERE rollup = 'group_actions')"
         db.execute(f"DELETE FROM rollup_counts WHERE {keys}")
         db.execute(f"DELETE FROM rollup_marks WHERE {keys}")
         for table in ("rollup_totals", "rollup_single", "rollup_distinct", "rollup_keys"):
             db.execute(f"DELETE FROM {table} WHERE rollup = 'group_actions'")
         db.execute("DELETE FROM schema_migrations WHERE name = 'accounts/0002_group_rollup.sql'")
-    db.close()
     again = await start(SPEC, settings, clock)
     try:
         channel = await channel_to(again.port)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-from pathlib import Path
 
 import grpc
 import jwt
@@ -18,6 +16,7 @@ from netnet.cases.v1 import cases_pb2 as pb
 from netnet.client import CasesClient
 from netnet.common.v1 import common_pb2
 from services.common.clock import ManualClock
+from services.common.config import Settings
 from services.common.server import RunningServer
 from tests.service.cases.helpers import (
     add_party,
@@ -30,7 +29,7 @@ from tests.service.cases.helpers import (
     vetted_draft,
     watch,
 )
-from tests.support.audit import keyed_link
+from tests.support.audit import keyed_link, transaction
 from tests.support.rpc import Metadata, bad_fields, connected, error_reason, expect_error, method_of
 from tests.support.servers import START_US, Tokens
 
@@ -235,13 +234,9 @@ async def test_the_audit_log_is_for_auditors(client: CasesClient, tokens: Tokens
             assert error_reason(e) == "ROLE_REQUIRED"
 
 
-def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    try:
+def _tamper(settings: Settings, sql: str) -> None:
+    with transaction(settings) as conn:
         conn.execute(sql)
-        conn.commit()
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize(
@@ -269,7 +264,7 @@ async def test_an_edited_or_deleted_audit_entry_is_detected(
         await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
     ).verification
     assert ok.ok
-    _tamper(server.runtime.settings.database_path, sql)
+    _tamper(server.runtime.settings, sql)
     bad = (
         await client.verify_audit_chain(pb.VerifyAuditChainRequest(), metadata=auditor)
     ).verification

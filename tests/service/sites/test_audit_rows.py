@@ -58,7 +58,7 @@ async def test_an_edited_or_deleted_record_is_detected(
     await _mutations(client, tokens, clock)
     before = await _verify(client, tokens)
     assert before.ok
-    execute(server.runtime.settings.database_path, sql)
+    execute(server.runtime.settings, sql)
     v = await _verify(client, tokens)
     assert not v.ok
     assert (v.first_bad_seq, v.entries_checked) == (first_bad, first_bad - 1)

@@ -5,7 +5,6 @@ existed is counted at start."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from typing import Any
 
@@ -25,6 +24,7 @@ from tests.service.sites.helpers import (
     record,
     web,
 )
+from tests.support.audit import transaction
 from tests.support.servers import Tokens, channel_to
 
 C = "netnet"
@@ -148,15 +148,13 @@ async def test_a_store_written_before_the_figure_is_counted_at_start(
     settings = server.runtime.settings
     await server.stop(0)
     # The store as it stood before: no bans_closures counters, the migration not applied.
-    db = sqlite3.connect(settings.database_path)
-    with db:
+    with transaction(settings) as db:
         keys = "key_id IN (SELECT id FROM rollup_keys WHERE rollup = 'bans_closures')"
         db.execute(f"DELETE FROM rollup_counts WHERE {keys}")
         db.execute(f"DELETE FROM rollup_marks WHERE {keys}")
         for table in ("rollup_totals", "rollup_single", "rollup_distinct", "rollup_keys"):
             db.execute(f"DELETE FROM {table} WHERE rollup = 'bans_closures'")
         db.execute("DELETE FROM schema_migrations WHERE name = 'sites/0002_ban_close_rollup.sql'")
-    db.close()
     again = await start(SPEC, settings, clock)
     try:
         channel = await channel_to(again.port)

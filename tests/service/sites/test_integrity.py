@@ -4,10 +4,8 @@ feed of the sites service."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -19,6 +17,7 @@ from netnet.client import NetNetError, SitesClient
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
+from services.common.config import Settings
 from services.common.server import RunningServer
 from tests.service.sites.helpers import (
     BAN,
@@ -33,7 +32,7 @@ from tests.service.sites.helpers import (
     snapshot,
     web,
 )
-from tests.support.audit import keyed_link
+from tests.support.audit import keyed_link, transaction
 from tests.support.rpc import Metadata, bad_fields, connected, error_reason, expect_error, ts
 from tests.support.servers import START_US, Tokens, channel_to
 
@@ -429,14 +428,9 @@ async def test_every_mutation_is_audited_in_a_chain(
     assert (verification.ok, verification.entries_checked) == (True, len(expected))
 
 
-def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA busy_timeout=10000")
+def _tamper(settings: Settings, sql: str) -> None:
+    with transaction(settings) as conn:
         conn.execute(sql)
-        conn.commit()
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize(
@@ -459,7 +453,7 @@ async def test_tampering_is_detected(
 ) -> None:
     await _mutations(client, tokens, clock)
     assert (await _verify(client, tokens)).ok
-    _tamper(server.runtime.settings.database_path, sql)
+    _tamper(server.runtime.settings, sql)
     verification = await _verify(client, tokens)
     assert not verification.ok
     assert verification.first_bad_seq == first_bad

@@ -18,6 +18,7 @@ from services.common import audit
 from services.common.config import reference
 from services.common.context import Principal
 from services.common.errors import Violations
+from services.common.storage import SqliteConn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
 from services.sites.__main__ import SPEC
 from services.sites.domain import ActionInput, validate_action
@@ -491,7 +492,7 @@ async def test_calls_on_one_site_are_each_answered_with_the_site_right_after_the
 def test_a_refused_call_in_a_batch_leaves_the_site_as_it_was(tmp_path: Path) -> None:
     """The batch form of RecordSiteAction, called directly: a refused record in the same batch
     as an accepted one on the same site does not give the site its names."""
-    conn = sqlite3.connect(tmp_path / "sites.db", isolation_level=None)
+    conn = sqlite3.connect(tmp_path / "sites.db", isolation_level=None, factory=SqliteConn)
     audit.bind_key(conn, b"audit key")
     assert SPEC.migrations is not None
     apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)])
