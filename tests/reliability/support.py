@@ -182,23 +182,30 @@ async def assert_stats_match(
 # --- a real server process -------------------------------------------------------------------
 
 
-def service_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
+def service_env(
+    data_dir: Path, port: int, service: str = "accounts", **extra: str
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETNET_")}
     env.update(
-        NETNET_DATA_DIR=str(data_dir),
-        NETNET_ACCOUNTS_ADDR=f"127.0.0.1:{port}",
-        NETNET_ACCOUNTS_METRICS_PORT="0",
-        NETNET_LOG_FORMAT="json",
-        PYTHONUNBUFFERED="1",
+        {
+            "NETNET_DATA_DIR": str(data_dir),
+            f"NETNET_{service.upper()}_ADDR": f"127.0.0.1:{port}",
+            f"NETNET_{service.upper()}_METRICS_PORT": "0",
+            "NETNET_LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
     )
     env.update(extra)
     return env
 
 
-def run_service(env: dict[str, str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run `python -m services.accounts` to its end (for processes that must refuse to start)."""
+def run_service(
+    env: dict[str, str], timeout: float = 30.0, service: str = "accounts"
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m services.<service>` to its end (for processes that must refuse to
+    start)."""
     return subprocess.run(
-        [sys.executable, "-m", "services.accounts"],
+        [sys.executable, "-m", f"services.{service}"],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -208,13 +215,16 @@ def run_service(env: dict[str, str], timeout: float = 30.0) -> subprocess.Comple
 
 
 class ServiceProcess:
-    """`python -m services.accounts` on a data directory, logging to files beside it."""
+    """`python -m services.<service>` (accounts unless told) on a data directory, logging to
+    files beside it (named after the data directory)."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, service: str = "accounts"
+    ) -> None:
+        self.data_dir, self.service = data_dir, service
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.env = service_env(data_dir, self.port, **(env or {}))
+        self.env = service_env(data_dir, self.port, service, **(env or {}))
         # The server reads this same key (the deployment's, shared with the campaigns' owner).
         self.key = ensure_key(Path(self.env.get("NETNET_KEY_FILE") or data_dir / "signing.key"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -227,21 +237,25 @@ class ServiceProcess:
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.runs += 1
-        log = self.data_dir.parent / f"accounts-{self.runs}"
+        log = self._log(self.runs)
         with open(f"{log}.out", "wb") as out, open(f"{log}.err", "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.accounts"],
+                [sys.executable, "-m", f"services.{self.service}"],
                 cwd=REPO,
                 env=self.env,
                 stdout=out,
                 stderr=err,
             )
 
+    def _log(self, run: int) -> Path:
+        name = self.service if self.data_dir.name == "data" else self.data_dir.name
+        return self.data_dir.parent / f"{name}-{run}"
+
     def stderr(self) -> str:
-        return (self.data_dir.parent / f"accounts-{self.runs}.err").read_text(errors="replace")
+        return Path(f"{self._log(self.runs)}.err").read_text(errors="replace")
 
     def stdout(self) -> str:
-        return (self.data_dir.parent / f"accounts-{self.runs}.out").read_text(errors="replace")
+        return Path(f"{self._log(self.runs)}.out").read_text(errors="replace")
 
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
@@ -255,7 +269,7 @@ class ServiceProcess:
             return await asyncio.to_thread(proc.wait, within)
         except subprocess.TimeoutExpired:
             raise AssertionError(
-                f"accounts still running after {within}s; stderr:\n{self.stderr()}"
+                f"{self.service} still running after {within}s; stderr:\n{self.stderr()}"
             ) from None
 
     async def kill(self) -> None:
@@ -268,6 +282,8 @@ class ServiceProcess:
         try:
             seen = await watch_health(channel, until=health_pb2.HealthCheckResponse.SERVING)
         except grpc.aio.AioRpcError as e:
-            raise AssertionError(f"accounts never served ({e.code()}):\n{self.stderr()}") from e
+            raise AssertionError(
+                f"{self.service} never served ({e.code()}):\n{self.stderr()}"
+            ) from e
         assert self.proc is not None and self.proc.poll() is None, self.stderr()
         return seen

@@ -1,4 +1,5 @@
-"""Channels with the retry policy every Net Net client uses: UNAVAILABLE, read-only calls only."""
+"""Channels as every Net Net client opens them: read-only calls retried on UNAVAILABLE, calls
+spread round-robin over the addresses a target names (a service's replicas)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,10 @@ def service_config(wait_for_ready: bool = False) -> str:
     method: dict[str, Any] = {"name": names, "retryPolicy": RETRY_POLICY}
     if wait_for_ready:
         method["waitForReady"] = True
-    return json.dumps({"methodConfig": [method]})
+    # Calls spread over every address the target resolves to: the replicas of a service
+    # behind one DNS name, or listed (ipv4:10.0.0.1:50051,10.0.0.2:50051).
+    balancing = [{"round_robin": {}}]
+    return json.dumps({"loadBalancingConfig": balancing, "methodConfig": [method]})
 
 
 def open_channel(
