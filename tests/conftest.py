@@ -25,13 +25,13 @@ def campaign_owner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaig
 
 
 @pytest.fixture(scope="session")
-def postgresql_database() -> Iterator[stores.TestDatabase]:
+def postgresql_database() -> Iterator[stores.SessionDatabase]:
     """The session's own database on the PostgreSQL server, dropped at the end; where no
     server can be had, what needs it skips, saying why."""
     why = stores.unreachable()
     if why:
         pytest.skip(f"PostgreSQL half skipped: {why}")
-    database = stores.TestDatabase()
+    database = stores.SessionDatabase()
     yield database
     database.drop()
 

@@ -26,7 +26,7 @@ SERVER_URL = os.environ.get(
 )
 
 
-class TestDatabase:
+class SessionDatabase:
     """A database of the test session's own on the PostgreSQL server."""
 
     def __init__(self) -> None:
