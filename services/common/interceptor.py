@@ -21,7 +21,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from services.common import metrics
+from services.common import metrics, storage
 from services.common.auth import principal_from_metadata
 from services.common.context import principal_var, request_id_var
 from services.common.errors import (
@@ -240,6 +240,9 @@ class _Call:
         self.department = principal.department
 
     async def fail(self, error: BaseException) -> None:
+        if isinstance(error, storage.Unreachable):
+            log.warning("database unreachable", method=self.method, error=str(error))
+            error = Unavailable("the database cannot be reached", reason="DATABASE_UNAVAILABLE")
         if isinstance(error, DomainError):
             self.code = code_of(error).name
             await self.context.abort_with_status(

@@ -21,8 +21,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def on_backend(request: pytest.FixtureRequest, backend: str) -> str:
-    """The test's backend; a test marked sqlite_only("why") skips on the others, saying why."""
-    only = request.node.get_closest_marker("sqlite_only")
-    if only is not None and backend != "sqlite":
-        pytest.skip(f"SQLite only: {only.args[0]}")
+    """The test's backend; a test marked sqlite_only("why") or postgresql_only("why") skips on
+    the other, saying why."""
+    for name in ("sqlite", "postgresql"):
+        only = request.node.get_closest_marker(f"{name}_only")
+        if only is not None and backend != name:
+            pytest.skip(f"{name} only: {only.args[0]}")
     return backend

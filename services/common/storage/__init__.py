@@ -50,3 +50,5 @@ class SqliteConn(sqlite3.Connection):
 
 # What a failing statement raises, on either backend.
 Error: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
+# What a statement raises when the database cannot be reached (a call may be tried again).
+Unreachable: tuple[type[Exception], ...] = (psycopg.OperationalError,)

@@ -126,10 +126,18 @@ class PgConn:
         self.raw.close()
 
 
-def connect(url: str, schema: str, **kwargs: Any) -> PgConn:
+def _options(schema: str) -> dict[str, Any]:
+    """A connection's settings: the schema's search path, named in pg_stat_activity."""
+    return {
+        "autocommit": True,
+        "options": f"-c search_path={schema}",
+        "application_name": f"netnet {schema}"[:63],
+    }
+
+
+def connect(url: str, schema: str) -> PgConn:
     """A connection whose search path is the schema (made if missing: see migrations)."""
-    raw = psycopg.connect(url, autocommit=True, options=f"-c search_path={schema}", **kwargs)
-    return PgConn(raw)
+    return PgConn(psycopg.connect(url, **_options(schema)))
 
 
 # Connections for reads (each read a snapshot of its own, on a thread: see Postgres.read).
@@ -190,7 +198,8 @@ class Postgres:
             self.url,
             min_size=1,
             max_size=READERS,
-            kwargs={"autocommit": True, "options": f"-c search_path={self.schema}"},
+            kwargs=_options(self.schema),
+            check=ConnectionPool.check_connection,
             open=False,
         )
         await asyncio.to_thread(pool.open, True, 30.0)
@@ -198,8 +207,17 @@ class Postgres:
         return writer, applied
 
     async def run(self, fn: Callable[[], T]) -> T:
-        """The writer's statements: on a thread."""
-        return await asyncio.to_thread(fn)
+        """The writer's statements: on a thread, on a new connection if the last was lost
+        (the server restarted, say: the group that found it lost failed UNAVAILABLE)."""
+        return await asyncio.to_thread(self._reconnected, fn)
+
+    def _reconnected(self, fn: Callable[[], T]) -> T:
+        if self._writer is not None and self._writer.raw.closed:
+            fresh = connect(self.url, self.schema)
+            if self._setup is not None:
+                self._setup(fresh)
+            self._writer.raw = fresh.raw
+        return fn()
 
     async def read(self, snapshot: Callable[[Conn], T]) -> T:
         pool = self._readers
