@@ -122,6 +122,15 @@ class PgConn:
         cursor.executemany(translate(sql, True), parameters)  # type: ignore[call-overload]
         return cursor
 
+    def copy_rows(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    ) -> None:
+        """Rows into a table by COPY (a batch's stage: see storage.staged)."""
+        with self.raw.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
     def close(self) -> None:
         self.raw.close()
 
