@@ -24,7 +24,8 @@ from tests.support.servers import free_port
         ("NETNET_MAX_MESSAGE_BYTES", "12"),
         ("NETNET_SQLITE_SYNCHRONOUS", "OFF"),
         ("NETNET_LOG_FORMAT", "xml"),
-        ("NETNET_DATABASE_URL", "postgresql://localhost/netnet"),
+        ("NETNET_DATABASE_URL", "mysql://localhost/netnet"),
+        ("NETNET_DATABASE_URL", "postgresql://localhost/netnet?schema=Not-A-Name"),
         ("NETNET_AUDIT_CHECKPOINT_SECONDS", "0"),
     ],
 )
@@ -63,6 +64,18 @@ def test_grpc_port_in_use_is_a_plain_error(data_dir: Path) -> None:
     assert last == f"accounts: cannot start: cannot listen on 127.0.0.1:{port}", result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert not (data_dir / "accounts.db").exists()
+
+
+def test_a_database_server_that_does_not_answer_is_a_plain_error(data_dir: Path) -> None:
+    with _listening() as taken:  # a port nothing speaks PostgreSQL on
+        port = taken.getsockname()[1]
+    url = f"postgresql://netnet:secret@127.0.0.1:{port}/netnet"
+    result = run_service(service_env(data_dir, free_port(), NETNET_DATABASE_URL=url))
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("accounts: cannot start: the database at postgresql://netnet:***@"), last
+    assert "secret" not in result.stderr  # the password is never written out
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def test_metrics_port_in_use_is_a_plain_error_and_no_hang(data_dir: Path) -> None:

@@ -122,9 +122,7 @@ class PgConn:
         cursor.executemany(translate(sql, True), parameters)  # type: ignore[call-overload]
         return cursor
 
-    def copy_rows(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-    ) -> None:
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Rows into a table by COPY (a batch's stage: see storage.staged)."""
         with self.raw.cursor() as cursor:
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -180,7 +178,13 @@ class Postgres:
         at once migrate once (the others wait, then find nothing left to apply)."""
 
         def connect_and_migrate() -> tuple[PgConn, list[str]]:
-            conn = connect(self.url, self.schema)
+            try:
+                conn = connect(self.url, self.schema)
+            except psycopg.OperationalError as e:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise psycopg.OperationalError(
+                    f"the database at {self.name} cannot be reached: {first}"
+                ) from None
             try:
                 if self._setup is not None:
                     self._setup(conn)
