@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+import structlog
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
@@ -26,6 +28,7 @@ from services.common.storage import Conn, Cursor
 from services.common.storage.migrations import POSTGRESQL, apply_migrations
 
 T = TypeVar("T")
+log = structlog.get_logger()
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -167,6 +170,11 @@ class Postgres:
         self.read_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         lock = lock_key(schema, "write")
         self.begin: tuple[str, ...] = ("BEGIN", f"SELECT pg_advisory_xact_lock({lock})")
+        # Every write transaction tells the other replicas it committed (delivered at COMMIT).
+        self.channel = f"netnet_{schema}"
+        self.end: tuple[str, ...] = (f"NOTIFY {self.channel}",)
+        self._listening = False
+        self._listener: threading.Thread | None = None
         self._writer: PgConn | None = None
         self._readers: ConnectionPool[Any] | None = None
 
@@ -248,7 +256,33 @@ class Postgres:
     async def after_group(self, force: bool = False) -> None:
         return None
 
+    def follow(self, committed: Callable[[], None]) -> None:
+        """Call committed (on the event loop) whenever a write transaction commits, in any
+        process on this schema: a thread LISTENs for the writers' NOTIFY."""
+        loop = asyncio.get_running_loop()
+        listener = psycopg.connect(self.url, **_options(self.schema))
+        listener.execute(f"LISTEN {self.channel}")
+        self._listening = True
+
+        def listen() -> None:
+            try:
+                while self._listening:
+                    for _ in listener.notifies(timeout=0.5, stop_after=1):
+                        loop.call_soon_threadsafe(committed)
+            except psycopg.Error as e:  # the watchers fall back on polling
+                log.warning("change notifications lost", error=str(e))
+            finally:
+                listener.close()
+
+        self._listener = threading.Thread(target=listen, name=f"listen:{self.schema}")
+        self._listener.daemon = True
+        self._listener.start()
+
     async def close(self) -> None:
+        self._listening = False
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5.0)
+            self._listener = None
         if self._readers is not None:
             await asyncio.to_thread(self._readers.close)
         if self._writer is not None:

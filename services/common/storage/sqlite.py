@@ -41,6 +41,7 @@ class Sqlite:
     """One writer connection and one reader connection over a WAL file."""
 
     begin: tuple[str, ...] = ("BEGIN IMMEDIATE",)
+    end: tuple[str, ...] = ()
     read_begin = "BEGIN"
 
     def __init__(
@@ -124,6 +125,9 @@ class Sqlite:
             await asyncio.to_thread(_run_checkpoint, self._writer)
         except sqlite3.Error as e:  # the WAL keeps the data; the next checkpoint tries again
             log.warning("checkpoint failed", error=str(e))
+
+    def follow(self, committed: Callable[[], None]) -> None:
+        """One process writes a SQLite file: its own commits are all there are."""
 
     async def close(self) -> None:
         if self._reader is not None:

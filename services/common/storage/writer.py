@@ -73,6 +73,7 @@ class Backend(Protocol):
 
     name: str  # for logs
     begin: tuple[str, ...]  # the statements that open a write transaction
+    end: tuple[str, ...]  # ... and that it runs last, before COMMIT
     read_begin: str  # the statement that opens a read snapshot
 
     async def open(
@@ -84,6 +85,8 @@ class Backend(Protocol):
     async def read(self, snapshot: Callable[[Conn], T]) -> T: ...
 
     async def after_group(self, force: bool = False) -> None: ...
+
+    def follow(self, committed: Callable[[], None]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -104,8 +107,14 @@ class Database:
     async def open(self, migrations: list[tuple[str, Path]]) -> list[str]:
         dirs = [("runtime", RUNTIME_MIGRATIONS), *migrations]
         self._writer, applied = await self.backend.open(dirs, self._prepare)
+        self.backend.follow(self._others_committed)
         self._task = asyncio.create_task(self._write_loop(), name=f"writer:{self.backend.name}")
         return applied
+
+    def _others_committed(self) -> None:
+        """Another process (a replica) committed a write: what follows the store hears it."""
+        for listener in self.commit_listeners:
+            listener()
 
     async def close(self) -> None:
         """Finish every queued write, then close both connections."""
@@ -163,14 +172,14 @@ class Database:
         run = self.backend.run
         try:
             with grouped(Group()) as state:
-                await run(partial(_open, conn, self.backend.begin))
+                await run(partial(_open, conn, self.backend))
                 try:
                     steps = job(conn)
                     while True:
                         done, value = await asyncio.to_thread(_step, steps)
                         if done:
                             break
-                    await run(partial(_commit, conn, state))
+                    await run(partial(_commit, conn, self.backend, state))
                 except BaseException:
                     await run(partial(_roll_back, conn))
                     raise
@@ -218,7 +227,7 @@ class Database:
             try:
                 if first.stepped is None:
                     outcomes = await self.backend.run(
-                        partial(_commit_group, self._writer, self.backend.begin, group)
+                        partial(_commit_group, self._writer, self.backend, group)
                     )
                 else:  # reports its own failure as its outcome
                     outcomes = [await self._run_stepped(self._writer, first.stepped)]
@@ -281,27 +290,25 @@ def _one_by_one(members: list[_Pending]) -> list[tuple[Unit, list[_Pending]]]:
     return [(partial(_together, run, [p]), [p]) for p in members]
 
 
-def _commit_group(
-    conn: Conn, begin: tuple[str, ...], group: list[_Pending]
-) -> list[tuple[bool, Any]]:
+def _commit_group(conn: Conn, backend: Backend, group: list[_Pending]) -> list[tuple[bool, Any]]:
     """The group's units of work in one transaction; outcomes in group order. A lone unit
     runs bare (the transaction stands in for its savepoint: SQLite keeps a copy of every
     page a savepoint changes); when it fails, or there are several, see _transaction."""
     units = _units(group)
     if len(units) == 1:
         try:
-            return _transaction(conn, begin, group, units, savepoints=False)
+            return _transaction(conn, backend, group, units, savepoints=False)
         except Exception as e:
             members = units[0][1]
             if len(members) == 1:
                 return [(False, e)]
             units = _one_by_one(members)
-    return _transaction(conn, begin, group, units, savepoints=True)
+    return _transaction(conn, backend, group, units, savepoints=True)
 
 
 def _transaction(
     conn: Conn,
-    begin: tuple[str, ...],
+    backend: Backend,
     group: list[_Pending],
     units: list[tuple[Unit, list[_Pending]]],
     savepoints: bool,
@@ -313,7 +320,7 @@ def _transaction(
     done: dict[int, tuple[bool, Any]] = {}
     totals: dict[str, dict[tuple[object, ...], int]] = {}
     logs: dict[str, list[tuple[object, ...]]] = {}
-    with _begun(conn, begin) as state:
+    with _begun(conn, backend) as state:
         queue = list(units)
         while queue:
             unit, members = queue.pop(0)
@@ -360,27 +367,28 @@ def _step(steps: Generator[None, None, T]) -> tuple[bool, T | None]:
 
 
 @contextmanager
-def _begun(conn: Conn, begin: tuple[str, ...]) -> Iterator[Group]:
+def _begun(conn: Conn, backend: Backend) -> Iterator[Group]:
     """A write transaction whose jobs share a Group (what it holds at the end of the block
     is written before COMMIT); an error rolls it back."""
-    _open(conn, begin)
+    _open(conn, backend)
     try:
         with grouped(Group()) as state:
             yield state
-            state.write(conn)
-        conn.execute("COMMIT")
+        _commit(conn, backend, state)
     except BaseException:
         _roll_back(conn)
         raise
 
 
-def _open(conn: Conn, begin: tuple[str, ...]) -> None:
-    for sql in begin:
+def _open(conn: Conn, backend: Backend) -> None:
+    for sql in backend.begin:
         conn.execute(sql)
 
 
-def _commit(conn: Conn, state: Group) -> None:
+def _commit(conn: Conn, backend: Backend, state: Group) -> None:
     state.write(conn)
+    for sql in backend.end:
+        conn.execute(sql)
     conn.execute("COMMIT")
 
 
