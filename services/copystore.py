@@ -3,27 +3,26 @@
     python -m services.copystore SERVICE SQLITE_FILE POSTGRESQL_URL [--audit-key-file PATH]
 
 POSTGRESQL_URL as NETNET_DATABASE_URL takes it (`?schema=NAME`, default the service's name).
-Exit 0: copied and verified; 1: refused or failed (nothing written); 2: bad arguments."""
+Exit 0: copied and verified; 1: refused or failed (no record copied); 2: bad arguments."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
-import sqlite3
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-import psycopg
-
-from services.common import config
+from services.common import config, storage
 from services.common.server import ServiceSpec
 from services.common.storage.copy import CopyError, copy_store
 from services.common.storage.postgres import redacted
 
 SERVICES = ("accounts", "sites", "cases")
 PROG = "python -m services.copystore"
+# What a copy that could not be done raises, besides a CopyError: the drivers', the files'.
+FAILED: tuple[type[Exception], ...] = (*storage.Error, OSError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +40,9 @@ def _one_line(e: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("service", choices=SERVICES)
     parser.add_argument("sqlite_file", type=Path, help="the service's SQLite store")
     parser.add_argument("postgresql_url", help="postgresql://USER@HOST:PORT/DATABASE[?schema=NAME]")
@@ -76,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         copy_store(service, spec.migrations, source, url, schema, key_file)
     except CopyError as e:
         return _fail(1, str(e))
-    except (psycopg.Error, sqlite3.Error, OSError) as e:
-        return _fail(1, f"the copy failed, nothing was written: {_one_line(e)}")
+    except FAILED as e:
+        return _fail(1, f"the copy failed, no record was copied: {_one_line(e)}")
     return 0
 
 

@@ -6,14 +6,18 @@ every migration applied. The schema is made and migrated as the service does at 
 must hold no record yet. Every table goes over with COPY in one transaction, under the
 schema's write lock; before it commits, the row counts of both sides must be equal and the
 audit chain must verify on PostgreSQL with the service's audit key, up to the head the SQLite
-store has. Anything else rolls the transaction back: nothing is written."""
+store has. Anything else rolls the transaction back: no record is copied (the schema stays
+made and migrated, as a first start of the service would leave it)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from graphlib import TopologicalSorter
 from pathlib import Path
+
+import psycopg
 
 from services.common import audit
 from services.common.storage import SqliteConn
@@ -29,11 +33,11 @@ from services.common.storage.postgres import (
 # Rows of a fresh schema that are not records: the chain's head before any entry, and the
 # rollups a migration marks to recount (the copy brings the SQLite store's own).
 NOT_RECORDS = {"schema_migrations": "FALSE", "audit_head": "seq <> 0", "rollup_rebuilds": "FALSE"}
-ROLLED_BACK = "rolled back, nothing was written"
+ROLLED_BACK = "rolled back, no record was copied"
 
 
 class CopyError(Exception):
-    """A refusal, or a copy that does not verify: nothing was written."""
+    """A refusal, or a copy that does not verify: no record was copied."""
 
 
 def copy_store(
@@ -170,7 +174,7 @@ def _order(conn: PgConn, schema: str, tables: list[str]) -> list[str]:
         "JOIN pg_namespace n ON n.oid = k.connamespace WHERE k.contype = 'f' AND n.nspname = ?",
         (schema,),
     ).fetchall():
-        if child in parents and parent != child:
+        if child in parents and parent in parents and parent != child:
             parents[child].add(parent)
     return list(TopologicalSorter(parents).static_order())
 
@@ -213,7 +217,8 @@ def _copy(
         _continue_identities(target, schema, say)
         target.execute("COMMIT")
     except BaseException:
-        target.execute("ROLLBACK")
+        with suppress(psycopg.Error):  # a connection gone has nothing to roll back
+            target.execute("ROLLBACK")
         raise
 
 
@@ -224,15 +229,23 @@ def _copy_table(source: SqliteConn, target: PgConn, schema: str, table: str) -> 
     if absent:
         raise CopyError(f"{schema}.{table} has no column {', '.join(absent)}")
     listed = ", ".join(f'"{c}"' for c in columns)
+    kinds = [types[c] for c in columns]
     # Binary, each value as its column's type: bytes go in as bytea, whole numbers as
     # bigint, texts as text; a value of another type is an error, not a conversion.
     with (
         target.raw.cursor() as cursor,
         cursor.copy(f'COPY "{table}" ({listed}) FROM STDIN (FORMAT BINARY)') as copy,
     ):
-        copy.set_types([types[c] for c in columns])
+        copy.set_types(kinds)
         for row in source.execute(f'SELECT {listed} FROM "{table}"'):
-            copy.write_row(row)
+            try:
+                copy.write_row(row)
+            except (TypeError, ValueError, OverflowError) as e:  # SQLite's types are loose
+                raise CopyError(
+                    f"{table}: the row whose {columns[0]} is {row[0]!r} does not fit the "
+                    f"PostgreSQL columns ({', '.join(kinds)}): {e}; "
+                    f"{ROLLED_BACK}"
+                ) from None
 
 
 def _count(conn: SqliteConn | PgConn, table: str) -> int:
