@@ -9,7 +9,7 @@ TOOLS := .tools/.installed-$(BUF_VERSION)-$(COMPOSE_SCHEMA_VERSION)
 BUF := .tools/node_modules/.bin/buf
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto proto-check run test lint bench sdk clean
+.PHONY: install proto proto-check run test lint bench sdk clean copy-store
 
 install: $(STAMP) $(TOOLS)
 
@@ -65,6 +65,14 @@ lint: install
 sdk: install
 	rm -rf dist && $(BIN)/pip wheel --quiet --no-deps ./sdk -w dist
 	@ls dist/*.whl
+
+# One service's SQLite store into a PostgreSQL schema, verified (services/copystore.py):
+# make copy-store SERVICE=accounts FROM=.netnet/accounts.db TO='postgresql://USER@HOST:PORT/DB'
+copy-store: install
+	@test -n "$(SERVICE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make copy-store" \
+	  "SERVICE=accounts|sites|cases FROM=PATH.db TO='postgresql://USER@HOST:PORT/DB[?schema=NAME]'" \
+	  >&2; exit 2; }
+	$(BIN)/python -m services.copystore '$(SERVICE)' '$(FROM)' '$(TO)'
 
 bench: install
 	$(BIN)/python -m bench

@@ -28,29 +28,37 @@ def apply_migrations(
     )
     done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
     applied = []
+    for name, path in steps(directories, dialect):
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if dialect == POSTGRESQL:  # the whole script in one statement text
+                conn.execute(path.read_text())
+            else:
+                for statement in _statements(path.read_text()):
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                (name, int(time.time()) * 1_000_000),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def steps(directories: list[tuple[str, Path]], dialect: str = SQLITE) -> list[tuple[str, Path]]:
+    """Every migration of the directories, in order: its name in schema_migrations
+    ("prefix/NNNN_name.sql"), and its file in the dialect."""
+    found = []
     for prefix, directory in directories:
         where = directory / POSTGRESQL if dialect == POSTGRESQL else directory
         for path in sorted(where.glob("[0-9][0-9][0-9][0-9]_*.sql")):
-            name = f"{prefix}/{path.name}"
-            if name in done:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if dialect == POSTGRESQL:  # the whole script in one statement text
-                    conn.execute(path.read_text())
-                else:
-                    for statement in _statements(path.read_text()):
-                        conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?)",
-                    (name, int(time.time()) * 1_000_000),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            applied.append(name)
-    return applied
+            found.append((f"{prefix}/{path.name}", path))
+    return found
 
 
 def _statements(script: str) -> list[str]:

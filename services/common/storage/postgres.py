@@ -46,7 +46,12 @@ def lock_key(schema: str, purpose: str) -> int:
     return hash64(f"netnet\x1f{schema}\x1f{purpose}")
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+def write_begin(schema: str) -> tuple[str, ...]:
+    """The statements that begin a write transaction on the schema: BEGIN, then its write
+    lock (a transaction-level advisory lock), which the writers of all replicas take."""
+    return ("BEGIN", f"SELECT pg_advisory_xact_lock({lock_key(schema, 'write')})")
+
+
 _JSON_EACH = re.compile(r"json_each\(([\w.]+)\)")
 # SQLite's CROSS JOIN ... ON: an inner join whose order the planner keeps.
 _CROSS_ON = re.compile(r"CROSS JOIN (\w+(?: \w+)?) ON ")
@@ -150,6 +155,32 @@ def connect(url: str, schema: str) -> PgConn:
     return PgConn(psycopg.connect(url, **_options(schema)))
 
 
+def migrate(
+    url: str,
+    schema: str,
+    dirs: list[tuple[str, Path]],
+    setup: Callable[[Conn], None] | None = None,
+) -> tuple[PgConn, list[str]]:
+    """A connection to the schema, made and migrated, and the migrations applied: under a
+    session advisory lock, so that replicas starting at once migrate once (the others wait,
+    then find nothing left to apply)."""
+    conn = connect(url, schema)
+    try:
+        if setup is not None:
+            setup(conn)
+        key = lock_key(schema, "migrate")
+        conn.execute(f"SELECT pg_advisory_lock({key})")
+        try:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            applied = apply_migrations(conn, dirs, POSTGRESQL)
+        finally:
+            conn.execute(f"SELECT pg_advisory_unlock({key})")
+        return conn, applied
+    except BaseException:
+        conn.close()
+        raise
+
+
 # Connections for reads (each read a snapshot of its own, on a thread: see Postgres.read).
 READERS = 4
 
@@ -168,8 +199,7 @@ class Postgres:
         self.name = f"{redacted(url)} schema {schema}"
         self._setup = setup
         self.read_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        lock = lock_key(schema, "write")
-        self.begin: tuple[str, ...] = ("BEGIN", f"SELECT pg_advisory_xact_lock({lock})")
+        self.begin = write_begin(schema)
         # Every write transaction tells the other replicas it committed (delivered at COMMIT).
         self.channel = f"netnet_{schema}"
         self.end: tuple[str, ...] = (f"NOTIFY {self.channel}",)
@@ -181,28 +211,20 @@ class Postgres:
     async def open(
         self, dirs: list[tuple[str, Path]], prepare: Callable[[Conn], None] | None
     ) -> tuple[Conn, list[str]]:
-        """The writer's connection, migrated and prepared, and the migrations applied: the
-        schema made and migrated under a session advisory lock, so that replicas starting
-        at once migrate once (the others wait, then find nothing left to apply)."""
+        """The writer's connection, migrated (see migrate) and prepared, and the migrations
+        applied."""
 
         def connect_and_migrate() -> tuple[PgConn, list[str]]:
             try:
-                conn = connect(self.url, self.schema)
+                conn, applied = migrate(self.url, self.schema, dirs, self._setup)
             except psycopg.OperationalError as e:
+                if e.sqlstate is not None:  # the server answered: not a connection failure
+                    raise
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise psycopg.OperationalError(
                     f"the database at {self.name} cannot be reached: {first}"
                 ) from None
             try:
-                if self._setup is not None:
-                    self._setup(conn)
-                key = lock_key(self.schema, "migrate")
-                conn.execute(f"SELECT pg_advisory_lock({key})")
-                try:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                    applied = apply_migrations(conn, dirs, POSTGRESQL)
-                finally:
-                    conn.execute(f"SELECT pg_advisory_unlock({key})")
                 if prepare is not None:
                     for sql in self.begin:
                         conn.execute(sql)
