@@ -31,7 +31,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.client import AccountsClient, CasesClient, GatewayClient
 from netnet.client.tokens import issue_token
+from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2
+from services.common.audit import parse_checkpoint
 from services.common.config import database
 from tests.support import stores
 from tests.support.servers import CampaignOwner
@@ -259,6 +261,7 @@ class Layout:
     metrics: dict[tuple[str, int], int] = field(default_factory=dict)
     database_url: str = ""  # the local server's database
     schema_prefix: str = ""
+    overrides: dict[str, str] = field(default_factory=dict)  # the test's own, over the file's
 
     def target(self, value: str) -> str:
         """A dialed address (HOST:PORT or dns:///HOST:PORT naming a service of the file) as
@@ -304,7 +307,7 @@ class Layout:
                 env[key] = self.path(name, replica, value)
         # A container sees only its own environment (not this session's NETNET_*).
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("NETNET_")}
-        full = {**inherited, **env, "NETNET_LOG_FORMAT": "json"}
+        full = {**inherited, **env, "NETNET_LOG_FORMAT": "json", **self.overrides}
         check = service["healthcheck"]["test"]
         assert check[0] == "CMD", check
         self.root.mkdir(parents=True, exist_ok=True)
@@ -438,6 +441,36 @@ async def _record_and_ask(
     return reply.status
 
 
+async def _verify_each(key: bytes, replicas: list[str]) -> list[common_pb2.AuditVerification]:
+    """The audit chain as each replica (dialed alone) verifies it."""
+    auditor = issue_token(key, operator="cy", department="office", roles=["auditor"])
+    verifications = []
+    for addr in replicas:
+        async with AccountsClient(addr, token=auditor) as replica:
+            verifications.append((await replica.verify_audit_chain(timeout=10)).verification)
+    return verifications
+
+
+def _seq(line: str) -> int | None:
+    try:
+        return parse_checkpoint(line).seq
+    except ValueError:
+        return None
+
+
+def _checkpoints_at(path: Path, seq: int, count: int, within: float = 10) -> list[str]:
+    """The checkpoint lines at a seq, once there are count of them (a line being written
+    as it is read counts at the next look)."""
+    deadline = time.monotonic() + within
+    while True:
+        text = path.read_text() if path.exists() else ""
+        lines = [line for line in text.splitlines() if _seq(line) == seq]
+        if len(lines) >= count:
+            return lines
+        assert time.monotonic() < deadline, f"{len(lines)} checkpoints at {seq}:\n{text}"
+        time.sleep(0.1)  # waiting on the processes' checkpoint timers, bounded
+
+
 def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
     compose: dict[str, Any], tmp_path: Path, postgresql_database: stores.TestDatabase
 ) -> None:
@@ -445,7 +478,8 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
     the postgres service (the session's database; the run's own schemas), two replicas of each
     source on loopback ports, the dns:/// names as lists of those ports. The stack turns
     healthy by the file's own checks; what the accounts replicas record between them, the
-    gateway counts; both accounts replicas served calls; each process stops cleanly."""
+    gateway counts; both accounts replicas served calls, and each verifies the audit chain
+    both wrote against the checkpoints both kept; each process stops cleanly."""
     services = compose["services"]
     names = [PG[s] for s in SERVICES]
     replicas = {n: int(services[n].get("deploy", {}).get("replicas", 1)) for n in names}
@@ -457,6 +491,8 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         metrics={(accounts, i): _free_port() for i in range(replicas[accounts])},
         database_url=postgresql_database.url,
         schema_prefix=f"compose{secrets.token_hex(3)}",
+        # Not in the file: audit checkpoints every 0.2 s rather than every minute.
+        overrides={"NETNET_AUDIT_CHECKPOINT_SECONDS": "0.2"},
     )
     sources = [layout.container(PG[s], i) for s in SOURCES for i in range(replicas[PG[s]])]
     gateway = layout.container(PG["gateway"])
@@ -471,6 +507,12 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         # The SDK dials what the gateway dials: every replica of a source.
         targets = {s: gateway.env[f"NETNET_{s.upper()}_ADDR"] for s in [*SOURCES, "gateway"]}
         status = asyncio.run(_record_and_ask(key, targets, "compose-pg"))
+        # Both replicas checkpoint the head they read (each once per move of the head) into
+        # the file they share; then each verifies the chain and the checkpoints of both.
+        both = [c for c in sources if c.name == accounts]
+        checkpoint_dir = Path(both[0].env["NETNET_AUDIT_CHECKPOINT_DIR"])
+        kept = _checkpoints_at(checkpoint_dir / "accounts.audit-checkpoints.jsonl", ACTIONS, 2)
+        verifications = asyncio.run(_verify_each(key, [c.addr for c in both]))
         served = [_handled(port, "RecordAction") for port in layout.metrics.values()]
     finally:
         codes = _stop([gateway, *sources])
@@ -484,6 +526,13 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
     assert by_department["cac"].accounts_handled == ACTIONS
     # Round-robin over both replicas: each handled some of the actions, none of them twice.
     assert sum(served) == ACTIONS and all(n > 0 for n in served), served
+    # One chain, one audit key: what either replica wrote, each verifies, with the
+    # checkpoints of both from the file they share (one key per replica would fail here).
+    assert len(kept) == 2, kept
+    for v in verifications:
+        assert v.ok, v.problem
+        assert (v.head_seq, v.entries_checked, v.newest_checkpoint_seq) == (ACTIONS,) * 3, v
+        assert v.checkpoints_checked >= 2, v
 
     # On PostgreSQL (the run's schemas), with no store in the containers' own directories;
     # one audit key per service, on the volume its replicas share.
