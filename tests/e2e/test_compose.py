@@ -472,7 +472,7 @@ def _checkpoints_at(path: Path, seq: int, count: int, within: float = 10) -> lis
 
 
 def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
-    compose: dict[str, Any], tmp_path: Path, postgresql_database: stores.TestDatabase
+    compose: dict[str, Any], tmp_path: Path, postgresql_database: stores.SessionDatabase
 ) -> None:
     """The postgres profile's containers as local processes: PostgreSQL on this machine for
     the postgres service (the session's database; the run's own schemas), two replicas of each

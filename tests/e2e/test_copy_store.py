@@ -156,7 +156,7 @@ def _schema_exists(url: str, schema: str) -> bool:
 
 @pytest.mark.parametrize("name", SERVICES)
 async def test_a_copy_answers_as_the_file_did_and_writes_on(  # type: ignore[no-untyped-def]
-    name: str, serve, tokens: Tokens, postgresql_database: stores.TestDatabase
+    name: str, serve, tokens: Tokens, postgresql_database: stores.SessionDatabase
 ) -> None:
     service = SERVICES[name]
     on_file: RunningServer = await serve(service.spec)
@@ -213,7 +213,7 @@ def _store_with_runtime_only(path: Path) -> None:
 
 
 def test_refuses_a_store_not_up_to_date_and_a_missing_file(
-    tmp_path: Path, postgresql_database: stores.TestDatabase
+    tmp_path: Path, postgresql_database: stores.SessionDatabase
 ) -> None:
     schema = f"copy_{secrets.token_hex(4)}_refused"
     target = f"{postgresql_database.url}?schema={schema}"
