@@ -408,7 +408,7 @@ def _handled(port: int, method: str) -> float:
     )
 
 
-ACTIONS = 12  # account actions recorded through the accounts replicas
+ACTIONS = 40  # enough that round-robin reaches both replicas even on a loaded machine
 
 
 async def _record_and_ask(
