@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
 
 from deploy.demo import CAMPAIGN, Demo
+from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings, reference
@@ -198,7 +201,10 @@ async def demo_and_status(children: list[Child]) -> str:
             # Fixed request ids: an interrupted load resumes and adds nothing twice.
             print(f"loading the demo campaign (scale {demo.scale}) ...", flush=True)
             started = time.monotonic()
-            await demo.load(lambda line: print(f"  {line}", flush=True))
+            await demo.load(
+                lambda line: print(f"  {line}", flush=True),
+                partial(import_progress, console=Console(), indent=2),
+            )
             marker.write_text(f"{demo.scale}\n")
             print(f"  done in {time.monotonic() - started:.1f}s", flush=True)
         reply = await demo.gateway.get_campaign_status(
