@@ -1,11 +1,13 @@
 """Local launcher behind `make run`: the services as child processes on SQLite under
 NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all, at once
 even while the demo campaign loads, and the launcher then ends by that SIGINT (a shell reports
-130). SIGHUP stops them the same way; SIGTERM too, with exit code 0."""
+130). SIGHUP stops them the same way; SIGTERM too, with exit code 0. On Linux the services
+also go when the launcher is killed outright."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
@@ -37,6 +39,7 @@ PROCESSES = (
 )
 START_TIMEOUT = 60.0
 TOKEN_TTL = 30 * 86400
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 T = TypeVar("T")
 
 
@@ -85,6 +88,24 @@ class Stop:
         launcher, its work done, ends by SIGINT (SIGHUP) itself, so that whoever started it
         (a shell, make, a script's loop) sees it interrupted rather than finished."""
         return 0 if self.signum == signal.SIGTERM else -self.signum
+
+
+def die_with_launcher() -> Callable[[], None] | None:
+    """What a child runs between fork and exec, on Linux: the kernel sends it SIGTERM (it
+    drains and exits) when the launcher dies, however it dies: SIGKILL, its process group
+    killed, a crash. Safe here as preexec_fn: the launcher has a single thread when it
+    starts the services, and the call needs no lock (prctl is looked up before the fork)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    launcher = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != launcher:  # the launcher died before the call: nobody to serve
+            os._exit(1)
+
+    return in_child
 
 
 def port_free(addr: str) -> bool:
@@ -165,6 +186,7 @@ def main() -> int:
     children: list[Child] = []
     stop = Stop()
     stop.install()
+    in_child = die_with_launcher()
     # Accounts and sites learn campaigns from the cases process, where it listens.
     env = {
         **os.environ,
@@ -180,6 +202,7 @@ def main() -> int:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops them in turn
+            preexec_fn=in_child,
         )
         children.append(Child(name, settings[name].addr, log, process))
     deadline = time.monotonic() + START_TIMEOUT
