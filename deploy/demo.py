@@ -507,7 +507,7 @@ class Demo:
 
     async def import_content(self, meter: Meter | None = None) -> common_pb2.ImportSummary:
         count = self.n("content_direct") + self.n("content_platform")
-        with (meter or _unmetered)("content dispositions", count) as advance:
+        with (meter or _unmetered)("content", count) as advance:
             return await self._import("sites", self._content_records, advance)
 
     async def _import(

@@ -50,7 +50,7 @@ def import_progress(
     if console.is_terminal and not console.is_dumb_terminal:
         with Progress(
             TextColumn(" " * indent + "importing {task.description}", markup=False),
-            BarColumn(),
+            BarColumn(bar_width=None),
             TaskProgressColumn(),
             MofNCompleteColumn(),
             RateColumn(),
