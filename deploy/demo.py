@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -47,6 +48,9 @@ FIGURES = {
     "fan_circle_groups": 1_300,
 }
 BATCH = 2000
+# Shows an import (description, records in all) while it runs; what it yields is told the
+# number of records each time a batch is sent (netnet.cli.progress.import_progress).
+Meter = Callable[[str, int], AbstractContextManager[Callable[[int], None] | None]]
 DETENTION, ARREST = cpb.MEASURE_CRIMINAL_DETENTION, cpb.MEASURE_ARREST
 
 # (number, title, lead region, region words, kind, categories, facts, parties, summary, outcome)
@@ -146,6 +150,10 @@ def ts(when: datetime) -> Timestamp:
     return t
 
 
+def _unmetered(description: str, total: int) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -193,7 +201,9 @@ class Demo:
         15 days later, and the apps still at fault removed the day after)."""
         return START + timedelta(days=9 + 7 * batch % 63, hours=10)
 
-    async def load(self, progress: Callable[[str], None] = print) -> None:
+    async def load(
+        self, progress: Callable[[str], None] = print, meter: Meter | None = None
+    ) -> None:
         await self.cases.create_campaign(
             request_id="demo-campaign",
             campaign=mpb.Campaign(
@@ -213,12 +223,12 @@ class Demo:
         await self.more_cases()
         await self.websites_and_apps()
         progress("websites, apps and notice batches recorded")
-        summary = await self.import_accounts()
+        summary = await self.import_accounts(meter)
         progress(
             f"accounts imported: {summary.accepted:,} accepted, {summary.duplicates:,} "
             "already there"
         )
-        summary = await self.import_content()
+        summary = await self.import_content(meter)
         progress(
             f"content dispositions imported: {summary.accepted:,} accepted, "
             f"{summary.duplicates:,} already there"
@@ -490,14 +500,21 @@ class Demo:
                 effective_time=ts(self.when(i)),
             )
 
-    async def import_accounts(self) -> common_pb2.ImportSummary:
-        return await self._import("accounts", self._account_records)
+    async def import_accounts(self, meter: Meter | None = None) -> common_pb2.ImportSummary:
+        count = self.n("accounts") + self.n("fan_circle_groups")
+        with (meter or _unmetered)("accounts", count) as advance:
+            return await self._import("accounts", self._account_records, advance)
 
-    async def import_content(self) -> common_pb2.ImportSummary:
-        return await self._import("sites", self._content_records)
+    async def import_content(self, meter: Meter | None = None) -> common_pb2.ImportSummary:
+        count = self.n("content_direct") + self.n("content_platform")
+        with (meter or _unmetered)("content", count) as advance:
+            return await self._import("sites", self._content_records, advance)
 
     async def _import(
-        self, service: str, records: Callable[[], Iterator[Any]]
+        self,
+        service: str,
+        records: Callable[[], Iterator[Any]],
+        on_batch: Callable[[int], None] | None,
     ) -> common_pb2.ImportSummary:
         """One client stream per department (a department imports only its own records)."""
         total = common_pb2.ImportSummary()
@@ -511,6 +528,7 @@ class Demo:
                 (r for r in records() if r.department == department),
                 partial(self._batch, service),
                 BATCH,
+                on_batch=on_batch,
                 metadata=self.md(department),
             )
             for field in ("accepted", "duplicates", "rejected"):

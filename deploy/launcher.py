@@ -1,22 +1,31 @@
 """Local launcher behind `make run`: the services as child processes on SQLite under
-NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all."""
+NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all, at once
+even while the demo campaign loads, and the launcher then ends by that SIGINT (a shell reports
+130). SIGHUP stops them the same way; SIGTERM too, with exit code 0. On Linux the services
+also go when the launcher is killed outright."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
 
 from deploy.demo import CAMPAIGN, Demo
+from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
 from services.common.auth import ensure_key, issue_token
 from services.common.config import ConfigError, data_dir, key_file, load_settings, reference
@@ -30,6 +39,8 @@ PROCESSES = (
 )
 START_TIMEOUT = 60.0
 TOKEN_TTL = 30 * 86400
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,6 +49,63 @@ class Child:
     addr: str
     log: Path
     process: subprocess.Popen[bytes]
+
+
+class Stop:
+    """The signal that asked the launcher to stop (SIGINT from Ctrl-C, SIGTERM, SIGHUP when
+    the terminal goes), and the one piece of work it cancels at once: the demo load."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._cancel: Callable[[], object] | None = None
+
+    def install(self) -> None:
+        for sig in self.SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signum = self.signum or signum
+        if self._cancel is not None:
+            self._cancel()
+
+    async def guard(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await work (run as asyncio.run's task); a stop signal cancels it (CancelledError)."""
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        self._cancel = partial(loop.call_soon_threadsafe, task.cancel)
+        try:
+            if self.signum:
+                work.close()
+                raise asyncio.CancelledError
+            return await work
+        finally:
+            self._cancel = None
+
+    def exit_code(self) -> int:
+        """0 for SIGTERM, a stop asked for (the services too exit 0 on it); else -signum: the
+        launcher, its work done, ends by SIGINT (SIGHUP) itself, so that whoever started it
+        (a shell, make, a script's loop) sees it interrupted rather than finished."""
+        return 0 if self.signum == signal.SIGTERM else -self.signum
+
+
+def die_with_launcher() -> Callable[[], None] | None:
+    """What a child runs between fork and exec, on Linux: the kernel sends it SIGTERM (it
+    drains and exits) when the launcher dies, however it dies: SIGKILL, its process group
+    killed, a crash. Safe here as preexec_fn: the launcher has a single thread when it
+    starts the services, and the call needs no lock (prctl is looked up before the fork)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    launcher = os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != launcher:  # the launcher died before the call: nobody to serve
+            os._exit(1)
+
+    return in_child
 
 
 def port_free(addr: str) -> bool:
@@ -116,14 +184,9 @@ def main() -> int:
         return 1
     token_path = write_admin_token(directory)
     children: list[Child] = []
-    stopping = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = Stop()
+    stop.install()
+    in_child = die_with_launcher()
     # Accounts and sites learn campaigns from the cases process, where it listens.
     env = {
         **os.environ,
@@ -138,12 +201,13 @@ def main() -> int:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C reaches the launcher only; it stops them in turn
+            preexec_fn=in_child,
         )
         children.append(Child(name, settings[name].addr, log, process))
     deadline = time.monotonic() + START_TIMEOUT
     waiting = list(children)
-    while waiting and not stopping:
+    while waiting and not stop.signum:
         for child in list(waiting):
             if child.process.poll() is not None:
                 print(
@@ -163,13 +227,16 @@ def main() -> int:
             stop_all(children, 5)
             return 1
         time.sleep(0.1)
-    if not stopping:
+    if not stop.signum:
         try:
-            print(asyncio.run(demo_and_status(children)), flush=True)
+            print(asyncio.run(stop.guard(demo_and_status(children))), flush=True)
+        except asyncio.CancelledError:
+            print("\ndemo load interrupted: the next start resumes it", flush=True)
         except Exception as e:  # the stack still serves; say what went wrong in plain words
             print(f"could not load the demo campaign or read its status: {e}", file=sys.stderr)
+    if not stop.signum:
         print_ready(children, directory, token_path)
-    while not stopping:
+    while not stop.signum:
         crashed = [c for c in children if c.process.poll() is not None]
         if crashed:
             for c in crashed:
@@ -185,7 +252,7 @@ def main() -> int:
     print("\nstopping (draining in-flight calls)...", flush=True)
     stop_all(children, max(s.drain_seconds for s in settings.values()))
     print("all stopped", flush=True)
-    return 0
+    return stop.exit_code()
 
 
 async def demo_and_status(children: list[Child]) -> str:
@@ -198,7 +265,10 @@ async def demo_and_status(children: list[Child]) -> str:
             # Fixed request ids: an interrupted load resumes and adds nothing twice.
             print(f"loading the demo campaign (scale {demo.scale}) ...", flush=True)
             started = time.monotonic()
-            await demo.load(lambda line: print(f"  {line}", flush=True))
+            await demo.load(
+                lambda line: print(f"  {line}", flush=True),
+                partial(import_progress, console=Console(), indent=2),
+            )
             marker.write_text(f"{demo.scale}\n")
             print(f"  done in {time.monotonic() - started:.1f}s", flush=True)
         reply = await demo.gateway.get_campaign_status(
@@ -244,5 +314,15 @@ Press Ctrl-C to stop.""",
     )
 
 
+def end(code: int) -> None:
+    if code < 0:  # stopped by this signal: end by it (status 128 + signal to a shell)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        code = 128 - code
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    end(main())

@@ -18,12 +18,12 @@ from typing import Annotated, Any, TypeVar
 import grpc
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.cli import records, render
+from netnet.cli.progress import import_progress
 from netnet.client import (
     AccountsClient,
     CasesClient,
@@ -159,21 +159,10 @@ def _import(
             yield record
 
     async def work() -> Any:
-        with Progress(
-            TextColumn("importing {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-        ) as progress:
-            task = progress.add_task(path.name, total=total)
+        with import_progress(path.name, total, err) as advance:
             async with client_type() as client:
                 return await client.import_batches(
-                    getattr(client.stub, method),
-                    rows(),
-                    wrap,
-                    batch_size,
-                    on_batch=lambda n: progress.advance(task, n),
+                    getattr(client.stub, method), rows(), wrap, batch_size, on_batch=advance
                 )
 
     reply = run(work)
