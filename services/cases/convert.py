@@ -155,6 +155,7 @@ def typical_pb(t: TypicalCase) -> pb.TypicalCase:
         publish_time=to_ts(t.publish_us or None),
         published_by=t.published_by,
         state=t.state,  # type: ignore[arg-type]
+        region_code=t.region_code,
     )
 
 

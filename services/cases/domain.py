@@ -289,6 +289,7 @@ class TypicalCase:
     department: str
     state: int = TypicalState.PUBLISHED
     vetted_party_id: int = 0  # the last party when the lead office vetted the text
+    region_code: str = ""  # its case's lead region, read with it (not stored with the text)
 
 
 @dataclass

@@ -47,10 +47,14 @@ PARTY_COLS = (
     "id, case_id, kind, real_name, masked_name, role, sentence_months, "
     "sentence_fine_fen, sentence_us"
 )
-TYPICAL_COLS = (
+# A typical case's columns that its publication's audit entry commits to; the region code
+# beside them is its case's lead region when it was written (cases change in place: the
+# audit entries and the timeline keep their changes).
+TYPICAL_AUDITED_COLS = (
     "id, case_id, campaign_id, title, region, summary, outcome, publish_us, "
     "published_by, department, state, vetted_party_id"
 )
+TYPICAL_COLS = f"{TYPICAL_AUDITED_COLS}, region_code"
 # What audit entries commit to: the append-only records (a case's timeline, coercive
 # measures, published typical cases). Cases, parties and clues change in place: their
 # changes are in the timeline and the audit entries themselves.
@@ -61,7 +65,7 @@ AUDITED_MEASURES = audit.covered("party_measures", "id, party_id, measure, time_
 AUDITED_TYPICAL_TEXT = audit.covered(
     "typical_cases", "id, case_id, title, region, summary, outcome", name="typical_case_texts"
 )
-AUDITED_TYPICAL = audit.covered("typical_cases", TYPICAL_COLS, every_row=False)
+AUDITED_TYPICAL = audit.covered("typical_cases", TYPICAL_AUDITED_COLS, every_row=False)
 
 
 def _q(n: int) -> str:

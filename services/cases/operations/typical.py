@@ -138,6 +138,7 @@ def _draft(
         department=principal.department,
         state=TypicalState.DRAFT,
         vetted_party_id=store.last_party_id(conn, case.id),
+        region_code=case.lead_region,
     )
     store.save_typical(conn, t)
     drafted = event(
@@ -208,6 +209,7 @@ def _publish(
         published_by=principal.operator,
         department=principal.department,
         state=TypicalState.PUBLISHED,
+        region_code=case.lead_region,
     )
     store.save_typical(conn, t)
     typical_rows.append(store.AUDITED_TYPICAL.rows([t.id]))  # as published, for good
