@@ -47,7 +47,7 @@ def service_config(wait_for_ready: bool = False) -> str:
         method["waitForReady"] = True
     # Calls spread over every address the target resolves to: the replicas of a service
     # behind one DNS name, or listed (ipv4:10.0.0.1:50051,10.0.0.2:50051).
-    balancing = [{"round_robin": {}}]
+    balancing: list[dict[str, Any]] = [{"round_robin": {}}]
     return json.dumps({"loadBalancingConfig": balancing, "methodConfig": [method]})
 
 
