@@ -47,6 +47,46 @@ FIGURES = {
     "fan_circle_accounts": 4_000,
     "fan_circle_groups": 1_300,
 }
+# What the departments issued or carried out (the article's words): (department, kind,
+# title, day issued, special action).
+MEASURES_ISSUED = (
+    (
+        "miit",
+        mpb.MEASURE_ISSUED_KIND_INSPECTION,
+        "special inspections of apps and platforms of all kinds",
+        datetime(2021, 6, 10, tzinfo=UTC),
+        "app-user-rights",
+    ),
+    (
+        "nrta",
+        mpb.MEASURE_ISSUED_KIND_INSPECTION,
+        "content security inspections of key online audio-visual platforms",
+        datetime(2021, 6, 15, tzinfo=UTC),
+        "",
+    ),
+    (
+        "mct",
+        mpb.MEASURE_ISSUED_KIND_INSPECTION,
+        "law enforcement inspections of the online cultural market",
+        datetime(2021, 6, 20, tzinfo=UTC),
+        "child-cult-videos",
+    ),
+    (
+        "cac",
+        mpb.MEASURE_ISSUED_KIND_MEASURES,
+        "ten measures to rectify fan-circle chaos",
+        datetime(2021, 8, 27, tzinfo=UTC),
+        "fan-circle",
+    ),
+    (
+        "nppa",
+        mpb.MEASURE_ISSUED_KIND_NOTICE,
+        "Notice on Further Strictly Managing and Effectively Preventing Minors' Addiction to "
+        "Online Games",
+        datetime(2021, 8, 30, tzinfo=UTC),
+        "minors-environment",
+    ),
+)
 BATCH = 2000
 # Shows an import (description, records in all) while it runs; what it yields is told the
 # number of records each time a batch is sent (netnet.cli.progress.import_progress).
@@ -220,6 +260,8 @@ class Demo:
         progress("campaign netnet-2021 created")
         await self.typical_cases()
         progress("5 typical cases entered and published")
+        await self.measures_issued()
+        progress(f"{len(MEASURES_ISSUED)} measures issued recorded")
         await self.more_cases()
         await self.websites_and_apps()
         progress("websites, apps and notice batches recorded")
@@ -342,6 +384,23 @@ class Demo:
                     ),
                 ),
                 metadata=self.md("office"),
+            )
+
+    async def measures_issued(self) -> None:
+        for i, (department, kind, title, day, special) in enumerate(MEASURES_ISSUED):
+            await self.cases.record_measure_issued(
+                mpb.RecordMeasureIssuedRequest(
+                    request_id=f"demo-measure-issued-{i}",
+                    parent=f"campaigns/{CAMPAIGN}",
+                    measure_issued=mpb.MeasureIssued(
+                        title=title,
+                        department=department,
+                        kind=kind,
+                        issue_time=ts(day),
+                        special_action=special,
+                    ),
+                ),
+                metadata=self.md(department),
             )
 
     async def more_cases(self) -> None:

@@ -1,10 +1,12 @@
-"""The campaign press release, written from a status and the published typical cases."""
+"""The campaign press release, written from a status, the measures the departments issued and
+the published typical cases: in English here, in Chinese in gateway.bulletin_zh."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from netnet.cases.v1 import cases_pb2
+from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.vocabulary import (
     ACCOUNTS,
@@ -29,6 +31,24 @@ from netnet.vocabulary import (
 from services.common.convert import MIN_SECONDS
 
 SOURCE_NAMES = {ACCOUNTS: "accounts", SITES: "websites, apps and content", CASES: "cases"}
+# The languages a release is written in (BCP 47 tags, matched without regard to case).
+ENGLISH, CHINESE = "en", "zh-CN"
+LANGUAGES = (ENGLISH, CHINESE)
+
+
+def language(tag: str) -> str | None:
+    """The release language a request's tag names ("en" when empty), None when unsupported."""
+    if not tag:
+        return ENGLISH
+    return next((lang for lang in LANGUAGES if lang.lower() == tag.lower()), None)
+
+
+# What a department issued, as a verb-led sentence part (netnet.cases.v1.MeasureIssuedKind).
+MEASURE_CLAUSES = {
+    campaigns_pb2.MEASURE_ISSUED_KIND_NOTICE: 'issued "{title}"',
+    campaigns_pb2.MEASURE_ISSUED_KIND_MEASURES: "introduced {title}",
+    campaigns_pb2.MEASURE_ISSUED_KIND_INSPECTION: "carried out {title}",
+}
 
 
 def people_number(n: int) -> str:
@@ -149,7 +169,34 @@ def _sentence(parts: list[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def render(status: pb.CampaignStatus, typical: list[cases_pb2.TypicalCase], markdown: bool) -> str:
+def by_department(
+    measures: Iterable[campaigns_pb2.MeasureIssued],
+) -> dict[str, list[campaigns_pb2.MeasureIssued]]:
+    """The measures issued, by department, each department's in the order issued."""
+    out: dict[str, list[campaigns_pb2.MeasureIssued]] = {}
+    for m in sorted(measures, key=lambda m: m.issue_time.ToMicroseconds()):
+        out.setdefault(m.department, []).append(m)
+    return out
+
+
+def department_order(
+    status: pb.CampaignStatus, issued: Iterable[str], names: Mapping[str, str]
+) -> list[str]:
+    """The departments a release has a paragraph for (those with figures or measures issued),
+    in the deployment's order; any it does not know after them, as the status has them."""
+    wanted = list(dict.fromkeys([*(d.department for d in status.departments), *issued]))
+    return [d for d in names if d in wanted] + [d for d in wanted if d not in names]
+
+
+def render(
+    status: pb.CampaignStatus,
+    typical: list[cases_pb2.TypicalCase],
+    markdown: bool,
+    measures: Sequence[campaigns_pb2.MeasureIssued] = (),
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The release in English; names: the departments' (code -> name, the deployment's
+    order), else those the status gives."""
     h1, h2, h3 = ("# ", "## ", "### ") if markdown else ("", "", "")
     bold = (lambda s: f"**{s}**") if markdown else (lambda s: s)
     title = status.campaign_title or status.campaign_id or "Joint campaign"
@@ -184,10 +231,20 @@ def render(status: pb.CampaignStatus, typical: list[cases_pb2.TypicalCase], mark
             "accounts, websites, apps and suspects are counted over the campaign's whole "
             "period only.)",
         ]
-    for d in status.departments:
-        parts = _clauses(d.figures, by_actions)
+    figures = {d.department: d for d in status.departments}
+    names = names or {d.department: d.department_name for d in status.departments}
+    issued = by_department(measures)
+    for code in department_order(status, issued, names):
+        parts = [
+            MEASURE_CLAUSES[m.kind].format(title=m.title)
+            for m in issued.get(code, [])
+            if m.kind in MEASURE_CLAUSES
+        ]
+        if code in figures:
+            parts += _clauses(figures[code].figures, by_actions)
         if parts:
-            lines += ["", f"{bold(d.department_name)} {_sentence(parts)}."]
+            name = figures[code].department_name if code in figures else names.get(code, code)
+            lines += ["", f"{bold(name)} {_sentence(parts)}."]
     specials = [(s.title, _clauses(s.figures, by_actions)) for s in status.special_actions]
     specials = [(t, p) for t, p in specials if p]
     if specials:

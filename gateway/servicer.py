@@ -12,10 +12,10 @@ import grpc
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway import bulletin, status
+from gateway import bulletin, bulletin_zh, status
 from gateway.clients import SOURCES, Backends, Health, Metadata, per_source
 from netnet.accounts.v1 import accounts_pb2
-from netnet.cases.v1 import cases_pb2
+from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from netnet.sites.v1 import sites_pb2
@@ -66,9 +66,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     def _now(self) -> Timestamp:
         return to_ts(self.rt.clock.now_us()) or Timestamp()
 
-    def _query(self, request: pb.GetCampaignStatusRequest, prefix: str = "") -> status.Query:
-        """The status query of a request, its bad fields named under prefix."""
-        v = Violations()
+    def _query(
+        self, request: pb.GetCampaignStatusRequest, prefix: str = "", v: Violations | None = None
+    ) -> status.Query:
+        """The status query of a request, its bad fields named under prefix (with those v
+        holds already)."""
+        v = v or Violations()
         v.check(is_slug(request.campaign_id), f"{prefix}campaign_id", "required: a campaign id")
         v.check(
             all(d in self.rt.settings.reference.departments for d in request.departments),
@@ -286,38 +289,73 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def GenerateBulletin(
         self, request: pb.GenerateBulletinRequest, context: grpc.aio.ServicerContext
     ) -> pb.GenerateBulletinResponse:
+        v = Violations()
+        language = bulletin.language(request.language)
+        v.check(
+            language is not None,
+            "language",
+            f"unsupported: one of {', '.join(bulletin.LANGUAGES)} (empty: en)",
+        )
         status_request = pb.GetCampaignStatusRequest(campaign_id=request.campaign_id)
         if request.HasField("start_time"):
             status_request.start_time.CopyFrom(request.start_time)
         if request.HasField("end_time"):
             status_request.end_time.CopyFrom(request.end_time)
-        query = self._query(status_request)
+        query = self._query(status_request, v=v)
         md = forwarded(context)
         budget = self._budget(context)
+        cases = self.backends.cases
+        campaign = f"campaigns/{query.campaign_id}"
 
-        async def typical_cases(t: float) -> list[cases_pb2.TypicalCase]:
-            reply = await self.backends.cases.ListTypicalCases(
-                cases_pb2.ListTypicalCasesRequest(campaign_id=query.campaign_id, page_size=1000),
-                metadata=md,
-                timeout=t,
+        async def published(
+            t: float,
+        ) -> tuple[list[cases_pb2.TypicalCase], list[campaigns_pb2.MeasureIssued]]:
+            typical, issued = await asyncio.gather(
+                cases.ListTypicalCases(
+                    cases_pb2.ListTypicalCasesRequest(
+                        campaign_id=query.campaign_id, page_size=1000
+                    ),
+                    metadata=md,
+                    timeout=t,
+                ),
+                self.backends.campaigns.ListMeasuresIssued(
+                    campaigns_pb2.ListMeasuresIssuedRequest(parent=campaign, page_size=1000),
+                    metadata=md,
+                    timeout=t,
+                ),
             )
-            return list(reply.typical_cases)
+            return list(typical.typical_cases), list(issued.measures_issued)
 
         status_task = asyncio.create_task(self._asked_status(query, md, budget))
-        typical, _ = await per_source(budget, {"cases": typical_cases})
+        fetched, _ = await per_source(budget, {"cases": published})
         asked, current = await status_task
+        typical, measures = fetched.get("cases", ([], []))
+        # Within a period narrower than the campaign's: those published or issued in it.
+        if asked.dated:
+            typical = [t for t in typical if _within(t.publish_time, current)]
+            measures = [m for m in measures if _within(m.issue_time, current)]
+        measures.sort(key=lambda m: m.issue_time.ToMicroseconds())
         fmt = request.format or pb.BULLETIN_FORMAT_MARKDOWN
-        text = bulletin.render(
-            current,
-            # Within a period narrower than the campaign's: those published in it.
-            [
-                t
-                for t in typical.get("cases", [])
-                if not asked.dated or _within(t.publish_time, current)
-            ],
-            markdown=fmt == pb.BULLETIN_FORMAT_MARKDOWN,
+        markdown = fmt == pb.BULLETIN_FORMAT_MARKDOWN
+        ref = self.rt.settings.reference
+        if language == bulletin.CHINESE:
+            text = bulletin_zh.render(
+                current,
+                typical,
+                markdown,
+                measures,
+                names=ref.names("departments", language),
+                places=ref.names("regions", language),
+            )
+        else:
+            text = bulletin.render(current, typical, markdown, measures, names=ref.departments)
+        return pb.GenerateBulletinResponse(
+            text=text,
+            format=fmt,
+            status=current,
+            language=language,
+            measures_issued=measures,
         )
-        return pb.GenerateBulletinResponse(text=text, format=fmt, status=current)
 
     async def Lookup(
         self, request: pb.LookupRequest, context: grpc.aio.ServicerContext

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from netnet.cases.v1 import campaigns_pb2 as cpb
 from netnet.cases.v1 import cases_pb2 as pb
-from services.cases.domain import Campaign, Case, Clue, Event, Facts, Party, TypicalCase
+from services.cases.domain import (
+    Campaign,
+    Case,
+    Clue,
+    Event,
+    Facts,
+    MeasureIssued,
+    Party,
+    TypicalCase,
+)
 from services.cases.operations.base import case_name
 from services.cases.operations.cases import Holder
 from services.cases.operations.clues import Timed
@@ -41,6 +50,25 @@ def campaign_in(m: cpb.Campaign) -> Campaign:
         0,
         0,
     )
+
+
+def measure_issued_pb(m: MeasureIssued) -> cpb.MeasureIssued:
+    return cpb.MeasureIssued(
+        name=f"campaigns/{m.campaign_id}/measuresIssued/{m.id}",
+        title=m.title,
+        department=m.department,
+        kind=m.kind,  # type: ignore[arg-type]
+        issue_time=to_ts(m.issue_us),
+        special_action=m.special_action,
+        recorded_by=m.recorded_by,
+        create_time=to_ts(m.create_us),
+    )
+
+
+def measure_issued_in(m: cpb.MeasureIssued) -> MeasureIssued:
+    """A measure issued as sent (its campaign named apart by the request's parent)."""
+    issued = to_us(m.issue_time, m.HasField("issue_time"), "measure_issued.issue_time")
+    return MeasureIssued(0, "", m.department, m.kind, m.title, issued or 0, m.special_action, "", 0)
 
 
 def case_pb(c: Case) -> pb.Case:
@@ -155,6 +183,7 @@ def typical_pb(t: TypicalCase) -> pb.TypicalCase:
         publish_time=to_ts(t.publish_us or None),
         published_by=t.published_by,
         state=t.state,  # type: ignore[arg-type]
+        region_code=t.region_code,
     )
 
 

@@ -289,6 +289,52 @@ class TypicalCase:
     department: str
     state: int = TypicalState.PUBLISHED
     vetted_party_id: int = 0  # the last party when the lead office vetted the text
+    region_code: str = ""  # its case's lead region, read with it (not stored with the text)
+
+
+class MeasureIssuedKind(IntEnum):  # netnet.cases.v1.MeasureIssuedKind
+    NOTICE = 1
+    MEASURES = 2
+    INSPECTION = 3
+
+
+MAX_MEASURE_TITLE = 512
+
+
+@dataclass
+class MeasureIssued:
+    """A notice or measures a department issued, or an inspection it carried out, in a
+    campaign: what a release reports in words, not in figures. Append-only."""
+
+    id: int
+    campaign_id: str
+    department: str
+    kind: int
+    title: str
+    issue_us: int
+    special_action: str
+    recorded_by: str
+    create_us: int
+
+
+def validate_measure_issued(m: MeasureIssued, v: Violations, p: str, ref: Reference) -> None:
+    v.check(
+        0 < len(m.title.strip()) and len(m.title) <= MAX_MEASURE_TITLE,
+        f"{p}title",
+        f"required, at most {MAX_MEASURE_TITLE} characters",
+    )
+    v.check(m.department in ref.departments, f"{p}department", "required: a known department")
+    v.check(
+        m.kind in MeasureIssuedKind.__members__.values(),
+        f"{p}kind",
+        "required: notice, measures or inspection",
+    )
+    v.check(m.issue_us > 0, f"{p}issue_time", "required: when it was issued")
+    v.check(
+        not m.special_action or is_slug(m.special_action),
+        f"{p}special_action",
+        "must be a slug",
+    )
 
 
 @dataclass

@@ -23,6 +23,8 @@ from services.cases.convert import (
     event_pb,
     handover_pb,
     holder_pb,
+    measure_issued_in,
+    measure_issued_pb,
     party_in,
     party_pb,
     typical_in,
@@ -38,7 +40,7 @@ from services.cases.domain import (
     SENTENCES,
     TYPICAL,
 )
-from services.cases.operations import campaigns, cases, clues, parties, typical
+from services.cases.operations import campaigns, cases, clues, measures_issued, parties, typical
 from services.cases.operations.base import Call
 from services.cases.operations.visibility import feed_view
 from services.common import changes, standard
@@ -119,6 +121,29 @@ class CampaignServicer(cpb_grpc.CampaignServiceServicer):
         page, token = await campaigns.page(self.rt, request.page_size, request.page_token)
         return cpb.ListCampaignsResponse(
             campaigns=[campaign_pb(c) for c in page], next_page_token=token
+        )
+
+    async def RecordMeasureIssued(
+        self, request: cpb.RecordMeasureIssuedRequest, context: Context
+    ) -> cpb.RecordMeasureIssuedResponse:
+        return await measures_issued.record(
+            self.rt,
+            _call(
+                request,
+                cpb.RecordMeasureIssuedResponse,
+                lambda m: cpb.RecordMeasureIssuedResponse(measure_issued=measure_issued_pb(m)),
+            ),
+            request.parent,
+            measure_issued_in(request.measure_issued),
+        )
+
+    async def ListMeasuresIssued(
+        self, request: cpb.ListMeasuresIssuedRequest, context: Context
+    ) -> cpb.ListMeasuresIssuedResponse:
+        r = request
+        page, token = await measures_issued.page(self.rt, r.parent, r.page_size, r.page_token)
+        return cpb.ListMeasuresIssuedResponse(
+            measures_issued=[measure_issued_pb(m) for m in page], next_page_token=token
         )
 
 

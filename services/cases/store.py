@@ -13,6 +13,7 @@ from services.cases.domain import (
     Event,
     Facts,
     Handover,
+    MeasureIssued,
     MeasureRecord,
     Party,
     TypicalCase,
@@ -47,10 +48,14 @@ PARTY_COLS = (
     "id, case_id, kind, real_name, masked_name, role, sentence_months, "
     "sentence_fine_fen, sentence_us"
 )
-TYPICAL_COLS = (
+# A typical case's columns that its publication's audit entry commits to; the region code
+# beside them is its case's lead region when it was written (cases change in place: the
+# audit entries and the timeline keep their changes).
+TYPICAL_AUDITED_COLS = (
     "id, case_id, campaign_id, title, region, summary, outcome, publish_us, "
     "published_by, department, state, vetted_party_id"
 )
+TYPICAL_COLS = f"{TYPICAL_AUDITED_COLS}, region_code"
 # What audit entries commit to: the append-only records (a case's timeline, coercive
 # measures, published typical cases). Cases, parties and clues change in place: their
 # changes are in the timeline and the audit entries themselves.
@@ -61,7 +66,11 @@ AUDITED_MEASURES = audit.covered("party_measures", "id, party_id, measure, time_
 AUDITED_TYPICAL_TEXT = audit.covered(
     "typical_cases", "id, case_id, title, region, summary, outcome", name="typical_case_texts"
 )
-AUDITED_TYPICAL = audit.covered("typical_cases", TYPICAL_COLS, every_row=False)
+AUDITED_TYPICAL = audit.covered("typical_cases", TYPICAL_AUDITED_COLS, every_row=False)
+MEASURE_ISSUED_COLS = (
+    "id, campaign_id, department, kind, title, issue_us, special_action, recorded_by, create_us"
+)
+AUDITED_MEASURES_ISSUED = audit.covered("measures_issued", MEASURE_ISSUED_COLS)
 
 
 def _q(n: int) -> str:
@@ -125,6 +134,26 @@ def list_campaigns(conn: Conn, after_id: int, limit: int) -> list[Campaign]:
         f"SELECT {CAMPAIGN_COLS} FROM campaigns WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
     )
     return [_campaign(r) for r in rows]
+
+
+# --- measures issued ---------------------------------------------------------------------
+
+
+def add_measure_issued(conn: Conn, m: MeasureIssued) -> None:
+    conn.execute(
+        f"INSERT INTO measures_issued ({MEASURE_ISSUED_COLS}) VALUES ({_q(9)})", astuple(m)
+    )
+
+
+def list_measures_issued(
+    conn: Conn, campaign_id: str, after_id: int, limit: int
+) -> list[MeasureIssued]:
+    rows = conn.execute(
+        f"SELECT {MEASURE_ISSUED_COLS} FROM measures_issued WHERE campaign_id = ? AND id > ? "
+        "ORDER BY id LIMIT ?",
+        (campaign_id, after_id, limit),
+    )
+    return [MeasureIssued(*r) for r in rows]
 
 
 # --- cases -------------------------------------------------------------------------------

@@ -105,6 +105,9 @@ def bulletin(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    language: Annotated[
+        str, typer.Option("--language", help="The release's language: en (default) or zh-CN.")
+    ] = "",
 ) -> None:
     """The campaign's press release, from live data."""
     formats = {"markdown": gpb.BULLETIN_FORMAT_MARKDOWN, "text": gpb.BULLETIN_FORMAT_TEXT}
@@ -114,7 +117,9 @@ def bulletin(
 
     async def work() -> gpb.GenerateBulletinResponse:
         async with GatewayClient() as gw:
-            return await gw.generate_bulletin(campaign_id=campaign, format=formats[fmt])
+            return await gw.generate_bulletin(
+                campaign_id=campaign, format=formats[fmt], language=language
+            )
 
     reply = run(work)
     if output:

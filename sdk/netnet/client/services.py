@@ -1297,6 +1297,54 @@ class CasesClient(Client):
             self.campaigns.ListCampaigns, request, "campaigns", timeout, metadata
         )
 
+    async def record_measure_issued(
+        self,
+        request: campaigns_pb2.RecordMeasureIssuedRequest | None = None,
+        *,
+        request_id: str | None = None,
+        parent: str | None = None,
+        measure_issued: campaigns_pb2.MeasureIssued | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> campaigns_pb2.RecordMeasureIssuedResponse:
+        """CampaignService.RecordMeasureIssued.
+
+        Never retried."""
+        request = flatten(
+            campaigns_pb2.RecordMeasureIssuedRequest,
+            request,
+            request_id=request_id,
+            parent=parent,
+            measure_issued=measure_issued,
+        )
+        return await self.call(
+            self.campaigns.RecordMeasureIssued, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_measures_issued(
+        self,
+        request: campaigns_pb2.ListMeasuresIssuedRequest | None = None,
+        *,
+        parent: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[campaigns_pb2.ListMeasuresIssuedResponse, campaigns_pb2.MeasureIssued]:
+        """CampaignService.ListMeasuresIssued: the measures_issued, page after page.
+
+        Retried on unavailable."""
+        request = flatten(
+            campaigns_pb2.ListMeasuresIssuedRequest,
+            request,
+            parent=parent,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self.pager(
+            self.campaigns.ListMeasuresIssued, request, "measures_issued", timeout, metadata
+        )
+
 
 class GatewayClient(Client):
     """The gateway process: GatewayService."""
@@ -1370,6 +1418,7 @@ class GatewayClient(Client):
         start_time: timestamp_pb2.Timestamp | None = None,
         end_time: timestamp_pb2.Timestamp | None = None,
         format: gateway_pb2.BulletinFormat.ValueType | None = None,
+        language: str | None = None,
         timeout: float | None = None,
         metadata: Metadata = (),
     ) -> gateway_pb2.GenerateBulletinResponse:
@@ -1383,6 +1432,7 @@ class GatewayClient(Client):
             start_time=start_time,
             end_time=end_time,
             format=format,
+            language=language,
         )
         return await self.call(
             self.stub.GenerateBulletin, request, timeout=timeout, metadata=metadata

@@ -1,5 +1,6 @@
 """Typical cases: a draft the lead office vets, published by it or the coordinating office,
-public once published. Only the lead office's text is compared with the real names."""
+public once published. Only the lead office's text is compared with the real names; every
+text's figures are compared with its case's recorded facts (services.cases.claims)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from services.cases import store
+from services.cases.claims import contradictions
 from services.cases.domain import (
     TYPICAL,
     TYPICAL_PUBLISHED,
@@ -111,6 +113,18 @@ def _vetted_text(conn: Conn, principal: Principal, case: Case, t: TypicalCase) -
             reason="DRAFT_REQUIRED",
         )
     refuse_real_names(conn, case, {f"typical_case.{f}": value for f, value in _texts(t)})
+    bad = _contradicted(conn, case, t)
+    if bad:
+        raise InvalidArgument(bad, reason="TEXT_CONTRADICTS_FACTS")
+
+
+def _contradicted(conn: Conn, case: Case, t: TypicalCase) -> list[FieldViolation]:
+    """The figures of the text that the case's recorded facts and sentences contradict."""
+    sentences = [
+        p.sentence_months for p in store.parties_of(conn, case.id) if p.sentence_months is not None
+    ]
+    texts = {f"typical_case.{f}": value for f, value in _texts(t)}
+    return contradictions(texts, case.facts, sentences)
 
 
 def _publisher(principal: Principal, case: Case) -> None:
@@ -138,6 +152,7 @@ def _draft(
         department=principal.department,
         state=TypicalState.DRAFT,
         vetted_party_id=store.last_party_id(conn, case.id),
+        region_code=case.lead_region,
     )
     store.save_typical(conn, t)
     drafted = event(
@@ -197,6 +212,15 @@ def _publish(
                 "it vets the text again",
                 reason="DRAFT_STALE",
             )
+        bad = _contradicted(conn, case, draft)
+        if bad:
+            # The case's facts changed since the draft was vetted (they are checked then).
+            raise FailedPrecondition(
+                f"typicalCases/{draft_id} no longer agrees with its case's recorded facts: "
+                + "; ".join(f"{v.field} {v.description}" for v in bad)
+                + ": the lead office vets the text again",
+                reason="DRAFT_CONTRADICTS_FACTS",
+            )
         t, kind = draft, changes.UPDATED
         typical_rows = []  # its text is the draft's entry's
     publish_us = requested_us or now_us
@@ -208,6 +232,7 @@ def _publish(
         published_by=principal.operator,
         department=principal.department,
         state=TypicalState.PUBLISHED,
+        region_code=case.lead_region,
     )
     store.save_typical(conn, t)
     typical_rows.append(store.AUDITED_TYPICAL.rows([t.id]))  # as published, for good

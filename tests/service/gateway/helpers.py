@@ -278,6 +278,7 @@ class Recorder:
         gains_fen: int = 0,
         assisting: Iterable[str] = (),
         linked: Iterable[str] = (),
+        region: str = "",
     ) -> cpb.Case:
         reply = await self.api.cases.create_case(
             cpb.CreateCaseRequest(
@@ -287,6 +288,7 @@ class Recorder:
                     title=title or f"case {number}",
                     kind=kind,  # type: ignore[arg-type]
                     lead_department=department,
+                    lead_region=region,
                     assisting_departments=list(assisting),
                     campaign_id=campaign,
                     special_action=special_action,

@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +20,35 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _MeasureIssuedKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MeasureIssuedKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MeasureIssuedKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MEASURE_ISSUED_KIND_UNSPECIFIED: _MeasureIssuedKind.ValueType  # 0
+    MEASURE_ISSUED_KIND_NOTICE: _MeasureIssuedKind.ValueType  # 1
+    """A notice (通知), e.g. "Notice on further strictly managing and effectively preventing
+    minors' addiction to online games".
+    """
+    MEASURE_ISSUED_KIND_MEASURES: _MeasureIssuedKind.ValueType  # 2
+    """Measures (措施), e.g. "ten measures to rectify fan-circle chaos"."""
+    MEASURE_ISSUED_KIND_INSPECTION: _MeasureIssuedKind.ValueType  # 3
+    """An inspection carried out (检查), e.g. "special inspections of apps and platforms"."""
+
+class MeasureIssuedKind(_MeasureIssuedKind, metaclass=_MeasureIssuedKindEnumTypeWrapper): ...
+
+MEASURE_ISSUED_KIND_UNSPECIFIED: MeasureIssuedKind.ValueType  # 0
+MEASURE_ISSUED_KIND_NOTICE: MeasureIssuedKind.ValueType  # 1
+"""A notice (通知), e.g. "Notice on further strictly managing and effectively preventing
+minors' addiction to online games".
+"""
+MEASURE_ISSUED_KIND_MEASURES: MeasureIssuedKind.ValueType  # 2
+"""Measures (措施), e.g. "ten measures to rectify fan-circle chaos"."""
+MEASURE_ISSUED_KIND_INSPECTION: MeasureIssuedKind.ValueType  # 3
+"""An inspection carried out (检查), e.g. "special inspections of apps and platforms"."""
+Global___MeasureIssuedKind: _TypeAlias = MeasureIssuedKind  # noqa: Y015
 
 @_typing.final
 class SpecialAction(_message.Message):
@@ -277,3 +307,156 @@ class ListCampaignsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCampaignsResponse: _TypeAlias = ListCampaignsResponse  # noqa: Y015
+
+@_typing.final
+class MeasureIssued(_message.Message):
+    """Qualitative work a department reports: what it issued or carried out, not a count.
+    Append-only.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ISSUE_TIME_FIELD_NUMBER: _builtins.int
+    SPECIAL_ACTION_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """campaigns/{campaign}/measuresIssued/{measure_issued}"""
+    title: _builtins.str
+    """As the release names it: a notice's own title ("关于……的通知"), the measures ("整治“饭圈”
+    乱象十项措施"), the inspection ("各类应用软件及平台专项检查"); at most 512 characters.
+    """
+    department: _builtins.str
+    """The caller's own department, taking part in the campaign."""
+    kind: Global___MeasureIssuedKind.ValueType
+    special_action: _builtins.str
+    """One of the campaign's special actions, or empty."""
+    recorded_by: _builtins.str
+    """Output only: the operator who recorded it, and when."""
+    @_builtins.property
+    def issue_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was issued (an inspection: when it began): within the campaign's period, not
+        in the future.
+        """
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        title: _builtins.str = ...,
+        department: _builtins.str = ...,
+        kind: Global___MeasureIssuedKind.ValueType = ...,
+        issue_time: _timestamp_pb2.Timestamp | None = ...,
+        special_action: _builtins.str = ...,
+        recorded_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "issue_time", b"issue_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "department", b"department", "issue_time", b"issue_time", "kind", b"kind", "name", b"name", "recorded_by", b"recorded_by", "special_action", b"special_action", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MeasureIssued: _TypeAlias = MeasureIssued  # noqa: Y015
+
+@_typing.final
+class RecordMeasureIssuedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
+    MEASURE_ISSUED_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    parent: _builtins.str
+    """campaigns/{campaign}"""
+    @_builtins.property
+    def measure_issued(self) -> Global___MeasureIssued: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        parent: _builtins.str = ...,
+        measure_issued: Global___MeasureIssued | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["measure_issued", b"measure_issued"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_issued", b"measure_issued", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordMeasureIssuedRequest: _TypeAlias = RecordMeasureIssuedRequest  # noqa: Y015
+
+@_typing.final
+class RecordMeasureIssuedResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEASURE_ISSUED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def measure_issued(self) -> Global___MeasureIssued: ...
+    def __init__(
+        self,
+        *,
+        measure_issued: Global___MeasureIssued | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["measure_issued", b"measure_issued"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measure_issued", b"measure_issued"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordMeasureIssuedResponse: _TypeAlias = RecordMeasureIssuedResponse  # noqa: Y015
+
+@_typing.final
+class ListMeasuresIssuedRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """campaigns/{campaign}"""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMeasuresIssuedRequest: _TypeAlias = ListMeasuresIssuedRequest  # noqa: Y015
+
+@_typing.final
+class ListMeasuresIssuedResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEASURES_ISSUED_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def measures_issued(self) -> _containers.RepeatedCompositeFieldContainer[Global___MeasureIssued]: ...
+    def __init__(
+        self,
+        *,
+        measures_issued: _abc.Iterable[Global___MeasureIssued] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measures_issued", b"measures_issued", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMeasuresIssuedResponse: _TypeAlias = ListMeasuresIssuedResponse  # noqa: Y015

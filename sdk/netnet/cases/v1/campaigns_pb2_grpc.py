@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class CampaignServiceStub:
-    """Campaigns: created and changed by admins, read by everyone.
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
     """
 
     def __init__(self, channel):
@@ -55,10 +56,21 @@ class CampaignServiceStub:
                 request_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsRequest.SerializeToString,
                 response_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsResponse.FromString,
                 _registered_method=True)
+        self.RecordMeasureIssued = channel.unary_unary(
+                '/netnet.cases.v1.CampaignService/RecordMeasureIssued',
+                request_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedRequest.SerializeToString,
+                response_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedResponse.FromString,
+                _registered_method=True)
+        self.ListMeasuresIssued = channel.unary_unary(
+                '/netnet.cases.v1.CampaignService/ListMeasuresIssued',
+                request_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedRequest.SerializeToString,
+                response_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedResponse.FromString,
+                _registered_method=True)
 
 
 class CampaignServiceServicer:
-    """Campaigns: created and changed by admins, read by everyone.
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
     """
 
     def CreateCampaign(self, request, context):
@@ -86,6 +98,21 @@ class CampaignServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordMeasureIssued(self, request, context):
+        """A notice or measures a department issued, or an inspection it carried out, in a
+        campaign it takes part in (an operator or admin of that department).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMeasuresIssued(self, request, context):
+        """The measures issued in a campaign, in the order recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CampaignServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +136,16 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     request_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsRequest.FromString,
                     response_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsResponse.SerializeToString,
             ),
+            'RecordMeasureIssued': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordMeasureIssued,
+                    request_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedRequest.FromString,
+                    response_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedResponse.SerializeToString,
+            ),
+            'ListMeasuresIssued': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMeasuresIssued,
+                    request_deserializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedRequest.FromString,
+                    response_serializer=netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'netnet.cases.v1.CampaignService', rpc_method_handlers)
@@ -118,7 +155,8 @@ def add_CampaignServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CampaignService:
-    """Campaigns: created and changed by admins, read by everyone.
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
     """
 
     @staticmethod
@@ -219,6 +257,60 @@ class CampaignService:
             '/netnet.cases.v1.CampaignService/ListCampaigns',
             netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsRequest.SerializeToString,
             netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordMeasureIssued(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.cases.v1.CampaignService/RecordMeasureIssued',
+            netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedRequest.SerializeToString,
+            netnet_dot_cases_dot_v1_dot_campaigns__pb2.RecordMeasureIssuedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMeasuresIssued(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.cases.v1.CampaignService/ListMeasuresIssued',
+            netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedRequest.SerializeToString,
+            netnet_dot_cases_dot_v1_dot_campaigns__pb2.ListMeasuresIssuedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CampaignServiceStub:
-    """Campaigns: created and changed by admins, read by everyone."""
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -38,10 +40,18 @@ class CampaignServiceStub:
     """Changes the fields named in update_mask; a stale etag is ABORTED."""
     GetCampaign: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.GetCampaignRequest, _campaigns_pb2.GetCampaignResponse]
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.ListCampaignsRequest, _campaigns_pb2.ListCampaignsResponse]
+    RecordMeasureIssued: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.RecordMeasureIssuedRequest, _campaigns_pb2.RecordMeasureIssuedResponse]
+    """A notice or measures a department issued, or an inspection it carried out, in a
+    campaign it takes part in (an operator or admin of that department).
+    """
+    ListMeasuresIssued: _grpc.UnaryUnaryMultiCallable[_campaigns_pb2.ListMeasuresIssuedRequest, _campaigns_pb2.ListMeasuresIssuedResponse]
+    """The measures issued in a campaign, in the order recorded."""
 
 @_typing.type_check_only
 class CampaignServiceAsyncStub(CampaignServiceStub):
-    """Campaigns: created and changed by admins, read by everyone."""
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.CreateCampaignRequest, _campaigns_pb2.CreateCampaignResponse]  # type: ignore[assignment]
@@ -49,9 +59,17 @@ class CampaignServiceAsyncStub(CampaignServiceStub):
     """Changes the fields named in update_mask; a stale etag is ABORTED."""
     GetCampaign: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.GetCampaignRequest, _campaigns_pb2.GetCampaignResponse]  # type: ignore[assignment]
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.ListCampaignsRequest, _campaigns_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    RecordMeasureIssued: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.RecordMeasureIssuedRequest, _campaigns_pb2.RecordMeasureIssuedResponse]  # type: ignore[assignment]
+    """A notice or measures a department issued, or an inspection it carried out, in a
+    campaign it takes part in (an operator or admin of that department).
+    """
+    ListMeasuresIssued: _aio.UnaryUnaryMultiCallable[_campaigns_pb2.ListMeasuresIssuedRequest, _campaigns_pb2.ListMeasuresIssuedResponse]  # type: ignore[assignment]
+    """The measures issued in a campaign, in the order recorded."""
 
 class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Campaigns: created and changed by admins, read by everyone."""
+    """Campaigns: created and changed by admins, read by everyone. The measures departments
+    issue in a campaign: recorded by each department in its own name, read by everyone.
+    """
 
     @_abc_1.abstractmethod
     def CreateCampaign(
@@ -81,5 +99,23 @@ class CampaignServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _campaigns_pb2.ListCampaignsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_campaigns_pb2.ListCampaignsResponse, _abc.Awaitable[_campaigns_pb2.ListCampaignsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RecordMeasureIssued(
+        self,
+        request: _campaigns_pb2.RecordMeasureIssuedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaigns_pb2.RecordMeasureIssuedResponse, _abc.Awaitable[_campaigns_pb2.RecordMeasureIssuedResponse]]:
+        """A notice or measures a department issued, or an inspection it carried out, in a
+        campaign it takes part in (an operator or admin of that department).
+        """
+
+    @_abc_1.abstractmethod
+    def ListMeasuresIssued(
+        self,
+        request: _campaigns_pb2.ListMeasuresIssuedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_campaigns_pb2.ListMeasuresIssuedResponse, _abc.Awaitable[_campaigns_pb2.ListMeasuresIssuedResponse]]:
+        """The measures issued in a campaign, in the order recorded."""
 
 def add_CampaignServiceServicer_to_server(servicer: CampaignServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1639,6 +1639,7 @@ class TypicalCase(_message.Message):
     PUBLISH_TIME_FIELD_NUMBER: _builtins.int
     PUBLISHED_BY_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """typicalCases/{id}"""
     case: _builtins.str
@@ -1650,6 +1651,10 @@ class TypicalCase(_message.Message):
     outcome: _builtins.str
     published_by: _builtins.str
     state: Global___TypicalCaseState.ValueType
+    region_code: _builtins.str
+    """Output only: the case's lead region (six-digit code, empty when it has none), for a
+    release to name the place in its own language (reference data, regions.<language>.json).
+    """
     @_builtins.property
     def publish_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -1665,10 +1670,11 @@ class TypicalCase(_message.Message):
         publish_time: _timestamp_pb2.Timestamp | None = ...,
         published_by: _builtins.str = ...,
         state: Global___TypicalCaseState.ValueType = ...,
+        region_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["publish_time", b"publish_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "case", b"case", "name", b"name", "outcome", b"outcome", "publish_time", b"publish_time", "published_by", b"published_by", "region", b"region", "state", b"state", "summary", b"summary", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "case", b"case", "name", b"name", "outcome", b"outcome", "publish_time", b"publish_time", "published_by", b"published_by", "region", b"region", "region_code", b"region_code", "state", b"state", "summary", b"summary", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1686,7 +1692,10 @@ class PublishTypicalCaseRequest(_message.Message):
         """Either the name of a draft alone (typicalCases/{id}), or case, title, region, summary
         and outcome (the lead office's own text); the rest is filled in. publish_time, with
         either, says when it was published: not in the future, within the campaign's period;
-        now when not given.
+        now when not given. Figures the text states that the case's recorded facts contradict
+        (illegal gains, items, customers, victims, sentences) are refused: the lead office's
+        own text as INVALID_ARGUMENT naming the field (reason TEXT_CONTRADICTS_FACTS), a draft
+        whose case changed since as FAILED_PRECONDITION (DRAFT_CONTRADICTS_FACTS).
         """
 
     def __init__(

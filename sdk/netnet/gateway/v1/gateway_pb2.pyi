@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from netnet.accounts.v1 import accounts_pb2 as _accounts_pb2
+from netnet.cases.v1 import campaigns_pb2 as _campaigns_pb2
 from netnet.cases.v1 import cases_pb2 as _cases_pb2
 from netnet.sites.v1 import sites_pb2 as _sites_pb2
 import builtins as _builtins
@@ -617,9 +618,15 @@ class GenerateBulletinRequest(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     campaign_id: _builtins.str
     format: Global___BulletinFormat.ValueType
     """Markdown when unspecified."""
+    language: _builtins.str
+    """The release's language, a BCP 47 tag: "en" (when empty) or "zh-CN"; another is
+    INVALID_ARGUMENT. The release's own words, figures, dates, department and place names
+    are in it; what the offices recorded (titles, typical cases' text) is printed as written.
+    """
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -631,10 +638,11 @@ class GenerateBulletinRequest(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         format: Global___BulletinFormat.ValueType = ...,
+        language: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "end_time", b"end_time", "format", b"format", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "end_time", b"end_time", "format", b"format", "language", b"language", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -647,11 +655,19 @@ class GenerateBulletinResponse(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     FORMAT_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    MEASURES_ISSUED_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     format: Global___BulletinFormat.ValueType
+    language: _builtins.str
+    """The language the text is in ("en" or "zh-CN")."""
     @_builtins.property
     def status(self) -> Global___CampaignStatus:
         """The exact figures behind the rounded ones in the text."""
+
+    @_builtins.property
+    def measures_issued(self) -> _containers.RepeatedCompositeFieldContainer[_campaigns_pb2.MeasureIssued]:
+        """The measures issued the text reports (those of the period, oldest first)."""
 
     def __init__(
         self,
@@ -659,10 +675,12 @@ class GenerateBulletinResponse(_message.Message):
         text: _builtins.str = ...,
         format: Global___BulletinFormat.ValueType = ...,
         status: Global___CampaignStatus | None = ...,
+        language: _builtins.str = ...,
+        measures_issued: _abc.Iterable[_campaigns_pb2.MeasureIssued] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "status", b"status", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "language", b"language", "measures_issued", b"measures_issued", "status", b"status", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
