@@ -64,7 +64,9 @@ def issue_token(
 def verify_token(key: bytes, token: str, departments: Container[str]) -> Principal:
     """The principal a token names; departments: the deployment's department codes."""
     known = _verified.get((key, token))
-    if known is not None:  # signature and claims checked before; only time moves on
+    # Signature and claims checked before (by any server of this process): only time moves
+    # on, and the department is checked against this server's own reference data.
+    if known is not None and known[0].department in departments:
         principal, exp = known
         if exp > time.time():
             return principal
