@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -15,7 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gateway import bulletin, status
 from gateway.clients import SOURCES, Backends, Health, Metadata, per_source
 from netnet.accounts.v1 import accounts_pb2
-from netnet.cases.v1 import cases_pb2
+from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from netnet.sites.v1 import sites_pb2
@@ -33,12 +33,23 @@ ACCOUNT_QUERY = re.compile(r"^([a-z0-9][a-z0-9_-]{0,62}):(\S{1,256})$")
 SAFETY_MARGIN = 0.05  # seconds kept back from the caller's deadline for composing the answer
 STOPPING = ""  # put on a watch's queue when the gateway stops
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+T = TypeVar("T")
 
 
 def forwarded(context: grpc.aio.ServicerContext) -> Metadata:
     """The caller's own credentials and request id, passed on unchanged."""
     md = [(k, str(v)) for k, v in (context.invocation_metadata() or ()) if k == "authorization"]
     return (*md, (REQUEST_ID_HEADER, request_id_var.get()))
+
+
+async def relayed(context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
+    """The answer of a call to the one source that owns it; its refusal is the caller's answer
+    (with the source's code and details, not an INTERNAL error of the gateway)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as e:
+        await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
+        raise  # abort raises; this line keeps the type checker informed
 
 
 def health_pb(h: Health) -> pb.SourceHealth:
@@ -200,10 +211,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         md = forwarded(context)
         budget = self._budget(context)
         b = self.backends
-        # The case decides what the caller may see: its refusal is the caller's answer
-        # (with the source's code and details, not an INTERNAL error of the gateway).
-        try:
-            case_reply, parties_reply = await asyncio.gather(
+        # The case decides what the caller may see: its refusal is the caller's answer.
+        case_reply, parties_reply = await relayed(
+            context,
+            asyncio.gather(
                 b.cases.GetCase(
                     cases_pb2.GetCaseRequest(name=request.name), metadata=md, timeout=budget
                 ),
@@ -212,9 +223,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                     metadata=md,
                     timeout=budget,
                 ),
-            )
-        except grpc.aio.AioRpcError as e:
-            await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
+            ),
+        )
         case = case_reply.case
         site_names = [n for n in case.linked_resources if n.startswith("sites/")]
         account_names = [n for n in case.linked_resources if n.startswith("accounts/")]
@@ -376,6 +386,23 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if not m.own:
                 m.own = own in m.departments
         return pb.LookupResponse(matches=matches, sources=[health_pb(h) for h in health.values()])
+
+    async def ListCampaigns(
+        self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCampaignsResponse:
+        reply = await relayed(
+            context,
+            self.backends.campaigns.ListCampaigns(
+                campaigns_pb2.ListCampaignsRequest(
+                    page_size=request.page_size, page_token=request.page_token
+                ),
+                metadata=forwarded(context),
+                timeout=self._budget(context),
+            ),
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=reply.campaigns, next_page_token=reply.next_page_token
+        )
 
     async def _sites(self, q: str, md: Metadata, t: float) -> list[pb.LookupMatch]:
         replies = await asyncio.gather(

@@ -1401,3 +1401,20 @@ class GatewayClient(Client):
         Retried on unavailable."""
         request = flatten(gateway_pb2.LookupRequest, request, query=query)
         return await self.call(self.stub.Lookup, request, timeout=timeout, metadata=metadata)
+
+    async def list_campaigns(
+        self,
+        request: gateway_pb2.ListCampaignsRequest | None = None,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[gateway_pb2.ListCampaignsResponse, campaigns_pb2.Campaign]:
+        """GatewayService.ListCampaigns: the campaigns, page after page.
+
+        Retried on unavailable."""
+        request = flatten(
+            gateway_pb2.ListCampaignsRequest, request, page_size=page_size, page_token=page_token
+        )
+        return await self.pager(self.stub.ListCampaigns, request, "campaigns", timeout, metadata)

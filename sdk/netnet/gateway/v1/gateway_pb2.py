@@ -24,61 +24,66 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from netnet.accounts.v1 import accounts_pb2 as netnet_dot_accounts_dot_v1_dot_accounts__pb2
+from netnet.cases.v1 import campaigns_pb2 as netnet_dot_cases_dot_v1_dot_campaigns__pb2
 from netnet.cases.v1 import cases_pb2 as netnet_dot_cases_dot_v1_dot_cases__pb2
 from netnet.sites.v1 import sites_pb2 as netnet_dot_sites_dot_v1_dot_sites__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fnetnet/gateway/v1/gateway.proto\x12\x11netnet.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!netnet/accounts/v1/accounts.proto\x1a\x1bnetnet/cases/v1/cases.proto\x1a\x1bnetnet/sites/v1/sites.proto\"\xdd\x06\n\x07\x46igures\x12!\n\x14\x63\x61ses_administrative\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x1b\n\x0e\x63\x61ses_criminal\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11suspects_detained\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x1e\n\x11suspects_arrested\x18\x04 \x01(\x03H\x03\x88\x01\x01\x12\x19\n\x0csites_closed\x18\x05 \x01(\x03H\x04\x88\x01\x01\x12\x19\n\x0csites_banned\x18\x06 \x01(\x03H\x05\x88\x01\x01\x12\x1a\n\rapps_notified\x18\x07 \x01(\x03H\x06\x88\x01\x01\x12\x19\n\x0c\x61pps_removed\x18\x08 \x01(\x03H\x07\x88\x01\x01\x12\x1b\n\x0enotice_batches\x18\t \x01(\x03H\x08\x88\x01\x01\x12\x1d\n\x10\x61\x63\x63ounts_handled\x18\n \x01(\x03H\t\x88\x01\x01\x12\x1a\n\rgroups_closed\x18\x0b \x01(\x03H\n\x88\x01\x01\x12\x1b\n\x0e\x63ontent_direct\x18\x0c \x01(\x03H\x0b\x88\x01\x01\x12\x1d\n\x10\x63ontent_platform\x18\r \x01(\x03H\x0c\x88\x01\x01\x12\x1a\n\rtypical_cases\x18\x0e \x01(\x03H\r\x88\x01\x01\x12\x1e\n\x11illegal_gains_fen\x18\x0f \x01(\x03H\x0e\x88\x01\x01\x12#\n\x16sites_banned_or_closed\x18\x10 \x01(\x03H\x0f\x88\x01\x01\x12\x1b\n\x0egroups_handled\x18\x11 \x01(\x03H\x10\x88\x01\x01\x42\x17\n\x15_cases_administrativeB\x11\n\x0f_cases_criminalB\x14\n\x12_suspects_detainedB\x14\n\x12_suspects_arrestedB\x0f\n\r_sites_closedB\x0f\n\r_sites_bannedB\x10\n\x0e_apps_notifiedB\x0f\n\r_apps_removedB\x11\n\x0f_notice_batchesB\x13\n\x11_accounts_handledB\x10\n\x0e_groups_closedB\x11\n\x0f_content_directB\x13\n\x11_content_platformB\x10\n\x0e_typical_casesB\x14\n\x12_illegal_gains_fenB\x19\n\x17_sites_banned_or_closedB\x11\n\x0f_groups_handled\"m\n\x11\x44\x65partmentFigures\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_name\x18\x02 \x01(\t\x12+\n\x07\x66igures\x18\x03 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\"j\n\x14SpecialActionFigures\x12\x16\n\x0especial_action\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12+\n\x07\x66igures\x18\x03 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\"p\n\x0cSourceHealth\x12\x0e\n\x06source\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.netnet.gateway.v1.SourceState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01\"\xe7\x03\n\x0e\x43\x61mpaignStatus\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61mpaign_title\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x0b\x64\x65partments\x18\x05 \x03(\x0b\x32$.netnet.gateway.v1.DepartmentFigures\x12@\n\x0fspecial_actions\x18\x06 \x03(\x0b\x32\'.netnet.gateway.v1.SpecialActionFigures\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\x12\x30\n\x07sources\x18\x08 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth\x12\x10\n\x08\x63omplete\x18\t \x01(\x08\x12)\n\x05\x61s_of\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0c\x66igure_notes\x18\x0b \x03(\x0b\x32\x1d.netnet.gateway.v1.FigureNote\"*\n\nFigureNote\x12\x0e\n\x06\x66igure\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"\xa2\x01\n\x18GetCampaignStatusRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\"N\n\x19GetCampaignStatusResponse\x12\x31\n\x06status\x18\x01 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\"X\n\x1aWatchCampaignStatusRequest\x12:\n\x05query\x18\x01 \x01(\x0b\x32+.netnet.gateway.v1.GetCampaignStatusRequest\"a\n\x1bWatchCampaignStatusResponse\x12\x31\n\x06status\x18\x01 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\x12\x0f\n\x07trigger\x18\x02 \x01(\t\"k\n\x0fSiteWithActions\x12#\n\x04site\x18\x01 \x01(\x0b\x32\x15.netnet.sites.v1.Site\x12\x33\n\x0erecent_actions\x18\x02 \x03(\x0b\x32\x1b.netnet.sites.v1.SiteAction\"}\n\x12\x41\x63\x63ountWithActions\x12,\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1b.netnet.accounts.v1.Account\x12\x39\n\x0erecent_actions\x18\x02 \x03(\x0b\x32!.netnet.accounts.v1.AccountAction\"?\n\x15GetCaseDossierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10\x61\x63tions_per_link\x18\x02 \x01(\x05\"\x9e\x02\n\x16GetCaseDossierResponse\x12#\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x15.netnet.cases.v1.Case\x12\'\n\x07parties\x18\x02 \x03(\x0b\x32\x16.netnet.cases.v1.Party\x12\x31\n\x05sites\x18\x03 \x03(\x0b\x32\".netnet.gateway.v1.SiteWithActions\x12\x37\n\x08\x61\x63\x63ounts\x18\x04 \x03(\x0b\x32%.netnet.gateway.v1.AccountWithActions\x12\x18\n\x10unresolved_links\x18\x05 \x03(\t\x12\x30\n\x07sources\x18\x06 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth\"\xbf\x01\n\x17GenerateBulletinRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x06\x66ormat\x18\x04 \x01(\x0e\x32!.netnet.gateway.v1.BulletinFormat\"\x8e\x01\n\x18GenerateBulletinResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x31\n\x06\x66ormat\x18\x02 \x01(\x0e\x32!.netnet.gateway.v1.BulletinFormat\x12\x31\n\x06status\x18\x03 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\"~\n\x0bLookupMatch\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.netnet.gateway.v1.MatchKind\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\x12\x0b\n\x03own\x18\x05 \x01(\x08\"\x1e\n\rLookupRequest\x12\r\n\x05query\x18\x01 \x01(\t\"s\n\x0eLookupResponse\x12/\n\x07matches\x18\x01 \x03(\x0b\x32\x1e.netnet.gateway.v1.LookupMatch\x12\x30\n\x07sources\x18\x02 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth*\x9a\x01\n\x0bSourceState\x12\x1c\n\x18SOURCE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_STATE_OK\x10\x01\x12\x1c\n\x18SOURCE_STATE_UNAVAILABLE\x10\x02\x12\"\n\x1eSOURCE_STATE_DEADLINE_EXCEEDED\x10\x03\x12\x16\n\x12SOURCE_STATE_ERROR\x10\x04*i\n\x0e\x42ulletinFormat\x12\x1f\n\x1b\x42ULLETIN_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42ULLETIN_FORMAT_MARKDOWN\x10\x01\x12\x18\n\x14\x42ULLETIN_FORMAT_TEXT\x10\x02*\x81\x01\n\tMatchKind\x12\x1a\n\x16MATCH_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMATCH_KIND_SITE\x10\x01\x12\x16\n\x12MATCH_KIND_ACCOUNT\x10\x02\x12\x13\n\x0fMATCH_KIND_CASE\x10\x03\x12\x16\n\x12MATCH_KIND_CONTENT\x10\x04\x32\x9b\x04\n\x0eGatewayService\x12n\n\x11GetCampaignStatus\x12+.netnet.gateway.v1.GetCampaignStatusRequest\x1a,.netnet.gateway.v1.GetCampaignStatusResponse\x12v\n\x13WatchCampaignStatus\x12-.netnet.gateway.v1.WatchCampaignStatusRequest\x1a..netnet.gateway.v1.WatchCampaignStatusResponse0\x01\x12\x65\n\x0eGetCaseDossier\x12(.netnet.gateway.v1.GetCaseDossierRequest\x1a).netnet.gateway.v1.GetCaseDossierResponse\x12k\n\x10GenerateBulletin\x12*.netnet.gateway.v1.GenerateBulletinRequest\x1a+.netnet.gateway.v1.GenerateBulletinResponse\x12M\n\x06Lookup\x12 .netnet.gateway.v1.LookupRequest\x1a!.netnet.gateway.v1.LookupResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fnetnet/gateway/v1/gateway.proto\x12\x11netnet.gateway.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!netnet/accounts/v1/accounts.proto\x1a\x1fnetnet/cases/v1/campaigns.proto\x1a\x1bnetnet/cases/v1/cases.proto\x1a\x1bnetnet/sites/v1/sites.proto\"\xdd\x06\n\x07\x46igures\x12!\n\x14\x63\x61ses_administrative\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x1b\n\x0e\x63\x61ses_criminal\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11suspects_detained\x18\x03 \x01(\x03H\x02\x88\x01\x01\x12\x1e\n\x11suspects_arrested\x18\x04 \x01(\x03H\x03\x88\x01\x01\x12\x19\n\x0csites_closed\x18\x05 \x01(\x03H\x04\x88\x01\x01\x12\x19\n\x0csites_banned\x18\x06 \x01(\x03H\x05\x88\x01\x01\x12\x1a\n\rapps_notified\x18\x07 \x01(\x03H\x06\x88\x01\x01\x12\x19\n\x0c\x61pps_removed\x18\x08 \x01(\x03H\x07\x88\x01\x01\x12\x1b\n\x0enotice_batches\x18\t \x01(\x03H\x08\x88\x01\x01\x12\x1d\n\x10\x61\x63\x63ounts_handled\x18\n \x01(\x03H\t\x88\x01\x01\x12\x1a\n\rgroups_closed\x18\x0b \x01(\x03H\n\x88\x01\x01\x12\x1b\n\x0e\x63ontent_direct\x18\x0c \x01(\x03H\x0b\x88\x01\x01\x12\x1d\n\x10\x63ontent_platform\x18\r \x01(\x03H\x0c\x88\x01\x01\x12\x1a\n\rtypical_cases\x18\x0e \x01(\x03H\r\x88\x01\x01\x12\x1e\n\x11illegal_gains_fen\x18\x0f \x01(\x03H\x0e\x88\x01\x01\x12#\n\x16sites_banned_or_closed\x18\x10 \x01(\x03H\x0f\x88\x01\x01\x12\x1b\n\x0egroups_handled\x18\x11 \x01(\x03H\x10\x88\x01\x01\x42\x17\n\x15_cases_administrativeB\x11\n\x0f_cases_criminalB\x14\n\x12_suspects_detainedB\x14\n\x12_suspects_arrestedB\x0f\n\r_sites_closedB\x0f\n\r_sites_bannedB\x10\n\x0e_apps_notifiedB\x0f\n\r_apps_removedB\x11\n\x0f_notice_batchesB\x13\n\x11_accounts_handledB\x10\n\x0e_groups_closedB\x11\n\x0f_content_directB\x13\n\x11_content_platformB\x10\n\x0e_typical_casesB\x14\n\x12_illegal_gains_fenB\x19\n\x17_sites_banned_or_closedB\x11\n\x0f_groups_handled\"m\n\x11\x44\x65partmentFigures\x12\x12\n\ndepartment\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_name\x18\x02 \x01(\t\x12+\n\x07\x66igures\x18\x03 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\"j\n\x14SpecialActionFigures\x12\x16\n\x0especial_action\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12+\n\x07\x66igures\x18\x03 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\"p\n\x0cSourceHealth\x12\x0e\n\x06source\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.netnet.gateway.v1.SourceState\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x12\n\nlatency_ms\x18\x04 \x01(\x01\"\xe7\x03\n\x0e\x43\x61mpaignStatus\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61mpaign_title\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x0b\x64\x65partments\x18\x05 \x03(\x0b\x32$.netnet.gateway.v1.DepartmentFigures\x12@\n\x0fspecial_actions\x18\x06 \x03(\x0b\x32\'.netnet.gateway.v1.SpecialActionFigures\x12)\n\x05total\x18\x07 \x01(\x0b\x32\x1a.netnet.gateway.v1.Figures\x12\x30\n\x07sources\x18\x08 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth\x12\x10\n\x08\x63omplete\x18\t \x01(\x08\x12)\n\x05\x61s_of\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0c\x66igure_notes\x18\x0b \x03(\x0b\x32\x1d.netnet.gateway.v1.FigureNote\"*\n\nFigureNote\x12\x0e\n\x06\x66igure\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"\xa2\x01\n\x18GetCampaignStatusRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\"N\n\x19GetCampaignStatusResponse\x12\x31\n\x06status\x18\x01 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\"X\n\x1aWatchCampaignStatusRequest\x12:\n\x05query\x18\x01 \x01(\x0b\x32+.netnet.gateway.v1.GetCampaignStatusRequest\"a\n\x1bWatchCampaignStatusResponse\x12\x31\n\x06status\x18\x01 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\x12\x0f\n\x07trigger\x18\x02 \x01(\t\"k\n\x0fSiteWithActions\x12#\n\x04site\x18\x01 \x01(\x0b\x32\x15.netnet.sites.v1.Site\x12\x33\n\x0erecent_actions\x18\x02 \x03(\x0b\x32\x1b.netnet.sites.v1.SiteAction\"}\n\x12\x41\x63\x63ountWithActions\x12,\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32\x1b.netnet.accounts.v1.Account\x12\x39\n\x0erecent_actions\x18\x02 \x03(\x0b\x32!.netnet.accounts.v1.AccountAction\"?\n\x15GetCaseDossierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x18\n\x10\x61\x63tions_per_link\x18\x02 \x01(\x05\"\x9e\x02\n\x16GetCaseDossierResponse\x12#\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x15.netnet.cases.v1.Case\x12\'\n\x07parties\x18\x02 \x03(\x0b\x32\x16.netnet.cases.v1.Party\x12\x31\n\x05sites\x18\x03 \x03(\x0b\x32\".netnet.gateway.v1.SiteWithActions\x12\x37\n\x08\x61\x63\x63ounts\x18\x04 \x03(\x0b\x32%.netnet.gateway.v1.AccountWithActions\x12\x18\n\x10unresolved_links\x18\x05 \x03(\t\x12\x30\n\x07sources\x18\x06 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth\"\xbf\x01\n\x17GenerateBulletinRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x06\x66ormat\x18\x04 \x01(\x0e\x32!.netnet.gateway.v1.BulletinFormat\"\x8e\x01\n\x18GenerateBulletinResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x31\n\x06\x66ormat\x18\x02 \x01(\x0e\x32!.netnet.gateway.v1.BulletinFormat\x12\x31\n\x06status\x18\x03 \x01(\x0b\x32!.netnet.gateway.v1.CampaignStatus\"~\n\x0bLookupMatch\x12*\n\x04kind\x18\x01 \x01(\x0e\x32\x1c.netnet.gateway.v1.MatchKind\x12\x10\n\x08resource\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65partments\x18\x04 \x03(\t\x12\x0b\n\x03own\x18\x05 \x01(\x08\"\x1e\n\rLookupRequest\x12\r\n\x05query\x18\x01 \x01(\t\"s\n\x0eLookupResponse\x12/\n\x07matches\x18\x01 \x03(\x0b\x32\x1e.netnet.gateway.v1.LookupMatch\x12\x30\n\x07sources\x18\x02 \x03(\x0b\x32\x1f.netnet.gateway.v1.SourceHealth\"=\n\x14ListCampaignsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x15ListCampaignsResponse\x12,\n\tcampaigns\x18\x01 \x03(\x0b\x32\x19.netnet.cases.v1.Campaign\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x9a\x01\n\x0bSourceState\x12\x1c\n\x18SOURCE_STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSOURCE_STATE_OK\x10\x01\x12\x1c\n\x18SOURCE_STATE_UNAVAILABLE\x10\x02\x12\"\n\x1eSOURCE_STATE_DEADLINE_EXCEEDED\x10\x03\x12\x16\n\x12SOURCE_STATE_ERROR\x10\x04*i\n\x0e\x42ulletinFormat\x12\x1f\n\x1b\x42ULLETIN_FORMAT_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42ULLETIN_FORMAT_MARKDOWN\x10\x01\x12\x18\n\x14\x42ULLETIN_FORMAT_TEXT\x10\x02*\x81\x01\n\tMatchKind\x12\x1a\n\x16MATCH_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMATCH_KIND_SITE\x10\x01\x12\x16\n\x12MATCH_KIND_ACCOUNT\x10\x02\x12\x13\n\x0fMATCH_KIND_CASE\x10\x03\x12\x16\n\x12MATCH_KIND_CONTENT\x10\x04\x32\xff\x04\n\x0eGatewayService\x12n\n\x11GetCampaignStatus\x12+.netnet.gateway.v1.GetCampaignStatusRequest\x1a,.netnet.gateway.v1.GetCampaignStatusResponse\x12v\n\x13WatchCampaignStatus\x12-.netnet.gateway.v1.WatchCampaignStatusRequest\x1a..netnet.gateway.v1.WatchCampaignStatusResponse0\x01\x12\x65\n\x0eGetCaseDossier\x12(.netnet.gateway.v1.GetCaseDossierRequest\x1a).netnet.gateway.v1.GetCaseDossierResponse\x12k\n\x10GenerateBulletin\x12*.netnet.gateway.v1.GenerateBulletinRequest\x1a+.netnet.gateway.v1.GenerateBulletinResponse\x12M\n\x06Lookup\x12 .netnet.gateway.v1.LookupRequest\x1a!.netnet.gateway.v1.LookupResponse\x12\x62\n\rListCampaigns\x12\'.netnet.gateway.v1.ListCampaignsRequest\x1a(.netnet.gateway.v1.ListCampaignsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'netnet.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SOURCESTATE']._serialized_start=3552
-  _globals['_SOURCESTATE']._serialized_end=3706
-  _globals['_BULLETINFORMAT']._serialized_start=3708
-  _globals['_BULLETINFORMAT']._serialized_end=3813
-  _globals['_MATCHKIND']._serialized_start=3816
-  _globals['_MATCHKIND']._serialized_end=3945
-  _globals['_FIGURES']._serialized_start=181
-  _globals['_FIGURES']._serialized_end=1042
-  _globals['_DEPARTMENTFIGURES']._serialized_start=1044
-  _globals['_DEPARTMENTFIGURES']._serialized_end=1153
-  _globals['_SPECIALACTIONFIGURES']._serialized_start=1155
-  _globals['_SPECIALACTIONFIGURES']._serialized_end=1261
-  _globals['_SOURCEHEALTH']._serialized_start=1263
-  _globals['_SOURCEHEALTH']._serialized_end=1375
-  _globals['_CAMPAIGNSTATUS']._serialized_start=1378
-  _globals['_CAMPAIGNSTATUS']._serialized_end=1865
-  _globals['_FIGURENOTE']._serialized_start=1867
-  _globals['_FIGURENOTE']._serialized_end=1909
-  _globals['_GETCAMPAIGNSTATUSREQUEST']._serialized_start=1912
-  _globals['_GETCAMPAIGNSTATUSREQUEST']._serialized_end=2074
-  _globals['_GETCAMPAIGNSTATUSRESPONSE']._serialized_start=2076
-  _globals['_GETCAMPAIGNSTATUSRESPONSE']._serialized_end=2154
-  _globals['_WATCHCAMPAIGNSTATUSREQUEST']._serialized_start=2156
-  _globals['_WATCHCAMPAIGNSTATUSREQUEST']._serialized_end=2244
-  _globals['_WATCHCAMPAIGNSTATUSRESPONSE']._serialized_start=2246
-  _globals['_WATCHCAMPAIGNSTATUSRESPONSE']._serialized_end=2343
-  _globals['_SITEWITHACTIONS']._serialized_start=2345
-  _globals['_SITEWITHACTIONS']._serialized_end=2452
-  _globals['_ACCOUNTWITHACTIONS']._serialized_start=2454
-  _globals['_ACCOUNTWITHACTIONS']._serialized_end=2579
-  _globals['_GETCASEDOSSIERREQUEST']._serialized_start=2581
-  _globals['_GETCASEDOSSIERREQUEST']._serialized_end=2644
-  _globals['_GETCASEDOSSIERRESPONSE']._serialized_start=2647
-  _globals['_GETCASEDOSSIERRESPONSE']._serialized_end=2933
-  _globals['_GENERATEBULLETINREQUEST']._serialized_start=2936
-  _globals['_GENERATEBULLETINREQUEST']._serialized_end=3127
-  _globals['_GENERATEBULLETINRESPONSE']._serialized_start=3130
-  _globals['_GENERATEBULLETINRESPONSE']._serialized_end=3272
-  _globals['_LOOKUPMATCH']._serialized_start=3274
-  _globals['_LOOKUPMATCH']._serialized_end=3400
-  _globals['_LOOKUPREQUEST']._serialized_start=3402
-  _globals['_LOOKUPREQUEST']._serialized_end=3432
-  _globals['_LOOKUPRESPONSE']._serialized_start=3434
-  _globals['_LOOKUPRESPONSE']._serialized_end=3549
-  _globals['_GATEWAYSERVICE']._serialized_start=3948
-  _globals['_GATEWAYSERVICE']._serialized_end=4487
+  _globals['_SOURCESTATE']._serialized_start=3744
+  _globals['_SOURCESTATE']._serialized_end=3898
+  _globals['_BULLETINFORMAT']._serialized_start=3900
+  _globals['_BULLETINFORMAT']._serialized_end=4005
+  _globals['_MATCHKIND']._serialized_start=4008
+  _globals['_MATCHKIND']._serialized_end=4137
+  _globals['_FIGURES']._serialized_start=214
+  _globals['_FIGURES']._serialized_end=1075
+  _globals['_DEPARTMENTFIGURES']._serialized_start=1077
+  _globals['_DEPARTMENTFIGURES']._serialized_end=1186
+  _globals['_SPECIALACTIONFIGURES']._serialized_start=1188
+  _globals['_SPECIALACTIONFIGURES']._serialized_end=1294
+  _globals['_SOURCEHEALTH']._serialized_start=1296
+  _globals['_SOURCEHEALTH']._serialized_end=1408
+  _globals['_CAMPAIGNSTATUS']._serialized_start=1411
+  _globals['_CAMPAIGNSTATUS']._serialized_end=1898
+  _globals['_FIGURENOTE']._serialized_start=1900
+  _globals['_FIGURENOTE']._serialized_end=1942
+  _globals['_GETCAMPAIGNSTATUSREQUEST']._serialized_start=1945
+  _globals['_GETCAMPAIGNSTATUSREQUEST']._serialized_end=2107
+  _globals['_GETCAMPAIGNSTATUSRESPONSE']._serialized_start=2109
+  _globals['_GETCAMPAIGNSTATUSRESPONSE']._serialized_end=2187
+  _globals['_WATCHCAMPAIGNSTATUSREQUEST']._serialized_start=2189
+  _globals['_WATCHCAMPAIGNSTATUSREQUEST']._serialized_end=2277
+  _globals['_WATCHCAMPAIGNSTATUSRESPONSE']._serialized_start=2279
+  _globals['_WATCHCAMPAIGNSTATUSRESPONSE']._serialized_end=2376
+  _globals['_SITEWITHACTIONS']._serialized_start=2378
+  _globals['_SITEWITHACTIONS']._serialized_end=2485
+  _globals['_ACCOUNTWITHACTIONS']._serialized_start=2487
+  _globals['_ACCOUNTWITHACTIONS']._serialized_end=2612
+  _globals['_GETCASEDOSSIERREQUEST']._serialized_start=2614
+  _globals['_GETCASEDOSSIERREQUEST']._serialized_end=2677
+  _globals['_GETCASEDOSSIERRESPONSE']._serialized_start=2680
+  _globals['_GETCASEDOSSIERRESPONSE']._serialized_end=2966
+  _globals['_GENERATEBULLETINREQUEST']._serialized_start=2969
+  _globals['_GENERATEBULLETINREQUEST']._serialized_end=3160
+  _globals['_GENERATEBULLETINRESPONSE']._serialized_start=3163
+  _globals['_GENERATEBULLETINRESPONSE']._serialized_end=3305
+  _globals['_LOOKUPMATCH']._serialized_start=3307
+  _globals['_LOOKUPMATCH']._serialized_end=3433
+  _globals['_LOOKUPREQUEST']._serialized_start=3435
+  _globals['_LOOKUPREQUEST']._serialized_end=3465
+  _globals['_LOOKUPRESPONSE']._serialized_start=3467
+  _globals['_LOOKUPRESPONSE']._serialized_end=3582
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_start=3584
+  _globals['_LISTCAMPAIGNSREQUEST']._serialized_end=3645
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_start=3647
+  _globals['_LISTCAMPAIGNSRESPONSE']._serialized_end=3741
+  _globals['_GATEWAYSERVICE']._serialized_start=4140
+  _globals['_GATEWAYSERVICE']._serialized_end=4779
 # @@protoc_insertion_point(module_scope)

@@ -61,6 +61,11 @@ class GatewayServiceStub:
                 request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
                 response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
                 _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/ListCampaigns',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -103,6 +108,13 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCampaigns(self, request, context):
+        """The campaigns, as their owner (the cases service) lists them to the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +142,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.Lookup,
                     request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.FromString,
                     response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +286,33 @@ class GatewayService:
             '/netnet.gateway.v1.GatewayService/Lookup',
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/ListCampaigns',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
             options,
             channel_credentials,
             insecure,

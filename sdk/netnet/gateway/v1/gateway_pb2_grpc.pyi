@@ -45,6 +45,8 @@ class GatewayServiceStub:
     """The press release of a campaign period, made from live data."""
     Lookup: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.LookupRequest, _gateway_pb2.LookupResponse]
     """One query searched across the services."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]
+    """The campaigns, as their owner (the cases service) lists them to the caller."""
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -63,6 +65,8 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """The press release of a campaign period, made from live data."""
     Lookup: _aio.UnaryUnaryMultiCallable[_gateway_pb2.LookupRequest, _gateway_pb2.LookupResponse]  # type: ignore[assignment]
     """One query searched across the services."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """The campaigns, as their owner (the cases service) lists them to the caller."""
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The cross-department view: the only place that joins the services' data. It acts with the
@@ -108,5 +112,13 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.LookupResponse, _abc.Awaitable[_gateway_pb2.LookupResponse]]:
         """One query searched across the services."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _gateway_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListCampaignsResponse, _abc.Awaitable[_gateway_pb2.ListCampaignsResponse]]:
+        """The campaigns, as their owner (the cases service) lists them to the caller."""
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
