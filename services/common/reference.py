@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,19 +25,32 @@ class Reference:
 
     departments: Mapping[str, str]
     categories: Mapping[str, str]
+    # The departments' names in Chinese, where departments.zh-CN.json gives them (the
+    # dashboard's labels); the same shape as departments.json, so its readers are unchanged.
+    departments_zh: Mapping[str, str] = field(default_factory=dict)
+
+
+def _table(path: Path) -> dict[str, str]:
+    table = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
+        raise ValueError(f"{path.name} must map codes to names")
+    return dict(table)
 
 
 def load(directory: Path) -> Reference:
-    """Read departments.json and categories.json (OSError or ValueError when unusable)."""
-    found = []
-    for name in ("departments", "categories"):
-        table = json.loads((directory / f"{name}.json").read_text())
-        if not isinstance(table, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
-        ):
-            raise ValueError(f"{name}.json must map codes to names")
-        found.append(dict(table))
-    return Reference(*found)
+    """Read departments.json and categories.json, and departments.zh-CN.json where there is
+    one (OSError or ValueError when unusable)."""
+    departments, categories = (
+        _table(directory / f"{n}.json") for n in ("departments", "categories")
+    )
+    zh = directory / "departments.zh-CN.json"
+    departments_zh = _table(zh) if zh.exists() else {}
+    unknown = set(departments_zh) - set(departments)
+    if unknown:
+        raise ValueError(f"{zh.name} names unknown departments: {', '.join(sorted(unknown))}")
+    return Reference(departments, categories, departments_zh)
 
 
 # Checked for every record of an import, over a few values that repeat: remembered.

@@ -1,0 +1,89 @@
+"""The dashboard's words: Chinese (the default: the office's operators) and English."""
+
+from __future__ import annotations
+
+LANGS = ("zh-CN", "en")
+DEFAULT_LANG = "zh-CN"
+
+# The campaign figures in the order the pages show them (netnet.gateway.v1.Figures fields).
+FIGURES: dict[str, tuple[str, str]] = {
+    "cases_administrative": ("行政案件", "Administrative cases"),
+    "cases_criminal": ("刑事案件", "Criminal cases"),
+    "suspects_detained": ("刑事拘留（人）", "Suspects detained"),
+    "suspects_arrested": ("逮捕（人）", "Suspects arrested"),
+    "illegal_gains_fen": ("违法所得（元）", "Illegal gains (yuan)"),
+    "sites_banned_or_closed": ("取缔关闭网站", "Websites banned or closed"),
+    "sites_closed": ("关闭网站", "Websites closed"),
+    "sites_banned": ("取缔网站", "Websites banned"),
+    "apps_notified": ("通报App", "Apps notified"),
+    "apps_removed": ("下架App", "Apps removed"),
+    "notice_batches": ("通报批次", "Notice batches"),
+    "accounts_handled": ("处置账号", "Accounts handled"),
+    "groups_handled": ("处置群组", "Groups handled"),
+    "groups_closed": ("关闭群组", "Groups closed"),
+    "content_direct": ("处置有害信息", "Harmful items dealt with"),
+    "content_platform": ("督促平台清理信息", "Items platforms cleaned up when urged"),
+    "typical_cases": ("公布典型案例", "Typical cases published"),
+}
+
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("“净网”集中行动协调看板", "Net Net campaign dashboard"),
+    "other_lang": ("English", "中文"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "token": ("令牌", "Token"),
+    "token_help": (
+        "粘贴 make run 生成的 .netnet/admin.token，或本部门的令牌。令牌只保存在服务器端，"
+        "有效期至令牌到期为止。",
+        "Paste .netnet/admin.token (written by make run) or your department's token. It is "
+        "kept on the server only, until it expires.",
+    ),
+    "bad_token": ("令牌无效或已过期。", "That token is not valid, or it has expired."),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "overview": ("总览", "Overview"),
+    "charts": ("趋势图", "Charts"),
+    "deadlines": ("逾期事项", "Overdue"),
+    "typical": ("典型案例", "Typical cases"),
+    "release": ("通报稿", "Release"),
+    "campaigns": ("集中行动", "Campaigns"),
+    "no_campaigns": ("尚无可查看的集中行动。", "There is no campaign to show yet."),
+    "period": ("行动期间", "Period"),
+    "as_of": ("数据截至", "As of"),
+    "live": ("实时更新中", "Live"),
+    "reconnecting": ("正在重新连接…", "Reconnecting…"),
+    "figure": ("指标", "Figure"),
+    "total": ("合计", "Total"),
+    "by_department": ("各部门工作数据", "Figures by department"),
+    "special_actions": ("专项行动", "Special actions"),
+    "no_special_actions": ("本行动未设专项行动。", "This campaign has no special actions."),
+    "sources": ("数据源状态", "Sources"),
+    "source": ("数据源", "Source"),
+    "state": ("状态", "State"),
+    "latency": ("耗时（毫秒）", "Latency (ms)"),
+    "error": ("错误", "Error"),
+    "partial": (
+        "部分数据源未响应，其指标暂缺（显示为 —）。",
+        "Some sources did not answer: their figures are missing (shown as —).",
+    ),
+    "source_accounts": ("账号", "accounts"),
+    "source_sites": ("网站、App 与信息", "websites, apps and content"),
+    "source_cases": ("案件", "cases"),
+    "state_1": ("正常", "OK"),
+    "state_2": ("不可用", "unavailable"),
+    "state_3": ("超时", "timed out"),
+    "state_4": ("出错", "error"),
+    "forbidden": ("无权查看此内容。", "You may not see this."),
+    "not_found": ("未找到。", "Not found."),
+    "bad_request": ("请求有误。", "The request is not valid."),
+    "unavailable": ("服务暂时不可用，请稍后再试。", "The service is unavailable; try again soon."),
+    "csrf": ("请求无法验证，请刷新页面后重试。", "The request could not be verified: reload."),
+}
+
+
+def words(lang: str) -> dict[str, str]:
+    """Every label in one language (its figures' names under figure_<name>)."""
+    i = LANGS.index(lang)
+    return {
+        **{k: v[i] for k, v in WORDS.items()},
+        **{f"figure_{k}": v[i] for k, v in FIGURES.items()},
+    }
