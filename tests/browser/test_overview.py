@@ -97,3 +97,24 @@ async def test_figures_are_the_status_and_follow_an_import_live(
         {**{d.department: d.figures for d in after.departments}, "total": after.total}
     )
     assert await page.locator("#connection").inner_text() == "实时更新中"
+
+
+async def test_language_switch_shows_english_labels_and_is_remembered(
+    dashboard: Dashboard, clock: ManualClock
+) -> None:
+    await seed(Recorder(dashboard.stack, dashboard.tokens, clock))
+    page = await dashboard.signed_in("office", "analyst")
+    assert await page.locator("#lang-switch").inner_text() == "English"
+    await page.click("#lang-switch")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.url.endswith(f"/campaigns/{C}")  # back on the same page
+    head = await page.locator("#by-department thead").inner_text()
+    assert "Total" in head and "Cyberspace affairs departments" in head
+    body = await page.locator("#by-department tbody").inner_text()
+    assert "Accounts handled" in body and "处置账号" not in body
+    await expect(page.locator("#connection")).to_have_text("Live", timeout=WAIT_MS)
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await screenshot(page, "overview-en")
+    await page.click("#lang-switch")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
