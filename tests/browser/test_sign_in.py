@@ -65,7 +65,7 @@ async def test_every_post_needs_the_csrf_token_and_this_origin(
     csrf = await page.locator("header input[name=csrf]").input_value()
     origin = dashboard.url.rstrip("/")
     logout = dashboard.url + "logout"
-    refused = [
+    refused: list[tuple[dict[str, str | float | bool], dict[str, str]]] = [
         ({}, {"Origin": origin}),  # no CSRF token
         ({"csrf": "guessed"}, {"Origin": origin}),
         ({"csrf": csrf}, {"Origin": "http://evil.example"}),
