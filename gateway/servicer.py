@@ -12,8 +12,9 @@ import grpc
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway import bulletin, status
+from gateway import bulletin, series, status
 from gateway.clients import SOURCES, Backends, Health, Metadata, per_source
+from gateway.status import health_row
 from netnet.accounts.v1 import accounts_pb2
 from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
@@ -50,15 +51,6 @@ async def relayed(context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
     except grpc.aio.AioRpcError as e:
         await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
         raise  # abort raises; this line keeps the type checker informed
-
-
-def health_pb(h: Health) -> pb.SourceHealth:
-    return pb.SourceHealth(
-        source=h.source,
-        state=h.state,  # type: ignore[arg-type]
-        error=h.error,
-        latency_ms=round(h.latency_ms, 2),
-    )
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
@@ -290,7 +282,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             sites=site_rows,
             accounts=account_rows,
             unresolved_links=[*missing_sites, *missing_accounts],
-            sources=[health_pb(Health("cases")), *(health_pb(h) for h in health.values())],
+            sources=[health_row(Health("cases")), *(health_row(h) for h in health.values())],
         )
 
     async def GenerateBulletin(
@@ -385,7 +377,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         for m in matches:
             if not m.own:
                 m.own = own in m.departments
-        return pb.LookupResponse(matches=matches, sources=[health_pb(h) for h in health.values()])
+        return pb.LookupResponse(matches=matches, sources=[health_row(h) for h in health.values()])
 
     async def ListCampaigns(
         self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext
@@ -402,6 +394,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         )
         return pb.ListCampaignsResponse(
             campaigns=reply.campaigns, next_page_token=reply.next_page_token
+        )
+
+    async def GetCampaignSeries(
+        self, request: pb.GetCampaignSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCampaignSeriesResponse:
+        return await series.series(
+            self.backends,
+            self._query(request.query, "query."),
+            forwarded(context),
+            self._budget(context),
+            self._now(),
+            self.rt.settings.reference.departments,
         )
 
     async def _sites(self, q: str, md: Metadata, t: float) -> list[pb.LookupMatch]:

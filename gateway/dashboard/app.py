@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway.dashboard.labels import DEFAULT_LANG, FIGURES, LANGS, words
+from gateway.dashboard.labels import CHARTS, DEFAULT_LANG, FIGURES, LANGS, words
 from netnet.client import (
     GatewayClient,
     InvalidArgument,
@@ -36,6 +36,7 @@ from netnet.client import (
 )
 from netnet.client.channel import open_channel
 from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.vocabulary import FIGURES as COUNTED
 from services.common.server import Companion, Runtime
 
 log = structlog.get_logger()
@@ -44,6 +45,7 @@ SESSION_COOKIE = "netnet_session"
 LOGIN_CSRF_COOKIE = "netnet_login_csrf"
 LANG_COOKIE = "netnet_lang"
 MAX_SESSIONS = 10_000
+MAX_CHART_DAYS = 1000
 CALL_SECONDS = 10.0
 PUBLIC = ("/login", "/lang/", "/static/")  # paths served without a session
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -157,6 +159,57 @@ def special_action_columns(status: pb.CampaignStatus) -> list[Column]:
     return [(s.special_action, s.title, s.figures) for s in status.special_actions]
 
 
+def chart_data(
+    series: pb.GetCampaignSeriesResponse, names: Mapping[str, str], t: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the charts draw: every day from the first counted to the last (a day the series
+    leaves out counted nothing), each chart's figures summed per department and in total;
+    null where a source did not answer."""
+    if not series.days:
+        return {"days": [], "departments": [], "charts": [], "total": t["total"]}
+    first, last = (date.fromisoformat(series.days[i].day) for i in (0, -1))
+    span = min((last - first).days + 1, MAX_CHART_DAYS)
+    days = [(last - timedelta(days=span - 1 - i)).isoformat() for i in range(span)]
+    by_day = {d.day: d for d in series.days}
+    answered = {s.source for s in series.sources if s.state == pb.SOURCE_STATE_OK}
+    known = {f.name for f in COUNTED if f.source in answered}
+    departments = [d.department for d in series.days[0].departments]
+
+    def value(figures: pb.Figures | None, summed: tuple[str, ...]) -> int | None:
+        if not known.issuperset(summed):
+            return None
+        return sum(getattr(figures, f) for f in summed) if figures is not None else 0
+
+    def per_day(summed: tuple[str, ...], department: str | None) -> list[int | None]:
+        values = []
+        for day in days:
+            found = by_day.get(day)
+            figures = (
+                None
+                if found is None
+                else found.total
+                if department is None
+                else found.departments[departments.index(department)].figures
+            )
+            values.append(value(figures, summed))
+        return values
+
+    return {
+        "days": days,
+        "departments": [{"key": d, "label": names.get(d, d)} for d in departments],
+        "total": t["total"],
+        "charts": [
+            {
+                "key": key,
+                "title": t[f"chart_{key}"],
+                "series": {d: per_day(summed, d) for d in departments},
+                "total": per_day(summed, None),
+            }
+            for key, (summed, _, _) in CHARTS.items()
+        ],
+    }
+
+
 def sse(event: str, data: str) -> bytes:
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {event}\n{lines}\n".encode()
@@ -197,6 +250,7 @@ class Dashboard:
                 web.get("/lang/{lang}", self.language),
                 web.get("/campaigns/{campaign}", self.overview),
                 web.get("/campaigns/{campaign}/events", self.events),
+                web.get("/campaigns/{campaign}/charts", self.charts),
                 web.static("/static", HERE / "static"),
             ]
         )
@@ -396,6 +450,25 @@ class Dashboard:
             campaign=campaign,
             section="overview",
             status=reply.status,
+        )
+
+    async def charts(self, request: web.Request) -> web.Response:
+        campaign = request.match_info["campaign"]
+        found, series = await asyncio.gather(
+            self.campaigns(request),
+            self.gateway.get_campaign_series(
+                query=pb.GetCampaignStatusRequest(campaign_id=campaign), metadata=self.md(request)
+            ),
+        )
+        lang = self.lang(request)
+        return self.page(
+            request,
+            "charts.html",
+            campaigns=found,
+            campaign=campaign,
+            section="charts",
+            series=series,
+            chart_data=chart_data(series, self.department_names(lang), words(lang)),
         )
 
     async def events(self, request: web.Request) -> web.StreamResponse:

@@ -26,6 +26,22 @@ FIGURES: dict[str, tuple[str, str]] = {
     "typical_cases": ("公布典型案例", "Typical cases published"),
 }
 
+# The charts over time: each sums these figures per day (key -> figures, zh-CN, en).
+CHARTS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "accounts": (("accounts_handled",), "处置账号", "Accounts handled"),
+    "groups": (("groups_handled",), "处置群组", "Groups handled"),
+    "content_direct": (("content_direct",), "处置有害信息", "Harmful items dealt with"),
+    "content_platform": (("content_platform",), "督促平台清理信息", "Items platforms cleaned up"),
+    "websites": (("sites_banned_or_closed",), "取缔关闭网站", "Websites banned or closed"),
+    "apps_notified": (("apps_notified",), "通报App", "Apps notified"),
+    "apps_removed": (("apps_removed",), "下架App", "Apps removed"),
+    "cases": (
+        ("cases_administrative", "cases_criminal"),
+        "立案（行政与刑事）",
+        "Cases opened (administrative and criminal)",
+    ),
+}
+
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("“净网”集中行动协调看板", "Net Net campaign dashboard"),
     "other_lang": ("English", "中文"),
@@ -72,6 +88,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "state_2": ("不可用", "unavailable"),
     "state_3": ("超时", "timed out"),
     "state_4": ("出错", "error"),
+    "charts_help": (
+        "按日统计：柱为各部门当日数量（堆叠），线为当日合计；账号、网站、App 按当日处置次数计。",
+        "Per day: the bars are each department's count that day (stacked), the line is the "
+        "day's total; accounts, websites and apps count the actions of the day.",
+    ),
+    "no_days": ("尚无按日统计的数据。", "Nothing has been counted by day yet."),
     "forbidden": ("无权查看此内容。", "You may not see this."),
     "not_found": ("未找到。", "Not found."),
     "bad_request": ("请求有误。", "The request is not valid."),
@@ -86,4 +108,5 @@ def words(lang: str) -> dict[str, str]:
     return {
         **{k: v[i] for k, v in WORDS.items()},
         **{f"figure_{k}": v[i] for k, v in FIGURES.items()},
+        **{f"chart_{k}": (zh, en)[i] for k, (_, zh, en) in CHARTS.items()},
     }

@@ -1418,3 +1418,19 @@ class GatewayClient(Client):
             gateway_pb2.ListCampaignsRequest, request, page_size=page_size, page_token=page_token
         )
         return await self.pager(self.stub.ListCampaigns, request, "campaigns", timeout, metadata)
+
+    async def get_campaign_series(
+        self,
+        request: gateway_pb2.GetCampaignSeriesRequest | None = None,
+        *,
+        query: gateway_pb2.GetCampaignStatusRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> gateway_pb2.GetCampaignSeriesResponse:
+        """GatewayService.GetCampaignSeries.
+
+        Retried on unavailable."""
+        request = flatten(gateway_pb2.GetCampaignSeriesRequest, request, query=query)
+        return await self.call(
+            self.stub.GetCampaignSeries, request, timeout=timeout, metadata=metadata
+        )

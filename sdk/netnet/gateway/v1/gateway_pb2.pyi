@@ -795,3 +795,108 @@ class ListCampaignsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCampaignsResponse: _TypeAlias = ListCampaignsResponse  # noqa: Y015
+
+@_typing.final
+class GetCampaignSeriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def query(self) -> Global___GetCampaignStatusRequest:
+        """The campaign, period and departments, as for the status."""
+
+    def __init__(
+        self,
+        *,
+        query: Global___GetCampaignStatusRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignSeriesRequest: _TypeAlias = GetCampaignSeriesRequest  # noqa: Y015
+
+@_typing.final
+class SeriesDay(_message.Message):
+    """One UTC day's figures."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    DEPARTMENTS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """YYYY-MM-DD."""
+    @_builtins.property
+    def departments(self) -> _containers.RepeatedCompositeFieldContainer[Global___DepartmentFigures]:
+        """Every department of the series, in the same order each day (zeros where it did nothing)."""
+
+    @_builtins.property
+    def total(self) -> Global___Figures: ...
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        departments: _abc.Iterable[Global___DepartmentFigures] | None = ...,
+        total: Global___Figures | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["day", b"day", "departments", b"departments", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SeriesDay: _TypeAlias = SeriesDay  # noqa: Y015
+
+@_typing.final
+class GetCampaignSeriesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    COMPLETE_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    FIGURE_NOTES_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    complete: _builtins.bool
+    """True when every source answered; a source that did not leaves its figures unset."""
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """The period the days lie in: the query's, else the campaign's."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def days(self) -> _containers.RepeatedCompositeFieldContainer[Global___SeriesDay]:
+        """The days with counted records, in order (a day left out counted nothing)."""
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceHealth]: ...
+    @_builtins.property
+    def as_of(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def figure_notes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FigureNote]: ...
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        days: _abc.Iterable[Global___SeriesDay] | None = ...,
+        sources: _abc.Iterable[Global___SourceHealth] | None = ...,
+        complete: _builtins.bool = ...,
+        as_of: _timestamp_pb2.Timestamp | None = ...,
+        figure_notes: _abc.Iterable[Global___FigureNote] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "campaign_id", b"campaign_id", "complete", b"complete", "days", b"days", "end_time", b"end_time", "figure_notes", b"figure_notes", "sources", b"sources", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignSeriesResponse: _TypeAlias = GetCampaignSeriesResponse  # noqa: Y015

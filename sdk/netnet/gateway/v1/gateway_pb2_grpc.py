@@ -66,6 +66,11 @@ class GatewayServiceStub:
                 request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
                 response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
                 _registered_method=True)
+        self.GetCampaignSeries = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/GetCampaignSeries',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -115,6 +120,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCampaignSeries(self, request, context):
+        """The figures per UTC day, per department and in total (charts over time), from the
+        sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.ListCampaigns,
                     request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.FromString,
                     response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'GetCampaignSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignSeries,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class GatewayService:
             '/netnet.gateway.v1.GatewayService/ListCampaigns',
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/GetCampaignSeries',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

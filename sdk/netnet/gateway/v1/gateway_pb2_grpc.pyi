@@ -47,6 +47,10 @@ class GatewayServiceStub:
     """One query searched across the services."""
     ListCampaigns: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]
     """The campaigns, as their owner (the cases service) lists them to the caller."""
+    GetCampaignSeries: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetCampaignSeriesRequest, _gateway_pb2.GetCampaignSeriesResponse]
+    """The figures per UTC day, per department and in total (charts over time), from the
+    sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -67,6 +71,10 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """One query searched across the services."""
     ListCampaigns: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]  # type: ignore[assignment]
     """The campaigns, as their owner (the cases service) lists them to the caller."""
+    GetCampaignSeries: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetCampaignSeriesRequest, _gateway_pb2.GetCampaignSeriesResponse]  # type: ignore[assignment]
+    """The figures per UTC day, per department and in total (charts over time), from the
+    sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The cross-department view: the only place that joins the services' data. It acts with the
@@ -120,5 +128,15 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.ListCampaignsResponse, _abc.Awaitable[_gateway_pb2.ListCampaignsResponse]]:
         """The campaigns, as their owner (the cases service) lists them to the caller."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignSeries(
+        self,
+        request: _gateway_pb2.GetCampaignSeriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetCampaignSeriesResponse, _abc.Awaitable[_gateway_pb2.GetCampaignSeriesResponse]]:
+        """The figures per UTC day, per department and in total (charts over time), from the
+        sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
