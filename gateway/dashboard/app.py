@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from google.protobuf.timestamp_pb2 import Timestamp
+from markdown_it import MarkdownIt
 
 from gateway.dashboard.labels import CHARTS, DEFAULT_LANG, FIGURES, LANGS, words
 from netnet.client import (
@@ -46,6 +47,10 @@ LOGIN_CSRF_COOKIE = "netnet_login_csrf"
 LANG_COOKIE = "netnet_lang"
 MAX_SESSIONS = 10_000
 MAX_CHART_DAYS = 1000
+# CommonMark with raw HTML off: whatever the text holds is escaped, links are checked.
+MARKDOWN = MarkdownIt("commonmark", {"html": False})
+RELEASE_FORMATS = {"markdown": (pb.BULLETIN_FORMAT_MARKDOWN, "md", "text/markdown")}
+RELEASE_FORMATS["text"] = (pb.BULLETIN_FORMAT_TEXT, "txt", "text/plain")
 CALL_SECONDS = 10.0
 PUBLIC = ("/login", "/lang/", "/static/")  # paths served without a session
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -210,6 +215,28 @@ def chart_data(
     }
 
 
+def period(query: Mapping[str, str]) -> tuple[Timestamp | None, Timestamp | None] | None:
+    """The period of a release form, days as YYYY-MM-DD, both included; None when it is not
+    one (an empty day leaves that end open)."""
+    try:
+        first, last = (
+            date.fromisoformat(query[k]) if query.get(k) else None for k in ("start", "end")
+        )
+    except ValueError:
+        return None
+    if first and last and last < first:
+        return None
+
+    def midnight(day: date | None) -> Timestamp | None:
+        if day is None:
+            return None
+        return Timestamp(
+            seconds=int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+        )
+
+    return midnight(first), midnight(last + timedelta(days=1) if last else None)
+
+
 def sse(event: str, data: str) -> bytes:
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {event}\n{lines}\n".encode()
@@ -251,6 +278,8 @@ class Dashboard:
                 web.get("/campaigns/{campaign}", self.overview),
                 web.get("/campaigns/{campaign}/events", self.events),
                 web.get("/campaigns/{campaign}/charts", self.charts),
+                web.get("/campaigns/{campaign}/release", self.release),
+                web.get("/campaigns/{campaign}/release/download", self.release_download),
                 web.static("/static", HERE / "static"),
             ]
         )
@@ -469,6 +498,54 @@ class Dashboard:
             section="charts",
             series=series,
             chart_data=chart_data(series, self.department_names(lang), words(lang)),
+        )
+
+    async def bulletin(self, request: web.Request, fmt: str) -> pb.GenerateBulletinResponse | None:
+        """The release for the request's period (None: the period is not one)."""
+        asked = period(request.query)
+        if asked is None:
+            return None
+        start, end = asked
+        return await self.gateway.generate_bulletin(
+            campaign_id=request.match_info["campaign"],
+            start_time=start,
+            end_time=end,
+            format=RELEASE_FORMATS[fmt][0],
+            metadata=self.md(request),
+        )
+
+    async def release(self, request: web.Request) -> web.Response:
+        campaign = request.match_info["campaign"]
+        found, reply = await asyncio.gather(
+            self.campaigns(request), self.bulletin(request, "markdown")
+        )
+        return self.page(
+            request,
+            "release.html",
+            http_status=200 if reply else 400,
+            campaigns=found,
+            campaign=campaign,
+            section="release",
+            start=request.query.get("start", ""),
+            end=request.query.get("end", ""),
+            query=request.query_string,
+            html=MARKDOWN.render(reply.text) if reply else "",
+        )
+
+    async def release_download(self, request: web.Request) -> web.Response:
+        fmt = request.query.get("format", "markdown")
+        if fmt not in RELEASE_FORMATS:
+            raise web.HTTPBadRequest(text="format: markdown or text")
+        reply = await self.bulletin(request, fmt)
+        if reply is None:
+            raise web.HTTPBadRequest(text="start, end: days as YYYY-MM-DD")
+        _, suffix, content_type = RELEASE_FORMATS[fmt]
+        name = f"{request.match_info['campaign']}-release.{suffix}"
+        return web.Response(
+            text=reply.text,
+            content_type=content_type,
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     async def events(self, request: web.Request) -> web.StreamResponse:

@@ -94,6 +94,20 @@ WORDS: dict[str, tuple[str, str]] = {
         "day's total; accounts, websites and apps count the actions of the day.",
     ),
     "no_days": ("尚无按日统计的数据。", "Nothing has been counted by day yet."),
+    "release_help": (
+        "按所选期间（含首尾两日，UTC）由实时数据生成的通报稿；不填则为整个行动期间。",
+        "The press release for the period chosen (both days included, UTC), written from live "
+        "data; leave the days empty for the campaign's whole period.",
+    ),
+    "from_day": ("起始日", "From"),
+    "to_day": ("截止日", "To"),
+    "preview": ("预览", "Preview"),
+    "download_markdown": ("下载 Markdown", "Download Markdown"),
+    "download_text": ("下载纯文本", "Download plain text"),
+    "bad_period": (
+        "期间无效：请填写日期（年-月-日），截止日不得早于起始日。",
+        "That period is not valid: give days as YYYY-MM-DD, the last not before the first.",
+    ),
     "forbidden": ("无权查看此内容。", "You may not see this."),
     "not_found": ("未找到。", "Not found."),
     "bad_request": ("请求有误。", "The request is not valid."),
