@@ -26,7 +26,7 @@ from aiohttp.abc import AbstractAccessLogger
 from google.protobuf.timestamp_pb2 import Timestamp
 from markdown_it import MarkdownIt
 
-from gateway.dashboard.labels import CHARTS, DEFAULT_LANG, FIGURES, LANGS, words
+from gateway.dashboard.labels import CHARTS, DEFAULT_LANG, FIGURES, HEADLINE, LANGS, words
 from netnet.client import (
     GatewayClient,
     InvalidArgument,
@@ -366,6 +366,7 @@ class Dashboard:
             lang=lang,
             t=words(lang),
             figures=list(FIGURES),
+            headline=HEADLINE,
             departments=self.department_names(lang),
             session=request.get(SESSION),
             path=request.path_qs,

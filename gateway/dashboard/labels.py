@@ -26,6 +26,18 @@ FIGURES: dict[str, tuple[str, str]] = {
     "typical_cases": ("公布典型案例", "Typical cases published"),
 }
 
+# The totals the overview puts first, as the campaign's releases lead with them.
+HEADLINE = (
+    "accounts_handled",
+    "content_direct",
+    "content_platform",
+    "sites_banned_or_closed",
+    "apps_notified",
+    "apps_removed",
+    "cases_criminal",
+    "typical_cases",
+)
+
 # The charts over time: each sums these figures per day (key -> figures, zh-CN, en).
 CHARTS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "accounts": (("accounts_handled",), "处置账号", "Accounts handled"),

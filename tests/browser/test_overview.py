@@ -91,6 +91,8 @@ async def test_figures_are_the_status_and_follow_an_import_live(
     await expect(total).to_have_text(f"{before + 5:,}", timeout=WAIT_MS)
     print(f"the page showed the import {monotonic_ms() - started:.0f} ms after it was sent")
     await expect(cac).to_have_text(f"{by_department['cac'].accounts_handled + 5:,}")
+    headline = page.locator("#headline [data-total=accounts_handled]")
+    await expect(headline).to_have_text(f"{before + 5:,}")
     assert await page.locator("#as-of").inner_text() != as_of
     after = await dashboard.status(C)
     assert on_page(await cells(page, "by-department")) == expected(
