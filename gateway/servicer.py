@@ -408,6 +408,69 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             self.rt.settings.reference.departments,
         )
 
+    async def ListTypicalCases(
+        self, request: pb.ListTypicalCasesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTypicalCasesResponse:
+        reply = await relayed(
+            context,
+            self.backends.cases.ListTypicalCases(
+                cases_pb2.ListTypicalCasesRequest(
+                    campaign_id=request.campaign_id,
+                    page_size=request.page_size,
+                    page_token=request.page_token,
+                ),
+                metadata=forwarded(context),
+                timeout=self._budget(context),
+            ),
+        )
+        return pb.ListTypicalCasesResponse(
+            typical_cases=reply.typical_cases, next_page_token=reply.next_page_token
+        )
+
+    async def ListDeadlines(
+        self, request: pb.ListDeadlinesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeadlinesResponse:
+        if not 0 <= request.page_size <= 1000:
+            raise InvalidArgument([FieldViolation("page_size", "0 to 1000")])
+        size = request.page_size or 100
+        md = forwarded(context)
+        b = self.backends
+
+        async def overdue_sites(t: float) -> tuple[list[sites_pb2.OverdueSite], bool]:
+            reply = await b.sites.ListOverdueSites(
+                sites_pb2.ListOverdueSitesRequest(page_size=size), metadata=md, timeout=t
+            )
+            return list(reply.sites), bool(reply.next_page_token)
+
+        async def handovers(t: float) -> tuple[list[cases_pb2.Handover], bool]:
+            replies = await asyncio.gather(
+                *(
+                    b.cases.ListHandovers(
+                        cases_pb2.ListHandoversRequest(
+                            page_size=size, incoming=incoming, state=cases_pb2.HANDOVER_STATE_SENT
+                        ),
+                        metadata=md,
+                        timeout=t,
+                    )
+                    for incoming in (True, False)
+                )
+            )
+            found = {h.name: h for r in replies for h in r.handovers}  # one sent to itself
+            ordered = sorted(found.values(), key=lambda h: h.acknowledge_deadline.ToMicroseconds())
+            return ordered, any(r.next_page_token for r in replies)
+
+        results, health = await per_source(
+            self._budget(context), {"sites": overdue_sites, "cases": handovers}
+        )
+        sites, more_sites = results.get("sites", ([], False))
+        waiting, more_handovers = results.get("cases", ([], False))
+        return pb.ListDeadlinesResponse(
+            overdue_sites=sites,
+            handovers=waiting,
+            truncated=more_sites or more_handovers,
+            sources=[health_row(h) for h in health.values()],
+        )
+
     async def _sites(self, q: str, md: Metadata, t: float) -> list[pb.LookupMatch]:
         replies = await asyncio.gather(
             *(

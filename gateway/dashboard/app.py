@@ -37,6 +37,7 @@ from netnet.client import (
 )
 from netnet.client.channel import open_channel
 from netnet.gateway.v1 import gateway_pb2 as pb
+from netnet.sites.v1 import sites_pb2
 from netnet.vocabulary import FIGURES as COUNTED
 from services.common.server import Companion, Runtime
 
@@ -47,6 +48,8 @@ LOGIN_CSRF_COOKIE = "netnet_login_csrf"
 LANG_COOKIE = "netnet_lang"
 MAX_SESSIONS = 10_000
 MAX_CHART_DAYS = 1000
+# The live pages, each a block of figures re-rendered on every status the watch gives.
+LIVE = {"overview": "_status.html", "special-actions": "_special_actions.html"}
 # CommonMark with raw HTML off: whatever the text holds is escaped, links are checked.
 MARKDOWN = MarkdownIt("commonmark", {"html": False})
 RELEASE_FORMATS = {"markdown": (pb.BULLETIN_FORMAT_MARKDOWN, "md", "text/markdown")}
@@ -237,6 +240,10 @@ def period(query: Mapping[str, str]) -> tuple[Timestamp | None, Timestamp | None
     return midnight(first), midnight(last + timedelta(days=1) if last else None)
 
 
+def site_kind(kind: int) -> str:
+    return sites_pb2.SiteKind.Name(kind).removeprefix("SITE_KIND_").lower()  # type: ignore[arg-type]
+
+
 def sse(event: str, data: str) -> bytes:
     lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
     return f"event: {event}\n{lines}\n".encode()
@@ -262,6 +269,7 @@ class Dashboard:
             last_day=last_day,
             department_columns=department_columns,
             special_action_columns=special_action_columns,
+            site_kind=site_kind,
         )
 
     # --- the application ----------------------------------------------------------------
@@ -275,7 +283,10 @@ class Dashboard:
                 web.post("/login", self.login),
                 web.post("/logout", self.logout),
                 web.get("/lang/{lang}", self.language),
-                web.get("/campaigns/{campaign}", self.overview),
+                web.get("/campaigns/{campaign}", self.live),
+                web.get("/campaigns/{campaign}/special-actions", self.live),
+                web.get("/campaigns/{campaign}/deadlines", self.deadlines),
+                web.get("/campaigns/{campaign}/typical", self.typical),
                 web.get("/campaigns/{campaign}/events", self.events),
                 web.get("/campaigns/{campaign}/charts", self.charts),
                 web.get("/campaigns/{campaign}/release", self.release),
@@ -467,8 +478,10 @@ class Dashboard:
             raise web.HTTPSeeOther(f"/campaigns/{found[0].id}")
         return self.page(request, "error.html", message="no_campaigns")
 
-    async def overview(self, request: web.Request) -> web.Response:
+    async def live(self, request: web.Request) -> web.Response:
+        """The overview, or the special actions: the status now, then followed live."""
         campaign = request.match_info["campaign"]
+        section = "special-actions" if request.path.endswith("/special-actions") else "overview"
         found, reply = await asyncio.gather(
             self.campaigns(request),
             self.gateway.get_campaign_status(campaign_id=campaign, metadata=self.md(request)),
@@ -478,8 +491,40 @@ class Dashboard:
             "overview.html",
             campaigns=found,
             campaign=campaign,
-            section="overview",
+            section=section,
+            fragment=LIVE[section],
             status=reply.status,
+        )
+
+    async def deadlines(self, request: web.Request) -> web.Response:
+        found, reply = await asyncio.gather(
+            self.campaigns(request), self.gateway.list_deadlines(metadata=self.md(request))
+        )
+        return self.page(
+            request,
+            "deadlines.html",
+            campaigns=found,
+            campaign=request.match_info["campaign"],
+            section="deadlines",
+            reply=reply,
+            complete=all(s.state == pb.SOURCE_STATE_OK for s in reply.sources),
+        )
+
+    async def typical(self, request: web.Request) -> web.Response:
+        campaign = request.match_info["campaign"]
+        found, pager = await asyncio.gather(
+            self.campaigns(request),
+            self.gateway.list_typical_cases(
+                campaign_id=campaign, page_size=100, metadata=self.md(request)
+            ),
+        )
+        return self.page(
+            request,
+            "typical.html",
+            campaigns=found,
+            campaign=campaign,
+            section="typical",
+            typical_cases=[c async for c in pager],
         )
 
     async def charts(self, request: web.Request) -> web.Response:
@@ -554,6 +599,7 @@ class Dashboard:
         the gateway's watch gives a new status; 'signin' when the token runs out."""
         session = request[SESSION]
         campaign = request.match_info["campaign"]
+        fragment = LIVE.get(request.query.get("view", ""), LIVE["overview"])
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
@@ -566,7 +612,7 @@ class Dashboard:
         )
         try:
             async for reply in watch:
-                html = self.render(request, "_status.html", status=reply.status)
+                html = self.render(request, fragment, status=reply.status)
                 await response.write(sse("status", html))
         except (Unauthenticated, NetNetError) as e:
             expired = (

@@ -39,11 +39,12 @@ async def seed(rec: Recorder) -> None:
     await rec.case("mct", "M-1", cpb.CASE_KIND_ADMINISTRATIVE, C)
 
 
-def imported(n: int) -> apb.ImportActionsRequest:
+def imported(n: int, special_action: str = "", first: int = 0) -> apb.ImportActionsRequest:
     return apb.ImportActionsRequest(
         actions=[
             apb.ActionInput(
                 request_id=f"import-{i}",
+                special_action=special_action,
                 account=apb.AccountRef(
                     platform="douyin", platform_uid=f"live-{i}", kind=apb.ACCOUNT_KIND_USER
                 ),
@@ -52,7 +53,7 @@ def imported(n: int) -> apb.ImportActionsRequest:
                 department="cac",
                 campaign_id=C,
             )
-            for i in range(n)
+            for i in range(first, first + n)
         ]
     )
 
@@ -68,9 +69,6 @@ async def test_figures_are_the_status_and_follow_an_import_live(
     assert list(by_department) == ["cac", "miit", "mps", "mct"]
     assert on_page(await cells(page, "by-department")) == expected(
         {**by_department, "total": status.total}
-    )
-    assert on_page(await cells(page, "by-special-action")) == expected(
-        {s.special_action: s.figures for s in status.special_actions}
     )
     assert await page.locator("#by-department th[data-column=cac]").inner_text() == "网信部门"
     assert "合计" in await page.locator("#by-department thead").inner_text()
@@ -99,6 +97,18 @@ async def test_figures_are_the_status_and_follow_an_import_live(
         {**{d.department: d.figures for d in after.departments}, "total": after.total}
     )
     assert await page.locator("#connection").inner_text() == "实时更新中"
+
+    # The special actions: a live page of their own.
+    await page.click("nav.campaign a[href$='/special-actions']")
+    assert on_page(await cells(page, "by-special-action")) == expected(
+        {s.special_action: s.figures for s in after.special_actions}
+    )
+    minors = page.locator('#by-special-action td[data-cell="minors:accounts_handled"]')
+    await expect(minors).to_have_text("1")
+    await dashboard.stack.accounts.import_actions(
+        [imported(2, special_action="minors", first=100)], metadata=dashboard.tokens("cac")
+    )
+    await expect(minors).to_have_text("3", timeout=WAIT_MS)
 
 
 async def test_language_switch_shows_english_labels_and_is_remembered(

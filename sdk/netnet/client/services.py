@@ -1434,3 +1434,41 @@ class GatewayClient(Client):
         return await self.call(
             self.stub.GetCampaignSeries, request, timeout=timeout, metadata=metadata
         )
+
+    async def list_typical_cases(
+        self,
+        request: gateway_pb2.ListTypicalCasesRequest | None = None,
+        *,
+        campaign_id: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[gateway_pb2.ListTypicalCasesResponse, cases_pb2.TypicalCase]:
+        """GatewayService.ListTypicalCases: the typical_cases, page after page.
+
+        Retried on unavailable."""
+        request = flatten(
+            gateway_pb2.ListTypicalCasesRequest,
+            request,
+            campaign_id=campaign_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self.pager(
+            self.stub.ListTypicalCases, request, "typical_cases", timeout, metadata
+        )
+
+    async def list_deadlines(
+        self,
+        request: gateway_pb2.ListDeadlinesRequest | None = None,
+        *,
+        page_size: int | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> gateway_pb2.ListDeadlinesResponse:
+        """GatewayService.ListDeadlines.
+
+        Retried on unavailable."""
+        request = flatten(gateway_pb2.ListDeadlinesRequest, request, page_size=page_size)
+        return await self.call(self.stub.ListDeadlines, request, timeout=timeout, metadata=metadata)

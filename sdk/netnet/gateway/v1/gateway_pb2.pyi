@@ -900,3 +900,108 @@ class GetCampaignSeriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCampaignSeriesResponse: _TypeAlias = GetCampaignSeriesResponse  # noqa: Y015
+
+@_typing.final
+class ListTypicalCasesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    page_size: _builtins.int
+    """Default 50, at most 1000."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTypicalCasesRequest: _TypeAlias = ListTypicalCasesRequest  # noqa: Y015
+
+@_typing.final
+class ListTypicalCasesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPICAL_CASES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def typical_cases(self) -> _containers.RepeatedCompositeFieldContainer[_cases_pb2.TypicalCase]: ...
+    def __init__(
+        self,
+        *,
+        typical_cases: _abc.Iterable[_cases_pb2.TypicalCase] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "typical_cases", b"typical_cases"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTypicalCasesResponse: _TypeAlias = ListTypicalCasesResponse  # noqa: Y015
+
+@_typing.final
+class ListDeadlinesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """At most this many of each kind (default 100, at most 1000)."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadlinesRequest: _TypeAlias = ListDeadlinesRequest  # noqa: Y015
+
+@_typing.final
+class ListDeadlinesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERDUE_SITES_FIELD_NUMBER: _builtins.int
+    HANDOVERS_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
+    truncated: _builtins.bool
+    """More of either kind than page_size exist."""
+    @_builtins.property
+    def overdue_sites(self) -> _containers.RepeatedCompositeFieldContainer[_sites_pb2.OverdueSite]:
+        """Sites past their notice's due time, in the sites service's order."""
+
+    @_builtins.property
+    def handovers(self) -> _containers.RepeatedCompositeFieldContainer[_cases_pb2.Handover]:
+        """Hand-overs sent and not yet acknowledged, by acknowledge_deadline."""
+
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceHealth]: ...
+    def __init__(
+        self,
+        *,
+        overdue_sites: _abc.Iterable[_sites_pb2.OverdueSite] | None = ...,
+        handovers: _abc.Iterable[_cases_pb2.Handover] | None = ...,
+        truncated: _builtins.bool = ...,
+        sources: _abc.Iterable[Global___SourceHealth] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handovers", b"handovers", "overdue_sites", b"overdue_sites", "sources", b"sources", "truncated", b"truncated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadlinesResponse: _TypeAlias = ListDeadlinesResponse  # noqa: Y015

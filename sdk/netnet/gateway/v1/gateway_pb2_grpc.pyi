@@ -51,6 +51,13 @@ class GatewayServiceStub:
     """The figures per UTC day, per department and in total (charts over time), from the
     sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
     """
+    ListTypicalCases: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListTypicalCasesRequest, _gateway_pb2.ListTypicalCasesResponse]
+    """A campaign's published typical cases, as their owner (the cases service) lists them."""
+    ListDeadlines: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDeadlinesRequest, _gateway_pb2.ListDeadlinesResponse]
+    """What waits on a deadline, as the caller may read it: sites whose rectification notice
+    is past due, and the hand-overs its department sent or received that are not yet
+    acknowledged (overdue or not), soonest deadline first.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -74,6 +81,13 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     GetCampaignSeries: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetCampaignSeriesRequest, _gateway_pb2.GetCampaignSeriesResponse]  # type: ignore[assignment]
     """The figures per UTC day, per department and in total (charts over time), from the
     sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+    """
+    ListTypicalCases: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListTypicalCasesRequest, _gateway_pb2.ListTypicalCasesResponse]  # type: ignore[assignment]
+    """A campaign's published typical cases, as their owner (the cases service) lists them."""
+    ListDeadlines: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDeadlinesRequest, _gateway_pb2.ListDeadlinesResponse]  # type: ignore[assignment]
+    """What waits on a deadline, as the caller may read it: sites whose rectification notice
+    is past due, and the hand-overs its department sent or received that are not yet
+    acknowledged (overdue or not), soonest deadline first.
     """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -137,6 +151,25 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gateway_pb2.GetCampaignSeriesResponse, _abc.Awaitable[_gateway_pb2.GetCampaignSeriesResponse]]:
         """The figures per UTC day, per department and in total (charts over time), from the
         sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+        """
+
+    @_abc_1.abstractmethod
+    def ListTypicalCases(
+        self,
+        request: _gateway_pb2.ListTypicalCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListTypicalCasesResponse, _abc.Awaitable[_gateway_pb2.ListTypicalCasesResponse]]:
+        """A campaign's published typical cases, as their owner (the cases service) lists them."""
+
+    @_abc_1.abstractmethod
+    def ListDeadlines(
+        self,
+        request: _gateway_pb2.ListDeadlinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListDeadlinesResponse, _abc.Awaitable[_gateway_pb2.ListDeadlinesResponse]]:
+        """What waits on a deadline, as the caller may read it: sites whose rectification notice
+        is past due, and the hand-overs its department sent or received that are not yet
+        acknowledged (overdue or not), soonest deadline first.
         """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
