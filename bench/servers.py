@@ -110,6 +110,7 @@ def service_process(
         "NETNET_KEY_FILE": str(key_file(workdir)),
         f"{prefix}_ADDR": "127.0.0.1:0",
         f"{prefix}_METRICS_PORT": "0",
+        "NETNET_GATEWAY_HTTP_ADDR": "0",
         "NETNET_LOG_FORMAT": "json",
         "NETNET_DRAIN_SECONDS": "1",
     }

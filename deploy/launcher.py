@@ -175,6 +175,9 @@ def main() -> int:
     logs = directory / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     busy = [f"{name} ({s.addr})" for name, s in settings.items() if not port_free(s.addr)]
+    dashboard = settings["gateway"].http_addr
+    if dashboard and not port_free(dashboard):
+        busy.append(f"the dashboard ({dashboard}, NETNET_GATEWAY_HTTP_ADDR)")
     if busy:
         print(
             f"cannot start: address already in use for {', '.join(busy)}. Stop whatever "
@@ -235,7 +238,7 @@ def main() -> int:
         except Exception as e:  # the stack still serves; say what went wrong in plain words
             print(f"could not load the demo campaign or read its status: {e}", file=sys.stderr)
     if not stop.signum:
-        print_ready(children, directory, token_path)
+        print_ready(children, directory, token_path, dashboard)
     while not stop.signum:
         crashed = [c for c in children if c.process.poll() is not None]
         if crashed:
@@ -290,12 +293,22 @@ def demo_scale() -> float:
     return value
 
 
-def print_ready(children: list[Child], directory: Path, token_path: Path) -> None:
+def dashboard_url(addr: str) -> str:
+    host, _, port = addr.rpartition(":")
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '[::]', '::') else host}:{port}/"
+
+
+def print_ready(children: list[Child], directory: Path, token_path: Path, dashboard: str) -> None:
     print(f"\nNet Net is running (SQLite under {directory}):\n")
     print(f"  {'service':<10} {'address':<18} {'health':<8} log")
     for c in children:
         print(f"  {c.name:<10} {c.addr:<18} {'SERVING':<8} {c.log}")
     gateway = next(c for c in children if c.name == "gateway")
+    if dashboard:
+        print(
+            f"\n  Dashboard: {dashboard_url(dashboard)}  (served by the gateway; sign in with "
+            "the admin token below, or a department's token)"
+        )
     print(
         f"""
 Admin token (department office, roles admin/auditor/analyst): {token_path}

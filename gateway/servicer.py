@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 import structlog
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gateway import bulletin, bulletin_zh, status
+from gateway import bulletin, bulletin_zh, series, status
 from gateway.clients import SOURCES, Backends, Health, Metadata, per_source
+from gateway.status import health_row
 from netnet.accounts.v1 import accounts_pb2
 from netnet.cases.v1 import campaigns_pb2, cases_pb2
 from netnet.gateway.v1 import gateway_pb2 as pb
@@ -33,6 +34,7 @@ ACCOUNT_QUERY = re.compile(r"^([a-z0-9][a-z0-9_-]{0,62}):(\S{1,256})$")
 SAFETY_MARGIN = 0.05  # seconds kept back from the caller's deadline for composing the answer
 STOPPING = ""  # put on a watch's queue when the gateway stops
 RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0)
+T = TypeVar("T")
 
 
 def forwarded(context: grpc.aio.ServicerContext) -> Metadata:
@@ -41,13 +43,14 @@ def forwarded(context: grpc.aio.ServicerContext) -> Metadata:
     return (*md, (REQUEST_ID_HEADER, request_id_var.get()))
 
 
-def health_pb(h: Health) -> pb.SourceHealth:
-    return pb.SourceHealth(
-        source=h.source,
-        state=h.state,  # type: ignore[arg-type]
-        error=h.error,
-        latency_ms=round(h.latency_ms, 2),
-    )
+async def relayed(context: grpc.aio.ServicerContext, call: Awaitable[T]) -> T:
+    """The answer of a call to the one source that owns it; its refusal is the caller's answer
+    (with the source's code and details, not an INTERNAL error of the gateway)."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as e:
+        await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
+        raise  # abort raises; this line keeps the type checker informed
 
 
 class GatewayServicer(pb_grpc.GatewayServiceServicer):
@@ -203,10 +206,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         md = forwarded(context)
         budget = self._budget(context)
         b = self.backends
-        # The case decides what the caller may see: its refusal is the caller's answer
-        # (with the source's code and details, not an INTERNAL error of the gateway).
-        try:
-            case_reply, parties_reply = await asyncio.gather(
+        # The case decides what the caller may see: its refusal is the caller's answer.
+        case_reply, parties_reply = await relayed(
+            context,
+            asyncio.gather(
                 b.cases.GetCase(
                     cases_pb2.GetCaseRequest(name=request.name), metadata=md, timeout=budget
                 ),
@@ -215,9 +218,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                     metadata=md,
                     timeout=budget,
                 ),
-            )
-        except grpc.aio.AioRpcError as e:
-            await context.abort(e.code(), e.details() or "", tuple(e.trailing_metadata() or ()))
+            ),
+        )
         case = case_reply.case
         site_names = [n for n in case.linked_resources if n.startswith("sites/")]
         account_names = [n for n in case.linked_resources if n.startswith("accounts/")]
@@ -283,7 +285,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             sites=site_rows,
             accounts=account_rows,
             unresolved_links=[*missing_sites, *missing_accounts],
-            sources=[health_pb(Health("cases")), *(health_pb(h) for h in health.values())],
+            sources=[health_row(Health("cases")), *(health_row(h) for h in health.values())],
         )
 
     async def GenerateBulletin(
@@ -413,7 +415,99 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         for m in matches:
             if not m.own:
                 m.own = own in m.departments
-        return pb.LookupResponse(matches=matches, sources=[health_pb(h) for h in health.values()])
+        return pb.LookupResponse(matches=matches, sources=[health_row(h) for h in health.values()])
+
+    async def ListCampaigns(
+        self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCampaignsResponse:
+        reply = await relayed(
+            context,
+            self.backends.campaigns.ListCampaigns(
+                campaigns_pb2.ListCampaignsRequest(
+                    page_size=request.page_size, page_token=request.page_token
+                ),
+                metadata=forwarded(context),
+                timeout=self._budget(context),
+            ),
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=reply.campaigns, next_page_token=reply.next_page_token
+        )
+
+    async def GetCampaignSeries(
+        self, request: pb.GetCampaignSeriesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCampaignSeriesResponse:
+        return await series.series(
+            self.backends,
+            self._query(request.query, "query."),
+            forwarded(context),
+            self._budget(context),
+            self._now(),
+            self.rt.settings.reference.departments,
+        )
+
+    async def ListTypicalCases(
+        self, request: pb.ListTypicalCasesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTypicalCasesResponse:
+        reply = await relayed(
+            context,
+            self.backends.cases.ListTypicalCases(
+                cases_pb2.ListTypicalCasesRequest(
+                    campaign_id=request.campaign_id,
+                    page_size=request.page_size,
+                    page_token=request.page_token,
+                ),
+                metadata=forwarded(context),
+                timeout=self._budget(context),
+            ),
+        )
+        return pb.ListTypicalCasesResponse(
+            typical_cases=reply.typical_cases, next_page_token=reply.next_page_token
+        )
+
+    async def ListDeadlines(
+        self, request: pb.ListDeadlinesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeadlinesResponse:
+        if not 0 <= request.page_size <= 1000:
+            raise InvalidArgument([FieldViolation("page_size", "0 to 1000")])
+        size = request.page_size or 100
+        md = forwarded(context)
+        b = self.backends
+
+        async def overdue_sites(t: float) -> tuple[list[sites_pb2.OverdueSite], bool]:
+            reply = await b.sites.ListOverdueSites(
+                sites_pb2.ListOverdueSitesRequest(page_size=size), metadata=md, timeout=t
+            )
+            return list(reply.sites), bool(reply.next_page_token)
+
+        async def handovers(t: float) -> tuple[list[cases_pb2.Handover], bool]:
+            replies = await asyncio.gather(
+                *(
+                    b.cases.ListHandovers(
+                        cases_pb2.ListHandoversRequest(
+                            page_size=size, incoming=incoming, state=cases_pb2.HANDOVER_STATE_SENT
+                        ),
+                        metadata=md,
+                        timeout=t,
+                    )
+                    for incoming in (True, False)
+                )
+            )
+            found = {h.name: h for r in replies for h in r.handovers}  # one sent to itself
+            ordered = sorted(found.values(), key=lambda h: h.acknowledge_deadline.ToMicroseconds())
+            return ordered, any(r.next_page_token for r in replies)
+
+        results, health = await per_source(
+            self._budget(context), {"sites": overdue_sites, "cases": handovers}
+        )
+        sites, more_sites = results.get("sites", ([], False))
+        waiting, more_handovers = results.get("cases", ([], False))
+        return pb.ListDeadlinesResponse(
+            overdue_sites=sites,
+            handovers=waiting,
+            truncated=more_sites or more_handovers,
+            sources=[health_row(h) for h in health.values()],
+        )
 
     async def _sites(self, q: str, md: Metadata, t: float) -> list[pb.LookupMatch]:
         replies = await asyncio.gather(

@@ -92,8 +92,10 @@ class Query:
 MESSAGES: dict[str, Any] = {"accounts": accounts_pb2, "sites": sites_pb2, "cases": cases_pb2}
 
 
-def _stats_request(metric: Metric, scope: str, query: Query) -> Any:
-    group_by = [d for d in (SCOPES[scope],) if d]
+def stats_request(metric: Metric, dimensions: list[int], query: Query) -> Any:
+    """The GetStatsRequest of a metric under query, grouped by dimensions (and by action
+    where the metric reads its figures off actions)."""
+    group_by = list(dimensions)
     if metric.by_action:
         group_by.append(common_pb2.DIMENSION_ACTION)
     request = MESSAGES[metric.source].GetStatsRequest(
@@ -112,7 +114,9 @@ async def _fetch_source(
     stub: Any = getattr(backends, source)
     batch = await stub.BatchGetStats(
         MESSAGES[source].BatchGetStatsRequest(
-            requests=[_stats_request(m, scope, query) for m, scope in plan]
+            requests=[
+                stats_request(m, [d for d in (SCOPES[scope],) if d], query) for m, scope in plan
+            ]
         ),
         metadata=metadata,
         timeout=budget,
@@ -144,7 +148,7 @@ async def _fetch_source(
     return table
 
 
-async def _campaign(
+async def fetch_campaign(
     backends: Backends, campaign_id: str, metadata: Metadata, budget: float
 ) -> campaigns_pb2.Campaign | None:
     """The campaign from its owner; None when the cases service does not answer (its health
@@ -178,7 +182,7 @@ async def fetch(
     as asked of the sources."""
     started = time.perf_counter()
     if query.dated:
-        campaign = await _campaign(backends, query.campaign_id, metadata, budget / 2)
+        campaign = await fetch_campaign(backends, query.campaign_id, metadata, budget / 2)
         if campaign is not None and query.covers(campaign):
             query = replace(query, start=None, end=None)
         budget = max(0.0, budget - (time.perf_counter() - started))
@@ -186,7 +190,7 @@ async def fetch(
         return query, results, health, campaign
     (results, health), campaign = await asyncio.gather(
         per_source(budget, _calls(backends, query, metadata)),
-        _campaign(backends, query.campaign_id, metadata, budget),
+        fetch_campaign(backends, query.campaign_id, metadata, budget),
     )
     return query, results, health, campaign
 
@@ -229,6 +233,15 @@ def _figures(tables: dict[str, Table], scope: str, key: str) -> pb.Figures:
     return figures
 
 
+def health_row(h: Health) -> pb.SourceHealth:
+    return pb.SourceHealth(
+        source=h.source,
+        state=h.state,  # type: ignore[arg-type]
+        error=h.error,
+        latency_ms=round(h.latency_ms, 2),
+    )
+
+
 def compose(
     query: Query,
     tables: dict[str, Table],
@@ -262,15 +275,7 @@ def compose(
             for s in specials
         ],
         total=_figures(tables, "total", ""),
-        sources=[
-            pb.SourceHealth(
-                source=h.source,
-                state=h.state,  # type: ignore[arg-type]
-                error=h.error,
-                latency_ms=round(h.latency_ms, 2),
-            )
-            for h in health.values()
-        ],
+        sources=[health_row(h) for h in health.values()],
         complete=all(h.state == OK for h in health.values()),
         as_of=now,
         figure_notes=notes(query, tables),

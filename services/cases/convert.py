@@ -224,6 +224,7 @@ def handover_pb(t: Timed) -> pb.Handover:
         case=case_name(h.case_id) if h.case_id else "",
         return_reasons=h.return_reasons,
         overdue=t.overdue,
+        acknowledge_deadline=to_ts(t.ack_deadline_us),
     )
 
 

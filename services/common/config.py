@@ -12,6 +12,7 @@ from services.common.reference import DEFAULT_CONFIG_DIR, Reference, load
 from services.common.storage.postgres import redacted, split_url
 
 DEFAULT_METRICS_PORTS = {"gateway": 9460, "accounts": 9461, "sites": 9462, "cases": 9463}
+DEFAULT_HTTP_ADDR = "127.0.0.1:8080"  # the gateway's dashboard
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,8 @@ class Settings:
     # that holds this service's tables (see database()).
     database_url: str = ""
     database_schema: str = ""
+    # The gateway's dashboard (HTTP): HOST:PORT, or "" when turned off.
+    http_addr: str = ""
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -91,6 +94,15 @@ def service_addr(service: str, env: dict[str, str] | None = None) -> str:
     """The address a service listens on (and that clients dial)."""
     env = dict(os.environ) if env is None else env
     return _addr(env, f"NETNET_{service.upper()}_ADDR", DEFAULT_ADDRS[service])
+
+
+def http_addr(env: dict[str, str] | None = None) -> str:
+    """Where the gateway serves its dashboard: HOST:PORT, or "" when NETNET_GATEWAY_HTTP_ADDR
+    is 0 (turned off)."""
+    env = dict(os.environ) if env is None else env
+    if env.get("NETNET_GATEWAY_HTTP_ADDR") == "0":
+        return ""
+    return _addr(env, "NETNET_GATEWAY_HTTP_ADDR", DEFAULT_HTTP_ADDR)
 
 
 def data_dir(env: dict[str, str] | None = None) -> Path:
@@ -196,4 +208,5 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         cases_addr=service_addr("cases", env),
         database_url=url,
         database_schema=schema,
+        http_addr=http_addr(env) if service == "gateway" else "",
     )

@@ -46,7 +46,7 @@ class Reference:
 
 
 def _table(path: Path) -> dict[str, str]:
-    table = json.loads(path.read_text())
+    table = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(table, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in table.items()
     ):

@@ -47,6 +47,21 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A server started beside the gRPC one (the gateway's dashboard): where it serves, and
+    how it stops."""
+
+    name: str
+    url: str
+    stop: Callable[[], Coroutine[Any, Any, None]]
+
+
+# Starts a companion once the gRPC server listens, given its port (a companion may call it);
+# None when the settings turn it off.
+StartCompanion = Callable[[Runtime, int], Coroutine[Any, Any, Companion | None]]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str  # process name, e.g. "accounts"
     migrations: Path | None  # None: a process without a database (the gateway)
@@ -56,6 +71,8 @@ class ServiceSpec:
     background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
     # How each rollup is recounted from the records, when a migration marks it for a rebuild.
     rollup_sources: rollups.Sources = field(default_factory=dict)
+    # Started before health turns SERVING; stopped before the drain.
+    companions: tuple[StartCompanion, ...] = field(default=())
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
@@ -81,9 +98,11 @@ class RunningServer:
         health_servicer: health.aio.HealthServicer,
         names: list[str],
         tasks: list[asyncio.Task[None]],
+        companions: list[Companion],
     ) -> None:
         self.server, self.port, self.runtime = server, port, runtime
         self._health, self._names, self._tasks = health_servicer, names, tasks
+        self.companions = {c.name: c for c in companions}
 
     async def stop(self, grace: float | None = None) -> None:
         """Health NOT_SERVING, refuse new calls, drain in-flight ones, close the database."""
@@ -93,6 +112,8 @@ class RunningServer:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for companion in self.companions.values():
+            await companion.stop()
         await self.server.stop(self.runtime.settings.drain_seconds if grace is None else grace)
         for close in self.runtime.on_stop:
             await close()
@@ -171,6 +192,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     if port == 0:
         raise OSError(f"cannot listen on {settings.addr}")
     await server.start()
+    companions: list[Companion] = []
     try:
         applied = await db.open([(spec.name, spec.migrations)]) if spec.migrations else []
         # Before serving: no figure is read from a rollup that does not count its records yet.
@@ -179,8 +201,14 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
             if spec.migrations
             else []
         )
+        for start_companion in spec.companions:
+            companion = await start_companion(runtime, port)
+            if companion is not None:
+                companions.append(companion)
     except BaseException:
         # Stop and close what is open: the database's threads would keep the process alive.
+        for companion in companions:
+            await companion.stop()
         await server.stop(0)
         await db.close()
         raise
@@ -196,8 +224,9 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         database=db.backend.name if spec.migrations else None,
         migrations_applied=applied,
         rollups_rebuilt=rebuilt,
+        **{c.name: c.url for c in companions},
     )
-    return RunningServer(server, port, runtime, health_servicer, names, tasks)
+    return RunningServer(server, port, runtime, health_servicer, names, tasks, companions)
 
 
 async def _serve(spec: ServiceSpec, settings: Settings) -> None:

@@ -40,6 +40,7 @@ def start_make_run(tmp: Path, scale: str = "0.001") -> RunningStack:
     for name in SERVICES:
         env[f"NETNET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
         env[f"NETNET_{name.upper()}_METRICS_PORT"] = "0"
+    env["NETNET_GATEWAY_HTTP_ADDR"] = f"127.0.0.1:{free_port()}"
     env.pop("NETNET_TOKEN", None)
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run"],

@@ -36,7 +36,7 @@ from netnet.gateway.v1 import gateway_pb2
 from services.common.audit import parse_checkpoint
 from services.common.config import database
 from tests.support import stores
-from tests.support.servers import CampaignOwner
+from tests.support.servers import CampaignOwner, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -294,7 +294,9 @@ class Layout:
         service = self.compose["services"][name]
         env = {k: str(v) for k, v in service["environment"].items()}
         for key, value in list(env.items()):
-            if key.endswith("_ADDR"):
+            if key.endswith("_HTTP_ADDR"):  # the dashboard: a free port of the run's
+                env[key] = f"127.0.0.1:{free_port()}"
+            elif key.endswith("_ADDR"):
                 if value.startswith("0.0.0.0:"):  # its own address: this replica's port
                     env[key] = f"127.0.0.1:{self.ports[name][replica]}"
                 else:

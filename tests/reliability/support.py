@@ -191,6 +191,7 @@ def service_env(
             "NETNET_DATA_DIR": str(data_dir),
             f"NETNET_{service.upper()}_ADDR": f"127.0.0.1:{port}",
             f"NETNET_{service.upper()}_METRICS_PORT": "0",
+            "NETNET_GATEWAY_HTTP_ADDR": "0",
             "NETNET_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         }
@@ -202,10 +203,10 @@ def service_env(
 def run_service(
     env: dict[str, str], timeout: float = 30.0, service: str = "accounts"
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m services.<service>` to its end (for processes that must refuse to
-    start)."""
+    """Run `python -m services.<service>` (or the gateway) to its end (for processes that
+    must refuse to start)."""
     return subprocess.run(
-        [sys.executable, "-m", f"services.{service}"],
+        [sys.executable, "-m", "gateway" if service == "gateway" else f"services.{service}"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -39,6 +39,28 @@ def test_bad_setting_exits_2_naming_the_variable(data_dir: Path, variable: str, 
     assert not data_dir.exists(), "a refused configuration still touched the data directory"
 
 
+@pytest.mark.parametrize("value", ["nonsense", "127.0.0.1:99999", "8080"])
+def test_a_bad_dashboard_address_stops_the_gateway_naming_it(data_dir: Path, value: str) -> None:
+    env = service_env(data_dir, free_port(), "gateway", NETNET_GATEWAY_HTTP_ADDR=value)
+    result = run_service(env, service="gateway")
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "gateway: configuration error: NETNET_GATEWAY_HTTP_ADDR" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_dashboard_port_in_use_is_a_plain_error(data_dir: Path) -> None:
+    with _listening() as taken:
+        port = taken.getsockname()[1]
+        env = service_env(
+            data_dir, free_port(), "gateway", NETNET_GATEWAY_HTTP_ADDR=f"127.0.0.1:{port}"
+        )
+        result = run_service(env, service="gateway")
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"gateway: cannot start: cannot serve the dashboard on 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 def test_the_audit_key_cannot_be_the_token_key(data_dir: Path) -> None:
     key = str(data_dir / "one.key")
     env = service_env(data_dir, free_port(), NETNET_KEY_FILE=key, NETNET_AUDIT_KEY_FILE=key)

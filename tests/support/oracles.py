@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from netnet.gateway.v1 import gateway_pb2 as pb
 from services.common.config import reference
@@ -47,6 +47,7 @@ class Rec:
     campaign: str
     special_action: str
     value: int = 1
+    day: str = ""  # the UTC day it is dated (the ledger stamps it)
 
 
 # figure -> (record kinds, action or actions (None: any), distinct subjects?)
@@ -75,18 +76,21 @@ assert sorted(RULES) == sorted(FIGURES)
 @dataclass
 class Ledger:
     records: list[Rec] = field(default_factory=list)
+    today: Callable[[], str] | None = None  # the day a record added now is dated
 
     def add(self, rec: Rec) -> None:
-        self.records.append(rec)
+        self.records.append(replace(rec, day=rec.day or (self.today() if self.today else "")))
 
     def remove(self, rec: Rec) -> None:
-        self.records.remove(rec)
+        """The record as added (on whatever day it was dated)."""
+        self.records.remove(next(r for r in self.records if replace(r, day=rec.day) == rec))
 
     def select(
         self,
         campaign: str,
         departments: Iterable[str] = (),
         special_action: str | None = None,
+        day: str | None = None,
     ) -> list[Rec]:
         wanted = set(departments)
         return [
@@ -95,7 +99,11 @@ class Ledger:
             if r.campaign == campaign
             and (not wanted or r.department in wanted)
             and (special_action is None or r.special_action == special_action)
+            and (day is None or r.day == day)
         ]
+
+    def days(self, campaign: str) -> list[str]:
+        return sorted({r.day for r in self.select(campaign)})
 
     def figures(
         self,
@@ -104,15 +112,17 @@ class Ledger:
         special_action: str | None = None,
         *,
         distinct_known: bool = True,
+        day: str | None = None,
     ) -> dict[str, int | None]:
         """Every figure counted the slow way over the records themselves. distinct_known=False:
-        distinct counts that the rollups cannot give exactly are expected unknown (None)."""
-        records = self.select(campaign, departments, special_action)
+        distinct counts that the rollups cannot give exactly are expected unknown (None). A
+        day's figures count actions (counts per day keep no distinct subjects)."""
+        records = self.select(campaign, departments, special_action, day)
         out: dict[str, int | None] = {}
         for figure, (kinds, action, distinct) in RULES.items():
             actions = (action,) if isinstance(action, str) else action
             hits = [r for r in records if r.kind in kinds and (not actions or r.action in actions)]
-            if not distinct:
+            if not distinct or day is not None:
                 out[figure] = sum(r.value for r in hits)
             elif hits and not distinct_known:
                 out[figure] = None

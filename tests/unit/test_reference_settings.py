@@ -29,6 +29,13 @@ def test_settings_hold_the_deployment_reference_data(tmp_path: Path) -> None:
     assert list(ours.departments) == ["cac", "office"] and dict(ours.categories) == {
         "fraud": "Fraud"
     }
+    # Chinese names beside the file, in its shape: every default department has one.
+    zh = default.names("departments", "zh-CN")
+    assert set(zh) == set(default.departments) and zh != default.departments
+    assert ours.names("departments", "zh-CN") == ours.departments  # none: the English ones
+    (tmp_path / "departments.zh-CN.json").write_text(json.dumps({"mps": "公安"}))
+    with pytest.raises(ConfigError, match=r"NETNET_CONFIG_DIR.*not departments"):
+        load_settings("accounts", _env(tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -1451,3 +1451,74 @@ class GatewayClient(Client):
         Retried on unavailable."""
         request = flatten(gateway_pb2.LookupRequest, request, query=query)
         return await self.call(self.stub.Lookup, request, timeout=timeout, metadata=metadata)
+
+    async def list_campaigns(
+        self,
+        request: gateway_pb2.ListCampaignsRequest | None = None,
+        *,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[gateway_pb2.ListCampaignsResponse, campaigns_pb2.Campaign]:
+        """GatewayService.ListCampaigns: the campaigns, page after page.
+
+        Retried on unavailable."""
+        request = flatten(
+            gateway_pb2.ListCampaignsRequest, request, page_size=page_size, page_token=page_token
+        )
+        return await self.pager(self.stub.ListCampaigns, request, "campaigns", timeout, metadata)
+
+    async def get_campaign_series(
+        self,
+        request: gateway_pb2.GetCampaignSeriesRequest | None = None,
+        *,
+        query: gateway_pb2.GetCampaignStatusRequest | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> gateway_pb2.GetCampaignSeriesResponse:
+        """GatewayService.GetCampaignSeries.
+
+        Retried on unavailable."""
+        request = flatten(gateway_pb2.GetCampaignSeriesRequest, request, query=query)
+        return await self.call(
+            self.stub.GetCampaignSeries, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_typical_cases(
+        self,
+        request: gateway_pb2.ListTypicalCasesRequest | None = None,
+        *,
+        campaign_id: str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> AsyncPager[gateway_pb2.ListTypicalCasesResponse, cases_pb2.TypicalCase]:
+        """GatewayService.ListTypicalCases: the typical_cases, page after page.
+
+        Retried on unavailable."""
+        request = flatten(
+            gateway_pb2.ListTypicalCasesRequest,
+            request,
+            campaign_id=campaign_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return await self.pager(
+            self.stub.ListTypicalCases, request, "typical_cases", timeout, metadata
+        )
+
+    async def list_deadlines(
+        self,
+        request: gateway_pb2.ListDeadlinesRequest | None = None,
+        *,
+        page_size: int | None = None,
+        timeout: float | None = None,
+        metadata: Metadata = (),
+    ) -> gateway_pb2.ListDeadlinesResponse:
+        """GatewayService.ListDeadlines.
+
+        Retried on unavailable."""
+        request = flatten(gateway_pb2.ListDeadlinesRequest, request, page_size=page_size)
+        return await self.call(self.stub.ListDeadlines, request, timeout=timeout, metadata=metadata)

@@ -65,12 +65,20 @@ class Timed:
 
     handover: Handover
     overdue: bool
+    ack_deadline_us: int | None = None  # while sent: when it must be acknowledged by
 
 
 def _timed(rt: Runtime, handovers: list[Handover]) -> list[Timed]:
     now = rt.clock.now_us()
     timeout = _ack_timeout_us(rt)
-    return [Timed(h, h.overdue(now, timeout)) for h in handovers]
+    return [
+        Timed(
+            h,
+            h.overdue(now, timeout),
+            h.sent_us + timeout if h.state == HandoverState.SENT else None,
+        )
+        for h in handovers
+    ]
 
 
 async def _step(rt: Runtime, call: Call[Timed, A], work: Callable[[Conn], Handover]) -> A:

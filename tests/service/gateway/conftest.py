@@ -41,7 +41,16 @@ def addrs() -> dict[str, str]:
 
 
 @pytest.fixture
-async def stack(serve, addrs: dict[str, str]) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
+def gateway_settings() -> dict[str, object]:
+    """The gateway's settings that differ from the tests' defaults (the dashboard's tests
+    turn it on)."""
+    return {}
+
+
+@pytest.fixture
+async def stack(
+    serve, addrs: dict[str, str], gateway_settings: dict[str, object]
+) -> AsyncIterator[Stack]:  # type: ignore[no-untyped-def]
     # Accounts and sites learn campaigns from this stack's cases service, as deployed.
     cases = await serve(CASES)
     servers = {
@@ -52,7 +61,8 @@ async def stack(serve, addrs: dict[str, str]) -> AsyncIterator[Stack]:  # type: 
     targets = {name: addrs.get(name, f"127.0.0.1:{s.port}") for name, s in servers.items()}
     gateway_spec = replace(GATEWAY, register=partial(register, addrs=targets))
     servers["gateway"] = await serve(
-        gateway_spec, source_timeout_seconds=1.0, watch_debounce_seconds=0.05
+        gateway_spec,
+        **{"source_timeout_seconds": 1.0, "watch_debounce_seconds": 0.05, **gateway_settings},
     )
     channels = [
         await channel_to(servers[n].port) for n in ("gateway", "accounts", "sites", "cases")

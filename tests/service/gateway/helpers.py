@@ -14,7 +14,7 @@ from netnet.cases.v1 import campaigns_pb2 as campb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
-from services.common.clock import ManualClock
+from services.common.clock import ManualClock, day_of
 from tests.support.oracles import Ledger, Rec
 from tests.support.rpc import DAY_US, Metadata, ts
 
@@ -42,7 +42,7 @@ class Recorder:
 
     def __init__(self, api: Stack, tokens: Tokens, clock: ManualClock) -> None:
         self.api, self.tokens, self.clock = api, tokens, clock
-        self.ledger = Ledger()
+        self.ledger = Ledger(today=lambda: day_of(clock.now_us()))
         self.cases: dict[str, CaseInfo] = {}
         self._ids = itertools.count(1)
 

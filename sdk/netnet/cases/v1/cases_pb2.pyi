@@ -342,6 +342,7 @@ class Handover(_message.Message):
     CASE_FIELD_NUMBER: _builtins.int
     RETURN_REASONS_FIELD_NUMBER: _builtins.int
     OVERDUE_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGE_DEADLINE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """clues/{clue}/handovers/{handover}"""
     clue: _builtins.str
@@ -366,6 +367,10 @@ class Handover(_message.Message):
     def resolve_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def return_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def acknowledge_deadline(self) -> _timestamp_pb2.Timestamp:
+        """While it is sent (not yet acknowledged): when it must be acknowledged by."""
+
     def __init__(
         self,
         *,
@@ -386,10 +391,11 @@ class Handover(_message.Message):
         case: _builtins.str = ...,
         return_reasons: _abc.Iterable[_builtins.str] | None = ...,
         overdue: _builtins.bool = ...,
+        acknowledge_deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "resolve_time", b"resolve_time", "sent_time", b"sent_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "resolve_time", b"resolve_time", "sent_time", b"sent_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_time", b"acknowledge_time", "acknowledged_by", b"acknowledged_by", "case", b"case", "clue", b"clue", "from_department", b"from_department", "from_region", b"from_region", "name", b"name", "note", b"note", "overdue", b"overdue", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "return_reasons", b"return_reasons", "sent_by", b"sent_by", "sent_time", b"sent_time", "state", b"state", "to_department", b"to_department", "to_region", b"to_region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledge_deadline", b"acknowledge_deadline", "acknowledge_time", b"acknowledge_time", "acknowledged_by", b"acknowledged_by", "case", b"case", "clue", b"clue", "from_department", b"from_department", "from_region", b"from_region", "name", b"name", "note", b"note", "overdue", b"overdue", "resolve_time", b"resolve_time", "resolved_by", b"resolved_by", "return_reasons", b"return_reasons", "sent_by", b"sent_by", "sent_time", b"sent_time", "state", b"state", "to_department", b"to_department", "to_region", b"to_region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -61,6 +61,26 @@ class GatewayServiceStub:
                 request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
                 response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
                 _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/ListCampaigns',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignSeries = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/GetCampaignSeries',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.FromString,
+                _registered_method=True)
+        self.ListTypicalCases = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/ListTypicalCases',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesResponse.FromString,
+                _registered_method=True)
+        self.ListDeadlines = channel.unary_unary(
+                '/netnet.gateway.v1.GatewayService/ListDeadlines',
+                request_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesRequest.SerializeToString,
+                response_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -103,6 +123,37 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCampaigns(self, request, context):
+        """The campaigns, as their owner (the cases service) lists them to the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignSeries(self, request, context):
+        """The figures per UTC day, per department and in total (charts over time), from the
+        sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTypicalCases(self, request, context):
+        """A campaign's published typical cases, as their owner (the cases service) lists them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadlines(self, request, context):
+        """What waits on a deadline, as the caller may read it: sites whose rectification notice
+        is past due, and the hand-overs its department sent or received that are not yet
+        acknowledged (overdue or not), soonest deadline first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -130,6 +181,26 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.Lookup,
                     request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.FromString,
                     response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'GetCampaignSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignSeries,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.SerializeToString,
+            ),
+            'ListTypicalCases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTypicalCases,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesResponse.SerializeToString,
+            ),
+            'ListDeadlines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadlines,
+                    request_deserializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesRequest.FromString,
+                    response_serializer=netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -269,6 +340,114 @@ class GatewayService:
             '/netnet.gateway.v1.GatewayService/Lookup',
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
             netnet_dot_gateway_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/ListCampaigns',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/GetCampaignSeries',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.GetCampaignSeriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTypicalCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/ListTypicalCases',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListTypicalCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadlines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/netnet.gateway.v1.GatewayService/ListDeadlines',
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesRequest.SerializeToString,
+            netnet_dot_gateway_dot_v1_dot_gateway__pb2.ListDeadlinesResponse.FromString,
             options,
             channel_credentials,
             insecure,

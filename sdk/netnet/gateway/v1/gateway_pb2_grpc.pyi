@@ -45,6 +45,19 @@ class GatewayServiceStub:
     """The press release of a campaign period, made from live data."""
     Lookup: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.LookupRequest, _gateway_pb2.LookupResponse]
     """One query searched across the services."""
+    ListCampaigns: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]
+    """The campaigns, as their owner (the cases service) lists them to the caller."""
+    GetCampaignSeries: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetCampaignSeriesRequest, _gateway_pb2.GetCampaignSeriesResponse]
+    """The figures per UTC day, per department and in total (charts over time), from the
+    sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+    """
+    ListTypicalCases: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListTypicalCasesRequest, _gateway_pb2.ListTypicalCasesResponse]
+    """A campaign's published typical cases, as their owner (the cases service) lists them."""
+    ListDeadlines: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDeadlinesRequest, _gateway_pb2.ListDeadlinesResponse]
+    """What waits on a deadline, as the caller may read it: sites whose rectification notice
+    is past due, and the hand-overs its department sent or received that are not yet
+    acknowledged (overdue or not), soonest deadline first.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -63,6 +76,19 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """The press release of a campaign period, made from live data."""
     Lookup: _aio.UnaryUnaryMultiCallable[_gateway_pb2.LookupRequest, _gateway_pb2.LookupResponse]  # type: ignore[assignment]
     """One query searched across the services."""
+    ListCampaigns: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListCampaignsRequest, _gateway_pb2.ListCampaignsResponse]  # type: ignore[assignment]
+    """The campaigns, as their owner (the cases service) lists them to the caller."""
+    GetCampaignSeries: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetCampaignSeriesRequest, _gateway_pb2.GetCampaignSeriesResponse]  # type: ignore[assignment]
+    """The figures per UTC day, per department and in total (charts over time), from the
+    sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+    """
+    ListTypicalCases: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListTypicalCasesRequest, _gateway_pb2.ListTypicalCasesResponse]  # type: ignore[assignment]
+    """A campaign's published typical cases, as their owner (the cases service) lists them."""
+    ListDeadlines: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDeadlinesRequest, _gateway_pb2.ListDeadlinesResponse]  # type: ignore[assignment]
+    """What waits on a deadline, as the caller may read it: sites whose rectification notice
+    is past due, and the hand-overs its department sent or received that are not yet
+    acknowledged (overdue or not), soonest deadline first.
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """The cross-department view: the only place that joins the services' data. It acts with the
@@ -108,5 +134,42 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.LookupResponse, _abc.Awaitable[_gateway_pb2.LookupResponse]]:
         """One query searched across the services."""
+
+    @_abc_1.abstractmethod
+    def ListCampaigns(
+        self,
+        request: _gateway_pb2.ListCampaignsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListCampaignsResponse, _abc.Awaitable[_gateway_pb2.ListCampaignsResponse]]:
+        """The campaigns, as their owner (the cases service) lists them to the caller."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignSeries(
+        self,
+        request: _gateway_pb2.GetCampaignSeriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetCampaignSeriesResponse, _abc.Awaitable[_gateway_pb2.GetCampaignSeriesResponse]]:
+        """The figures per UTC day, per department and in total (charts over time), from the
+        sources' counts per day. Figures of distinct subjects count actions there (figure_notes).
+        """
+
+    @_abc_1.abstractmethod
+    def ListTypicalCases(
+        self,
+        request: _gateway_pb2.ListTypicalCasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListTypicalCasesResponse, _abc.Awaitable[_gateway_pb2.ListTypicalCasesResponse]]:
+        """A campaign's published typical cases, as their owner (the cases service) lists them."""
+
+    @_abc_1.abstractmethod
+    def ListDeadlines(
+        self,
+        request: _gateway_pb2.ListDeadlinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListDeadlinesResponse, _abc.Awaitable[_gateway_pb2.ListDeadlinesResponse]]:
+        """What waits on a deadline, as the caller may read it: sites whose rectification notice
+        is past due, and the hand-overs its department sent or received that are not yet
+        acknowledged (overdue or not), soonest deadline first.
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

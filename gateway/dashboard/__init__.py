@@ -1,0 +1,1 @@
+"""The gateway's web dashboard (gateway/dashboard/app.py)."""
