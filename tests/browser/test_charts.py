@@ -11,6 +11,7 @@ from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2 as spb
 from services.common.clock import ManualClock
+from services.common.reference import DEFAULT_CONFIG_DIR, load
 from tests.browser.conftest import WAIT_MS, Dashboard, screenshot
 from tests.service.gateway.helpers import Recorder
 from tests.support.rpc import sha
@@ -87,13 +88,8 @@ async def test_charts_draw_the_series_per_department_and_in_total(
         assert chart["days"][0] == days[0] and chart["days"][-1] == days[-1]
         assert len(chart["days"]) == 4  # the day without records is drawn, as zero
         *bars, total = chart["sets"]
-        assert [b[1] for b in bars] == [
-            "网信部门",
-            "工业和信息化部",
-            "公安部门",
-            "文化执法部门",
-            "广电部门",
-        ]
+        zh = load(DEFAULT_CONFIG_DIR).names("departments", "zh-CN")
+        assert [b[1] for b in bars] == [zh[d] for d in ("cac", "miit", "mps", "mct", "nrta")]
         assert all(b[0] == "bar" for b in bars) and total[:2] == ["line", "合计"]
         for day in series.days:
             at = chart["days"].index(day.day)
