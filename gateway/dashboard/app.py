@@ -545,7 +545,8 @@ class Dashboard:
         )
 
     async def bulletin(self, request: web.Request, fmt: str) -> pb.GenerateBulletinResponse | None:
-        """The release for the request's period (None: the period is not one)."""
+        """The release for the request's period, in the page's language (None: the period
+        is not one)."""
         asked = period(request.query)
         if asked is None:
             return None
@@ -555,6 +556,7 @@ class Dashboard:
             start_time=start,
             end_time=end,
             format=RELEASE_FORMATS[fmt][0],
+            language=self.lang(request),
             metadata=self.md(request),
         )
 

@@ -38,11 +38,15 @@ async def test_release_preview_and_downloads_are_the_bulletin(
     await rec.typical(case.name, "The 5·11 case", "Quanjiao, Anhui", f"Suspect Zhu XX. {HOSTILE}")
     md = dashboard.tokens("office", "analyst")
 
+    # The release in the page's language: Chinese by default.
     page = await dashboard.signed_in("office", "analyst")
     await page.click("nav.campaign a[href$='/release']")
     article = page.locator("#release")
-    await expect(article.locator("h1")).to_have_text("Net Net 2021: results so far")
-    assert "3 accounts" in await article.inner_text()
+    zh = await dashboard.stack.gateway.generate_bulletin(
+        campaign_id=C, language="zh-CN", metadata=md
+    )
+    await expect(article.locator("h1")).to_have_text(zh.text.splitlines()[0].removeprefix("# "))
+    assert "处置违法违规账号3个" in await article.inner_text()
     assert HOSTILE in await article.inner_text()  # shown as text
     assert await article.locator("script, img").count() == 0
     assert await page.title() != "owned"
@@ -60,10 +64,10 @@ async def test_release_preview_and_downloads_are_the_bulletin(
         saved = tmp_path / download.suggested_filename
         await download.save_as(saved)
         expected = await dashboard.stack.gateway.generate_bulletin(
-            campaign_id=C, format=fmt, metadata=md
+            campaign_id=C, format=fmt, language="zh-CN", metadata=md
         )
         assert saved.read_text(encoding="utf-8") == expected.text
-    assert whole.text.startswith("# Net Net 2021")
+    assert whole.text.startswith("# Net Net 2021")  # English where no language is asked for
 
     # A period of the user's: its first and last days both included.
     await page.fill("input[name=start]", "2021-07-01")
@@ -74,10 +78,11 @@ async def test_release_preview_and_downloads_are_the_bulletin(
         campaign_id=C,
         start_time=midnight("2021-07-01"),
         end_time=midnight("2021-07-02"),
+        language="zh-CN",
         metadata=md,
     )
-    assert "From 1 July 2021 to 1 July 2021" in dated.text
-    assert "From 1 July 2021 to 1 July 2021" in await article.inner_text()
+    assert "2021年7月1日" in dated.text and "2021年7月2日" not in dated.text
+    assert "2021年7月1日" in await article.inner_text()
     async with page.expect_download(timeout=WAIT_MS) as info:
         await page.click("#download-markdown")
     saved = tmp_path / "dated.md"
@@ -87,3 +92,9 @@ async def test_release_preview_and_downloads_are_the_bulletin(
     await page.fill("input[name=start]", "2021-07-02")
     await page.click("#period button[type=submit]")
     await expect(page.locator("#bad-period")).to_be_visible()
+
+    # In English, the English release.
+    english = await dashboard.signed_in("office", "analyst", lang="en")
+    await english.goto(f"{dashboard.url}campaigns/{C}/release")
+    await expect(english.locator("#release h1")).to_have_text("Net Net 2021: results so far")
+    assert "3 accounts" in await english.locator("#release").inner_text()
