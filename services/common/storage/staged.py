@@ -36,11 +36,12 @@ def _rows_sql(table: str, columns: str, width: int, rows: int) -> str:
 
 def reset(conn: Conn, table: str, columns: str, indexes: Sequence[str] = ()) -> None:
     """Empty the temporary table, made (with its indexes) on its first use on this
-    connection."""
+    connection. On PostgreSQL by TRUNCATE: no autovacuum ever visits a temporary table, and
+    the dead rows of DELETE would pile up batch after batch."""
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
     for n, index in enumerate(indexes):
         conn.execute(f"CREATE INDEX IF NOT EXISTS temp.{table}_{n} ON {table} ({index})")
-    conn.execute(f"DELETE FROM {table}")
+    conn.execute(f"{'TRUNCATE' if isinstance(conn, PgConn) else 'DELETE FROM'} {table}")
 
 
 @dataclass(frozen=True)
