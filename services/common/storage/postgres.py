@@ -142,10 +142,14 @@ class PgConn:
 
 
 def _options(schema: str) -> dict[str, Any]:
-    """A connection's settings: the schema's search path, named in pg_stat_activity."""
+    """A connection's settings: the schema's search path, named in pg_stat_activity. Index
+    look-ups priced as on solid-state storage (random_page_cost 1.1, not 4): a batch's
+    statements join its thousand staged rows to the large tables by their unique keys, and
+    with the default price the planner scans a whole table instead, a cost that grows with
+    the store."""
     return {
         "autocommit": True,
-        "options": f"-c search_path={schema}",
+        "options": f"-c search_path={schema} -c random_page_cost=1.1",
         "application_name": f"netnet {schema}"[:63],
     }
 
