@@ -159,21 +159,25 @@ def replica_table(results: list[replicas.ReplicaResult], records: int, calls: in
         f"Replicas: two accounts processes on one PostgreSQL schema against one process, the "
         f"same work; best of {rounds} round(s)",
         f"  import: {records:,} records in two streams (two departments) sent at once; "
-        f"RecordAction: {calls:,} calls, spread over two channels",
-        "  the write lock: share of pg_locks samples (every 20 ms) in which a writer held it / "
-        "waited for it",
-        f"  {'case':<40}{'figure':>11}  {'unit':<10}  every round (figure held/waited)",
+        f"RecordAction: {calls:,} calls per run over two channels",
+        "  [held/waited]: the share of a run's pg_locks samples (every 20 ms) in which a writer "
+        "held the write lock / one waited for it",
+        f"  {'case':<44}{'figure':>9}  {'unit':<6}  every round [held/waited]",
     ]
     for r in results:
-        ones, twos = ("both streams", "a stream each") if r.case == "import" else ("", "")
+        streams = r.case == "import"
         for label, best, turns in (
-            (f"{r.case} one process{', ' + ones if ones else ''}", r.one, r.ones),
-            (f"{r.case} two replicas{', ' + twos if twos else ''}", r.two, r.twos),
+            (f"{r.case}: one process" + (", both streams" if streams else ""), r.one, r.ones),
+            (f"{r.case}: two replicas" + (", a stream each" if streams else ""), r.two, r.twos),
         ):
-            every = "  ".join(f"{t.rate:,.0f} {t.held:.0%}/{t.waited:.0%}" for t in turns)
-            rows.append(f"  {label:<40}{best.rate:>11,.0f}  {r.unit:<10}  {every}")
-        rows.append(f"  replicas {r.case} {ratio_text(r.ratio, REPLICA_TARGET)}")
+            every = "  ".join(f"{t.rate:,.0f} [{t.held:.0%}/{t.waited:.0%}]" for t in turns)
+            rows.append(f"  {label:<44}{best.rate:>9,.0f}  {r.unit:<6}  {every}")
+        rows.append(f"  {_replica_name(r)} {ratio_text(r.ratio, REPLICA_TARGET)}")
     return rows
+
+
+def _replica_name(r: replicas.ReplicaResult) -> str:
+    return "replicas import" if r.case == "import" else f"replicas@{r.case.split('@')[1]}"
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,7 @@ def summary(r: Results) -> list[str]:
     )
     for p in r.replicas:
         rows.append(
-            f"  {'replicas ' + p.case:<19}{p.two.rate:>8,.0f} {p.unit} vs {p.one.rate:>8,.0f}"
+            f"  {_replica_name(p):<19}{p.two.rate:>8,.0f} {p.unit:<5} vs {p.one.rate:>8,.0f}"
             f"   {ratio_text(p.ratio, REPLICA_TARGET)}"
         )
     rows.append(

@@ -50,7 +50,7 @@ class ReplicaResult:
     """Every round of one case, on one process and on two; figures are the best of each."""
 
     case: str  # "import", "RecordAction@16"
-    unit: str  # "records/s", "QPS"
+    unit: str  # "rec/s", "QPS"
     ones: list[Turn]
     twos: list[Turn]
 
@@ -146,7 +146,7 @@ async def run(
             gen = data.Generator(now_us, seed=21 + i, prefix=f"rep{i}")
             n = records // len(DEPARTMENTS)
             streams.append((department, [gen.record(department) for _ in range(n)]))
-        imports = ReplicaResult("import", "records/s", [], [])
+        imports = ReplicaResult("import", "rec/s", [], [])
         for r in range(rounds):
             for count, turns in ((1, imports.ones), (2, imports.twos)):
                 with backend.fresh(workdir / "import", "replicas_import") as store:
