@@ -370,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.store_database and args.backend != "postgresql":
         parser.error("--store-database needs --backend postgresql")
+    if args.store and args.backend == "postgresql" and not args.store_database:
+        parser.error("on PostgreSQL the large store is kept in a database: --store-database")
     if args.store_database and not _DATABASE.fullmatch(args.store_database):
         parser.error("--store-database: a lower-case SQL name (letters, digits, _)")
     postgresql = args.backend == "postgresql"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from services.common.storage import SqliteConn
+from services.common.storage import Conn, SqliteConn
 from services.common.storage.migrations import POSTGRESQL, SQLITE, apply_migrations
 from services.common.storage.postgres import connect, split_url
 
@@ -121,18 +121,20 @@ def server_version(url: str) -> str:
 @dataclass(frozen=True)
 class Bare:
     """What the bare limit writes: tables made by `migrations`, `setup` rows written first
-    (not timed), then each batch in a transaction of its own; `count` rows expected in the
-    last table afterwards."""
+    (not timed), then each batch in a transaction of its own; `rows` rows expected in the
+    last table a batch writes afterwards."""
 
     migrations: list[tuple[str, Path]]
     batches: list[list[tuple[Table, list[Row]]]]
-    count: int
+    rows: int
     setup: list[tuple[str, list[Row]]] = field(default_factory=list)
 
-    @property
-    def counted(self) -> str:
-        """The table counted afterwards: the last one a batch writes."""
-        return self.batches[0][-1][0][0]
+    def check(self, conn: Conn) -> None:
+        """Raise unless the last table a batch writes holds the rows expected."""
+        table = self.batches[0][-1][0][0]
+        (counted,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+        if counted != self.rows:
+            raise AssertionError(f"baseline stored {counted} of {self.rows} rows")
 
 
 def bare_write(store: Store, file: str, bare: Bare) -> float:
@@ -141,11 +143,6 @@ def bare_write(store: Store, file: str, bare: Bare) -> float:
     if store.url:
         return _bare_copy(store.url, bare)
     return _bare_executemany(store.directory / file, bare)
-
-
-def _counted(counted: int, bare: Bare) -> None:
-    if counted != bare.count:
-        raise AssertionError(f"baseline stored {counted} of {bare.count} rows")
 
 
 def _bare_executemany(path: Path, bare: Bare) -> float:
@@ -164,10 +161,9 @@ def _bare_executemany(path: Path, bare: Bare) -> float:
                 conn.executemany(inserts[table], rows)
             conn.execute("COMMIT")
         seconds = time.perf_counter() - started
-        (counted,) = conn.execute(f"SELECT COUNT(*) FROM {bare.counted}").fetchone()
+        bare.check(conn)
     finally:
         conn.close()
-    _counted(counted, bare)
     return seconds
 
 
@@ -193,10 +189,9 @@ def _bare_copy(url: str, bare: Bare) -> float:
                         for row in rows:
                             copy.write_row(row)
         seconds = time.perf_counter() - started
-        (counted,) = conn.execute(f"SELECT COUNT(*) FROM {bare.counted}").fetchone()
+        bare.check(conn)
     finally:
         conn.close()
-    _counted(counted, bare)
     return seconds
 
 
