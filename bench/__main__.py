@@ -15,14 +15,16 @@ import asyncio
 import os
 import platform
 import re
+import signal
 import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import grpc
 
@@ -42,6 +44,7 @@ UNARY_TARGET = 0.50
 GATEWAY_OVERHEAD_MS = 5.0  # "the slowest source plus a few milliseconds"
 SCALE_TARGET = 1.5  # status time, large data over small
 REPLICA_TARGET = 1.5  # two replicas over one process, the same work
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -313,6 +316,16 @@ async def run(
     return Results(imp, results, cont, gw, reps, backend.name if backend.postgresql else "")
 
 
+async def terminable(work: Coroutine[Any, Any, T]) -> T:
+    """work, cancelled on SIGTERM as on Ctrl-C: its servers stopped, the run's database
+    dropped."""
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM,
+        asyncio.current_task().cancel,  # type: ignore[union-attr]
+    )
+    return await work
+
+
 @contextmanager
 def backend_of(args: argparse.Namespace) -> Iterator[Backend]:
     """SQLite, or a PostgreSQL database of the run's own (dropped at the end, also on error)."""
@@ -374,30 +387,37 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("on PostgreSQL the large store is kept in a database: --store-database")
     if args.store_database and not _DATABASE.fullmatch(args.store_database):
         parser.error("--store-database: a lower-case SQL name (letters, digits, _)")
-    postgresql = args.backend == "postgresql"
-    with backend_of(args) as backend:
-        named = f", {backend.name}" if postgresql else ""
-        if args.seed:
-            print(f"Net Net bench (seed{named}) — {environment(backend)}\n", flush=True)
-            with tempfile.TemporaryDirectory(prefix="netnet-seed-") as tmp:
-                result = asyncio.run(seed.run(Path(tmp), args.seed_records, backend))
-            for line in seed.report(result):
-                print(line)
-            return 0
-        sizes = QUICK if args.quick else FULL
-        if args.status_records:
-            sizes = replace(sizes, status_large=args.status_records)
-        store_url = (
-            ensure_database(args.database_url, args.store_database) if args.store_database else ""
-        )
-        size = "quick" if args.quick else "full"
-        print(f"Net Net bench ({size}{named}) — {environment(backend)}\n", flush=True)
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="netnet-bench-") as tmp:
-            results = asyncio.run(run(sizes, Path(tmp), args.store, backend, store_url))
-        for line in summary(results):
+    try:
+        with backend_of(args) as backend:
+            return bench(args, backend)
+    except asyncio.CancelledError:  # SIGTERM (see terminable): cleaned up
+        print("bench: terminated", file=sys.stderr)
+        return 143
+
+
+def bench(args: argparse.Namespace, backend: Backend) -> int:
+    named = f", {backend.name}" if backend.postgresql else ""
+    if args.seed:
+        print(f"Net Net bench (seed{named}) — {environment(backend)}\n", flush=True)
+        with tempfile.TemporaryDirectory(prefix="netnet-seed-") as tmp:
+            result = asyncio.run(terminable(seed.run(Path(tmp), args.seed_records, backend)))
+        for line in seed.report(result):
             print(line)
-        print(f"  bench took {time.monotonic() - started:.0f} s")
+        return 0
+    sizes = QUICK if args.quick else FULL
+    if args.status_records:
+        sizes = replace(sizes, status_large=args.status_records)
+    store_url = (
+        ensure_database(args.database_url, args.store_database) if args.store_database else ""
+    )
+    size = "quick" if args.quick else "full"
+    print(f"Net Net bench ({size}{named}) — {environment(backend)}\n", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="netnet-bench-") as tmp:
+        results = asyncio.run(terminable(run(sizes, Path(tmp), args.store, backend, store_url)))
+    for line in summary(results):
+        print(line)
+    print(f"  bench took {time.monotonic() - started:.0f} s")
     return 0
 
 

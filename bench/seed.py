@@ -106,8 +106,13 @@ async def run(workdir: Path, n: int, backend: Backend | None = None) -> SeedResu
             cwd=servers.ROOT,
             stdout=subprocess.DEVNULL,
         )
-        if await asyncio.wait_for(cli.wait(), IMPORT_TIMEOUT) != 0:
-            raise RuntimeError(f"netnet import accounts exited with {cli.returncode}")
+        try:
+            if await asyncio.wait_for(cli.wait(), IMPORT_TIMEOUT) != 0:
+                raise RuntimeError(f"netnet import accounts exited with {cli.returncode}")
+        finally:
+            if cli.returncode is None:  # timed out, or the bench was stopped
+                cli.kill()
+                await cli.wait()
         seconds = time.perf_counter() - started
         assert server.proc is not None
         rss = rss_mb(server.proc.pid)
