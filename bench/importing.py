@@ -20,7 +20,7 @@ from services.common.importer import MAX_BATCH
 from services.common.storage.migrations import RUNTIME_MIGRATIONS
 
 ACTOR = "bench"
-STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded
+STREAM_TIMEOUT = 600.0  # seconds per import stream: the bench stays bounded (PostgreSQL is slow)
 POLL_IDLE_SECONDS = 0.5  # status calls before the import starts, for comparison
 ACCOUNTS: Table = ("accounts", ("ident_key", "id", "platform", "platform_uid", "kind", "handle",
     "status", "suspended_until_us", "first_action_us", "last_action_us", "action_count",
