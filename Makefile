@@ -97,8 +97,12 @@ copy-store: install
 	  >&2; exit 2; }
 	$(BIN)/python -m services.copystore '$(SERVICE)' '$(FROM)' '$(TO)'
 
+# make bench BACKEND=postgresql: a database of the run's own on the server at 127.0.0.1:5432
+# (another: BENCH_ARGS=--database-url URL); BENCH_ARGS="--quick" and so on.
+BACKEND ?= sqlite
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --backend $(BACKEND) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools .netnet dist

@@ -1,32 +1,31 @@
-"""Bulk content: ImportDispositions into a real sites server against bare executemany."""
+"""Bulk content: ImportDispositions into a real sites server against a bare write of the
+same rows (executemany on SQLite, COPY on PostgreSQL: see backend.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench import servers
-from bench.importing import STREAM_TIMEOUT, ImportResult, Rate, _fresh
+from bench.backend import Backend, Bare, Store, Table, bare_write
+from bench.importing import STREAM_TIMEOUT, ImportResult, Rate
 from netnet.client import SitesClient
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.auth import ensure_key, issue_token
 from services.common.hashing import hash64
-from services.common.storage import SqliteConn
-from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.storage.migrations import RUNTIME_MIGRATIONS
 from services.sites.__main__ import SPEC
 
 DEPARTMENT = "cac"
 PLATFORMS = ("weibo.com", "douyin.com", "bilibili.com", "kuaishou.com", "qq.com")
 CATEGORIES = ("vulgar", "obscene", "harmful_to_minors", "illegal_publication")
-INSERT = (
-    "INSERT INTO dispositions (request_key, body_hash, content_key, id, site_id, request_id, "
-    "locator, content_sha256, perceptual_hash, category, measure, handler, department, "
-    f"campaign_id, special_action, actor, effective_us, record_us) VALUES ({','.join('?' * 18)})"
-)
+DISPOSITIONS: Table = ("dispositions", ("request_key", "body_hash", "content_key", "id",
+    "site_id", "request_id", "locator", "content_sha256", "perceptual_hash", "category",
+    "measure", "handler", "department", "campaign_id", "special_action", "actor",
+    "effective_us", "record_us"))  # fmt: skip
 SITE_INSERT = (
     "INSERT INTO sites (ident_key, id, kind, identifier, display_name, operator_entity, "
     "icp_filing, region, status, due_us, notice_action_id, first_action_us, last_action_us, "
@@ -58,11 +57,11 @@ def records(n: int, now_us: int) -> list[pb.DispositionInput]:
     return out
 
 
-def bare_executemany(path: Path, items: list[pb.DispositionInput], batch: int, now_us: int) -> Rate:
-    """The same rows into a fresh database with the same schema: sites made once, one
+def bare_insert(store: Store, items: list[pb.DispositionInput], batch: int, now_us: int) -> Rate:
+    """The same rows into a fresh store with the same schema: sites made once, one
     transaction per batch, ids and keys precomputed, no rules, no counters."""
     sites = {p: i + 1 for i, p in enumerate(PLATFORMS)}
-    rows = [
+    rows: list[tuple[object, ...]] = [
         (
             hash64(m.request_id),
             i,
@@ -85,27 +84,22 @@ def bare_executemany(path: Path, items: list[pb.DispositionInput], batch: int, n
         )
         for i, m in enumerate(items)
     ]
-    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
-    try:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-            conn.execute(f"PRAGMA {pragma}")
-        assert SPEC.migrations is not None
-        apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)])
-        conn.executemany(SITE_INSERT, [(hash64(f"1\x1f{p}"), i, p) for p, i in sites.items()])
-        started = time.perf_counter()
-        for i in range(0, len(rows), batch):
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(INSERT, rows[i : i + batch])
-            conn.execute("COMMIT")
-        seconds = time.perf_counter() - started
-    finally:
-        conn.close()
-    return Rate(len(rows), seconds)
+    assert SPEC.migrations is not None
+    bare = Bare(
+        [("runtime", RUNTIME_MIGRATIONS), ("sites", SPEC.migrations)],
+        [[(DISPOSITIONS, rows[i : i + batch])] for i in range(0, len(rows), batch)],
+        len(rows),
+        [(SITE_INSERT, [(hash64(f"1\x1f{p}"), i, p) for p, i in sites.items()])],
+    )
+    return Rate(len(rows), bare_write(store, "sites.db", bare))
 
 
-async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], batch: int) -> Rate:
-    owner, cases_addr = await servers.campaign_owner(data_dir)
-    server = servers.service_process(data_dir, "sites", cases_addr)
+async def import_dispositions(
+    store: Store, items: list[pb.DispositionInput], batch: int, owner_url: str = ""
+) -> Rate:
+    data_dir = store.directory
+    owner, cases_addr = await servers.campaign_owner(data_dir, owner_url)
+    server = servers.service_process(data_dir, "sites", cases_addr, database_url=store.url)
     key = ensure_key(servers.key_file(data_dir))
     try:
         port = await server.start()
@@ -132,14 +126,17 @@ async def import_dispositions(data_dir: Path, items: list[pb.DispositionInput], 
     return Rate(len(items), seconds)
 
 
-async def run(workdir: Path, n: int, batch: int = 1000, rounds: int = 1) -> ImportResult:
+async def run(
+    workdir: Path, n: int, batch: int = 1000, rounds: int = 1, backend: Backend | None = None
+) -> ImportResult:
+    backend = backend or Backend()
     now_us = time.time_ns() // 1000
     items = records(n, now_us)
-    result = ImportResult([], [], batch)
+    result = ImportResult([], [], batch, backend=backend.name)
     for _ in range(rounds):
-        baseline, service = _fresh(workdir / "baseline"), _fresh(workdir / "service")
-        result.baselines.append(bare_executemany(baseline / "sites.db", items, batch, now_us))
-        result.services.append(await import_dispositions(service, items, batch))
-    for side in ("baseline", "service"):
-        _fresh(workdir / side)
+        with backend.fresh(workdir / "baseline", "content_baseline") as baseline:
+            result.baselines.append(bare_insert(baseline, items, batch, now_us))
+        with backend.fresh(workdir / "service", "content_service") as service:
+            owner = backend.database_url("content_campaigns")
+            result.services.append(await import_dispositions(service, items, batch, owner))
     return result

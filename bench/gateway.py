@@ -1,7 +1,8 @@
 """Gateway status latency: against the slowest of its sources, and at two data sizes.
 
-The four processes run as `make run` starts them (the launcher, in its own process group).
-The same fan-out the gateway makes is also made directly from here, source by source and all
+The four processes run as `make run` starts them (the launcher, in its own process group), on
+SQLite files or on PostgreSQL (one database, each service in its own schema). The same
+fan-out the gateway makes is also made directly from here, source by source and all
 together, so the gateway's own overhead shows as the difference."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from bench import data, servers
 from gateway import status
 from gateway.clients import Backends
+from netnet.accounts.v1 import accounts_pb2
 from netnet.client import AccountsClient, GatewayClient
 from netnet.gateway.v1 import gateway_pb2 as pb
 from services.common.auth import ensure_key, issue_token
@@ -60,14 +62,16 @@ def _port() -> int:
 
 
 class Stack:
-    """The launcher behind `make run`, with no demo data, on free ports."""
+    """The launcher behind `make run`, with no demo data, on free ports; database_url: the
+    PostgreSQL database its services keep their schemas in (else SQLite files in workdir)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, database_url: str = "") -> None:
         self.env = {
             **os.environ,
             "NETNET_DATA_DIR": str(workdir),
             "NETNET_DEMO_SCALE": "0",
             "NETNET_LOG_FORMAT": "json",
+            "NETNET_DATABASE_URL": database_url,  # "": SQLite (whatever the caller's says)
         }
         self.addrs = {}
         for name in SERVICES:
@@ -133,15 +137,23 @@ def _token(key: bytes, department: str, role: str = "operator") -> str:
 LOAD_CHUNK = 500_000  # records generated and imported at a time into a large store
 
 
-async def _large_store(store: Path, large: int, rounds: int) -> float:
-    """The median status over a store of `large` account records kept in `store` between
-    runs: loaded (in chunks) only as far as it falls short."""
-    marker = store / "records-loaded"
-    loaded = int(marker.read_text()) if marker.exists() else 0
-    stack = Stack(store)
+async def _records(stack: Stack, key: bytes) -> int:
+    """The account records a store holds (counted by the service)."""
+    md = [("authorization", f"Bearer {_token(key, 'office', 'analyst')}")]
+    async with AccountsClient(stack.addrs["accounts"], token="") as accounts:
+        reply = await accounts.get_stats(accounts_pb2.GetStatsRequest(), metadata=md, timeout=60)
+    return int(reply.total.count)
+
+
+async def _large_store(store: Path, large: int, rounds: int, database_url: str = "") -> float:
+    """The median status over a store of `large` account records kept between runs (in
+    `store`, or on PostgreSQL in the database at database_url): loaded (in chunks) only as
+    far as it falls short."""
+    stack = Stack(store, database_url)
     await stack.start()
     try:
         key = ensure_key(store / "signing.key")
+        loaded = await _records(stack, key)
         if not loaded:
             await servers.create_campaigns(stack.addrs["cases"], key)
         while loaded < large:
@@ -149,7 +161,6 @@ async def _large_store(store: Path, large: int, rounds: int) -> float:
             print(f"  loading the large store: {loaded:,} of {large:,} records", flush=True)
             await _load(stack, key, n, f"gw-store-{loaded}")
             loaded += n
-            marker.write_text(str(loaded))
         md = (("authorization", f"Bearer {_token(key, 'office', 'analyst')}"),)
         async with GatewayClient(stack.addrs["gateway"], token="") as gateway:
             request = pb.GetCampaignStatusRequest(campaign_id=data.CAMPAIGNS[0])
@@ -161,11 +172,18 @@ async def _large_store(store: Path, large: int, rounds: int) -> float:
 
 
 async def run(
-    workdir: Path, small: int, large: int, rounds: int, store: Path | None = None
+    workdir: Path,
+    small: int,
+    large: int,
+    rounds: int,
+    store: Path | None = None,
+    database_url: str = "",
+    store_url: str = "",
 ) -> GatewayResult:
-    """store: keep the large store there between runs (else it is loaded in this run's
-    stack, on top of the small one)."""
-    stack = Stack(workdir)
+    """database_url: the stack's PostgreSQL database (else SQLite files in workdir). store
+    (a directory), and on PostgreSQL store_url (a database): keep the large store there
+    between runs (else it is loaded in this run's stack, on top of the small one)."""
+    stack = Stack(workdir, database_url)
     await stack.start()
     try:
         key = ensure_key(workdir / "signing.key")
@@ -195,5 +213,5 @@ async def run(
     finally:
         stack.stop()
     if store is not None:
-        through_large = await _large_store(store, large, rounds)
+        through_large = await _large_store(store, large, rounds, store_url)
     return GatewayResult(small, large, sources, direct, through, through_large)

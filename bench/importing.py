@@ -1,10 +1,9 @@
-"""Bulk import: ImportActions into an accounts server process against bare executemany."""
+"""Bulk import: ImportActions into an accounts server process against a bare write of the
+same rows (executemany on SQLite, COPY on PostgreSQL: see backend.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -13,27 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import data, servers
+from bench.backend import SQLITE_NAME, Backend, Bare, Store, Table, bare_write
 from netnet.client import AccountsClient
 from services.accounts.__main__ import SPEC
 from services.common.auth import ensure_key, issue_token
 from services.common.importer import MAX_BATCH
-from services.common.storage import SqliteConn
-from services.common.storage.migrations import RUNTIME_MIGRATIONS, apply_migrations
+from services.common.storage.migrations import RUNTIME_MIGRATIONS
 
 ACTOR = "bench"
-STREAM_TIMEOUT = 120.0  # seconds per import stream: the bench stays bounded
+STREAM_TIMEOUT = 600.0  # seconds per import stream: the bench stays bounded (PostgreSQL is slow)
 POLL_IDLE_SECONDS = 0.5  # status calls before the import starts, for comparison
-ACCOUNT_INSERT = (
-    "INSERT INTO accounts (ident_key, id, platform, platform_uid, kind, handle, status, "
-    "suspended_until_us, first_action_us, last_action_us, action_count, revision) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-ACTION_INSERT = (
-    "INSERT INTO account_actions (request_key, body_hash, id, account_id, request_id, action, "
-    "category, legal_basis, department, region, campaign_id, special_action, case_ref, actor, "
-    "effective_us, suspend_until_us, record_us, retracted_us, retract_reason, retracted_by) "
-    f"VALUES ({','.join('?' * 20)})"
-)
+ACCOUNTS: Table = ("accounts", ("ident_key", "id", "platform", "platform_uid", "kind", "handle",
+    "status", "suspended_until_us", "first_action_us", "last_action_us", "action_count",
+    "revision"))  # fmt: skip
+ACTIONS: Table = ("account_actions", ("request_key", "body_hash", "id", "account_id",
+    "request_id", "action", "category", "legal_basis", "department", "region", "campaign_id",
+    "special_action", "case_ref", "actor", "effective_us", "suspend_until_us", "record_us",
+    "retracted_us", "retract_reason", "retracted_by"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,6 +70,7 @@ class ImportResult:
     services: list[Rate]
     batch: int
     status: list[StatusWait] = field(default_factory=list)  # a run with a status poller
+    backend: str = SQLITE_NAME  # where both sides wrote
 
     @property
     def baseline(self) -> Rate:
@@ -89,41 +85,34 @@ class ImportResult:
         return self.service.per_second / self.baseline.per_second
 
 
-def bare_executemany(path: Path, records: data.Dataset, batch: int, now_us: int) -> Rate:
-    """The same rows into a fresh database with the same migrations and connection settings
-    as the service's writer: one transaction per batch, ids precomputed, no rules."""
+def bare_insert(store: Store, records: data.Dataset, batch: int, now_us: int) -> Rate:
+    """The same rows into a fresh store with the same migrations (and, on SQLite, the same
+    connection settings as the service's writer): one transaction per batch, ids
+    precomputed, no rules."""
     plan = data.baseline_rows(records.records, batch, ACTOR, now_us)
-    conn = sqlite3.connect(path, isolation_level=None, factory=SqliteConn)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        assert SPEC.migrations is not None
-        apply_migrations(conn, [("runtime", RUNTIME_MIGRATIONS), ("accounts", SPEC.migrations)])
-        started = time.perf_counter()
-        for accounts, actions in plan:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(ACCOUNT_INSERT, accounts)
-            conn.executemany(ACTION_INSERT, actions)
-            conn.execute("COMMIT")
-        seconds = time.perf_counter() - started
-        (count,) = conn.execute("SELECT COUNT(*) FROM account_actions").fetchone()
-    finally:
-        conn.close()
-    if count != len(records):
-        raise AssertionError(f"baseline stored {count} of {len(records)} rows")
-    return Rate(len(records), seconds)
+    assert SPEC.migrations is not None
+    bare = Bare(
+        [("runtime", RUNTIME_MIGRATIONS), ("accounts", SPEC.migrations)],
+        [[(ACCOUNTS, accounts), (ACTIONS, actions)] for accounts, actions in plan],
+        len(records),
+    )
+    return Rate(len(records), bare_write(store, "accounts.db", bare))
 
 
 async def import_actions(
-    data_dir: Path, records: data.Dataset, batch: int, status: list[StatusWait] | None = None
+    store: Store,
+    records: data.Dataset,
+    batch: int,
+    status: list[StatusWait] | None = None,
+    owner_url: str = "",
 ) -> Rate:
     """Client-streaming ImportActions into an accounts server process over a real channel;
     one stream per department (a token writes only in its own department's name). status:
     also ask for stats from another process, before and during the import, and add how long
-    those calls took."""
-    owner, cases_addr = await servers.campaign_owner(data_dir)
-    server = servers.service_process(data_dir, "accounts", cases_addr)
+    those calls took. owner_url: the campaign owner's store (on PostgreSQL)."""
+    data_dir = store.directory
+    owner, cases_addr = await servers.campaign_owner(data_dir, owner_url)
+    server = servers.service_process(data_dir, "accounts", cases_addr, database_url=store.url)
     key = ensure_key(servers.key_file(data_dir))
     try:
         port = await server.start()
@@ -192,25 +181,23 @@ def _token(key: bytes, department: str) -> str:
     )
 
 
-async def run(workdir: Path, records: int, batch: int = 1000, rounds: int = 1) -> ImportResult:
-    """Both sides over the same records, alternating, each round into fresh databases."""
+async def run(
+    workdir: Path, records: int, batch: int = 1000, rounds: int = 1, backend: Backend | None = None
+) -> ImportResult:
+    """Both sides over the same records, alternating, each round into fresh stores."""
+    backend = backend or Backend()
     now_us = time.time_ns() // 1000
     dataset = data.dataset(records, now_us, prefix="imp")
-    result = ImportResult([], [], batch)
+    result = ImportResult([], [], batch, backend=backend.name)
     for _ in range(rounds):
-        baseline, service = _fresh(workdir / "baseline"), _fresh(workdir / "service")
-        result.baselines.append(bare_executemany(baseline / "accounts.db", dataset, batch, now_us))
-        result.services.append(await import_actions(service, dataset, batch))
+        with backend.fresh(workdir / "baseline", "import_baseline") as baseline:
+            result.baselines.append(bare_insert(baseline, dataset, batch, now_us))
+        with backend.fresh(workdir / "service", "import_service") as service:
+            owner = backend.database_url("import_campaigns")
+            result.services.append(await import_actions(service, dataset, batch, None, owner))
     # Apart from the timed rounds (the poller takes a share of the two cores): status queries
     # while batches of the largest size the service takes are written.
-    await import_actions(_fresh(workdir / "service"), dataset, MAX_BATCH, result.status)
-    for side in ("baseline", "service"):
-        _fresh(workdir / side)
+    with backend.fresh(workdir / "service", "import_service") as service:
+        owner = backend.database_url("import_campaigns")
+        await import_actions(service, dataset, MAX_BATCH, result.status, owner)
     return result
-
-
-def _fresh(directory: Path) -> Path:
-    """An empty directory (a round's databases are removed before the next)."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    return directory

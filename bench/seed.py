@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import servers
+from bench.backend import Backend
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient
 from netnet.common.v1 import common_pb2
@@ -80,13 +81,16 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(workdir: Path, n: int) -> SeedResult:
+async def run(workdir: Path, n: int, backend: Backend | None = None) -> SeedResult:
+    at = (backend or Backend()).database_url  # a fresh schema each (on PostgreSQL)
     now_us = time.time_ns() // 1000
     data = workdir / "seed.csv"
     print(f"  writing {n:,} rows to {data} ...", flush=True)
     by_action = await asyncio.to_thread(write_csv, data, n, now_us)
-    owner, cases_addr = await servers.campaign_owner(workdir)
-    server = servers.service_process(workdir, "accounts", cases_addr)
+    owner, cases_addr = await servers.campaign_owner(workdir, at("seed_campaigns"))
+    server = servers.service_process(
+        workdir, "accounts", cases_addr, database_url=at("seed_accounts")
+    )
     try:
         port = await server.start()
         key = ensure_key(servers.key_file(workdir))
@@ -102,8 +106,13 @@ async def run(workdir: Path, n: int) -> SeedResult:
             cwd=servers.ROOT,
             stdout=subprocess.DEVNULL,
         )
-        if await asyncio.wait_for(cli.wait(), IMPORT_TIMEOUT) != 0:
-            raise RuntimeError(f"netnet import accounts exited with {cli.returncode}")
+        try:
+            if await asyncio.wait_for(cli.wait(), IMPORT_TIMEOUT) != 0:
+                raise RuntimeError(f"netnet import accounts exited with {cli.returncode}")
+        finally:
+            if cli.returncode is None:  # timed out, or the bench was stopped
+                cli.kill()
+                await cli.wait()
         seconds = time.perf_counter() - started
         assert server.proc is not None
         rss = rss_mb(server.proc.pid)

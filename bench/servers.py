@@ -99,9 +99,16 @@ def key_file(workdir: Path) -> Path:
 
 
 def service_process(
-    workdir: Path, service: str, cases_addr: str = "", name: str = ""
+    workdir: Path,
+    service: str,
+    cases_addr: str = "",
+    name: str = "",
+    database_url: str = "",
+    extra: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """cases_addr: where accounts and sites learn campaigns (see campaign_owner)."""
+    """cases_addr: where accounts and sites learn campaigns (see campaign_owner);
+    database_url: its NETNET_DATABASE_URL (else the SQLite file in its data directory);
+    extra: more of its environment."""
     prefix = f"NETNET_{service.upper()}"
     name = name or service
     env = {
@@ -116,6 +123,8 @@ def service_process(
     }
     if cases_addr:
         env["NETNET_CASES_ADDR"] = cases_addr
+    env["NETNET_DATABASE_URL"] = database_url  # "" overrides one from the caller's environment
+    env.update(extra or {})
     argv = [sys.executable, "-m", f"services.{service}"]
     return ServerProcess(name, argv, env, workdir / f"{name}.log", serving_port)
 
@@ -146,10 +155,10 @@ async def create_campaigns(addr: str, key: bytes) -> None:
             )
 
 
-async def campaign_owner(workdir: Path) -> tuple[ServerProcess, str]:
+async def campaign_owner(workdir: Path, database_url: str = "") -> tuple[ServerProcess, str]:
     """A cases service holding the bench's campaigns, which accounts and sites learn from;
     its address."""
-    owner = service_process(workdir, "cases", name="campaigns")
+    owner = service_process(workdir, "cases", name="campaigns", database_url=database_url)
     port = await owner.start()
     addr = f"127.0.0.1:{port}"
     try:

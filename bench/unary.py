@@ -17,13 +17,14 @@ from typing import Any
 import grpc
 
 from bench import data, echo
+from bench.backend import Backend
 from bench.servers import ServerProcess, campaign_owner, credentials, service_process
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.cases.v1 import cases_pb2
 from netnet.sites.v1 import sites_pb2 as sites_pb
 
 CALL_TIMEOUT = 10.0  # seconds per call
-LEVEL_TIMEOUT = 90.0  # seconds per measured run: the bench stays bounded
+LEVEL_TIMEOUT = 600.0  # seconds per measured run: the bench stays bounded
 DEPARTMENT = "cac"  # writes in the accounts server
 SITES_DEPARTMENT = "miit"  # ... and in the sites server
 SITES_PATH = "/netnet.sites.v1.SiteService/RecordSiteAction"
@@ -88,17 +89,17 @@ def echo_process(workdir: Path) -> ServerProcess:
 
 
 class Client:
-    """Sends requests to one method of one server over a few channels."""
+    """Sends requests to one method over a few channels, one to each of `ports` (the same
+    server's port repeated, or replicas' ports): the calls in flight spread over them."""
 
     def __init__(
         self,
-        port: int,
+        ports: Sequence[int],
         path: str,
         deserializer: Callable[[bytes], Any],
         metadata: Sequence[tuple[str, str]],
-        channels: int = 1,
     ) -> None:
-        self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(channels)]
+        self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
         self.calls = [
             ch.unary_unary(
                 path,
@@ -146,15 +147,17 @@ async def run(
     warmup: int,
     rounds: int = 1,
     channels: int = 1,
+    backend: Backend | None = None,
 ) -> list[UnaryResult]:
     """Per round and concurrency level, for the echo then each service: warm-up, then
     `calls` calls (fresh requests every time: each call records something new)."""
-    owner, cases_addr = await campaign_owner(workdir)
+    at = (backend or Backend()).database_url  # a fresh schema each (on PostgreSQL)
+    owner, cases_addr = await campaign_owner(workdir, at("unary_campaigns"))
     servers = [
         echo_process(workdir),
-        service_process(workdir, "accounts", cases_addr),
-        service_process(workdir, "sites", cases_addr),
-        service_process(workdir, "cases"),
+        service_process(workdir, "accounts", cases_addr, database_url=at("unary_accounts")),
+        service_process(workdir, "sites", cases_addr, database_url=at("unary_sites")),
+        service_process(workdir, "cases", database_url=at("unary_cases")),
         owner,
     ]
     accounts_md = credentials(workdir, "accounts", DEPARTMENT)
@@ -162,20 +165,12 @@ async def run(
     cases_md = credentials(workdir, "cases", CASES_DEPARTMENT)
     clients: list[Client] = []
     try:
-        ports = [await s.start() for s in servers[:-1]]
+        ports = [[await s.start()] * channels for s in servers[:-1]]
         clients = [
-            Client(ports[0], echo.PATH, pb.RecordActionRequest.FromString, accounts_md, channels),
-            Client(ports[1], echo.PATH, pb.RecordActionResponse.FromString, accounts_md, channels),
-            Client(
-                ports[2],
-                SITES_PATH,
-                sites_pb.RecordSiteActionResponse.FromString,
-                sites_md,
-                channels,
-            ),
-            Client(
-                ports[3], CASES_PATH, cases_pb2.RecordClueResponse.FromString, cases_md, channels
-            ),
+            Client(ports[0], echo.PATH, pb.RecordActionRequest.FromString, accounts_md),
+            Client(ports[1], echo.PATH, pb.RecordActionResponse.FromString, accounts_md),
+            Client(ports[2], SITES_PATH, sites_pb.RecordSiteActionResponse.FromString, sites_md),
+            Client(ports[3], CASES_PATH, cases_pb2.RecordClueResponse.FromString, cases_md),
         ]
         await asyncio.gather(*(c.ready() for c in clients))
         gen = data.Generator(time.time_ns() // 1000, seed=11, prefix="rec")
