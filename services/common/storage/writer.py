@@ -22,7 +22,7 @@ import structlog
 
 from services.common import metrics
 from services.common.errors import Unavailable
-from services.common.storage import Conn
+from services.common.storage import TEMP_TABLES, Conn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS
 from services.common.storage.sql import Group, grouped
 
@@ -334,6 +334,7 @@ def _transaction(
                 except Exception as e:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
+                    conn.bound.pop(TEMP_TABLES, None)
                     state.values = values
                     state.counters, state.rows = {}, {}
                     if len(members) == 1:
@@ -393,5 +394,6 @@ def _commit(conn: Conn, backend: Backend, state: Group) -> None:
 
 
 def _roll_back(conn: Conn) -> None:
+    conn.bound.pop(TEMP_TABLES, None)
     if conn.in_transaction:
         conn.execute("ROLLBACK")
