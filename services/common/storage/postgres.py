@@ -316,7 +316,6 @@ class Postgres:
             self._writer.close()
         self._readers = self._writer = None
 
-
     def _stop_listening(self) -> None:
         """Wake the listener with a notification of its own (the other replicas take it for a
         commit, and look once more), so that it ends at once rather than at its next timeout."""
