@@ -46,10 +46,11 @@ def lock_key(schema: str, purpose: str) -> int:
     return hash64(f"netnet\x1f{schema}\x1f{purpose}")
 
 
-def write_begin(schema: str) -> tuple[str, ...]:
-    """The statements that begin a write transaction on the schema: BEGIN, then its write
-    lock (a transaction-level advisory lock), which the writers of all replicas take."""
-    return ("BEGIN", f"SELECT pg_advisory_xact_lock({lock_key(schema, 'write')})")
+def write_begin(schema: str) -> str:
+    """What begins a write transaction on the schema: BEGIN, then its write lock (a
+    transaction-level advisory lock), which the writers of all replicas take (one round
+    trip: statements without parameters go together)."""
+    return f"BEGIN; SELECT pg_advisory_xact_lock({lock_key(schema, 'write')})"
 
 
 _JSON_EACH = re.compile(r"json_each\(([\w.]+)\)")
@@ -206,7 +207,7 @@ class Postgres:
         self.begin = write_begin(schema)
         # Every write transaction tells the other replicas it committed (delivered at COMMIT).
         self.channel = f"netnet_{schema}"
-        self.end: tuple[str, ...] = (f"NOTIFY {self.channel}",)
+        self.commit = f"NOTIFY {self.channel}; COMMIT"
         self._listening = False
         self._listener: threading.Thread | None = None
         self._writer: PgConn | None = None
@@ -230,8 +231,7 @@ class Postgres:
                 ) from None
             try:
                 if prepare is not None:
-                    for sql in self.begin:
-                        conn.execute(sql)
+                    conn.execute(self.begin)
                     prepare(conn)
                     conn.execute("COMMIT")
                 return conn, applied

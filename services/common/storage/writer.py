@@ -72,8 +72,8 @@ class Backend(Protocol):
     """Where the writer's and the readers' connections come from (sqlite.py, postgres.py)."""
 
     name: str  # for logs
-    begin: tuple[str, ...]  # the statements that open a write transaction
-    end: tuple[str, ...]  # ... and that it runs last, before COMMIT
+    begin: str  # what opens a write transaction
+    commit: str  # ... and what commits it
     read_begin: str  # the statement that opens a read snapshot
 
     async def open(
@@ -382,15 +382,12 @@ def _begun(conn: Conn, backend: Backend) -> Iterator[Group]:
 
 
 def _open(conn: Conn, backend: Backend) -> None:
-    for sql in backend.begin:
-        conn.execute(sql)
+    conn.execute(backend.begin)
 
 
 def _commit(conn: Conn, backend: Backend, state: Group) -> None:
     state.write(conn)
-    for sql in backend.end:
-        conn.execute(sql)
-    conn.execute("COMMIT")
+    conn.execute(backend.commit)
 
 
 def _roll_back(conn: Conn) -> None:
