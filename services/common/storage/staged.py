@@ -56,6 +56,15 @@ def reset(conn: Conn, table: str, columns: str, indexes: Sequence[str] = ()) -> 
         made[table] += max(conn.execute(f"DELETE FROM {table}").rowcount, 0)
 
 
+def analyze(conn: Conn, table: str) -> None:
+    """On PostgreSQL, the planner's statistics of a table that has just grown new kinds of
+    rows (new rollup keys): a table made moments ago has none until autovacuum comes by, and
+    the planner, taking a key's rollup for a rare value, drives its joins from the keys (a
+    probe per key and subject) instead of from the batch. SQLite plans without them."""
+    if isinstance(conn, PgConn):
+        conn.execute(f"ANALYZE {table}")
+
+
 @dataclass(frozen=True)
 class Stage:
     """A temporary table of a batch's rows.
