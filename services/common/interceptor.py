@@ -168,7 +168,7 @@ class Calls:
         # Set when the service drains: a new call is refused (UNAVAILABLE: retry elsewhere)
         # at once, not left to race the server's own stop; calls in flight go on.
         self.stopping = stopping or asyncio.Event()
-        self.limiter = limiter or Limiter()
+        self.limiter = Limiter() if limiter is None else limiter
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 

@@ -147,6 +147,7 @@ class Limiter:
         self.roles, self.clock, self.max_buckets = dict(roles), clock, max_buckets
         self._buckets: OrderedDict[tuple[str, ...], _Bucket] = OrderedDict()
         self._open: dict[tuple[str, ...], int] = {}  # streams open per key (none: no entry)
+        self._kept = 0  # buckets after the last eviction: a new one since calls for another
 
     def role_of(self, principal: Principal) -> str:
         return next((r for r in PRECEDENCE if r in principal.roles), PRECEDENCE[-1])
@@ -159,6 +160,8 @@ class Limiter:
         who, where = principal.operator, principal.department
         mine = self._bucket(("o", role, where, who), limits.operator, now)
         theirs = self._bucket(("d", role, where), limits.department, now)
+        if len(self._buckets) > self._kept:
+            self._evict(now)
         if mine.tokens >= 1.0 and theirs.tokens >= 1.0:
             mine.tokens -= 1.0
             theirs.tokens -= 1.0
@@ -212,19 +215,23 @@ class Limiter:
 
     def _bucket(self, key: tuple[str, ...], limit: Limit, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
-        if bucket is not None:
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(limit, now)
+        else:
             bucket.refill(now)
             self._buckets.move_to_end(key)
-            return bucket
-        # Least recently used first: drop those a fresh bucket would equal, and any beyond
-        # the bound (that caller starts afresh: the bound keeps memory, not fairness).
-        while self._buckets:
-            oldest_key, oldest = next(iter(self._buckets.items()))
-            if not (oldest.full_by(now) or len(self._buckets) >= self.max_buckets):
-                break
-            del self._buckets[oldest_key]
-        bucket = self._buckets[key] = _Bucket(limit, now)
         return bucket
+
+    def _evict(self, now: float) -> None:
+        """Least recently used first: drop the buckets a fresh one would equal (refilled),
+        and any beyond the bound (that caller starts afresh: the bound keeps memory, not
+        fairness). The two buckets of the call being admitted are the newest: they stay."""
+        while len(self._buckets) > 2:
+            key, oldest = next(iter(self._buckets.items()))
+            if not (oldest.full_by(now) or len(self._buckets) > self.max_buckets):
+                break
+            del self._buckets[key]
+        self._kept = len(self._buckets)
 
     def __len__(self) -> int:
         """Buckets and stream counts held (what the bound on memory is about)."""

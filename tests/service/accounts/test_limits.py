@@ -1,0 +1,217 @@
+"""Limits per caller on a real server: the unary rate and the open streams, per operator and
+per department, per role; refused calls say when to come back and write nothing.
+
+The limits live in the interceptor's memory, before any handler or store: the backend plays
+no part, so these run on SQLite only."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from netnet.accounts.v1 import accounts_pb2 as pb
+from netnet.client import AccountsClient
+from services.accounts.__main__ import SPEC
+from services.common.limits import parse
+from tests.service.accounts.helpers import action, snapshot
+from tests.support.rpc import Metadata, connected
+from tests.support.servers import Tokens, channel_to
+
+pytestmark = pytest.mark.sqlite_only("limits are kept in the process, before the store")
+
+NO_REFILL = 0.001  # calls a second: no token comes back while a test runs
+
+
+Limited = Callable[[str], Awaitable[AccountsClient]]
+
+
+@pytest.fixture
+async def limited(serve) -> AsyncIterator[Limited]:  # type: ignore[no-untyped-def]
+    """limited(NETNET_LIMITS's text): a client of an accounts server with those limits."""
+    channels: list[grpc.aio.Channel] = []
+
+    async def start(limits: str) -> AccountsClient:
+        server = await serve(SPEC, limits=parse(limits))
+        channels.append(await channel_to(server.port))
+        return AccountsClient(channel=channels[-1], token="")
+
+    yield start
+    for channel in channels:
+        await channel.close()
+
+
+def exhausted(e: grpc.aio.AioRpcError) -> tuple[str, dict[str, str], float]:
+    """A refusal's reason, ErrorInfo metadata and RetryInfo delay (seconds)."""
+    assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+    status = rpc_status.from_call(e)  # type: ignore[arg-type]
+    assert status is not None, "no rich status"
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert any(d.Unpack(info) for d in status.details), "no ErrorInfo"
+    assert any(d.Unpack(retry) for d in status.details), "no RetryInfo"
+    return info.reason, dict(info.metadata), retry.retry_delay.ToNanoseconds() / 1e9
+
+
+async def refused_write(client: AccountsClient, md: Metadata, rid: str) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.stub.RecordAction(pb.RecordActionRequest(action=action(rid)), metadata=md)
+    return caught.value
+
+
+async def test_beyond_the_operators_rate_a_call_is_refused_with_when_to_retry(
+    limited: Limited, tokens: Tokens
+) -> None:
+    client = await limited('{"operator": {"rate": 2, "burst": 2}}')
+    ann = tokens("cac", operator="ann")
+    before = await snapshot(client, tokens)  # an auditor and analyst: another role's limit
+    for rid in ("a1", "a2"):
+        await client.stub.RecordAction(pb.RecordActionRequest(action=action(rid)), metadata=ann)
+    reason, meta, delay = exhausted(await refused_write(client, ann, "a3"))
+    assert (reason, meta["scope"], meta["role"]) == ("RATE_LIMITED", "operator", "operator")
+    assert 0 < delay <= 0.5
+    # Nothing of the refused call was written; another operator goes on.
+    after = await snapshot(client, tokens)
+    assert after.total == before.total + 2
+    await client.stub.RecordAction(
+        pb.RecordActionRequest(action=action("b1", "u2")), metadata=tokens("cac", operator="bob")
+    )
+    # Once the delay has passed, the caller's next call goes through.
+    await asyncio.sleep(delay)
+    await client.stub.RecordAction(pb.RecordActionRequest(action=action("a3")), metadata=ann)
+
+
+async def test_operators_of_one_department_share_its_rate(limited: Limited, tokens: Tokens) -> None:
+    client = await limited(
+        f'{{"operator": {{"burst": 10, "department": {{"rate": {NO_REFILL}, "burst": 3}}}}}}'
+    )
+    ann, bob = tokens("cac", operator="ann"), tokens("cac", operator="bob")
+    await client.stub.RecordAction(pb.RecordActionRequest(action=action("a1", "u1")), metadata=ann)
+    await client.stub.RecordAction(pb.RecordActionRequest(action=action("a2", "u2")), metadata=ann)
+    await client.stub.RecordAction(pb.RecordActionRequest(action=action("b1", "u3")), metadata=bob)
+    for md, rid in ((bob, "b2"), (ann, "a3")):
+        reason, meta, delay = exhausted(await refused_write(client, md, rid))
+        assert (reason, meta["scope"]) == ("RATE_LIMITED", "department")
+        assert delay > 100  # a rate this low: come back much later
+    # Another department has its own; and nothing refused was written.
+    await client.stub.RecordAction(
+        pb.RecordActionRequest(action=action("m1", "u9", department="mps")),
+        metadata=tokens("mps", operator="ann"),
+    )
+    assert (await snapshot(client, tokens)).total == 4
+
+
+async def test_a_role_has_its_own_limit(limited: Limited, tokens: Tokens) -> None:
+    client = await limited(
+        f'{{"analyst": {{"rate": {NO_REFILL}, "burst": 1}}, '
+        f'"operator": {{"rate": {NO_REFILL}, "burst": 5}}}}',
+    )
+    analyst = tokens("cac", "analyst", operator="ann")
+    await client.stub.GetStats(pb.GetStatsRequest(), metadata=analyst)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.stub.GetStats(pb.GetStatsRequest(), metadata=analyst)
+    reason, meta, _ = exhausted(caught.value)
+    assert (reason, meta["role"]) == ("RATE_LIMITED", "analyst")
+    operator = tokens("cac", operator="ann")  # the same name as an operator: apart
+    for _ in range(5):
+        await client.stub.GetStats(pb.GetStatsRequest(), metadata=operator)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await client.stub.GetStats(pb.GetStatsRequest(), metadata=operator)
+
+
+async def test_health_and_reflection_are_never_limited(limited: Limited, tokens: Tokens) -> None:
+    client = await limited(f'{{"*": {{"rate": {NO_REFILL}, "burst": 1}}}}')
+    md = tokens("cac", operator="ann")
+    await client.stub.GetStats(pb.GetStatsRequest(), metadata=md)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.stub.GetStats(pb.GetStatsRequest(), metadata=md)
+    assert exhausted(caught.value)[0] == "RATE_LIMITED"
+    health = health_pb2_grpc.HealthStub(client.channel)
+    reflection = reflection_pb2_grpc.ServerReflectionStub(client.channel)
+    for _ in range(20):
+        reply = await health.Check(health_pb2.HealthCheckRequest())
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        asked = reflection_pb2.ServerReflectionRequest(list_services="")
+        async for answer in reflection.ServerReflectionInfo(iter([asked])):
+            assert answer.list_services_response.service
+
+
+async def test_a_third_watch_is_refused_when_two_are_allowed(
+    limited: Limited, tokens: Tokens
+) -> None:
+    client = await limited('{"*": {"watches": 2, "department": {"watches": 3}}}')
+    ann, bob = tokens("cac", "analyst", operator="ann"), tokens("cac", "analyst", operator="bob")
+
+    def watch(md: Metadata) -> grpc.aio.UnaryStreamCall:
+        return client.stub.WatchChanges(pb.WatchChangesRequest(), metadata=md)
+
+    async def refused(md: Metadata) -> tuple[str, dict[str, str], float]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for _ in watch(md):
+                pass
+        return exhausted(caught.value)
+
+    async with connected(watch(ann)), connected(watch(ann)):
+        reason, meta, delay = await refused(ann)
+        assert (reason, meta["scope"], meta["watches"]) == ("TOO_MANY_STREAMS", "operator", "2")
+        assert delay > 0
+        # bob has his own two, but the department's three are one away
+        async with connected(watch(bob)):
+            reason, meta, _ = await refused(bob)
+            assert (reason, meta["scope"]) == ("TOO_MANY_STREAMS", "department")
+    # Closed watches give their places back (as soon as the server sees them cancelled):
+    # three watches open again, and each sees the next write.
+    for attempt in range(100):
+        try:
+            async with (
+                connected(watch(ann)) as a1,
+                connected(watch(ann)) as a2,
+                connected(watch(bob)) as b1,
+            ):
+                await client.stub.RecordAction(
+                    pb.RecordActionRequest(action=action(f"w{attempt}")), metadata=tokens("cac")
+                )
+                for replies in (a1, a2, b1):
+                    assert (await anext(replies)).event.seq > 0
+                break
+        except grpc.aio.AioRpcError as e:
+            assert exhausted(e)[0] == "TOO_MANY_STREAMS"
+            await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the closed watches' places never came back")
+
+
+async def test_an_import_beyond_the_count_is_refused_and_writes_nothing(
+    limited: Limited, tokens: Tokens
+) -> None:
+    client = await limited('{"operator": {"imports": 1}}')
+    ann = tokens("cac", operator="ann")
+    release = asyncio.Event()
+
+    async def held() -> AsyncIterator[pb.ImportActionsRequest]:
+        yield pb.ImportActionsRequest(actions=[action("h1", "u1")])
+        await release.wait()
+
+    async def other() -> AsyncIterator[pb.ImportActionsRequest]:
+        yield pb.ImportActionsRequest(actions=[action("o1", "u2"), action("o2", "u3")])
+
+    first = client.stub.ImportActions(held(), metadata=ann)
+    for _ in range(250):  # its first batch is written: it is open on the server
+        if (await snapshot(client, tokens)).total == 1:
+            break
+        await asyncio.sleep(0.02)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.stub.ImportActions(other(), metadata=ann)
+    reason, meta, _ = exhausted(caught.value)
+    assert (reason, meta["scope"], meta["imports"]) == ("TOO_MANY_STREAMS", "operator", "1")
+    release.set()
+    assert (await first).summary.accepted == 1
+    assert (await snapshot(client, tokens)).total == 1  # the refused stream wrote nothing
+    # The count is free again.
+    reply = await client.stub.ImportActions(other(), metadata=ann)
+    assert reply.summary.accepted == 2
