@@ -7,6 +7,8 @@ no part, so these run on SQLite only."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
@@ -17,7 +19,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
 from netnet.accounts.v1 import accounts_pb2 as pb
-from netnet.client import AccountsClient
+from netnet.client import AccountsClient, ResourceExhausted
 from services.accounts.__main__ import SPEC
 from services.common.limits import parse
 from tests.service.accounts.helpers import action, snapshot
@@ -215,3 +217,82 @@ async def test_an_import_beyond_the_count_is_refused_and_writes_nothing(
     # The count is free again.
     reply = await client.stub.ImportActions(other(), metadata=ann)
     assert reply.summary.accepted == 2
+
+
+class Attempts(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Counts the unary calls a client makes, per method's short name."""
+
+    def __init__(self) -> None:
+        self.made: Counter[str] = Counter()
+
+    async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        self.made[details.method.decode().rsplit("/", 1)[-1]] += 1
+        return await continuation(details, request)
+
+
+@pytest.fixture
+async def counted(
+    serve,
+) -> AsyncIterator[Callable[[str], Awaitable[tuple[AccountsClient, Attempts]]]]:  # type: ignore[no-untyped-def]
+    """counted(limits): an SDK client (as a user makes one) of a limited server, and the
+    attempts it makes."""
+    channels: list[grpc.aio.Channel] = []
+
+    async def start(limits: str) -> tuple[AccountsClient, Attempts]:
+        server = await serve(SPEC, limits=parse(limits))
+        attempts = Attempts()
+        channels.append(
+            grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", interceptors=[attempts])
+        )
+        return AccountsClient(channel=channels[-1], token=""), attempts
+
+    yield start
+    for channel in channels:
+        await channel.close()
+
+
+async def test_the_sdk_retries_a_refused_read_after_the_delay(counted, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    client, attempts = await counted('{"analyst": {"rate": 2, "burst": 1}}')
+    md = tokens("cac", "analyst")
+    await client.get_stats(metadata=md)
+    started = time.monotonic()
+    await client.get_stats(metadata=md)  # refused once, told to wait ~0.5 s, then served
+    assert time.monotonic() - started >= 0.4
+    assert attempts.made["GetStats"] == 3
+
+
+async def test_the_sdk_gives_up_when_the_wait_would_pass_the_deadline(
+    counted, tokens: Tokens
+) -> None:  # type: ignore[no-untyped-def]
+    client, attempts = await counted(f'{{"analyst": {{"rate": {NO_REFILL}, "burst": 1}}}}')
+    md = tokens("cac", "analyst")
+    await client.get_stats(metadata=md)
+    started = time.monotonic()
+    with pytest.raises(ResourceExhausted) as caught:
+        await client.get_stats(metadata=md, timeout=2.0)
+    assert time.monotonic() - started < 1.0  # no wait that could not end in time
+    assert caught.value.reason == "RATE_LIMITED"
+    assert caught.value.retry_delay is not None and caught.value.retry_delay > 2.0
+    assert attempts.made["GetStats"] == 2
+
+
+async def test_the_sdk_retries_a_refused_write_only_with_a_request_id(
+    counted, tokens: Tokens
+) -> None:  # type: ignore[no-untyped-def]
+    client, attempts = await counted('{"operator": {"rate": 2, "burst": 1}}')
+    md = tokens("cac")
+    first = await client.record_action(action=action("a1", "u1"), metadata=md)
+    # Without a request id a repeat could write twice: the refusal is the caller's to see.
+    with pytest.raises(ResourceExhausted) as caught:
+        await client.record_action(action=action("", "u2"), metadata=md)
+    assert caught.value.retry_delay is not None
+    assert attempts.made["RecordAction"] == 2
+    await asyncio.sleep(caught.value.retry_delay)
+    # With one, it is tried again after the delay, and stored once.
+    await client.record_action(action=action("a2", "u2"), metadata=md)  # takes the token back
+    second = await client.record_action(action=action("a3", "u3"), metadata=md)
+    assert attempts.made["RecordAction"] == 5
+    again = await client.record_action(action=action("a3", "u3"), metadata=md)
+    assert again.action == second.action  # the server's first answer, nothing written
+    assert first.action.name != second.action.name
+    assert (await snapshot(client, tokens)).total == 3
