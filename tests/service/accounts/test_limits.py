@@ -220,12 +220,23 @@ async def test_an_import_beyond_the_count_is_refused_and_writes_nothing(
 
 
 class Attempts(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Counts the unary calls a client makes, per method's short name."""
+    """Counts the unary calls and server streams a client makes, per method's short name
+    (a channel takes an interceptor as one kind only: streams have their own)."""
 
     def __init__(self) -> None:
         self.made: Counter[str] = Counter()
+        self.streams = _StreamAttempts(self.made)
 
     async def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        self.made[details.method.decode().rsplit("/", 1)[-1]] += 1
+        return await continuation(details, request)
+
+
+class _StreamAttempts(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, made: Counter[str]) -> None:
+        self.made = made
+
+    async def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
         self.made[details.method.decode().rsplit("/", 1)[-1]] += 1
         return await continuation(details, request)
 
@@ -242,7 +253,9 @@ async def counted(
         server = await serve(SPEC, limits=parse(limits))
         attempts = Attempts()
         channels.append(
-            grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", interceptors=[attempts])
+            grpc.aio.insecure_channel(
+                f"127.0.0.1:{server.port}", interceptors=[attempts, attempts.streams]
+            )
         )
         return AccountsClient(channel=channels[-1], token=""), attempts
 
@@ -296,3 +309,25 @@ async def test_the_sdk_retries_a_refused_write_only_with_a_request_id(
     assert again.action == second.action  # the server's first answer, nothing written
     assert first.action.name != second.action.name
     assert (await snapshot(client, tokens)).total == 3
+
+
+async def test_the_sdk_retries_a_watch_refused_before_its_first_reply(
+    counted,  # type: ignore[no-untyped-def]
+    tokens: Tokens,
+) -> None:
+    client, attempts = await counted('{"analyst": {"watches": 1}}')
+    md = tokens("cac", "analyst")
+    first = client.stub.WatchChanges(pb.WatchChangesRequest(), metadata=md)
+    async with connected(first):
+        second = client.watch_changes(metadata=md)
+        waiting = asyncio.ensure_future(anext(second))
+        await asyncio.sleep(0.3)  # refused, told to come back in a second
+        assert not waiting.done()
+    # The first watch has ended: the retry takes its place and sees the next write.
+    await client.record_action(action=action("w1"), metadata=tokens("cac"))
+    reply = await asyncio.wait_for(waiting, 10)
+    assert reply.event.seq == 1
+    assert attempts.made["WatchChanges"] == 3, (
+        attempts.made
+    )  # the first; the SDK's refused, then retried
+    await second.aclose()
