@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from prometheus_client import REGISTRY
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient, ResourceExhausted
@@ -318,16 +319,19 @@ async def test_the_sdk_retries_a_watch_refused_before_its_first_reply(
     client, attempts = await counted('{"analyst": {"watches": 1}}')
     md = tokens("cac", "analyst")
     first = client.stub.WatchChanges(pb.WatchChangesRequest(), metadata=md)
+    labels = {"service": "accounts", "method": "WatchChanges", "code": "RESOURCE_EXHAUSTED"}
+    refusals = REGISTRY.get_sample_value("netnet_rpc_total", labels) or 0.0
     async with connected(first):
         second = client.watch_changes(metadata=md)
         waiting = asyncio.ensure_future(anext(second))
-        await asyncio.sleep(0.3)  # refused, told to come back in a second
+        for _ in range(250):  # the server refuses it (and says: come back in a second)
+            if (REGISTRY.get_sample_value("netnet_rpc_total", labels) or 0.0) > refusals:
+                break
+            await asyncio.sleep(0.02)
         assert not waiting.done()
     # The first watch has ended: the retry takes its place and sees the next write.
     await client.record_action(action=action("w1"), metadata=tokens("cac"))
     reply = await asyncio.wait_for(waiting, 10)
     assert reply.event.seq == 1
-    assert attempts.made["WatchChanges"] == 3, (
-        attempts.made
-    )  # the first; the SDK's refused, then retried
+    assert attempts.made["WatchChanges"] == 3  # the first; the SDK's refused, then retried
     await second.aclose()
