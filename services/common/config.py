@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netnet.client.config import DEFAULT_ADDRS  # the fixed default addresses (DESIGN §7)
+from services.common import limits as limits_
 from services.common.reference import DEFAULT_CONFIG_DIR, Reference, load
 from services.common.storage.postgres import redacted, split_url
 
@@ -47,6 +48,8 @@ class Settings:
     database_schema: str = ""
     # The gateway's dashboard (HTTP): HOST:PORT, or "" when turned off.
     http_addr: str = ""
+    # Limits per caller, per role (NETNET_LIMITS; see services/common/limits.py).
+    limits: dict[str, limits_.RoleLimits] = field(default_factory=lambda: dict(limits_.DEFAULTS))
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -163,6 +166,15 @@ def database(service: str, db: str) -> tuple[str, str]:
     return url, schema
 
 
+def limits(env: dict[str, str] | None = None) -> dict[str, limits_.RoleLimits]:
+    """Limits per caller, per role: the defaults, with what NETNET_LIMITS (JSON) changes."""
+    env = dict(os.environ) if env is None else env
+    try:
+        return limits_.parse(env.get(limits_.VARIABLE) or "")
+    except ValueError as e:
+        raise ConfigError(f"{limits_.VARIABLE}: {e}") from None
+
+
 def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
@@ -209,4 +221,5 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         database_schema=schema,
         http_addr=http_addr(env) if service == "gateway" else "",
+        limits=limits(env),
     )

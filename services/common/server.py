@@ -21,6 +21,7 @@ from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
 from services.common.interceptor import Calls, Registrar
+from services.common.limits import Limiter
 from services.common.logging import configure
 from services.common.storage import Conn
 from services.common.storage.postgres import Postgres
@@ -177,7 +178,13 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
             grpc.aio.Server,
             Registrar(
                 server,
-                Calls(spec.name, key, settings.reference.departments, runtime.stopping),
+                Calls(
+                    spec.name,
+                    key,
+                    settings.reference.departments,
+                    runtime.stopping,
+                    Limiter(settings.limits),
+                ),
             ),
         ),
         runtime,

@@ -19,6 +19,7 @@ from netnet.client.errors import (
     NetNetError,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "NetNetError",
     "NotFound",
     "PermissionDenied",
+    "ResourceExhausted",
     "SitesClient",
     "Unauthenticated",
     "Unavailable",
