@@ -487,3 +487,29 @@ def _cli_status(target: str, certs: Certs | None, key: bytes) -> subprocess.Comp
         text=True,
         timeout=60,
     )
+
+
+async def test_the_dashboard_serves_a_renewed_certificate_to_new_connections(
+    serve: Serve, certs: Certs, tmp_path: Path
+) -> None:
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in ("server.pem", "server.key"):
+        shutil.copy2(certs.dir / name, live / name)
+    gateway: RunningServer = await serve(
+        GATEWAY,
+        tls=ServerTLS(live / "server.pem", live / "server.key"),
+        client_tls=certs.client(cert=False),
+        http_addr="127.0.0.1:0",
+    )
+    url = gateway.companions["dashboard"].url
+    port = int(url.rstrip("/").rpartition(":")[2])
+    ca = certs.dir / "ca.pem"
+    assert await asyncio.to_thread(peer_serial, port, ca) == serial_of(live / "server.pem")
+    issuer = load_ca(certs.dir)
+    assert issuer is not None
+    renewed = issue(issuer, "netnet-server", server_names=SERVER_NAMES)
+    write(renewed, live, "server")
+    assert await asyncio.to_thread(peer_serial, port, ca) == renewed.cert.serial_number
+    page = await asyncio.to_thread(_https_get, url + "login", ca)
+    assert page[0] == 200
