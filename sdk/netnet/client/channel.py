@@ -59,7 +59,7 @@ def open_channel(
     options: Sequence[tuple[str, Any]] = (),
     tls: ClientTLS | None = None,
 ) -> grpc.aio.Channel:
-    """A channel to target; TLS as tls says (None: as NETNET_TLS_* say, plaintext when unset)."""
+    """A channel to target; TLS as tls says (None: as the environment says, ClientTLS.from_env)."""
     all_options = [
         ("grpc.service_config", service_config(wait_for_ready)),
         ("grpc.enable_retries", 1),
