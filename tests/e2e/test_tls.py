@@ -513,3 +513,35 @@ async def test_the_dashboard_serves_a_renewed_certificate_to_new_connections(
     assert await asyncio.to_thread(peer_serial, port, ca) == renewed.cert.serial_number
     page = await asyncio.to_thread(_https_get, url + "login", ca)
     assert page[0] == 200
+
+
+def test_make_run_over_mutual_tls_loads_the_demo_and_serves_https(certs: Certs) -> None:
+    """`make run` with the TLS variables: the services, the launcher's health checks, the
+    demo loader and the gateway's fan-out all over mutual TLS; the ready text says https and
+    shows buf curl with the CA and client certificate; the dashboard answers HTTPS."""
+    from tests.e2e.conftest import ctrl_c, start_make_run, wait_for
+
+    d = certs.dir
+    tls = {
+        "NETNET_TLS_CERT": str(d / "server.pem"),
+        "NETNET_TLS_KEY": str(d / "server.key"),
+        "NETNET_TLS_CA": str(d / "ca.pem"),
+        "NETNET_TLS_CLIENT_CA": str(d / "ca.pem"),
+        "NETNET_TLS_CLIENT_CERT": str(d / "client-admin.pem"),
+        "NETNET_TLS_CLIENT_KEY": str(d / "client-admin.key"),
+    }
+    stack = start_make_run(certs.dir.parent, more=tls)
+    try:
+        text = wait_for(stack, "Press Ctrl-C to stop.")
+        dashboard = stack.env["NETNET_GATEWAY_HTTP_ADDR"]
+        page = _https_get(f"https://{dashboard}/login", d / "ca.pem")
+    finally:
+        code = ctrl_c(stack) if stack.process.poll() is None else stack.process.returncode
+    assert "running over TLS" in text
+    assert "sources: accounts ok, sites ok, cases ok" in text, text
+    assert f"Dashboard: https://{dashboard}/" in text
+    assert f"--cacert {d / 'ca.pem'} --cert {d / 'client-admin.pem'}" in text
+    assert f"https://{stack.env['NETNET_GATEWAY_ADDR']}/" in text
+    assert page[0] == 200
+    assert code in (0, -2), stack.text()  # make ends by the SIGINT, after a clean stop
+    assert "all stopped" in stack.text()
