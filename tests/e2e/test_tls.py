@@ -16,16 +16,19 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.__main__ import SPEC as GATEWAY
+from gateway.servicer import register
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cli.certs import SERVER_NAMES, issue, load_ca, new_ca, write, write_dev_certs
 from netnet.client import AccountsClient, CasesClient, GatewayClient
@@ -36,8 +39,9 @@ from services.accounts.__main__ import SPEC as ACCOUNTS
 from services.cases.__main__ import SPEC as CASES
 from services.common.config import ConfigError, load_settings
 from services.common.server import RunningServer
-from services.common.tls import ServerTLS
+from services.common.tls import CertificateFiles, ServerTLS
 from services.sites.__main__ import SPEC as SITES
+from tests.e2e.conftest import ctrl_c, start_make_run, wait_for
 from tests.support.servers import CampaignOwner, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +105,10 @@ def peer_serial(port: int, cafile: Path, **client: Path) -> int:
         der = conn.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der).serial_number
+
+
+def _pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.PEM)
 
 
 def serial_of(path: Path) -> int:
@@ -240,17 +248,9 @@ async def test_a_renewed_certificate_is_served_to_new_connections_under_load(
     assert done > before > 0, (before, done)
 
 
-def _pem(cert: x509.Certificate) -> bytes:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return cert.public_bytes(Encoding.PEM)
-
-
 def test_a_half_written_renewal_keeps_the_served_certificate(certs: Certs, tmp_path: Path) -> None:
     """A key that does not match the new certificate (the renewal written halfway): the
     previous pair stays; once both are in place, the new one."""
-    from services.common.tls import CertificateFiles
-
     live = tmp_path / "live"
     live.mkdir()
     for name in ("server.pem", "server.key"):
@@ -383,15 +383,11 @@ async def test_the_gateway_over_tls_to_tls_sources_and_its_dashboard_over_https(
     # The CLI without --tls-ca dials plaintext: refused, exit 3 (unreachable).
     plain = await asyncio.to_thread(_cli_status, gateway_target, None, key)
     assert plain.returncode == 3, (plain.stdout, plain.stderr)
+    assert "--tls-ca" in plain.stderr
 
 
 def _gateway_to(addrs: dict[str, str]) -> Any:
     """The gateway's spec, dialing these addresses for its sources."""
-    from dataclasses import replace
-    from functools import partial
-
-    from gateway.servicer import register
-
     return replace(GATEWAY, register=partial(register, addrs=addrs))
 
 
@@ -519,8 +515,6 @@ def test_make_run_over_mutual_tls_loads_the_demo_and_serves_https(certs: Certs) 
     """`make run` with the TLS variables: the services, the launcher's health checks, the
     demo loader and the gateway's fan-out all over mutual TLS; the ready text says https and
     shows buf curl with the CA and client certificate; the dashboard answers HTTPS."""
-    from tests.e2e.conftest import ctrl_c, start_make_run, wait_for
-
     d = certs.dir
     tls = {
         "NETNET_TLS_CERT": str(d / "server.pem"),

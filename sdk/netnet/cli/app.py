@@ -97,6 +97,12 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(work())  # type: ignore[arg-type]
     except (Unavailable, DeadlineExceeded) as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
+        if isinstance(e, Unavailable) and not ClientTLS.from_env().enabled:
+            err.print(
+                "(dialed without TLS: a server on TLS needs --tls-ca CA.pem, and "
+                "--tls-cert/--tls-key where it asks for a client certificate)",
+                highlight=False,
+            )
         raise typer.Exit(UNREACHABLE) from None
     except NetNetError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
