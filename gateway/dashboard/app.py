@@ -36,10 +36,10 @@ from netnet.client import (
     Unauthenticated,
 )
 from netnet.client.channel import open_channel
-from netnet.client.tls import PLAINTEXT
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
 from netnet.vocabulary import FIGURES as COUNTED
+from services.common.config import own_port_tls
 from services.common.server import Companion, Runtime
 from services.common.tls import ssl_context
 
@@ -258,7 +258,7 @@ class Dashboard:
         # The gateway's own port, as it serves: TLS when it does (NETNET_TLS_CA must trust its
         # certificate), with the process's client certificate where it asks for one.
         s = runtime.settings
-        self.channel = open_channel(target, tls=s.client_tls.on() if s.tls else PLAINTEXT)
+        self.channel = open_channel(target, tls=own_port_tls(s.tls, s.client_tls))
         self.gateway = GatewayClient(channel=self.channel, token="", timeout=CALL_SECONDS)
         self.sessions = Sessions()
         self.templates = jinja2.Environment(

@@ -178,6 +178,12 @@ def client_tls(env: dict[str, str] | None = None) -> ClientTLS:
         raise ConfigError(str(e)) from None
 
 
+def own_port_tls(tls: tlsfiles.ServerTLS | None, client: ClientTLS) -> ClientTLS:
+    """How a process dials its own port (the dashboard, the health check): TLS as it serves,
+    trusting NETNET_TLS_CA (the system's roots without it), with its client certificate."""
+    return client.on() if tls is not None else PLAINTEXT
+
+
 def refuse_plaintext(listening: dict[str, str], env: dict[str, str]) -> None:
     """A server without TLS listens on loopback only, unless NETNET_ALLOW_PLAINTEXT=1: calls
     carry bearer tokens, which must not cross a network in the clear."""

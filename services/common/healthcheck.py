@@ -7,8 +7,8 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from netnet.client.tls import PLAINTEXT, sync_channel
-from services.common.config import ConfigError, client_tls, server_tls, service_addr
+from netnet.client.tls import sync_channel
+from services.common.config import ConfigError, client_tls, own_port_tls, server_tls, service_addr
 
 
 def main(argv: list[str]) -> int:
@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
         addr = service_addr(argv[0])
         # TLS as the process serves it (NETNET_TLS_CERT), trusting NETNET_TLS_CA, with the
         # process's client certificate where it asks for one.
-        tls = client_tls().on() if server_tls() else PLAINTEXT
+        tls = own_port_tls(server_tls(), client_tls())
     except (ConfigError, KeyError) as e:
         print(f"cannot check {argv[0]}: {e}")
         return 2

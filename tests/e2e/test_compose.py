@@ -38,7 +38,7 @@ from netnet.client.tokens import issue_token
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2
 from services.common.audit import parse_checkpoint
-from services.common.config import client_tls, database
+from services.common.config import client_tls, database, own_port_tls, server_tls
 from tests.support import stores
 from tests.support.servers import CampaignOwner, free_port
 
@@ -346,8 +346,7 @@ class Layout:
 def _serving(c: Container) -> bool:
     """The gRPC health check's answer, asked in-process (cheap, to poll with): over TLS to a
     container serving it, as the process's own health check asks."""
-    tls = client_tls(c.env).on() if c.env.get("NETNET_TLS_CERT") else PLAINTEXT
-    with sync_channel(c.addr, tls) as channel:
+    with sync_channel(c.addr, own_port_tls(server_tls(c.env), client_tls(c.env))) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
