@@ -26,7 +26,7 @@ from services.common.storage import Conn
 from services.common.storage.postgres import Postgres
 from services.common.storage.sqlite import Sqlite
 from services.common.storage.writer import Backend, Database
-from services.common.tls import CertificateFiles, server_credentials
+from services.common.tls import CertificateFiles, TLSError, server_credentials
 
 log = structlog.get_logger()
 
@@ -153,7 +153,8 @@ async def _checkpoints(runtime: Runtime) -> None:
         await asyncio.sleep(runtime.settings.audit_checkpoint_seconds)
 
 
-CANNOT_START: tuple[type[Exception], ...] = (OSError, *storage.Error)
+# TLSError: certificate files that changed between the settings' check and the start.
+CANNOT_START: tuple[type[Exception], ...] = (OSError, TLSError, *storage.Error)
 
 
 def backend(settings: Settings, setup: Callable[[Conn], None] | None) -> Backend:
