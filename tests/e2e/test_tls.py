@@ -539,3 +539,22 @@ def test_make_run_over_mutual_tls_loads_the_demo_and_serves_https(certs: Certs) 
     assert page[0] == 200
     assert code in (0, -2), stack.text()  # make ends by the SIGINT, after a clean stop
     assert "all stopped" in stack.text()
+
+
+async def test_a_list_of_addresses_and_a_named_server_verify_the_certificate(
+    serve: Serve, certs: Certs
+) -> None:
+    """A target listing replicas (ipv4:A:P,B:P) is checked against its first address;
+    NETNET_TLS_SERVER_NAME names the host the certificate must bear instead of the dialed one."""
+    cases: RunningServer = await serve(CASES, tls=certs.server())
+    port = cases.port
+    trust = certs.client(cert=False)
+    listed = open_channel(f"ipv4:127.0.0.1:{port},127.0.0.1:{port}", tls=trust)
+    named = ClientTLS.from_env({"NETNET_TLS_CA": trust.ca, "NETNET_TLS_SERVER_NAME": "cases"})
+    by_name = open_channel(f"127.0.0.1:{port}", tls=named)
+    for channel in (listed, by_name):
+        assert await health(channel) == health_pb2.HealthCheckResponse.SERVING
+        await channel.close()
+    elsewhere = replace(named, server_name="elsewhere.example")
+    wrong = open_channel(f"127.0.0.1:{port}", tls=elsewhere)
+    assert await refused(wrong) == grpc.StatusCode.UNAVAILABLE

@@ -60,15 +60,17 @@ def open_channel(
     tls: ClientTLS | None = None,
 ) -> grpc.aio.Channel:
     """A channel to target; TLS as tls says (None: as the environment says, ClientTLS.from_env)."""
+    tls = ClientTLS.from_env() if tls is None else tls
     all_options = [
         ("grpc.service_config", service_config(wait_for_ready)),
         ("grpc.enable_retries", 1),
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        *tls.options(target),
         *options,
     ]
-    creds = (ClientTLS.from_env() if tls is None else tls).credentials()
+    creds = tls.credentials()
     if creds is None:
         return grpc.aio.insecure_channel(target, options=all_options)
     return grpc.aio.secure_channel(target, creds, options=all_options)

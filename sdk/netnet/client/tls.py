@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -13,6 +13,7 @@ import grpc
 CA_VAR = "NETNET_TLS_CA"
 CLIENT_CERT_VAR = "NETNET_TLS_CLIENT_CERT"
 CLIENT_KEY_VAR = "NETNET_TLS_CLIENT_KEY"
+SERVER_NAME_VAR = "NETNET_TLS_SERVER_NAME"
 
 
 class TLSConfigError(ValueError):
@@ -23,20 +24,21 @@ class TLSConfigError(ValueError):
 class ClientTLS:
     """How a client secures its channels. Off: plaintext. On: TLS trusting `ca` (a PEM file
     of CA certificates; empty: the system's roots), presenting `cert`/`key` (PEM files) to a
-    server that asks for a client certificate (mutual TLS)."""
+    server that asks for a client certificate (mutual TLS). The server's certificate must
+    name the host dialed, or server_name when given."""
 
     enabled: bool = False
     ca: str = ""
     cert: str = ""
     key: str = ""
+    server_name: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientTLS:
         """On when NETNET_TLS_CA or NETNET_TLS_CLIENT_CERT is set; plaintext otherwise."""
         env = os.environ if env is None else env
-        return cls.of(
-            env.get(CA_VAR, ""), env.get(CLIENT_CERT_VAR, ""), env.get(CLIENT_KEY_VAR, "")
-        )
+        tls = cls.of(env.get(CA_VAR, ""), env.get(CLIENT_CERT_VAR, ""), env.get(CLIENT_KEY_VAR, ""))
+        return replace(tls, server_name=env.get(SERVER_NAME_VAR, ""))
 
     @classmethod
     def of(
@@ -55,7 +57,16 @@ class ClientTLS:
     def on(self) -> ClientTLS:
         """The same trust and certificate, with TLS on even when nothing was named (the
         system's roots): for a client of a server known to serve TLS."""
-        return ClientTLS(True, self.ca, self.cert, self.key)
+        return replace(self, enabled=True)
+
+    def options(self, target: str) -> list[tuple[str, str]]:
+        """Channel options: the name the server's certificate must bear, where it is not the
+        target's host: server_name, or for a list of addresses (ipv4:A:P,B:P, whose authority
+        grpc takes whole) the first one's."""
+        if not self.enabled:
+            return []
+        name = self.server_name or _first_listed_host(target)
+        return [("grpc.ssl_target_name_override", name)] if name else []
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         """grpc's channel credentials, or None for plaintext. The files are read now: a
@@ -76,6 +87,13 @@ class ClientTLS:
 PLAINTEXT = ClientTLS()
 
 
+def _first_listed_host(target: str) -> str:
+    scheme, _, addrs = target.partition(":")
+    if scheme not in ("ipv4", "ipv6") or "," not in addrs:
+        return ""
+    return addrs.split(",", 1)[0].rpartition(":")[0].strip("[]")
+
+
 def _read(path: str, name: str) -> bytes:
     try:
         data = Path(path).read_bytes()
@@ -88,7 +106,8 @@ def _read(path: str, name: str) -> bytes:
 
 def sync_channel(target: str, tls: ClientTLS | None = None) -> grpc.Channel:
     """A blocking channel (health checks, scripts) with the same transport as open_channel."""
-    creds = (ClientTLS.from_env() if tls is None else tls).credentials()
+    tls = ClientTLS.from_env() if tls is None else tls
+    creds = tls.credentials()
     if creds is None:
         return grpc.insecure_channel(target)
-    return grpc.secure_channel(target, creds)
+    return grpc.secure_channel(target, creds, options=tls.options(target))
