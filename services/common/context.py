@@ -12,6 +12,7 @@ class Principal:
     department: str
     region: str
     roles: frozenset[str]
+    token_id: str = ""  # the token's jti: audit entries name the token a change was made with
 
     def has(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

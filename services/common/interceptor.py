@@ -12,7 +12,7 @@ import itertools
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Container, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -22,7 +22,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.common import metrics, storage
-from services.common.auth import principal_from_metadata
+from services.common.auth import Verifier
 from services.common.context import principal_var, request_id_var
 from services.common.errors import (
     AlreadyExists,
@@ -142,13 +142,11 @@ class Calls:
     def __init__(
         self,
         service: str,
-        key: bytes,
-        departments: Container[str],
+        verifier: Verifier,
         stopping: asyncio.Event | None = None,
     ) -> None:
         self.service = service
-        self.key = key
-        self.departments = departments  # the deployment's: a token must name one
+        self.verifier = verifier  # the key set, the deployment's departments, revocations
         # Set when the service drains: a new call is refused (UNAVAILABLE: retry elsewhere)
         # at once, not left to race the server's own stop; calls in flight go on.
         self.stopping = stopping or asyncio.Event()
@@ -235,7 +233,7 @@ class _Call:
         principal_var.set(None)
         if self.owner.stopping.is_set():
             raise Unavailable("the service is shutting down", reason="DRAINING")
-        principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
+        principal = self.owner.verifier.principal(metadata)
         principal_var.set(principal)
         self.department = principal.department
 
