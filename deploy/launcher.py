@@ -1,5 +1,6 @@
 """Local launcher behind `make run`: the services as child processes on SQLite under
-NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all, at once
+NETNET_DATA_DIR, a dev key pair (the issuer's private key, the servers' public key set), an
+admin token and the gateway's service token, health-checked; Ctrl-C stops them all, at once
 even while the demo campaign loads, and the launcher then ends by that SIGINT (a shell reports
 130). SIGHUP stops them the same way; SIGTERM too, with exit code 0. On Linux the services
 also go when the launcher is killed outright."""
@@ -27,8 +28,17 @@ from rich.console import Console
 from deploy.demo import CAMPAIGN, Demo
 from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
-from services.common.auth import ensure_key, issue_token
-from services.common.config import ConfigError, data_dir, key_file, load_settings, reference
+from netnet.client.tokens import ensure_key_pair
+from services.common.auth import issue_token
+from services.common.config import (
+    ConfigError,
+    data_dir,
+    gateway_token_file,
+    key_file,
+    load_settings,
+    public_keys_file,
+    reference,
+)
 
 # Processes in start order: the gateway last, once its sources serve.
 PROCESSES = (
@@ -38,7 +48,6 @@ PROCESSES = (
     ("gateway", "gateway"),
 )
 START_TIMEOUT = 60.0
-TOKEN_TTL = 30 * 86400
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 T = TypeVar("T")
 
@@ -149,19 +158,36 @@ def stop_all(children: list[Child], grace: float) -> None:
             child.process.wait()
 
 
+def dev_key() -> Any:
+    """The dev issuer's private key, made on first start, its public half in the set the
+    servers read (the servers never see the private key)."""
+    return ensure_key_pair(key_file(), public_keys_file())
+
+
+def write_token(path: Path, token: str) -> Path:
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    aside.write_text(token + "\n")
+    aside.chmod(0o600)
+    os.replace(aside, path)  # the gateway reads it again when it changes: never half of it
+    return path
+
+
 def write_admin_token(directory: Path) -> Path:
+    """A person's token (8 hours, issued again at each start), and the gateway's service
+    token (30 days), with which it learns the revocations from the services."""
+    key = dev_key()
+    write_token(
+        gateway_token_file(),
+        issue_token(key, operator="gateway", department="office", roles=["service"]),
+    )
     token = issue_token(
-        ensure_key(key_file()),
+        key,
         operator="admin",
         department="office",
         roles=["admin", "auditor", "analyst"],
-        ttl_seconds=TOKEN_TTL,
         known=reference().departments,
     )
-    path = directory / "admin.token"
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return path
+    return write_token(directory / "admin.token", token)
 
 
 def main() -> int:
@@ -261,7 +287,7 @@ def main() -> int:
 async def demo_and_status(children: list[Child]) -> str:
     """Load the demo campaign on first start (NETNET_DEMO_SCALE, 0 to skip); then the status."""
     addrs = {c.name: c.addr for c in children}
-    demo = Demo(addrs, ensure_key(key_file()), demo_scale())
+    demo = Demo(addrs, dev_key(), demo_scale())
     try:
         marker = data_dir() / "demo.loaded"
         if demo.scale > 0 and not marker.exists():

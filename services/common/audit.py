@@ -3,9 +3,10 @@
 Each entry is linked to the one before by an HMAC-SHA256 under the audit key (a key of its own,
 apart from the token signing key), and commits to the rows its write produced (a hash of their
 columns that never change); it names the token the change was made with (its jti). Without
-the key, an edited entry cannot be given a link that verifies, and an edited or deleted row no longer matches its entry. What a key alone cannot
-show is an honest-looking earlier state: the newest entries cut and the head moved back. A
-checkpoint does: the head's seq and hash, signed with the key, kept outside the database.
+the key, an edited entry cannot be given a link that verifies, and an edited or deleted row
+no longer matches its entry. What a key alone cannot show is an honest-looking earlier state:
+the newest entries cut and the head moved back. A checkpoint does: the head's seq and hash,
+signed with the key, kept outside the database.
 
 Entries written before the chain was keyed (seq < keyed_from) are checked as they were
 written, as plain sha256 links; keyed_from itself is sealed with the key.
