@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 
 from deploy.demo import CAMPAIGN, Demo
+from deploy.keys import write_token
 from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
 from netnet.client.tokens import ensure_key_pair
@@ -162,14 +163,6 @@ def dev_key() -> Any:
     """The dev issuer's private key, made on first start, its public half in the set the
     servers read (the servers never see the private key)."""
     return ensure_key_pair(key_file(), public_keys_file())
-
-
-def write_token(path: Path, token: str) -> Path:
-    aside = path.with_name(f".{path.name}.{os.getpid()}")
-    aside.write_text(token + "\n")
-    aside.chmod(0o600)
-    os.replace(aside, path)  # the gateway reads it again when it changes: never half of it
-    return path
 
 
 def write_admin_token(directory: Path) -> Path:

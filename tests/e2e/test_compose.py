@@ -25,12 +25,13 @@ import jsonschema
 import psycopg
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.client import AccountsClient, CasesClient, GatewayClient
-from netnet.client.tokens import issue_token
+from netnet.client.tokens import issue_token, read_private_key
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2
 from services.common.audit import parse_checkpoint
@@ -87,10 +88,20 @@ def test_four_services_and_a_postgres_profile(compose: dict[str, Any]) -> None:
         drain = float(env["NETNET_DRAIN_SECONDS"])
         assert _seconds(service["stop_grace_period"]) > drain, name
         assert service["healthcheck"]["test"][-1] == name
-        assert env["NETNET_KEY_FILE"].startswith("/keys/")
+        # The public key set only: the issuer's private key is on a volume no server mounts.
+        assert env["NETNET_PUBLIC_KEYS_FILE"].startswith("/keys/")
+        assert "NETNET_KEY_FILE" not in env
         assert any(v.startswith("keys:") for v in service["volumes"])
+        assert not any(v.startswith("issuer:") for v in service["volumes"]), name
         if name != "gateway":
             assert any(v.endswith(":/data") for v in service["volumes"]), name
+    keys = services["keys"]
+    assert keys["restart"] == "no" and keys["environment"]["NETNET_KEY_FILE"].startswith("/issuer/")
+    assert [n for n, s in services.items() if "issuer:/issuer" in s.get("volumes", [])] == ["keys"]
+    for name in SOURCES:  # the public set is there before a server starts
+        assert services[name]["depends_on"] == {
+            "keys": {"condition": "service_completed_successfully"}
+        }
     gateway = services["gateway"]
     assert set(gateway["depends_on"]) == {"accounts", "sites", "cases"}
     for source, port in (("ACCOUNTS", 50051), ("SITES", 50052), ("CASES", 50053)):
@@ -158,12 +169,15 @@ def test_the_postgres_profile_runs_the_stack_on_postgresql(compose: dict[str, An
             if not key.endswith("_ADDR") and key != "NETNET_DATA_DIR":
                 assert env[key] == value, (name, key)
         assert _listen_port(pg) == _listen_port(plain), name
-        assert _volume_of(compose, pg, env["NETNET_KEY_FILE"]) == "keys", name
+        assert _volume_of(compose, pg, env["NETNET_PUBLIC_KEYS_FILE"]) == "keys", name
     for name in SOURCES:
         pg = services[PG[name]]
         env = pg["environment"]
         assert pg["deploy"]["replicas"] == 2, name
-        assert pg["depends_on"] == {"postgres": {"condition": "service_healthy"}}, name
+        assert pg["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "keys": {"condition": "service_completed_successfully"},
+        }, name
         url = urlsplit(env["NETNET_DATABASE_URL"])
         assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432), name
         assert (url.username, url.password, url.path) == (
@@ -310,7 +324,7 @@ class Layout:
         # A container sees only its own environment (not this session's NETNET_*).
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("NETNET_")}
         full = {**inherited, **env, "NETNET_LOG_FORMAT": "json", **self.overrides}
-        check = service["healthcheck"]["test"]
+        check = service.get("healthcheck", {}).get("test", ["CMD"])  # keys: a one-shot
         assert check[0] == "CMD", check
         self.root.mkdir(parents=True, exist_ok=True)
         return Container(
@@ -386,6 +400,7 @@ def test_each_service_starts_from_the_file_and_turns_healthy(
     """No Docker engine here: each service's command and environment run as a local process,
     with container addresses and paths mapped onto loopback ports and a temporary directory."""
     layout = Layout(compose, tmp_path, {name: [_free_port()] for name in SERVICES})
+    _issue_keys(layout)
     containers = [layout.container(name) for name in SERVICES]
     try:
         for c in containers:  # one after the other, as the gateway's depends_on has it
@@ -395,6 +410,15 @@ def test_each_service_starts_from_the_file_and_turns_healthy(
         codes = _stop(containers)
     for c in containers:
         assert codes[c.label] == 0, f"{c.label} did not stop cleanly: {c.tail()}"
+
+
+def _issue_keys(layout: Layout) -> Container:
+    """The one-shot `keys` service, run to its end before the servers (their depends_on)."""
+    keys = layout.container("keys")
+    keys.start()
+    assert keys.process is not None
+    assert keys.process.wait(60) == 0, keys.tail()
+    return keys
 
 
 def _handled(port: int, method: str) -> float:
@@ -414,7 +438,7 @@ ACTIONS = 40  # enough that round-robin reaches both replicas even on a loaded m
 
 
 async def _record_and_ask(
-    key: bytes, targets: dict[str, str], campaign: str
+    key: Ed25519PrivateKey, targets: dict[str, str], campaign: str
 ) -> gateway_pb2.CampaignStatus:
     """Through the SDK, as a user would: a campaign on cases, account actions on accounts,
     the campaign's status from the gateway."""
@@ -443,7 +467,9 @@ async def _record_and_ask(
     return reply.status
 
 
-async def _verify_each(key: bytes, replicas: list[str]) -> list[common_pb2.AuditVerification]:
+async def _verify_each(
+    key: Ed25519PrivateKey, replicas: list[str]
+) -> list[common_pb2.AuditVerification]:
     """The audit chain as each replica (dialed alone) verifies it."""
     auditor = issue_token(key, operator="cy", department="office", roles=["auditor"])
     verifications = []
@@ -496,6 +522,7 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         # Not in the file: audit checkpoints every 0.2 s rather than every minute.
         overrides={"NETNET_AUDIT_CHECKPOINT_SECONDS": "0.2"},
     )
+    issuer = _issue_keys(layout)
     sources = [layout.container(PG[s], i) for s in SOURCES for i in range(replicas[PG[s]])]
     gateway = layout.container(PG["gateway"])
     assert len(sources) == 6
@@ -505,7 +532,7 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         _await_healthy(sources)
         gateway.start()  # its depends_on: every source healthy
         _await_healthy([gateway])
-        key = Path(gateway.env["NETNET_KEY_FILE"]).read_text().strip().encode()
+        key = read_private_key(Path(issuer.env["NETNET_KEY_FILE"]))
         # The SDK dials what the gateway dials: every replica of a source.
         targets = {s: gateway.env[f"NETNET_{s.upper()}_ADDR"] for s in [*SOURCES, "gateway"]}
         status = asyncio.run(_record_and_ask(key, targets, "compose-pg"))
