@@ -4,13 +4,14 @@ and the gateway's own set learnt from theirs about once a second (it has no stor
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
 
-from gateway.clients import SOURCES, Backends, per_source
+from gateway.clients import SOURCES, Backends, Metadata, per_source
 from gateway.servicer import forwarded
 from netnet.common.v1 import revocation_pb2 as pb
 from netnet.common.v1 import revocation_pb2_grpc as pb_grpc
@@ -48,15 +49,7 @@ class GatewayRevocations(pb_grpc.RevocationServiceServicer):
         metadata = forwarded(context)
         budget = self.rt.settings.source_timeout_seconds
         results, health = await per_source(
-            budget,
-            {
-                s: (
-                    lambda timeout, s=s: self.stubs[s].RevokeToken(
-                        asked, metadata=metadata, timeout=timeout
-                    )
-                )
-                for s in SOURCES
-            },
+            budget, {s: partial(self._revoke, s, asked, metadata) for s in SOURCES}
         )
         # Refused here at once, whatever the services said: the caller asked for it.
         self.revocations.add(token_id, operator, before)
@@ -71,6 +64,18 @@ class GatewayRevocations(pb_grpc.RevocationServiceServicer):
                 reason="REVOCATION_INCOMPLETE",
             )
         return results[SOURCES[0]]  # type: ignore[no-any-return]
+
+    async def _revoke(
+        self, source: str, request: pb.RevokeTokenRequest, metadata: Metadata, seconds: float
+    ) -> pb.RevokeTokenResponse:
+        stub = self.stubs[source]
+        return await stub.RevokeToken(request, metadata=metadata, timeout=seconds)  # type: ignore[no-any-return]
+
+    async def _list(
+        self, source: str, request: pb.ListRevocationsRequest, metadata: Metadata, seconds: float
+    ) -> pb.ListRevocationsResponse:
+        stub = self.stubs[source]
+        return await stub.ListRevocations(request, metadata=metadata, timeout=seconds)  # type: ignore[no-any-return]
 
     async def ListRevocations(
         self, request: pb.ListRevocationsRequest, context: grpc.aio.ServicerContext
@@ -107,14 +112,7 @@ class GatewayRevocations(pb_grpc.RevocationServiceServicer):
         request = pb.ListRevocationsRequest()
         results, health = await per_source(
             self.rt.settings.source_timeout_seconds,
-            {
-                s: (
-                    lambda timeout, s=s: self.stubs[s].ListRevocations(
-                        request, metadata=metadata, timeout=timeout
-                    )
-                )
-                for s in SOURCES
-            },
+            {s: partial(self._list, s, request, metadata) for s in SOURCES},
         )
         for source, reply in results.items():
             self.known[source] = list(reply.revocations)

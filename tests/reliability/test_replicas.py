@@ -274,7 +274,7 @@ async def test_a_revocation_at_one_replica_is_refused_by_the_other_within_second
             assert time.monotonic() - start < 5.0, "the other replica still takes it"
             await asyncio.sleep(0.05)
     # And the one that recorded it refuses it at once.
-    with pytest.raises(NetNetError) as e:
+    with pytest.raises(NetNetError) as refused:
         await a.client.get_stats(metadata=one)
-    assert e.value.reason == "TOKEN_REVOKED"
+    assert refused.value.reason == "TOKEN_REVOKED"
     await b.client.get_stats(metadata=bearer(key, "cac", operator="cy"))

@@ -138,7 +138,7 @@ def _bad_metadata(tokens: Tokens, kind: str) -> Metadata:
         token = tokens.sign(claims, Ed25519PrivateKey.generate(), kid_of(tokens.key.public_key()))
         return [("authorization", f"Bearer {token}")]
     if kind == "unsigned":
-        token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")
+        token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")  # type: ignore[arg-type]
         return [("authorization", f"Bearer {token}")]
     if kind == "unknown-department":
         token = tokens.sign({**claims, "dept": "nsa"})
