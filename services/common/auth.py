@@ -258,6 +258,7 @@ class Verifier:
                 region=str(claims.get("region", "")),
                 roles=granted,
                 token_id=str(claims["jti"]),
+                issued_at=int(claims["iat"]),
             ),
             int(claims["exp"]),
             int(claims["iat"]),
@@ -268,6 +269,12 @@ class Verifier:
             del cache[next(iter(cache))]  # the oldest
         cache[token] = verified
         return verified
+
+    def still_good(self, principal: Principal) -> None:
+        """Raise if the principal's token was revoked since the call began (a stream's
+        messages are checked as they go: a revoked token's stream ends at its next one)."""
+        if self.revocations.refuses(principal.token_id, principal.operator, principal.issued_at):
+            raise Unauthenticated("token revoked", reason="TOKEN_REVOKED")
 
     def principal(self, metadata: tuple[tuple[str, str | bytes], ...]) -> Principal:
         """The principal of a call's metadata (its bearer token)."""

@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 
 from services.common import metrics, storage
 from services.common.auth import Verifier
-from services.common.context import principal_var, request_id_var
+from services.common.context import Principal, principal_var, request_id_var
 from services.common.errors import (
     AlreadyExists,
     DomainError,
@@ -206,6 +206,7 @@ class Calls:
             try:
                 call.begin()
                 async for response in behavior(request, context):
+                    call.still_good()
                     yield response
             except BaseException as e:
                 await call.fail(e)
@@ -223,6 +224,7 @@ class _Call:
         self.code = "OK"
         self.start = time.perf_counter()
         self.department = ""
+        self.principal: Principal | None = None
 
     def begin(self) -> None:
         metadata = tuple(self.context.invocation_metadata() or ())
@@ -235,7 +237,13 @@ class _Call:
             raise Unavailable("the service is shutting down", reason="DRAINING")
         principal = self.owner.verifier.principal(metadata)
         principal_var.set(principal)
+        self.principal = principal
         self.department = principal.department
+
+    def still_good(self) -> None:
+        """A stream's caller still holds a token the server takes (not revoked meanwhile)."""
+        if self.principal is not None:
+            self.owner.verifier.still_good(self.principal)
 
     async def fail(self, error: BaseException) -> None:
         if isinstance(error, storage.Unreachable):
