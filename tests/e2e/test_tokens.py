@@ -3,13 +3,15 @@ by the command line within seconds, and no token in anything the processes wrote
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
 
 import jwt
 
-from tests.e2e.conftest import RunningStack
+from netnet.client import AccountsClient, GatewayClient, NetNetError
+from tests.e2e.conftest import RunningStack, ctrl_c, start_make_run, wait_for
 from tests.e2e.test_cli import netnet
 
 WITHIN = 5.0
@@ -100,3 +102,54 @@ def test_revoked_tokens_are_refused_and_no_token_is_written_anywhere(
         signature = token.rsplit(".", 1)[-1].encode()
         for where, data in written.items():
             assert token.encode() not in data and signature not in data, (name, where)
+
+
+async def _answers(env: dict[str, str], token: str) -> dict[str, str]:
+    """What each server says to a read with token: "ok" or the refusal's reason."""
+    said = {}
+    clients = {
+        "gateway": GatewayClient(env["NETNET_GATEWAY_ADDR"], token=token),
+        "accounts": AccountsClient(env["NETNET_ACCOUNTS_ADDR"], token=token),
+    }
+    for name, client in clients.items():
+        async with client:
+            try:
+                if isinstance(client, GatewayClient):
+                    await client.list_campaigns(page_size=1)
+                else:
+                    await client.get_stats()
+                said[name] = "ok"
+            except NetNetError as e:
+                said[name] = e.reason
+    return said
+
+
+def _until(env: dict[str, str], token: str, want: str) -> None:
+    start = time.monotonic()
+    while (said := asyncio.run(_answers(env, token))) != {"gateway": want, "accounts": want}:
+        assert time.monotonic() - start < WITHIN, said
+
+
+def test_a_rotated_key_set_is_picked_up_without_a_restart(tmp_path: Path) -> None:
+    """On a stack of its own (the key it removes signed that stack's admin token)."""
+    stack = start_make_run(tmp_path, scale="0")
+    try:
+        wait_for(stack, "Press Ctrl-C to stop.")
+        old = issue(stack, "office", "analyst")
+        rotated = netnet(stack, "keys", "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        new = issue(stack, "office", "analyst")
+        old_kid, new_kid = (jwt.get_unverified_header(t)["kid"] for t in (old, new))
+        assert old_kid != new_kid
+        _until(stack.env, new, "ok")  # the new key, within seconds, with no restart
+        _until(stack.env, old, "ok")  # the old one verifies until removed
+        listed = netnet(stack, "keys", "list").stdout
+        assert f"{new_kid}\tsigns new tokens" in listed and f"{old_kid}\tverifies only" in listed
+        assert netnet(stack, "keys", "remove", new_kid).returncode == 2  # it signs
+        removed = netnet(stack, "keys", "remove", old_kid)
+        assert removed.returncode == 0, removed.stderr
+        _until(stack.env, old, "TOKEN_INVALID")
+        _until(stack.env, new, "ok")
+    finally:
+        if stack.process.poll() is None:
+            ctrl_c(stack)
