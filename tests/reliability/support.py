@@ -197,6 +197,12 @@ def service_env(
         }
     )
     env.update(extra)
+    if "NETNET_KEY_FILE" not in extra:
+        # The issuer's key pair, beside the data directory (as make run makes one): a server
+        # reads only its public set, and starts only with one.
+        issuer = data_dir.parent / f"{data_dir.name}-issuer" / "signing.key"
+        ensure_key_pair(issuer)
+        env["NETNET_KEY_FILE"] = str(issuer)
     return env
 
 
