@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from services.common.context import current_principal, request_id_var
 from services.common.convert import checked_us, to_ts
 from services.common.errors import FieldViolation, InvalidArgument, Violations
 from services.common.interceptor import REQUEST_ID_HEADER
+from services.common.paging import MAX_PAGE_SIZE
 from services.common.reference import is_slug
 from services.common.server import Runtime
 
@@ -312,21 +314,24 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         async def published(
             t: float,
         ) -> tuple[list[cases_pb2.TypicalCase], list[campaigns_pb2.MeasureIssued]]:
+            deadline = time.monotonic() + t
             typical, issued = await asyncio.gather(
-                cases.ListTypicalCases(
-                    cases_pb2.ListTypicalCasesRequest(
-                        campaign_id=query.campaign_id, page_size=1000
-                    ),
-                    metadata=md,
-                    timeout=t,
+                every_page(
+                    cases.ListTypicalCases,
+                    cases_pb2.ListTypicalCasesRequest(campaign_id=query.campaign_id),
+                    "typical_cases",
+                    md,
+                    deadline,
                 ),
-                self.backends.campaigns.ListMeasuresIssued(
-                    campaigns_pb2.ListMeasuresIssuedRequest(parent=campaign, page_size=1000),
-                    metadata=md,
-                    timeout=t,
+                every_page(
+                    self.backends.campaigns.ListMeasuresIssued,
+                    campaigns_pb2.ListMeasuresIssuedRequest(parent=campaign),
+                    "measures_issued",
+                    md,
+                    deadline,
                 ),
             )
-            return list(typical.typical_cases), list(issued.measures_issued)
+            return typical, issued
 
         status_task = asyncio.create_task(self._asked_status(query, md, budget))
         fetched, _ = await per_source(budget, {"cases": published})
@@ -556,6 +561,25 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 departments=reply.departments,
             )
         ]
+
+
+async def every_page(
+    call: Callable[..., Awaitable[Any]],
+    request: Any,
+    field: str,
+    md: Metadata,
+    deadline: float,
+) -> list[Any]:
+    """Every item of a list call (field: the response's repeated field), page after page of
+    the most a page holds, all within one deadline (time.monotonic)."""
+    items: list[Any] = []
+    request.page_size = MAX_PAGE_SIZE
+    while True:
+        reply = await call(request, metadata=md, timeout=max(deadline - time.monotonic(), 0.001))
+        items += getattr(reply, field)
+        if not reply.next_page_token:
+            return items
+        request.page_token = reply.next_page_token
 
 
 def _within(when: Timestamp, period: pb.CampaignStatus) -> bool:

@@ -26,7 +26,7 @@ from itertools import islice
 from services.common.hashing import hash64
 from services.common.storage import Conn
 from services.common.storage.sql import add_counts, rows_in, upsert_add
-from services.common.storage.staged import ACCEPTED, Stage, reset
+from services.common.storage.staged import ACCEPTED, Stage, analyze, reset
 
 DIMS = ("department", "action", "category", "campaign_id", "special_action")
 ANY = "*"
@@ -235,7 +235,8 @@ def add_staged(conn: Conn, rollup: str, stage: Stage, subject: str | None, where
     ]
     if not keys:
         return
-    conn.executemany(REGISTER_KEY, [(kid, rollup, *key) for *key, kid in keys])
+    if conn.executemany(REGISTER_KEY, [(kid, rollup, *key) for *key, kid in keys]).rowcount > 0:
+        analyze(conn, "rollup_keys")  # the next statements join the keys of one rollup
     reset(conn, *_KEYS, [_DIMS_SQL])
     conn.executemany(f"INSERT INTO staged_keys VALUES ({', '.join('?' * 6)})", keys)
     same = " AND ".join(f"k.{d} = s.{c}" for d, c in zip(DIMS, stage.dims, strict=True))

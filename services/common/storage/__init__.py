@@ -48,6 +48,10 @@ class SqliteConn(sqlite3.Connection):
         self.bound: dict[str, Any] = {}
 
 
+# bound[TEMP_TABLES]: the temporary tables made on the connection (see staged.reset); a
+# rollback, which may have undone their making, and a new connection forget them.
+TEMP_TABLES = "temp tables"
+
 # What a failing statement raises, on either backend.
 Error: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)
 # What a statement raises when the database cannot be reached (a call may be tried again).

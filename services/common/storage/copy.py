@@ -204,8 +204,7 @@ def _copy(
     missing = sorted(set(tables) - set(_tables(target, schema)))
     if missing:
         raise CopyError(f"schema {schema} has no table {', '.join(missing)}")
-    for sql in write_begin(schema):  # the service's writers wait for the copy
-        target.execute(sql)
+    target.execute(write_begin(schema))  # the service's writers wait for the copy
     try:
         _refuse_records(target, schema)
         order = _order(target, schema, tables)

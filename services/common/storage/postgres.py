@@ -21,10 +21,10 @@ import psycopg
 import structlog
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from services.common.hashing import hash64
-from services.common.storage import Conn, Cursor
+from services.common.storage import TEMP_TABLES, Conn, Cursor
 from services.common.storage.migrations import POSTGRESQL, apply_migrations
 
 T = TypeVar("T")
@@ -46,10 +46,11 @@ def lock_key(schema: str, purpose: str) -> int:
     return hash64(f"netnet\x1f{schema}\x1f{purpose}")
 
 
-def write_begin(schema: str) -> tuple[str, ...]:
-    """The statements that begin a write transaction on the schema: BEGIN, then its write
-    lock (a transaction-level advisory lock), which the writers of all replicas take."""
-    return ("BEGIN", f"SELECT pg_advisory_xact_lock({lock_key(schema, 'write')})")
+def write_begin(schema: str) -> str:
+    """What begins a write transaction on the schema: BEGIN, then its write lock (a
+    transaction-level advisory lock), which the writers of all replicas take (one round
+    trip: statements without parameters go together)."""
+    return f"BEGIN; SELECT pg_advisory_xact_lock({lock_key(schema, 'write')})"
 
 
 _JSON_EACH = re.compile(r"json_each\(([\w.]+)\)")
@@ -206,7 +207,7 @@ class Postgres:
         self.begin = write_begin(schema)
         # Every write transaction tells the other replicas it committed (delivered at COMMIT).
         self.channel = f"netnet_{schema}"
-        self.end: tuple[str, ...] = (f"NOTIFY {self.channel}",)
+        self.commit = f"NOTIFY {self.channel}; COMMIT"
         self._listening = False
         self._listener: threading.Thread | None = None
         self._writer: PgConn | None = None
@@ -230,8 +231,7 @@ class Postgres:
                 ) from None
             try:
                 if prepare is not None:
-                    for sql in self.begin:
-                        conn.execute(sql)
+                    conn.execute(self.begin)
                     prepare(conn)
                     conn.execute("COMMIT")
                 return conn, applied
@@ -264,6 +264,7 @@ class Postgres:
             if self._setup is not None:
                 self._setup(fresh)
             self._writer.raw = fresh.raw
+            self._writer.bound.pop(TEMP_TABLES, None)
         return fn()
 
     async def read(self, snapshot: Callable[[Conn], T]) -> T:
@@ -307,13 +308,25 @@ class Postgres:
     async def close(self) -> None:
         self._listening = False
         if self._listener is not None:
-            await asyncio.to_thread(self._listener.join, 5.0)
+            await asyncio.to_thread(self._stop_listening)
             self._listener = None
         if self._readers is not None:
             await asyncio.to_thread(self._readers.close)
         if self._writer is not None:
             self._writer.close()
         self._readers = self._writer = None
+
+    def _stop_listening(self) -> None:
+        """Wake the listener with a notification of its own (the other replicas take it for a
+        commit, and look once more), so that it ends at once rather than at its next timeout."""
+        if self._readers is not None:
+            try:
+                with self._readers.connection(timeout=1.0) as raw:
+                    raw.execute("SELECT pg_notify(%s, '')", (self.channel,))
+            except (psycopg.Error, PoolTimeout):
+                pass  # the database is gone: the listener ends at its timeout
+        assert self._listener is not None
+        self._listener.join(5.0)
 
 
 def redacted(url: str) -> str:

@@ -40,8 +40,8 @@ async def _run_on(conn: aiosqlite.Connection, fn: Callable[[Conn], T]) -> T:
 class Sqlite:
     """One writer connection and one reader connection over a WAL file."""
 
-    begin: tuple[str, ...] = ("BEGIN IMMEDIATE",)
-    end: tuple[str, ...] = ()
+    begin = "BEGIN IMMEDIATE"
+    commit = "COMMIT"
     read_begin = "BEGIN"
 
     def __init__(

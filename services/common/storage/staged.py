@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from itertools import chain
 
 from services.common.errors import FieldViolation, InvalidArgument, Reject
-from services.common.storage import Conn
+from services.common.storage import TEMP_TABLES, Conn
 from services.common.storage.postgres import PgConn
 
 ACCEPTED = 0
@@ -34,14 +34,35 @@ def _rows_sql(table: str, columns: str, width: int, rows: int) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"
 
 
+# Rows a stage on PostgreSQL may hold dead (deleted) before it is truncated: no autovacuum
+# visits a temporary table, so dead rows would pile up batch after batch; but TRUNCATE costs
+# a few milliseconds (a new file), more than a unary write's whole batch of statements.
+DEAD_ROWS = 5000
+
+
 def reset(conn: Conn, table: str, columns: str, indexes: Sequence[str] = ()) -> None:
     """Empty the temporary table, made (with its indexes) on its first use on this
-    connection. On PostgreSQL by TRUNCATE: no autovacuum ever visits a temporary table, and
-    the dead rows of DELETE would pile up batch after batch."""
-    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
-    for n, index in enumerate(indexes):
-        conn.execute(f"CREATE INDEX IF NOT EXISTS temp.{table}_{n} ON {table} ({index})")
-    conn.execute(f"{'TRUNCATE' if isinstance(conn, PgConn) else 'DELETE FROM'} {table}")
+    connection: by DELETE, and on PostgreSQL by TRUNCATE once DEAD_ROWS rows lie dead."""
+    made: dict[str, int] = conn.bound.setdefault(TEMP_TABLES, {})  # table -> dead rows
+    if table not in made:
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({columns})")
+        for n, index in enumerate(indexes):
+            conn.execute(f"CREATE INDEX IF NOT EXISTS temp.{table}_{n} ON {table} ({index})")
+        made[table] = 0
+    if made[table] >= DEAD_ROWS and isinstance(conn, PgConn):
+        conn.execute(f"TRUNCATE {table}")
+        made[table] = 0
+    else:
+        made[table] += max(conn.execute(f"DELETE FROM {table}").rowcount, 0)
+
+
+def analyze(conn: Conn, table: str) -> None:
+    """On PostgreSQL, the planner's statistics of a table that has just grown new kinds of
+    rows (new rollup keys): a table made moments ago has none until autovacuum comes by, and
+    the planner, taking a key's rollup for a rare value, drives its joins from the keys (a
+    probe per key and subject) instead of from the batch. SQLite plans without them."""
+    if isinstance(conn, PgConn):
+        conn.execute(f"ANALYZE {table}")
 
 
 @dataclass(frozen=True)

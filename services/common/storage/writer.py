@@ -22,7 +22,7 @@ import structlog
 
 from services.common import metrics
 from services.common.errors import Unavailable
-from services.common.storage import Conn
+from services.common.storage import TEMP_TABLES, Conn
 from services.common.storage.migrations import RUNTIME_MIGRATIONS
 from services.common.storage.sql import Group, grouped
 
@@ -72,8 +72,8 @@ class Backend(Protocol):
     """Where the writer's and the readers' connections come from (sqlite.py, postgres.py)."""
 
     name: str  # for logs
-    begin: tuple[str, ...]  # the statements that open a write transaction
-    end: tuple[str, ...]  # ... and that it runs last, before COMMIT
+    begin: str  # what opens a write transaction
+    commit: str  # ... and what commits it
     read_begin: str  # the statement that opens a read snapshot
 
     async def open(
@@ -334,6 +334,7 @@ def _transaction(
                 except Exception as e:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
+                    conn.bound.pop(TEMP_TABLES, None)
                     state.values = values
                     state.counters, state.rows = {}, {}
                     if len(members) == 1:
@@ -381,17 +382,15 @@ def _begun(conn: Conn, backend: Backend) -> Iterator[Group]:
 
 
 def _open(conn: Conn, backend: Backend) -> None:
-    for sql in backend.begin:
-        conn.execute(sql)
+    conn.execute(backend.begin)
 
 
 def _commit(conn: Conn, backend: Backend, state: Group) -> None:
     state.write(conn)
-    for sql in backend.end:
-        conn.execute(sql)
-    conn.execute("COMMIT")
+    conn.execute(backend.commit)
 
 
 def _roll_back(conn: Conn) -> None:
+    conn.bound.pop(TEMP_TABLES, None)
     if conn.in_transaction:
         conn.execute("ROLLBACK")

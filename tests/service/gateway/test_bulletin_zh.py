@@ -9,6 +9,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from gateway import servicer
 from netnet.cases.v1 import campaigns_pb2 as mpb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.gateway.v1 import gateway_pb2 as pb
@@ -267,3 +268,20 @@ async def test_an_unknown_language_is_refused(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert bad_fields(both) == ["language", "campaign_id"]
+
+
+async def test_a_release_reads_every_page(
+    seeded: tuple[Recorder, list[cpb.TypicalCase], list[mpb.MeasureIssued]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Typical cases and measures beyond one page of the cases service are all in the
+    release: read a page of one at a time here, as a campaign of more than a page would be."""
+    rec, typical, measures = seeded
+    assert len(typical) > 1 and len(measures) > 1
+    whole = await bulletin(rec, pb.BULLETIN_FORMAT_TEXT)
+    monkeypatch.setattr(servicer, "MAX_PAGE_SIZE", 1)
+    paged = await bulletin(rec, pb.BULLETIN_FORMAT_TEXT)
+    assert list(paged.measures_issued) == measures
+    assert paged.text == whole.text
+    for case in typical:
+        assert case.title in paged.text

@@ -4,6 +4,7 @@ updates from that source again afterwards. Every wait is bounded; nothing sleeps
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -59,9 +60,10 @@ async def test_watch_follows_every_source_through_a_restart(
         assert got.trigger == "accounts"
         assert [d.department for d in got.status.departments] == ["cac", "mps"]
 
-        # A burst of quick writes: debounced into far fewer statuses than writes.
-        for i in range(BURST):
-            await rec.account("nrta", f"burst-{i}", apb.ACTION_TYPE_WARN, C)
+        # A burst of writes at once: debounced into far fewer statuses than writes.
+        await asyncio.gather(
+            *(rec.account("nrta", f"burst-{i}", apb.ACTION_TYPE_WARN, C) for i in range(BURST))
+        )
         final = 2 + BURST
         got, seen = await next_matching(
             call, lambda r: r.status.total.accounts_handled == final, 10
