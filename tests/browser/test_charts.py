@@ -66,7 +66,7 @@ async def test_charts_draw_the_series_per_department_and_in_total(
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.click("nav.campaign a[href$='/charts']")
     await page.wait_for_function(
-        "() => document.querySelectorAll('canvas').length === 8 && "
+        "() => typeof Chart !== 'undefined' && document.querySelectorAll('canvas').length === 8 && "
         "[...document.querySelectorAll('canvas')].every(c => Chart.getChart(c))",
         timeout=WAIT_MS,
     )
