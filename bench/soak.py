@@ -55,7 +55,8 @@ CALL_TIMEOUT = 5.0
 BATCHES, BATCH = 5, 100  # one import stream, every IMPORT_PAUSE seconds per department
 IMPORT_PAUSE = 5.0
 ACCOUNT_POOL, GROUP_POOL, IMPORT_POOL = 40, 10, 200
-PASS_ENV = ("NETNET_TLS_", "NETNET_LIMITS", "NETNET_DATABASE_URL")
+# The transport and the limits are the caller's to choose; the stores are the stack's own.
+PASS_ENV = ("NETNET_TLS_", "NETNET_LIMITS")
 Md = list[tuple[str, str]]
 
 
@@ -68,33 +69,24 @@ class Ledger:
     content: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # (dept, sha, handler)
     cases: dict[str, tuple[str, int]] = field(default_factory=dict)  # number -> (dept, kind)
 
-    def figures(self) -> dict[str, dict[str, int]]:
-        """Brute force: the status figures per department and in total ("")."""
-        out: dict[str, dict[str, int]] = {}
-        for dept in (*DEPARTMENTS, ""):
-
-            def mine(d: str, dept: str = dept) -> bool:
-                return dept in ("", d)
-
-            accounts = self.accounts.values()
-            sites = [a for d, a in self.sites.values() if mine(d)]
-            content = [h for d, _, h in self.content.values() if mine(d)]
-            cases = [k for d, k in self.cases.values() if mine(d)]
-            out[dept] = {
-                "accounts_handled": len({u for d, u, g, _ in accounts if mine(d) and not g}),
-                "groups_closed": len(
-                    {u for d, u, g, a in accounts if mine(d) and a == apb.ACTION_TYPE_CLOSE_GROUP}
-                ),
-                "groups_handled": len({u for d, u, g, _ in accounts if mine(d) and g}),
-                "sites_banned": sites.count(spb.SITE_ACTION_TYPE_BAN),
-                "sites_closed": sites.count(spb.SITE_ACTION_TYPE_CLOSE),
-                "sites_banned_or_closed": len(sites),
-                "content_direct": content.count(spb.HANDLER_DIRECT),
-                "content_platform": content.count(spb.HANDLER_PLATFORM),
-                "cases_administrative": cases.count(cpb.CASE_KIND_ADMINISTRATIVE),
-                "cases_criminal": cases.count(cpb.CASE_KIND_CRIMINAL),
-            }
-        return out
+    def figures(self, dept: str = "") -> dict[str, int]:
+        """Brute force: the status figures of a department ("": all of them)."""
+        accounts = [(u, g, a) for d, u, g, a in self.accounts.values() if dept in ("", d)]
+        sites = [a for d, a in self.sites.values() if dept in ("", d)]
+        content = [h for d, _, h in self.content.values() if dept in ("", d)]
+        cases = [k for d, k in self.cases.values() if dept in ("", d)]
+        return {
+            "accounts_handled": len({u for u, g, _ in accounts if not g}),
+            "groups_closed": len({u for u, _, a in accounts if a == apb.ACTION_TYPE_CLOSE_GROUP}),
+            "groups_handled": len({u for u, g, _ in accounts if g}),
+            "sites_banned": sites.count(spb.SITE_ACTION_TYPE_BAN),
+            "sites_closed": sites.count(spb.SITE_ACTION_TYPE_CLOSE),
+            "sites_banned_or_closed": len(sites),  # one action per site
+            "content_direct": content.count(spb.HANDLER_DIRECT),
+            "content_platform": content.count(spb.HANDLER_PLATFORM),
+            "cases_administrative": cases.count(cpb.CASE_KIND_ADMINISTRATIVE),
+            "cases_criminal": cases.count(cpb.CASE_KIND_CRIMINAL),
+        }
 
 
 @dataclass
@@ -103,7 +95,7 @@ class Watcher:
 
     service: str
     seqs: list[int] = field(default_factory=list)
-    resumed: int = 0
+    resumed: int = 0  # streams that broke and delivered again after the last seq seen
     until: int = 0  # the feed's last seq, once the load has stopped
     reached: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -437,7 +429,7 @@ class Soak:
             i += 1
             await self.read(
                 "GetCampaignStatus",
-                lambda md=md: self.gateway.get_campaign_status(campaign_id=CAMPAIGN, metadata=md),
+                partial(self.gateway.get_campaign_status, campaign_id=CAMPAIGN, metadata=md),
             )
             await self.pace(0.5)
 
@@ -454,19 +446,22 @@ class Soak:
         """Follow a service's feed for good, resuming after the last seq seen."""
         client = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}
         md = self.md("office", "analyst")
+        broke = False
         while True:
             after = watcher.seqs[-1] if watcher.seqs else 0
             stream = client[watcher.service].watch_changes(after_seq=after, metadata=md)
             try:
                 async with aclosing(stream):
                     async for reply in stream:
+                        watcher.resumed += broke
+                        broke = False
                         watcher.saw(reply.event.seq)
             except NetNetError as e:
                 self._failed(e)
                 if e.code not in TRANSIENT:
                     self.failures.append(f"{watcher.service} WatchChanges failed: {e}")
                     return
-            watcher.resumed += 1
+            broke = True
             await asyncio.sleep(0.2)
 
     async def watch_status(self) -> None:
@@ -504,14 +499,14 @@ class Soak:
 
     async def feed(self, service: str) -> list[int]:
         """The whole change feed of a service, read once the load has stopped (it ends when
-        nothing more comes for 3 s)."""
+        nothing more comes for 2 s)."""
         client = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}[service]
         seqs: list[int] = []
         stream = client.watch_changes(after_seq=0, metadata=self.md("office", "analyst"))
         async with aclosing(stream):
             while True:
                 try:
-                    reply = await asyncio.wait_for(anext(stream), 3)
+                    reply = await asyncio.wait_for(anext(stream), 2)
                 except TimeoutError:
                     return seqs
                 seqs.append(reply.event.seq)
@@ -548,7 +543,7 @@ class Soak:
 
     async def check(self) -> None:
         stored = await self.stored()
-        acknowledged = {
+        acknowledged: dict[str, dict[str, Any]] = {
             "accounts": self.ledger.accounts,
             "sites": self.ledger.sites,
             "content": self.ledger.content,
@@ -570,32 +565,35 @@ class Soak:
         if not status.complete:
             self.failures.append(f"status incomplete at the end: {list(status.sources)}")
         shown = {d.department: d.figures for d in status.departments}
-        for dept, want_figures in self.ledger.figures().items():
+        for dept in ("", *DEPARTMENTS):
             figures = status.total if dept == "" else shown.get(dept)
-            for name, want in want_figures.items():
-                got_figure = getattr(figures, name) if figures is not None else None
-                if got_figure != want:
+            for name, counted in self.ledger.figures(dept).items():
+                shown_figure = getattr(figures, name) if figures is not None else None
+                if shown_figure != counted:
                     self.failures.append(
-                        f"{dept or 'total'} {name}: status {got_figure}, ledger {want}"
+                        f"{dept or 'total'} {name}: status {shown_figure}, ledger {counted}"
                     )
         auditor = self.md("office", "auditor")
         for client in (self.accounts, self.sites, self.cases):
             v = (await client.verify_audit_chain(metadata=auditor)).verification
             if not v.ok:
                 self.failures.append(f"{client.service} audit chain: {v}")
-        for watcher in self.watchers:
-            full = await self.feed(watcher.service)
-            watcher.until = full[-1] if full else 0
-            if watcher.seqs[-1:] != full[-1:]:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(watcher.reached.wait(), 30)
-            if watcher.seqs != full:
-                dup = [s for s, n in Counter(watcher.seqs).items() if n > 1]
-                gone = sorted(set(full) - set(watcher.seqs))
-                self.failures.append(
-                    f"{watcher.service} watcher (resumed {watcher.resumed}x): saw "
-                    f"{len(watcher.seqs)} of {len(full)} events; missed {gone[:5]}, twice {dup[:5]}"
-                )
+        await asyncio.gather(*(self.check_watcher(w) for w in self.watchers))
+
+    async def check_watcher(self, watcher: Watcher) -> None:
+        """The watcher saw the whole feed, once each, in order, however often it resumed."""
+        full = await self.feed(watcher.service)
+        watcher.until = full[-1] if full else 0
+        if watcher.seqs[-1:] != full[-1:]:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(watcher.reached.wait(), 30)
+        if watcher.seqs != full:
+            dup = [s for s, n in Counter(watcher.seqs).items() if n > 1]
+            gone = sorted(set(full) - set(watcher.seqs))
+            self.failures.append(
+                f"{watcher.service} watcher (resumed {watcher.resumed}x): saw "
+                f"{len(watcher.seqs)} of {len(full)} events; missed {gone[:5]}, twice {dup[:5]}"
+            )
 
     async def close(self) -> None:
         for client in (self.accounts, self.sites, self.cases, self.gateway):
