@@ -32,6 +32,7 @@ from netnet.cases.v1 import campaigns_pb2 as mpb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.client import AccountsClient, CasesClient, GatewayClient, NetNetError, SitesClient
 from netnet.client.channel import open_channel
+from netnet.gateway.v1 import gateway_pb2 as gpb
 from netnet.sites.v1 import sites_pb2 as spb
 from tests.reliability.support import ServiceProcess
 from tests.support.servers import bearer
@@ -187,13 +188,14 @@ class Soak:
         self.sites = SitesClient(targets["sites"], token="", timeout=CALL_TIMEOUT)
         self.cases = CasesClient(targets["cases"], token="", timeout=CALL_TIMEOUT)
         self.gateway = GatewayClient(targets["gateway"], token="", timeout=CALL_TIMEOUT)
+        self.sources = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}
         self.ledger = Ledger()
         self.failures: list[str] = []
         self.errors: Counter[str] = Counter()
         self.latencies: dict[int, list[float]] = defaultdict(list)
         self.errors_at: Counter[int] = Counter()
         self.restarts: list[tuple[float, str, str, int]] = []
-        self.watchers = [Watcher(s) for s in ("accounts", "sites", "cases")]
+        self.watchers = [Watcher(s) for s in self.sources]
         self.status_updates = 0
         self.stopping = asyncio.Event()
         self.t0 = time.monotonic()
@@ -438,18 +440,17 @@ class Soak:
         while not self.stopping.is_set():
             await self.read(
                 "GenerateBulletin",
-                lambda: self.gateway.generate_bulletin(campaign_id=CAMPAIGN, metadata=md),
+                partial(self.gateway.generate_bulletin, campaign_id=CAMPAIGN, metadata=md),
             )
             await self.pace(2.0)
 
     async def watch(self, watcher: Watcher) -> None:
         """Follow a service's feed for good, resuming after the last seq seen."""
-        client = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}
         md = self.md("office", "analyst")
         broke = False
         while True:
             after = watcher.seqs[-1] if watcher.seqs else 0
-            stream = client[watcher.service].watch_changes(after_seq=after, metadata=md)
+            stream = self.sources[watcher.service].watch_changes(after_seq=after, metadata=md)
             try:
                 async with aclosing(stream):
                     async for reply in stream:
@@ -467,9 +468,9 @@ class Soak:
     async def watch_status(self) -> None:
         """Follow the campaign's status through the gateway, opening the stream again."""
         md = self.md("office", "analyst")
-        query = {"campaign_id": CAMPAIGN}
+        query = gpb.GetCampaignStatusRequest(campaign_id=CAMPAIGN)
         while True:
-            stream = self.gateway.watch_campaign_status(query=query, metadata=md)  # type: ignore[arg-type]
+            stream = self.gateway.watch_campaign_status(query=query, metadata=md)
             try:
                 async with aclosing(stream):
                     async for _ in stream:
@@ -500,9 +501,10 @@ class Soak:
     async def feed(self, service: str) -> list[int]:
         """The whole change feed of a service, read once the load has stopped (it ends when
         nothing more comes for 2 s)."""
-        client = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}[service]
         seqs: list[int] = []
-        stream = client.watch_changes(after_seq=0, metadata=self.md("office", "analyst"))
+        stream = self.sources[service].watch_changes(
+            after_seq=0, metadata=self.md("office", "analyst")
+        )
         async with aclosing(stream):
             while True:
                 try:
@@ -574,7 +576,7 @@ class Soak:
                         f"{dept or 'total'} {name}: status {shown_figure}, ledger {counted}"
                     )
         auditor = self.md("office", "auditor")
-        for client in (self.accounts, self.sites, self.cases):
+        for client in self.sources.values():
             v = (await client.verify_audit_chain(metadata=auditor)).verification
             if not v.ok:
                 self.failures.append(f"{client.service} audit chain: {v}")
