@@ -781,7 +781,7 @@ async def run(seconds: float, out: Path) -> Result:
             load += [soak.account_writes(dept), soak.account_imports(dept)]
             load += [soak.content_imports(dept), soak.site_writes(dept), soak.case_writes(dept)]
         tasks = [asyncio.create_task(c) for c in load]
-        restarts = asyncio.create_task(soak.restarter(seconds / 6 if seconds < 360 else 60.0))
+        restarts = asyncio.create_task(soak.restarter(min(60.0, seconds / 6)))
         await asyncio.sleep(seconds)
         await restarts  # a restart under way ends first: every process serves again
         soak.stopping.set()
