@@ -254,9 +254,13 @@ def environment(backend: Backend | None = None) -> str:
     server = (
         f"PostgreSQL {server_version(backend.url)} (server), " if backend and backend.url else ""
     )
+    # The transport the servers are started with (they inherit this environment).
+    transport = "plaintext"
+    if os.environ.get("NETNET_TLS_CERT"):
+        transport = "mutual TLS" if os.environ.get("NETNET_TLS_CLIENT_CA") else "TLS"
     return (
         f"Python {platform.python_version()}, grpcio {grpc.__version__}, "
-        f"SQLite {sqlite3.sqlite_version}, {server}{os.cpu_count()} CPUs"
+        f"SQLite {sqlite3.sqlite_version}, {server}{os.cpu_count()} CPUs, {transport}"
     )
 
 

@@ -12,6 +12,9 @@ import signal
 
 import grpc
 
+from services.common.config import server_tls
+from services.common.tls import CertificateFiles, server_credentials
+
 SERVICE = "netnet.accounts.v1.AccountService"
 METHOD = "RecordAction"
 PATH = f"/{SERVICE}/{METHOD}"
@@ -30,7 +33,12 @@ def handler() -> grpc.GenericRpcHandler:
 async def serve(addr: str = "127.0.0.1:0") -> None:
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((handler(),))
-    port = server.add_insecure_port(addr)
+    # TLS as the services serve it when NETNET_TLS_CERT/KEY are set: a like-for-like baseline.
+    tls = server_tls()
+    if tls is None:
+        port = server.add_insecure_port(addr)
+    else:
+        port = server.add_secure_port(addr, server_credentials(CertificateFiles(tls)))
     await server.start()
     print(f"port {port}", flush=True)
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ from bench.backend import Backend
 from bench.servers import ServerProcess, campaign_owner, credentials, service_process
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.cases.v1 import cases_pb2
+from netnet.client.tls import ClientTLS
 from netnet.sites.v1 import sites_pb2 as sites_pb
 
 CALL_TIMEOUT = 10.0  # seconds per call
@@ -99,7 +100,14 @@ class Client:
         deserializer: Callable[[bytes], Any],
         metadata: Sequence[tuple[str, str]],
     ) -> None:
-        self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
+        # The transport the environment names (NETNET_TLS_CA...), as the services are served.
+        creds = ClientTLS.from_env().credentials()
+        self.channels = [
+            grpc.aio.secure_channel(f"127.0.0.1:{port}", creds)
+            if creds
+            else grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+            for port in ports
+        ]
         self.calls = [
             ch.unary_unary(
                 path,

@@ -27,8 +27,16 @@ from rich.console import Console
 from deploy.demo import CAMPAIGN, Demo
 from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
+from netnet.client.tls import PLAINTEXT, ClientTLS, sync_channel
 from services.common.auth import ensure_key, issue_token
-from services.common.config import ConfigError, data_dir, key_file, load_settings, reference
+from services.common.config import (
+    ConfigError,
+    Settings,
+    data_dir,
+    key_file,
+    load_settings,
+    reference,
+)
 
 # Processes in start order: the gateway last, once its sources serve.
 PROCESSES = (
@@ -120,7 +128,7 @@ def port_free(addr: str) -> bool:
 
 
 def healthy(addr: str, timeout: float) -> bool:
-    with grpc.insecure_channel(addr) as channel:
+    with sync_channel(addr) as channel:  # TLS as NETNET_TLS_CA and the client cert say
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
@@ -164,10 +172,33 @@ def write_admin_token(directory: Path) -> Path:
     return path
 
 
+def check_tls(settings: dict[str, Settings]) -> None:
+    """The launcher, the demo loader and the services dial one another as the environment
+    says: servers on TLS need clients on TLS (and a client certificate for mutual TLS)."""
+    tls = settings["gateway"].tls
+    own = settings["gateway"].client_tls
+    if tls is not None and not own.enabled:
+        raise ConfigError(
+            "NETNET_TLS_CERT is set but not NETNET_TLS_CA: the services, the launcher and the "
+            "demo loader dial one another over TLS and must trust the servers' certificate"
+        )
+    if tls is not None and tls.client_ca is not None and not own.cert:
+        raise ConfigError(
+            "NETNET_TLS_CLIENT_CA asks for mutual TLS: set NETNET_TLS_CLIENT_CERT and "
+            "NETNET_TLS_CLIENT_KEY too (the certificate the services present to one another)"
+        )
+    if tls is None and own.enabled:
+        raise ConfigError(
+            "NETNET_TLS_CA is set but not NETNET_TLS_CERT/NETNET_TLS_KEY: the services would "
+            "serve plaintext to clients dialing TLS"
+        )
+
+
 def main() -> int:
     try:
         settings = {name: load_settings(name) for name, _ in PROCESSES}
         demo_scale()
+        check_tls(settings)
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
         return 2
@@ -238,7 +269,7 @@ def main() -> int:
         except Exception as e:  # the stack still serves; say what went wrong in plain words
             print(f"could not load the demo campaign or read its status: {e}", file=sys.stderr)
     if not stop.signum:
-        print_ready(children, directory, token_path, dashboard)
+        print_ready(children, directory, token_path, dashboard, settings["gateway"].client_tls)
     while not stop.signum:
         crashed = [c for c in children if c.process.poll() is not None]
         if crashed:
@@ -293,30 +324,46 @@ def demo_scale() -> float:
     return value
 
 
-def dashboard_url(addr: str) -> str:
+def dashboard_url(addr: str, scheme: str = "http") -> str:
     host, _, port = addr.rpartition(":")
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '[::]', '::') else host}:{port}/"
+    return f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '[::]', '::') else host}:{port}/"
 
 
-def print_ready(children: list[Child], directory: Path, token_path: Path, dashboard: str) -> None:
-    print(f"\nNet Net is running (SQLite under {directory}):\n")
+def print_ready(
+    children: list[Child],
+    directory: Path,
+    token_path: Path,
+    dashboard: str,
+    tls: ClientTLS = PLAINTEXT,
+) -> None:
+    over = " over TLS" if tls.enabled else ""
+    print(f"\nNet Net is running{over} (SQLite under {directory}):\n")
     print(f"  {'service':<10} {'address':<18} {'health':<8} log")
     for c in children:
         print(f"  {c.name:<10} {c.addr:<18} {'SERVING':<8} {c.log}")
     gateway = next(c for c in children if c.name == "gateway")
     if dashboard:
         print(
-            f"\n  Dashboard: {dashboard_url(dashboard)}  (served by the gateway; sign in with "
-            "the admin token below, or a department's token)"
+            f"\n  Dashboard: {dashboard_url(dashboard, tls.scheme)}  (served by the gateway; "
+            "sign in with the admin token below, or a department's token)"
+        )
+    # buf curl speaks TLS with the deployment's CA (and client certificate), h2c without.
+    transport = "--http2-prior-knowledge"
+    if tls.enabled:
+        transport = " ".join(
+            [
+                *([f"--cacert {tls.ca}"] if tls.ca else []),
+                *([f"--cert {tls.cert} --key {tls.key}"] if tls.cert else []),
+            ]
         )
     print(
         f"""
 Admin token (department office, roles admin/auditor/analyst): {token_path}
 Call a service over reflection, for example:
 
-  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\
+  .tools/node_modules/.bin/buf curl --protocol grpc {transport} \\
     -H "authorization: Bearer $(cat {token_path})" -d '{{"campaign_id":"netnet-2021"}}' \\
-    http://{gateway.addr}/netnet.gateway.v1.GatewayService/GetCampaignStatus
+    {tls.scheme}://{gateway.addr}/netnet.gateway.v1.GatewayService/GetCampaignStatus
 
 Issue a token for a department operator:
 

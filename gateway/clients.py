@@ -13,6 +13,7 @@ import grpc
 
 from netnet.client import AccountsClient, CasesClient, SitesClient
 from netnet.client.channel import open_channel
+from netnet.client.tls import ClientTLS
 from services.common.config import service_addr
 
 SOURCES = ("accounts", "sites", "cases")
@@ -29,11 +30,11 @@ RECONNECT_OPTIONS = (
 )
 
 
-def source_channel(target: str) -> grpc.aio.Channel:
-    """The SDK's channel (its retry policy), with read-only calls that wait for the connection
-    within their own deadline (the source's budget) instead of failing while the channel sits
-    out a backoff: the first status after a source returns is whole again."""
-    return open_channel(target, wait_for_ready=True, options=RECONNECT_OPTIONS)
+def source_channel(target: str, tls: ClientTLS | None = None) -> grpc.aio.Channel:
+    """The SDK's channel (its retry policy, its TLS), with read-only calls that wait for the
+    connection within their own deadline (the source's budget) instead of failing while the
+    channel sits out a backoff: the first status after a source returns is whole again."""
+    return open_channel(target, wait_for_ready=True, options=RECONNECT_OPTIONS, tls=tls)
 
 
 @dataclass
@@ -47,9 +48,9 @@ class Health:
 class Backends:
     """One channel per service for the life of the process."""
 
-    def __init__(self, addrs: dict[str, str] | None = None) -> None:
+    def __init__(self, addrs: dict[str, str] | None = None, tls: ClientTLS | None = None) -> None:
         addrs = addrs or {s: service_addr(s) for s in SOURCES}
-        self.channels = {s: source_channel(addrs[s]) for s in SOURCES}
+        self.channels = {s: source_channel(addrs[s], tls) for s in SOURCES}
         # SDK clients that hold no token of their own: each call forwards the caller's.
         self.clients = (
             AccountsClient(token="", channel=self.channels["accounts"]),

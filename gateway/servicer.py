@@ -593,7 +593,7 @@ def _within(when: Timestamp, period: pb.CampaignStatus) -> bool:
 def register(
     server: grpc.aio.Server, runtime: Runtime, addrs: dict[str, str] | None = None
 ) -> list[str]:
-    backends = Backends(addrs)
+    backends = Backends(addrs, runtime.settings.client_tls)
     runtime.on_stop.append(backends.close)
     pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(runtime, backends), server)
     return [pb.DESCRIPTOR.services_by_name["GatewayService"].full_name]

@@ -3,7 +3,9 @@ from the service descriptors of the generated code (run by `make proto`; never e
 
 Each method takes the request message or its fields as keywords (not both), a timeout and
 extra metadata; list methods return an async pager; read-only methods are retried on
-UNAVAILABLE by the channel (see netnet.client.channel)."""
+UNAVAILABLE by the channel (see netnet.client.channel); reads, and writes that carry a request
+id, refused by a server's limit are retried by the client after the delay it asks (see
+netnet.client.base)."""
 
 from __future__ import annotations
 
@@ -104,21 +106,25 @@ class Writer:
                 f'        """{doc}: a server stream, without a deadline unless given."""\n'
                 f"{build}        return self.stream({stub}, request, metadata, timeout)\n"
             )
-        retry = "retried on UNAVAILABLE" if read_only(name) else "never retried"
+        retry = (
+            "retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)"
+            if read_only(name)
+            else "retried only when a limit refuses it and it carries a request id"
+        )
         if "page_token" in i.fields_by_name and "next_page_token" in o.fields_by_name:
             items = next(f for f in o.fields if f.is_repeated)
             item = self.ref(items.message_type) if items.message_type else "str"
             return (
                 f"    async def {fn}(\n        {head}    ) -> AsyncPager[{resp}, {item}]:\n"
                 f'        """{doc}: the {items.name}, page after page.\n\n'
-                f'        {retry.capitalize()}."""\n'
+                f'        {retry[0].upper() + retry[1:]}."""\n'
                 f"{build}        return await self.pager(\n"
                 f'            {stub}, request, "{items.name}", timeout, metadata\n'
                 "        )\n"
             )
         return (
             f"    async def {fn}(\n        {head}    ) -> {resp}:\n"
-            f'        """{doc}.\n\n        {retry.capitalize()}."""\n'
+            f'        """{doc}.\n\n        {retry[0].upper() + retry[1:]}."""\n'
             f"{build}        return await self.call({stub}, request, timeout=timeout, "
             "metadata=metadata)\n"
         )

@@ -39,7 +39,9 @@ from netnet.client.channel import open_channel
 from netnet.gateway.v1 import gateway_pb2 as pb
 from netnet.sites.v1 import sites_pb2
 from netnet.vocabulary import FIGURES as COUNTED
+from services.common.config import own_port_tls
 from services.common.server import Companion, Runtime
+from services.common.tls import ssl_context
 
 log = structlog.get_logger()
 HERE = Path(__file__).parent
@@ -253,7 +255,10 @@ class Dashboard:
     def __init__(self, runtime: Runtime, target: str) -> None:
         self.reference = runtime.settings.reference
         self.stopping = runtime.stopping
-        self.channel = open_channel(target)
+        # The gateway's own port, as it serves: TLS when it does (NETNET_TLS_CA must trust its
+        # certificate), with the process's client certificate where it asks for one.
+        s = runtime.settings
+        self.channel = open_channel(target, tls=own_port_tls(s.tls, s.client_tls))
         self.gateway = GatewayClient(channel=self.channel, token="", timeout=CALL_SECONDS)
         self.sessions = Sessions()
         self.templates = jinja2.Environment(
@@ -650,7 +655,11 @@ async def start(runtime: Runtime, grpc_port: int) -> Companion | None:
     )
     await runner.setup()
     host, _, port = addr.rpartition(":")
-    site = web.TCPSite(runner, host.strip("[]"), int(port))
+    # HTTPS on the gateway's own certificate files when it serves TLS (renewals included).
+    files = runtime.tls_files
+    site = web.TCPSite(
+        runner, host.strip("[]"), int(port), ssl_context=ssl_context(files) if files else None
+    )
     try:
         await site.start()
     except OSError as e:
@@ -658,7 +667,9 @@ async def start(runtime: Runtime, grpc_port: int) -> Companion | None:
         await dashboard.close()
         raise OSError(f"cannot serve the dashboard on {addr}: {e.strerror or e}") from None
     bound = runner.addresses[0]
-    url = f"http://{gateway_target(addr, 0).rpartition(':')[0]}:{bound[1]}/"
+    url = (
+        f"{'https' if files else 'http'}://{gateway_target(addr, 0).rpartition(':')[0]}:{bound[1]}/"
+    )
 
     async def stop() -> None:
         await runner.cleanup()

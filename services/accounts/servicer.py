@@ -185,7 +185,7 @@ class AccountServicer(standard.StandardRpcs, pb_grpc.AccountServiceServicer):
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
-    catalogue = Catalogue(runtime.settings.cases_addr)
+    catalogue = Catalogue(runtime.settings.cases_addr, runtime.settings.client_tls)
     runtime.on_stop.append(catalogue.close)
     pb_grpc.add_AccountServiceServicer_to_server(AccountServicer(runtime, catalogue), server)
     return [pb.DESCRIPTOR.services_by_name["AccountService"].full_name]

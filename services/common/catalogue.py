@@ -12,6 +12,7 @@ import grpc
 
 from netnet.cases.v1 import campaigns_pb2, campaigns_pb2_grpc
 from netnet.client.channel import open_channel
+from netnet.client.tls import ClientTLS
 from services.common.campaigns import Campaign
 from services.common.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.common.reference import is_slug
@@ -47,8 +48,8 @@ class Catalogue:
     MISSING_TTL_SECONDS); a stale entry still answers when the cases service cannot be
     reached, and a campaign never seen is then UNAVAILABLE (the write is retryable)."""
 
-    def __init__(self, target: str) -> None:
-        self.target = target
+    def __init__(self, target: str, tls: ClientTLS | None = None) -> None:
+        self.target, self.tls = target, tls
         self._channel: grpc.aio.Channel | None = None
         self._stub: campaigns_pb2_grpc.CampaignServiceStub | None = None
         self._cache: dict[str, tuple[float, Campaign | None]] = {}
@@ -72,7 +73,9 @@ class Catalogue:
 
     async def _call(self, campaign_id: str, metadata: Metadata) -> Campaign | None:
         if self._stub is None:
-            self._channel = open_channel(self.target)  # the SDK's: retries reads on UNAVAILABLE
+            self._channel = open_channel(
+                self.target, tls=self.tls
+            )  # the SDK's: retries reads on UNAVAILABLE
             self._stub = campaigns_pb2_grpc.CampaignServiceStub(self._channel)
         try:
             reply = await self._stub.GetCampaign(

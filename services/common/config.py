@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netnet.client.config import DEFAULT_ADDRS  # the fixed default addresses (DESIGN §7)
+from netnet.client.tls import PLAINTEXT, ClientTLS, TLSConfigError
+from services.common import limits as limits_
+from services.common import tls as tlsfiles
 from services.common.reference import DEFAULT_CONFIG_DIR, Reference, load
 from services.common.storage.postgres import redacted, split_url
 
@@ -47,6 +50,12 @@ class Settings:
     database_schema: str = ""
     # The gateway's dashboard (HTTP): HOST:PORT, or "" when turned off.
     http_addr: str = ""
+    # Limits per caller, per role (NETNET_LIMITS; see services/common/limits.py).
+    limits: dict[str, limits_.RoleLimits] = field(default_factory=lambda: dict(limits_.DEFAULTS))
+    # The server's TLS (None: plaintext), and the TLS of the process's own channels (the
+    # gateway's to its sources, the dashboard's to the gateway, accounts' and sites' to cases).
+    tls: tlsfiles.ServerTLS | None = None
+    client_tls: ClientTLS = PLAINTEXT
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -139,6 +148,60 @@ def reference(env: dict[str, str] | None = None) -> Reference:
         ) from None
 
 
+def server_tls(env: dict[str, str] | None = None) -> tlsfiles.ServerTLS | None:
+    """NETNET_TLS_CERT and NETNET_TLS_KEY (PEM files): TLS; with NETNET_TLS_CLIENT_CA too,
+    mutual TLS. The files are read and checked here: a bad one stops the process at start."""
+    env = dict(os.environ) if env is None else env
+    cert, key = env.get(tlsfiles.CERT_VAR, ""), env.get(tlsfiles.KEY_VAR, "")
+    client_ca = env.get(tlsfiles.CLIENT_CA_VAR, "")
+    if bool(cert) != bool(key):
+        raise ConfigError(
+            f"{tlsfiles.CERT_VAR} and {tlsfiles.KEY_VAR} go together: set both or neither"
+        )
+    if not cert:
+        if client_ca:
+            raise ConfigError(
+                f"{tlsfiles.CLIENT_CA_VAR} asks for mutual TLS, which needs TLS: set "
+                f"{tlsfiles.CERT_VAR} and {tlsfiles.KEY_VAR} too"
+            )
+        return None
+    tls = tlsfiles.ServerTLS(Path(cert), Path(key), Path(client_ca) if client_ca else None)
+    try:
+        tlsfiles.load(tls)
+    except tlsfiles.TLSError as e:
+        raise ConfigError(f"{tlsfiles.CERT_VAR}/{tlsfiles.KEY_VAR}: {e}") from None
+    return tls
+
+
+def client_tls(env: dict[str, str] | None = None) -> ClientTLS:
+    """The TLS of the process's own channels: NETNET_TLS_CA, NETNET_TLS_CLIENT_CERT/KEY."""
+    try:
+        return ClientTLS.from_env(dict(os.environ) if env is None else env)
+    except TLSConfigError as e:
+        raise ConfigError(str(e)) from None
+
+
+def own_port_tls(tls: tlsfiles.ServerTLS | None, client: ClientTLS) -> ClientTLS:
+    """How a process dials its own port (the dashboard, the health check): TLS as it serves,
+    trusting NETNET_TLS_CA (the system's roots without it), with its client certificate."""
+    return client.on() if tls is not None else PLAINTEXT
+
+
+def refuse_plaintext(listening: dict[str, str], env: dict[str, str]) -> None:
+    """A server without TLS listens on loopback only, unless NETNET_ALLOW_PLAINTEXT=1: calls
+    carry bearer tokens, which must not cross a network in the clear."""
+    if env.get(tlsfiles.ALLOW_PLAINTEXT_VAR, "") in ("1", "true", "yes"):
+        return
+    for name, addr in listening.items():
+        if addr and not tlsfiles.is_loopback(addr):
+            raise ConfigError(
+                f"{name}={addr!r} listens beyond loopback without TLS, where bearer tokens "
+                f"would cross the network in the clear: set {tlsfiles.CERT_VAR} and "
+                f"{tlsfiles.KEY_VAR} (PEM files; `netnet certs dev DIR` writes dev ones), or "
+                f"{tlsfiles.ALLOW_PLAINTEXT_VAR}=1 to serve plaintext on a network you trust"
+            )
+
+
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -163,6 +226,15 @@ def database(service: str, db: str) -> tuple[str, str]:
     return url, schema
 
 
+def limits(env: dict[str, str] | None = None) -> dict[str, limits_.RoleLimits]:
+    """Limits per caller, per role: the defaults, with what NETNET_LIMITS (JSON) changes."""
+    env = dict(os.environ) if env is None else env
+    try:
+        return limits_.parse(env.get(limits_.VARIABLE) or "")
+    except ValueError as e:
+        raise ConfigError(f"{limits_.VARIABLE}: {e}") from None
+
+
 def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
     """Parse the environment; raise ConfigError naming the variable on a bad value."""
     env = dict(os.environ) if env is None else env
@@ -174,9 +246,23 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         )
     db = env.get("NETNET_DATABASE_URL") or ""
     url, schema = database(service, db)
+    addr = service_addr(service, env)
+    dashboard = http_addr(env) if service == "gateway" else ""
+    tls = server_tls(env)
+    if tls is None:
+        refuse_plaintext(
+            {f"NETNET_{service.upper()}_ADDR": addr, "NETNET_GATEWAY_HTTP_ADDR": dashboard}, env
+        )
+    own_tls = client_tls(env)
+    if dashboard and tls is not None and tls.client_ca is not None and not own_tls.cert:
+        raise ConfigError(
+            "the dashboard reads through the gateway's own port, which asks for a client "
+            f"certificate ({tlsfiles.CLIENT_CA_VAR} is set): set NETNET_TLS_CLIENT_CERT and "
+            "NETNET_TLS_CLIENT_KEY, or NETNET_GATEWAY_HTTP_ADDR=0"
+        )
     return Settings(
         service=service,
-        addr=service_addr(service, env),
+        addr=addr,
         data_dir=directory,
         database_path=(
             Path(db.removeprefix("sqlite:///"))
@@ -208,5 +294,8 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         cases_addr=service_addr("cases", env),
         database_url=url,
         database_schema=schema,
-        http_addr=http_addr(env) if service == "gateway" else "",
+        limits=limits(env),
+        http_addr=dashboard,
+        tls=tls,
+        client_tls=own_tls,
     )

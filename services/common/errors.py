@@ -62,6 +62,23 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
+class ResourceExhausted(DomainError):
+    """A limit was reached: the caller may try again after retry_after seconds."""
+
+    reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self,
+        message: str,
+        reason: str | None = None,
+        retry_after: float = 0.0,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, reason)
+        self.retry_after = retry_after
+        self.metadata = metadata or {}
+
+
 class Violations:
     """Collects field violations so a request reports every bad field at once."""
 

@@ -1,5 +1,5 @@
 """What every RPC of a service goes through, outermost first: request context, access log and
-metrics, auth, and the mapping of domain errors to google.rpc.Status.
+metrics, auth, limits per caller, and the mapping of domain errors to google.rpc.Status.
 
 Not a grpc.aio interceptor: the servicers' method handlers are wrapped once, as they are
 registered (Registrar); an interceptor costs every call a coroutine just to find its handler.
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Container, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Sequence
 from typing import Any
 
 import grpc
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -32,9 +33,11 @@ from services.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
+from services.common.limits import Limiter
 
 log = structlog.get_logger()
 REQUEST_ID_HEADER = "x-request-id"
@@ -52,6 +55,7 @@ CODES: dict[type[DomainError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -71,10 +75,21 @@ def _pack(message: object) -> any_pb2.Any:
 
 
 def to_status(error: DomainError, service: str) -> status_pb2.Status:
-    """The rich status for a domain error: ErrorInfo always, BadRequest for bad fields."""
+    """The rich status for a domain error: ErrorInfo always, BadRequest for bad fields,
+    RetryInfo for a limit reached."""
     details = [
-        _pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=f"{service}.{DOMAIN}"))
+        _pack(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason,
+                domain=f"{service}.{DOMAIN}",
+                metadata=error.metadata if isinstance(error, ResourceExhausted) else {},
+            )
+        )
     ]
+    if isinstance(error, ResourceExhausted):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1_000_000, math.ceil(error.retry_after * 1e9)))
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     if isinstance(error, InvalidArgument):
         details.append(
             _pack(
@@ -145,6 +160,7 @@ class Calls:
         key: bytes,
         departments: Container[str],
         stopping: asyncio.Event | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.service = service
         self.key = key
@@ -152,6 +168,7 @@ class Calls:
         # Set when the service drains: a new call is refused (UNAVAILABLE: retry elsewhere)
         # at once, not left to race the server's own stop; calls in flight go on.
         self.stopping = stopping or asyncio.Event()
+        self.limiter = Limiter() if limiter is None else limiter
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
@@ -160,20 +177,22 @@ class Calls:
             "request_deserializer": handler.request_deserializer,
             "response_serializer": handler.response_serializer,
         }
+        # What a call counts against (limits.py): a unary call the rate, an import (client
+        # stream) or a watch (server stream) a slot of its kind while it is open.
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary), **kwargs
+                self._unary(method, handler.unary_unary, None), **kwargs
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary), **kwargs
+                self._unary(method, handler.stream_unary, "imports"), **kwargs
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, handler.unary_stream), **kwargs
+                self._stream(method, handler.unary_stream, "watches"), **kwargs
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._stream(method, handler.stream_stream), **kwargs
+            self._stream(method, handler.stream_stream, "watches"), **kwargs
         )
 
     def count(self, method: str, code: str, seconds: float) -> None:
@@ -189,11 +208,11 @@ class Calls:
         counter.inc()
         timer.observe(seconds)
 
-    def _unary(self, method: str, behavior: Any) -> Any:
+    def _unary(self, method: str, behavior: Any, streams: str | None) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             call = _Call(self, method, context)
             try:
-                call.begin()
+                call.begin(streams)
                 return await behavior(request, context)
             except BaseException as e:
                 await call.fail(e)
@@ -202,11 +221,11 @@ class Calls:
 
         return call
 
-    def _stream(self, method: str, behavior: Any) -> Any:
+    def _stream(self, method: str, behavior: Any, streams: str) -> Any:
         async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             call = _Call(self, method, context)
             try:
-                call.begin()
+                call.begin(streams)
                 async for response in behavior(request, context):
                     yield response
             except BaseException as e:
@@ -225,8 +244,12 @@ class _Call:
         self.code = "OK"
         self.start = time.perf_counter()
         self.department = ""
+        self.release: Callable[[], None] | None = None  # the stream slot it holds
 
-    def begin(self) -> None:
+    def begin(self, streams: str | None) -> None:
+        """Bind the request id and the principal; refuse the call when the service drains,
+        the token is bad, or the caller is beyond its limits (streams: the kind of stream
+        it opens, None for a unary call)."""
         metadata = tuple(self.context.invocation_metadata() or ())
         rid = next((str(v) for k, v in metadata if k == REQUEST_ID_HEADER), "") or (
             f"{_PROCESS_ID}{next(_CALLS):016x}"
@@ -238,6 +261,10 @@ class _Call:
         principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
         principal_var.set(principal)
         self.department = principal.department
+        if streams is None:
+            self.owner.limiter.admit(principal)
+        else:
+            self.release = self.owner.limiter.open(principal, streams)
 
     async def fail(self, error: BaseException) -> None:
         if isinstance(error, storage.Unreachable):
@@ -266,6 +293,8 @@ class _Call:
         raise error
 
     def end(self) -> None:
+        if self.release is not None:
+            self.release()
         elapsed = time.perf_counter() - self.start
         self.owner.count(self.method, self.code, elapsed)
         log.info(

@@ -21,11 +21,13 @@ from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
 from services.common.interceptor import Calls, Registrar
+from services.common.limits import Limiter
 from services.common.logging import configure
 from services.common.storage import Conn
 from services.common.storage.postgres import Postgres
 from services.common.storage.sqlite import Sqlite
 from services.common.storage.writer import Backend, Database
+from services.common.tls import CertificateFiles, TLSError, server_credentials
 
 log = structlog.get_logger()
 
@@ -44,6 +46,8 @@ class Runtime:
     on_stop: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     audit_key: bytes = b""
     checkpointed: int = 0  # the audit entry last checkpointed by this process
+    # The server's certificate files when it serves TLS (a companion serves the same ones).
+    tls_files: CertificateFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,8 @@ async def _checkpoints(runtime: Runtime) -> None:
         await asyncio.sleep(runtime.settings.audit_checkpoint_seconds)
 
 
-CANNOT_START: tuple[type[Exception], ...] = (OSError, *storage.Error)
+# TLSError: certificate files that changed between the settings' check and the start.
+CANNOT_START: tuple[type[Exception], ...] = (OSError, TLSError, *storage.Error)
 
 
 def backend(settings: Settings, setup: Callable[[Conn], None] | None) -> Backend:
@@ -170,14 +175,23 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         backend(settings, partial(audit.bind_key, key=audit_key) if audit_key else None),
         partial(audit.seal, key=audit_key) if audit_key else None,
     )
-    runtime = Runtime(settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key)
+    tls_files = CertificateFiles(settings.tls) if settings.tls else None
+    runtime = Runtime(
+        settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key, tls_files=tls_files
+    )
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
     names = spec.register(
         cast(
             grpc.aio.Server,
             Registrar(
                 server,
-                Calls(spec.name, key, settings.reference.departments, runtime.stopping),
+                Calls(
+                    spec.name,
+                    key,
+                    settings.reference.departments,
+                    runtime.stopping,
+                    Limiter(settings.limits),
+                ),
             ),
         ),
         runtime,
@@ -186,7 +200,10 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable(server, [*names, health.SERVICE_NAME])
     try:
-        port = server.add_insecure_port(settings.addr)
+        if tls_files is not None:  # renewed files are served to new connections (tls.py)
+            port = server.add_secure_port(settings.addr, server_credentials(tls_files))
+        else:
+            port = server.add_insecure_port(settings.addr)
     except RuntimeError:  # grpc raises (rather than returning 0) when the bind fails
         port = 0
     if port == 0:
@@ -221,6 +238,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         service=spec.name,
         addr=settings.addr,
         port=port,
+        tls=("mutual" if settings.tls.client_ca else "on") if settings.tls else "off",
         database=db.backend.name if spec.migrations else None,
         migrations_applied=applied,
         rollups_rebuilt=rebuilt,

@@ -392,7 +392,7 @@ class SiteServicer(standard.StandardRpcs, pb_grpc.SiteServiceServicer):
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> list[str]:
-    catalogue = Catalogue(runtime.settings.cases_addr)
+    catalogue = Catalogue(runtime.settings.cases_addr, runtime.settings.client_tls)
     runtime.on_stop.append(catalogue.close)
     pb_grpc.add_SiteServiceServicer_to_server(SiteServicer(runtime, catalogue), server)
     return [pb.DESCRIPTOR.services_by_name["SiteService"].full_name]

@@ -29,13 +29,16 @@ class RunningStack:
         return "".join(self.output)
 
 
-def start_make_run(tmp: Path, scale: str = "0.001") -> RunningStack:
+def start_make_run(
+    tmp: Path, scale: str = "0.001", more: dict[str, str] | None = None
+) -> RunningStack:
     data = tmp / "netnet"
     env = {
         **os.environ,
         "NETNET_DATA_DIR": str(data),
         "NETNET_DEMO_SCALE": scale,
         "NETNET_DRAIN_SECONDS": "2",
+        **(more or {}),
     }
     for name in SERVICES:
         env[f"NETNET_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -29,12 +30,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from netnet.accounts.v1 import accounts_pb2 as apb
+from netnet.cli.certs import SERVER_NAMES, write_dev_certs
 from netnet.client import AccountsClient, CasesClient, GatewayClient
+from netnet.client.channel import open_channel
+from netnet.client.tls import PLAINTEXT, ClientTLS, sync_channel
 from netnet.client.tokens import issue_token
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2
 from services.common.audit import parse_checkpoint
-from services.common.config import database
+from services.common.config import client_tls, database, own_port_tls, server_tls
 from tests.support import stores
 from tests.support.servers import CampaignOwner, free_port
 
@@ -54,6 +58,8 @@ SERVICES = ("accounts", "sites", "cases", "gateway")
 SOURCES = ("accounts", "sites", "cases")
 # The PostgreSQL stack (profile postgres): the same four processes, named <service>-pg.
 PG = {name: f"{name}-pg" for name in SERVICES}
+# The SQLite stack over mutual TLS (profile tls): <service>-tls.
+TLS = {name: f"{name}-tls" for name in SERVICES}
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
 
@@ -105,7 +111,7 @@ def test_every_variable_is_documented(compose: dict[str, Any]) -> None:
     the README's table."""
     header = COMPOSE.read_text().split("services:", 1)[0]
     readme = (ROOT / "README.md").read_text()
-    for name in [*SERVICES, *PG.values()]:
+    for name in [*SERVICES, *PG.values(), *TLS.values()]:
         for variable in compose["services"][name]["environment"]:
             forms = {variable, *(variable.replace(s.upper(), "<SERVICE>") for s in SERVICES)}
             assert any(f in header for f in forms), f"{variable} is not explained in the file"
@@ -120,6 +126,15 @@ def _named_mounts(compose: dict[str, Any], service: dict[str, Any]) -> dict[str,
         source, _, target = str(entry).partition(":")
         if source in (compose.get("volumes") or {}):
             mounts[target.split(":", 1)[0]] = source
+    return mounts
+
+
+def _bind_mounts(compose: dict[str, Any], service: dict[str, Any]) -> dict[str, str]:
+    """The service's bind mounts (long syntax: a host directory): mount point -> source."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict) and entry.get("type") == "bind":
+            mounts[entry["target"]] = entry["source"]
     return mounts
 
 
@@ -262,6 +277,7 @@ class Layout:
     database_url: str = ""  # the local server's database
     schema_prefix: str = ""
     overrides: dict[str, str] = field(default_factory=dict)  # the test's own, over the file's
+    binds: dict[str, Path] = field(default_factory=dict)  # a bind mount's source: the run's dir
 
     def target(self, value: str) -> str:
         """A dialed address (HOST:PORT or dns:///HOST:PORT naming a service of the file) as
@@ -274,6 +290,10 @@ class Layout:
 
     def path(self, name: str, replica: int, value: str) -> str:
         service = self.compose["services"][name]
+        for mount, source in _bind_mounts(self.compose, service).items():
+            if value.startswith(mount.rstrip("/") + "/"):
+                assert source in self.binds, f"{name} mounts {source}: the test names no directory"
+                return str(self.binds[source] / value[len(mount) :].lstrip("/"))
         volume = _volume_of(self.compose, service, value)
         if volume is None:
             return str(self.root / "containers" / f"{name}.{replica}" / value.lstrip("/"))
@@ -323,9 +343,10 @@ class Layout:
         )
 
 
-def _serving(addr: str) -> bool:
-    """The gRPC health check's answer, asked in-process (cheap, to poll with)."""
-    with grpc.insecure_channel(addr) as channel:
+def _serving(c: Container) -> bool:
+    """The gRPC health check's answer, asked in-process (cheap, to poll with): over TLS to a
+    container serving it, as the process's own health check asks."""
+    with sync_channel(c.addr, own_port_tls(server_tls(c.env), client_tls(c.env))) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1
@@ -346,7 +367,7 @@ def _await_healthy(containers: list[Container], within: float = 60) -> None:
             assert c.process is not None and c.process.poll() is None, (
                 f"{c.label} exited: {c.tail()}"
             )
-        ready = [c for c in pending if _serving(c.addr)]
+        ready = [c for c in pending if _serving(c)]
         checks = [
             (c, subprocess.Popen(c.check, cwd=ROOT, env=c.env, stdout=subprocess.PIPE, text=True))
             for c in ready
@@ -414,16 +435,17 @@ ACTIONS = 40  # enough that round-robin reaches both replicas even on a loaded m
 
 
 async def _record_and_ask(
-    key: bytes, targets: dict[str, str], campaign: str
+    key: bytes, targets: dict[str, str], campaign: str, tls: ClientTLS = PLAINTEXT
 ) -> gateway_pb2.CampaignStatus:
     """Through the SDK, as a user would: a campaign on cases, account actions on accounts,
-    the campaign's status from the gateway."""
+    the campaign's status from the gateway (over TLS with tls)."""
+    dial = {name: _Dial(target, tls) for name, target in targets.items()}
     admin = issue_token(key, operator="owner", department="office", roles=["admin"])
     operator = issue_token(key, operator="ann", department="cac", roles=["operator"])
     analyst = issue_token(key, operator="bo", department="office", roles=["analyst"])
-    async with CasesClient(targets["cases"], token=admin) as cases:
+    async with CasesClient(token=admin, channel=dial["cases"].channel()) as cases:
         await cases.create_campaign(CampaignOwner.create_request(campaign), timeout=10)
-    async with AccountsClient(targets["accounts"], token=operator) as accounts:
+    async with AccountsClient(token=operator, channel=dial["accounts"].channel()) as accounts:
         for i in range(ACTIONS):
             await accounts.record_action(
                 action=apb.ActionInput(
@@ -438,9 +460,26 @@ async def _record_and_ask(
                 ),
                 timeout=10,
             )
-    async with GatewayClient(targets["gateway"], token=analyst) as gateway:
+    async with GatewayClient(token=analyst, channel=dial["gateway"].channel()) as gateway:
         reply = await gateway.get_campaign_status(campaign_id=campaign, timeout=10)
+    for opened in dial.values():
+        await opened.close()
     return reply.status
+
+
+class _Dial:
+    """A target and the transport to dial it with; the channels it opened, to close."""
+
+    def __init__(self, target: str, tls: ClientTLS) -> None:
+        self.target, self.tls, self.opened = target, tls, list[grpc.aio.Channel]()
+
+    def channel(self) -> grpc.aio.Channel:
+        self.opened.append(open_channel(self.target, tls=self.tls))
+        return self.opened[-1]
+
+    async def close(self) -> None:
+        for channel in self.opened:
+            await channel.close()
 
 
 async def _verify_each(key: bytes, replicas: list[str]) -> list[common_pb2.AuditVerification]:
@@ -555,3 +594,97 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
     for s in ("accounts", "cases"):  # their audit chains moved: checkpoints, in one place
         checkpoints = Path(layout.container(PG[s]).env["NETNET_AUDIT_CHECKPOINT_DIR"])
         assert (checkpoints / f"{s}.audit-checkpoints.jsonl").is_file(), s
+
+
+CERTS_MOUNT = "/certs"
+
+
+def test_the_tls_profile_runs_the_sqlite_stack_over_mutual_tls(compose: dict[str, Any]) -> None:
+    """The SQLite stack's processes on its volumes, each serving mutual TLS from the
+    certificate directory mounted read-only, presenting a client certificate of its own; the
+    other stacks say they serve plaintext (inside compose's network); the dev server
+    certificate names every service of the file."""
+    services = compose["services"]
+    for name in SERVICES:
+        plain, tls = services[name], services[TLS[name]]
+        env, plain_env = tls["environment"], plain["environment"]
+        assert tls["profiles"] == ["tls"], name
+        for same in ("command", "healthcheck", "stop_grace_period", "image", "build"):
+            assert tls[same] == plain[same], (name, same)
+        assert plain_env["NETNET_ALLOW_PLAINTEXT"] == "1", name
+        assert services[PG[name]]["environment"]["NETNET_ALLOW_PLAINTEXT"] == "1", name
+        assert "NETNET_ALLOW_PLAINTEXT" not in env, name
+        for key, value in plain_env.items():
+            if not key.endswith("_ADDR") and key != "NETNET_ALLOW_PLAINTEXT":
+                assert env[key] == value, (name, key)
+        assert _listen_port(tls) == _listen_port(plain), name
+        assert _named_mounts(compose, tls) == _named_mounts(compose, plain), name
+        binds = _bind_mounts(compose, tls)
+        assert list(binds) == [CERTS_MOUNT], binds
+        assert any(isinstance(v, dict) and v.get("read_only") for v in tls["volumes"]), name
+        assert env["NETNET_TLS_CERT"] == f"{CERTS_MOUNT}/server.pem"
+        assert env["NETNET_TLS_KEY"] == f"{CERTS_MOUNT}/server.key"
+        assert env["NETNET_TLS_CLIENT_CA"] == env["NETNET_TLS_CA"] == f"{CERTS_MOUNT}/ca.pem"
+        assert env["NETNET_TLS_CLIENT_CERT"] == f"{CERTS_MOUNT}/client-{name}.pem"
+        assert env["NETNET_TLS_CLIENT_KEY"] == f"{CERTS_MOUNT}/client-{name}.key"
+        for key, value in env.items():  # every address it dials is of the TLS stack
+            if key.endswith("_ADDR") and not value.startswith("0.0.0.0:"):
+                assert value.split(":")[0].endswith("-tls"), (name, key, value)
+    gateway = services[TLS["gateway"]]
+    assert gateway["ports"] == services["gateway"]["ports"]
+    assert gateway["depends_on"] == {TLS[s]: {"condition": "service_healthy"} for s in SOURCES}
+    image = services["gateway"]["image"]
+    named = {n for n, s in services.items() if s.get("image") == image}
+    assert named <= set(SERVER_NAMES), named - set(SERVER_NAMES)
+
+
+def test_the_tls_profile_serves_over_mutual_tls(compose: dict[str, Any], tmp_path: Path) -> None:
+    """The tls profile's containers as local processes on certificates `netnet certs dev`
+    wrote: healthy by the file's own checks (over TLS); what accounts records, the gateway
+    counts, dialed with the CLI's certificate; plaintext and a certificate-less client are
+    refused; the dashboard answers HTTPS; each stops cleanly."""
+    certs = tmp_path / "certs"
+    write_dev_certs(certs)
+    names = [TLS[s] for s in SERVICES]
+    source = _bind_mounts(compose, compose["services"][TLS["gateway"]])[CERTS_MOUNT]
+    layout = Layout(
+        compose, tmp_path / "run", {n: [_free_port()] for n in names}, binds={source: certs}
+    )
+    sources = [layout.container(TLS[s]) for s in SOURCES]
+    gateway = layout.container(TLS["gateway"])
+    admin = ClientTLS.of(
+        str(certs / "ca.pem"), str(certs / "client-admin.pem"), str(certs / "client-admin.key")
+    )
+    try:
+        for c in sources:
+            c.start()
+        _await_healthy(sources)
+        gateway.start()
+        _await_healthy([gateway])
+        key = Path(gateway.env["NETNET_KEY_FILE"]).read_text().strip().encode()
+        targets = {s: gateway.env[f"NETNET_{s.upper()}_ADDR"] for s in SOURCES}
+        targets["gateway"] = gateway.addr
+        status = asyncio.run(_record_and_ask(key, targets, "compose-tls", admin))
+        plaintext = _health_over(gateway.addr, PLAINTEXT)
+        no_certificate = _health_over(gateway.addr, ClientTLS.of(str(certs / "ca.pem")))
+        dashboard = gateway.env["NETNET_GATEWAY_HTTP_ADDR"]
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        with urllib.request.urlopen(f"https://{dashboard}/login", context=ctx, timeout=10) as r:
+            page = r.status
+    finally:
+        codes = _stop([gateway, *sources])
+    for c in [*sources, gateway]:
+        assert codes[c.label] == 0, f"{c.label} did not stop cleanly: {c.tail()}"
+    assert status.complete, status.sources
+    assert status.total.accounts_handled == ACTIONS
+    assert plaintext == no_certificate == grpc.StatusCode.UNAVAILABLE
+    assert page == 200
+
+
+def _health_over(addr: str, tls: ClientTLS) -> grpc.StatusCode:
+    with sync_channel(addr, tls) as channel:
+        try:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
+        except grpc.RpcError as e:
+            return e.code()  # type: ignore[attr-defined, no-any-return]
+    return grpc.StatusCode.OK

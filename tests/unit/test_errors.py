@@ -49,6 +49,7 @@ def test_every_domain_error_has_its_code_in_the_one_table() -> None:
         "PermissionDenied": grpc.StatusCode.PERMISSION_DENIED,
         "Unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
         "Unavailable": grpc.StatusCode.UNAVAILABLE,
+        "ResourceExhausted": grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
     assert {kind.__name__: code for kind, code in CODES.items()} == expected
     assert code_of(errors.DomainError("x")) == grpc.StatusCode.UNKNOWN
@@ -68,3 +69,19 @@ def test_status_of_an_invalid_argument_names_every_field() -> None:
         ("a", "bad a"),
         ("b", "bad b"),
     ]
+
+
+def test_status_of_a_limit_reached_says_when_to_retry() -> None:
+    error = errors.ResourceExhausted(
+        "too many calls", reason="RATE_LIMITED", retry_after=0.25, metadata={"scope": "operator"}
+    )
+    status = to_status(error, "cases")
+    assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(info) and status.details[1].Unpack(retry)
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "RATE_LIMITED",
+        "cases.netnet",
+        {"scope": "operator"},
+    )
+    assert retry.retry_delay.ToMilliseconds() == 250

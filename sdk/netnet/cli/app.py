@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from array import array
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +24,7 @@ from rich.table import Table
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
 from netnet.cli import records, render
+from netnet.cli.certs import certs_app
 from netnet.cli.progress import import_progress
 from netnet.client import (
     AccountsClient,
@@ -33,6 +35,7 @@ from netnet.client import (
     SitesClient,
     Unavailable,
 )
+from netnet.client.tls import CA_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, ClientTLS, TLSConfigError
 from netnet.client.tokens import ROLES, issue_token
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2 as gpb
@@ -54,10 +57,38 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(certs_app, name="certs")
 out = Console()
 err = Console(stderr=True)
 
 Campaign = Annotated[str, typer.Option("--campaign", "-c", help="Campaign id.")]
+
+
+@app.callback()
+def transport(
+    tls_ca: Annotated[
+        str,
+        typer.Option(envvar=CA_VAR, help="Use TLS, trusting the CA certificates in this PEM file."),
+    ] = "",
+    tls_cert: Annotated[
+        str,
+        typer.Option(envvar=CLIENT_CERT_VAR, help="Client certificate (PEM) for mutual TLS."),
+    ] = "",
+    tls_key: Annotated[
+        str, typer.Option(envvar=CLIENT_KEY_VAR, help="The client certificate's key (PEM).")
+    ] = "",
+) -> None:
+    """Options every command shares: the transport (plaintext unless --tls-ca or --tls-cert)."""
+    try:
+        tls = ClientTLS.of(tls_ca, tls_cert, tls_key, names=("--tls-ca", "--tls-cert", "--tls-key"))
+    except TLSConfigError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(USAGE) from None
+    # The SDK's channels read the transport from the environment: the options are its
+    # command-line form (and the variables their default).
+    for name, value in ((CA_VAR, tls.ca), (CLIENT_CERT_VAR, tls.cert), (CLIENT_KEY_VAR, tls.key)):
+        if value:
+            os.environ[name] = value
 
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
@@ -66,10 +97,19 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(work())  # type: ignore[arg-type]
     except (Unavailable, DeadlineExceeded) as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
+        if isinstance(e, Unavailable) and not ClientTLS.from_env().enabled:
+            err.print(
+                "(dialed without TLS: a server on TLS needs --tls-ca CA.pem, and "
+                "--tls-cert/--tls-key where it asks for a client certificate)",
+                highlight=False,
+            )
         raise typer.Exit(UNREACHABLE) from None
     except NetNetError as e:
         err.print(f"[red]error:[/] {e}", highlight=False)
         raise typer.Exit(REFUSED) from None
+    except TLSConfigError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False)
+        raise typer.Exit(USAGE) from None
 
 
 @app.command()

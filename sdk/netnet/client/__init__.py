@@ -5,6 +5,9 @@ async with CasesClient() as cases:            # NETNET_CASES_ADDR, NETNET_TOKEN
     reply = await cases.get_case(name=case_path(7))
     async for case in await cases.list_cases(campaign_id="netnet-2021"):
         ...
+
+Channels use TLS when NETNET_TLS_CA (or NETNET_TLS_CLIENT_CERT/KEY, mutual TLS) is set; in code:
+CasesClient(channel=open_channel(target, tls=ClientTLS.of(ca, cert, key))) (netnet.client.channel).
 """
 
 from netnet.client import paths
@@ -19,11 +22,13 @@ from netnet.client.errors import (
     NetNetError,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
 from netnet.client.paths import *  # noqa: F403 (the names of paths.__all__)
 from netnet.client.services import AccountsClient, CasesClient, GatewayClient, SitesClient
+from netnet.client.tls import ClientTLS, TLSConfigError
 
 __all__ = [
     "Aborted",
@@ -32,6 +37,7 @@ __all__ = [
     "AsyncPager",
     "CasesClient",
     "Client",
+    "ClientTLS",
     "DeadlineExceeded",
     "FailedPrecondition",
     "GatewayClient",
@@ -40,7 +46,9 @@ __all__ = [
     "NetNetError",
     "NotFound",
     "PermissionDenied",
+    "ResourceExhausted",
     "SitesClient",
+    "TLSConfigError",
     "Unauthenticated",
     "Unavailable",
     *paths.__all__,

@@ -3,6 +3,9 @@ The per-RPC methods are generated (netnet.client.services)."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 import uuid
 from collections.abc import (
     AsyncGenerator,
@@ -18,8 +21,8 @@ from typing import Any, Generic, Self, TypeVar
 import grpc
 
 from netnet.client import config
-from netnet.client.channel import open_channel
-from netnet.client.errors import NetNetError, Unauthenticated, from_rpc_error
+from netnet.client.channel import open_channel, read_only
+from netnet.client.errors import NetNetError, ResourceExhausted, Unauthenticated, from_rpc_error
 
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -28,6 +31,13 @@ M = TypeVar("M")
 Metadata = Sequence[tuple[str, str]]
 DEFAULT_TIMEOUT = 10.0
 IMPORT_TIMEOUT = 3600.0
+# A call refused by a server's limit (RESOURCE_EXHAUSTED with RetryInfo) is tried again after
+# the delay the server asks plus a jitter that grows with each attempt (so callers refused
+# together do not all come back at once), at most this many times in all, and never past its
+# deadline.
+MAX_ATTEMPTS = 5
+JITTER_SECONDS = 0.05
+MAX_JITTER_SECONDS = 1.0
 
 
 def flatten(message: Callable[..., M], request: M | None, **fields: Any) -> M:
@@ -105,13 +115,23 @@ class Client:
         timeout: float | None = None,
         metadata: Metadata = (),
     ) -> Resp:
-        """One unary call; a failure raises the typed NetNetError for its status."""
-        try:
-            return await method(
-                request, metadata=self.metadata(metadata), timeout=timeout or self.timeout
-            )
-        except grpc.aio.AioRpcError as e:
-            raise self.error(e) from None
+        """One unary call; a failure raises the typed NetNetError for its status. A read, or a
+        write that carries a request id (a repeat then changes nothing), refused by a limit is
+        tried again after the server's delay, inside the call's deadline (see retry_wait);
+        UNAVAILABLE is retried by the channel (netnet.client.channel), for reads only."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        md = self.metadata(metadata)  # one request id for every attempt
+        retried = read_only(_method_name(method)) or _carries_request_id(request)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return await method(request, metadata=md, timeout=deadline - time.monotonic())
+            except grpc.aio.AioRpcError as e:
+                error = self.error(e)
+            wait = retry_wait(error, attempt) if retried and attempt < MAX_ATTEMPTS else None
+            if wait is None or time.monotonic() + wait >= deadline:
+                raise error
+            await asyncio.sleep(wait)
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def pager(
         self,
@@ -142,12 +162,25 @@ class Client:
         metadata: Metadata = (),
         timeout: float | None = None,
     ) -> AsyncGenerator[Any, None]:
-        """A server stream (watch calls), without a deadline unless one is given."""
-        try:
-            async for reply in method(request, metadata=self.metadata(metadata), timeout=timeout):
-                yield reply
-        except grpc.aio.AioRpcError as e:
-            raise self.error(e) from None
+        """A server stream (watch calls), without a deadline unless one is given. A watch
+        changes nothing: refused by a limit before its first reply, it is tried again as a
+        unary read is (see call); once replies have come, a failure is the caller's to see."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        md = self.metadata(metadata)
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            replied = False
+            try:
+                left = None if deadline is None else deadline - time.monotonic()
+                async for reply in method(request, metadata=md, timeout=left):
+                    replied = True
+                    yield reply
+                return
+            except grpc.aio.AioRpcError as e:
+                error = self.error(e)
+            wait = None if replied or attempt == MAX_ATTEMPTS else retry_wait(error, attempt)
+            if wait is None or (deadline is not None and time.monotonic() + wait >= deadline):
+                raise error
+            await asyncio.sleep(wait)
 
     async def call_stream(
         self,
@@ -156,7 +189,10 @@ class Client:
         timeout: float | None = IMPORT_TIMEOUT,
         metadata: Metadata = (),
     ) -> Resp:
-        """A client stream of requests; a failure raises the typed NetNetError."""
+        """A client stream of requests; a failure raises the typed NetNetError. Never
+        retried: the requests are consumed as they are sent. An import refused by a limit
+        (ResourceExhausted, reason TOO_MANY_STREAMS) was refused before the server read a
+        message, so nothing of it was written: start it again after error.retry_delay."""
         try:
             return await method(_each(requests), metadata=self.metadata(metadata), timeout=timeout)
         except grpc.aio.AioRpcError as e:
@@ -226,6 +262,33 @@ class AsyncPager(Generic[Resp, Item]):
     async def all(self) -> list[Item]:
         """Every item, in a list."""
         return [item async for item in self]
+
+
+def retry_wait(error: NetNetError, attempt: int) -> float | None:
+    """How long to wait before trying a retriable call again after its attempt-th failure,
+    or None when the error is not one to retry: a limit reached (RESOURCE_EXHAUSTED) whose
+    server said when (RetryInfo). The wait is that delay, never less, plus a jitter."""
+    if not isinstance(error, ResourceExhausted) or error.retry_delay is None:
+        return None
+    spread = min(MAX_JITTER_SECONDS, JITTER_SECONDS * 2 ** (attempt - 1))
+    return error.retry_delay + random.uniform(0, spread)
+
+
+def _method_name(method: Any) -> str:
+    """The short name of a stub's method (GetAccount), "" when it cannot be told."""
+    full = getattr(method, "_method", b"")  # grpc.aio's multi-callables keep their path
+    return (full.decode() if isinstance(full, bytes) else str(full)).rsplit("/", 1)[-1]
+
+
+def _carries_request_id(request: Any) -> bool:
+    """Whether a request names an idempotency key (request_id, on the request or on the one
+    record it carries): a server answers a repeat with the first answer, writing nothing."""
+    if getattr(request, "request_id", ""):
+        return True
+    fields = request.ListFields() if hasattr(request, "ListFields") else []
+    return any(
+        f.message_type is not None and getattr(value, "request_id", "") for f, value in fields
+    )
 
 
 async def _each(records: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:

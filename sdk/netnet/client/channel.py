@@ -11,6 +11,7 @@ import grpc
 
 from netnet.accounts.v1 import accounts_pb2
 from netnet.cases.v1 import campaigns_pb2, cases_pb2
+from netnet.client.tls import ClientTLS
 from netnet.gateway.v1 import gateway_pb2
 from netnet.sites.v1 import sites_pb2
 
@@ -52,16 +53,24 @@ def service_config(wait_for_ready: bool = False) -> str:
 
 
 def open_channel(
-    target: str, *, wait_for_ready: bool = False, options: Sequence[tuple[str, Any]] = ()
+    target: str,
+    *,
+    wait_for_ready: bool = False,
+    options: Sequence[tuple[str, Any]] = (),
+    tls: ClientTLS | None = None,
 ) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        target,
-        options=[
-            ("grpc.service_config", service_config(wait_for_ready)),
-            ("grpc.enable_retries", 1),
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-            *options,
-        ],
-    )
+    """A channel to target; TLS as tls says (None: as the environment says, ClientTLS.from_env)."""
+    tls = ClientTLS.from_env() if tls is None else tls
+    all_options = [
+        ("grpc.service_config", service_config(wait_for_ready)),
+        ("grpc.enable_retries", 1),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        *tls.options(target),
+        *options,
+    ]
+    creds = tls.credentials()
+    if creds is None:
+        return grpc.aio.insecure_channel(target, options=all_options)
+    return grpc.aio.secure_channel(target, creds, options=all_options)

@@ -20,6 +20,10 @@ class NetNetError(Exception):
         self.reason = reason
         self.violations = violations or []
         self.hint = ""  # what the client adds (where it looked for a token, say)
+        # Seconds the server asks the caller to wait before trying again (google.rpc.RetryInfo),
+        # None when it asks nothing; the ErrorInfo's metadata (a limit's scope and role, say).
+        self.retry_delay: float | None = None
+        self.metadata: dict[str, str] = {}
 
     @property
     def fields(self) -> list[str]:
@@ -62,6 +66,13 @@ class Aborted(NetNetError):
     code = grpc.StatusCode.ABORTED
 
 
+class ResourceExhausted(NetNetError):
+    """A limit was reached (reason RATE_LIMITED or TOO_MANY_STREAMS); retry_delay says when
+    to try again. Nothing was written by the refused call."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
 class Unavailable(NetNetError):
     code = grpc.StatusCode.UNAVAILABLE
 
@@ -84,6 +95,7 @@ BY_CODE = {
         Unauthenticated,
         FailedPrecondition,
         Aborted,
+        ResourceExhausted,
         Unavailable,
         DeadlineExceeded,
         Internal,
@@ -92,19 +104,24 @@ BY_CODE = {
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> NetNetError:
-    reason, violations = "", []
+    reason, violations, delay, metadata = "", [], None, {}
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     for detail in status.details if status else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            reason = info.reason
+            reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            delay = retry.retry_delay.ToNanoseconds() / 1e9
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations = [(v.field, v.description) for v in bad.field_violations]
     cls = BY_CODE.get(error.code(), NetNetError)
     exc = cls(error.details() or "", reason, violations)
+    exc.retry_delay, exc.metadata = delay, metadata
     if cls is NetNetError:
         exc.code = error.code()
     return exc

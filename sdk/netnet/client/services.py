@@ -38,7 +38,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.RecordActionResponse:
         """AccountService.RecordAction.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(accounts_pb2.RecordActionRequest, request, action=action)
         return await self.call(self.stub.RecordAction, request, timeout=timeout, metadata=metadata)
 
@@ -54,7 +54,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.RetractActionResponse:
         """AccountService.RetractAction.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             accounts_pb2.RetractActionRequest,
             request,
@@ -85,7 +85,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.GetAccountResponse:
         """AccountService.GetAccount.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(accounts_pb2.GetAccountRequest, request, name=name)
         return await self.call(self.stub.GetAccount, request, timeout=timeout, metadata=metadata)
 
@@ -99,7 +99,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.BatchGetAccountsResponse:
         """AccountService.BatchGetAccounts.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(accounts_pb2.BatchGetAccountsRequest, request, names=names)
         return await self.call(
             self.stub.BatchGetAccounts, request, timeout=timeout, metadata=metadata
@@ -123,7 +123,7 @@ class AccountsClient(Client):
     ) -> AsyncPager[accounts_pb2.ListAccountsResponse, accounts_pb2.Account]:
         """AccountService.ListAccounts: the accounts, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             accounts_pb2.ListAccountsRequest,
             request,
@@ -152,7 +152,7 @@ class AccountsClient(Client):
     ) -> AsyncPager[accounts_pb2.ListAccountActionsResponse, accounts_pb2.AccountAction]:
         """AccountService.ListAccountActions: the actions, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             accounts_pb2.ListAccountActionsRequest,
             request,
@@ -175,7 +175,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.GetStatsResponse:
         """AccountService.GetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             accounts_pb2.GetStatsRequest, request, filter=filter, group_by=group_by, subject=subject
         )
@@ -191,7 +191,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.BatchGetStatsResponse:
         """AccountService.BatchGetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(accounts_pb2.BatchGetStatsRequest, request, requests=requests)
         return await self.call(self.stub.BatchGetStats, request, timeout=timeout, metadata=metadata)
 
@@ -221,7 +221,7 @@ class AccountsClient(Client):
     ) -> AsyncPager[accounts_pb2.ListAuditEntriesResponse, common_pb2.AuditEntry]:
         """AccountService.ListAuditEntries: the entries, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             accounts_pb2.ListAuditEntriesRequest,
             request,
@@ -240,7 +240,7 @@ class AccountsClient(Client):
     ) -> accounts_pb2.VerifyAuditChainResponse:
         """AccountService.VerifyAuditChain.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(accounts_pb2.VerifyAuditChainRequest, request, checkpoints=checkpoints)
         return await self.call(
             self.stub.VerifyAuditChain, request, timeout=timeout, metadata=metadata
@@ -264,7 +264,7 @@ class SitesClient(Client):
     ) -> sites_pb2.RecordSiteActionResponse:
         """SiteService.RecordSiteAction.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(sites_pb2.RecordSiteActionRequest, request, action=action)
         return await self.call(
             self.stub.RecordSiteAction, request, timeout=timeout, metadata=metadata
@@ -282,7 +282,7 @@ class SitesClient(Client):
     ) -> sites_pb2.RetractSiteActionResponse:
         """SiteService.RetractSiteAction.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             sites_pb2.RetractSiteActionRequest,
             request,
@@ -304,7 +304,7 @@ class SitesClient(Client):
     ) -> sites_pb2.GetSiteResponse:
         """SiteService.GetSite.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(sites_pb2.GetSiteRequest, request, name=name)
         return await self.call(self.stub.GetSite, request, timeout=timeout, metadata=metadata)
 
@@ -318,7 +318,7 @@ class SitesClient(Client):
     ) -> sites_pb2.BatchGetSitesResponse:
         """SiteService.BatchGetSites.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(sites_pb2.BatchGetSitesRequest, request, names=names)
         return await self.call(self.stub.BatchGetSites, request, timeout=timeout, metadata=metadata)
 
@@ -339,7 +339,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.ListSitesResponse, sites_pb2.Site]:
         """SiteService.ListSites: the sites, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.ListSitesRequest,
             request,
@@ -367,7 +367,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.ListSiteActionsResponse, sites_pb2.SiteAction]:
         """SiteService.ListSiteActions: the actions, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.ListSiteActionsRequest,
             request,
@@ -391,7 +391,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.ListOverdueSitesResponse, sites_pb2.OverdueSite]:
         """SiteService.ListOverdueSites: the sites, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.ListOverdueSitesRequest,
             request,
@@ -413,7 +413,7 @@ class SitesClient(Client):
     ) -> sites_pb2.CreateNoticeBatchResponse:
         """SiteService.CreateNoticeBatch.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             sites_pb2.CreateNoticeBatchRequest, request, request_id=request_id, batch=batch
         )
@@ -433,7 +433,7 @@ class SitesClient(Client):
     ) -> sites_pb2.AddNoticeEntriesResponse:
         """SiteService.AddNoticeEntries.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             sites_pb2.AddNoticeEntriesRequest,
             request,
@@ -458,7 +458,7 @@ class SitesClient(Client):
     ) -> sites_pb2.PublishNoticeBatchResponse:
         """SiteService.PublishNoticeBatch.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             sites_pb2.PublishNoticeBatchRequest,
             request,
@@ -481,7 +481,7 @@ class SitesClient(Client):
     ) -> sites_pb2.GetNoticeBatchResponse:
         """SiteService.GetNoticeBatch.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(sites_pb2.GetNoticeBatchRequest, request, name=name)
         return await self.call(
             self.stub.GetNoticeBatch, request, timeout=timeout, metadata=metadata
@@ -500,7 +500,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.ListNoticeBatchesResponse, sites_pb2.NoticeBatch]:
         """SiteService.ListNoticeBatches: the batches, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.ListNoticeBatchesRequest,
             request,
@@ -521,7 +521,7 @@ class SitesClient(Client):
     ) -> sites_pb2.RecordDispositionResponse:
         """SiteService.RecordDisposition.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(sites_pb2.RecordDispositionRequest, request, disposition=disposition)
         return await self.call(
             self.stub.RecordDisposition, request, timeout=timeout, metadata=metadata
@@ -551,7 +551,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.LookupContentHashResponse, sites_pb2.Disposition]:
         """SiteService.LookupContentHash: the dispositions, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.LookupContentHashRequest,
             request,
@@ -576,7 +576,7 @@ class SitesClient(Client):
     ) -> sites_pb2.GetStatsResponse:
         """SiteService.GetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.GetStatsRequest, request, subject=subject, filter=filter, group_by=group_by
         )
@@ -592,7 +592,7 @@ class SitesClient(Client):
     ) -> sites_pb2.BatchGetStatsResponse:
         """SiteService.BatchGetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(sites_pb2.BatchGetStatsRequest, request, requests=requests)
         return await self.call(self.stub.BatchGetStats, request, timeout=timeout, metadata=metadata)
 
@@ -622,7 +622,7 @@ class SitesClient(Client):
     ) -> AsyncPager[sites_pb2.ListAuditEntriesResponse, common_pb2.AuditEntry]:
         """SiteService.ListAuditEntries: the entries, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             sites_pb2.ListAuditEntriesRequest, request, page_size=page_size, page_token=page_token
         )
@@ -638,7 +638,7 @@ class SitesClient(Client):
     ) -> sites_pb2.VerifyAuditChainResponse:
         """SiteService.VerifyAuditChain.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(sites_pb2.VerifyAuditChainRequest, request, checkpoints=checkpoints)
         return await self.call(
             self.stub.VerifyAuditChain, request, timeout=timeout, metadata=metadata
@@ -667,7 +667,7 @@ class CasesClient(Client):
     ) -> cases_pb2.RecordClueResponse:
         """CaseService.RecordClue.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(cases_pb2.RecordClueRequest, request, request_id=request_id, clue=clue)
         return await self.call(self.stub.RecordClue, request, timeout=timeout, metadata=metadata)
 
@@ -681,7 +681,7 @@ class CasesClient(Client):
     ) -> cases_pb2.GetClueResponse:
         """CaseService.GetClue.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.GetClueRequest, request, name=name)
         return await self.call(self.stub.GetClue, request, timeout=timeout, metadata=metadata)
 
@@ -699,7 +699,7 @@ class CasesClient(Client):
     ) -> cases_pb2.TransferClueResponse:
         """CaseService.TransferClue.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.TransferClueRequest,
             request,
@@ -722,7 +722,7 @@ class CasesClient(Client):
     ) -> cases_pb2.AcknowledgeHandoverResponse:
         """CaseService.AcknowledgeHandover.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.AcknowledgeHandoverRequest, request, request_id=request_id, name=name
         )
@@ -743,7 +743,7 @@ class CasesClient(Client):
     ) -> cases_pb2.AcceptHandoverResponse:
         """CaseService.AcceptHandover.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.AcceptHandoverRequest,
             request,
@@ -768,7 +768,7 @@ class CasesClient(Client):
     ) -> cases_pb2.ReturnHandoverResponse:
         """CaseService.ReturnHandover.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.ReturnHandoverRequest,
             request,
@@ -794,7 +794,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListHandoversResponse, cases_pb2.Handover]:
         """CaseService.ListHandovers: the handovers, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListHandoversRequest,
             request,
@@ -817,7 +817,7 @@ class CasesClient(Client):
     ) -> cases_pb2.CreateCaseResponse:
         """CaseService.CreateCase.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(cases_pb2.CreateCaseRequest, request, request_id=request_id, case=case)
         return await self.call(self.stub.CreateCase, request, timeout=timeout, metadata=metadata)
 
@@ -833,7 +833,7 @@ class CasesClient(Client):
     ) -> cases_pb2.UpdateCaseResponse:
         """CaseService.UpdateCase.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.UpdateCaseRequest,
             request,
@@ -857,7 +857,7 @@ class CasesClient(Client):
     ) -> cases_pb2.TransitionCaseResponse:
         """CaseService.TransitionCase.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.TransitionCaseRequest,
             request,
@@ -881,7 +881,7 @@ class CasesClient(Client):
     ) -> cases_pb2.GetCaseResponse:
         """CaseService.GetCase.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.GetCaseRequest, request, name=name)
         return await self.call(self.stub.GetCase, request, timeout=timeout, metadata=metadata)
 
@@ -895,7 +895,7 @@ class CasesClient(Client):
     ) -> cases_pb2.BatchGetCasesResponse:
         """CaseService.BatchGetCases.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.BatchGetCasesRequest, request, names=names)
         return await self.call(self.stub.BatchGetCases, request, timeout=timeout, metadata=metadata)
 
@@ -915,7 +915,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListCasesResponse, cases_pb2.Case]:
         """CaseService.ListCases: the cases, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListCasesRequest,
             request,
@@ -939,7 +939,7 @@ class CasesClient(Client):
     ) -> cases_pb2.FindCaseHoldersResponse:
         """CaseService.FindCaseHolders.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.FindCaseHoldersRequest, request, number=number)
         return await self.call(
             self.stub.FindCaseHolders, request, timeout=timeout, metadata=metadata
@@ -957,7 +957,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListCaseEventsResponse, cases_pb2.CaseEvent]:
         """CaseService.ListCaseEvents: the events, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListCaseEventsRequest,
             request,
@@ -979,7 +979,7 @@ class CasesClient(Client):
     ) -> cases_pb2.AddPartyResponse:
         """CaseService.AddParty.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.AddPartyRequest, request, request_id=request_id, parent=parent, party=party
         )
@@ -998,7 +998,7 @@ class CasesClient(Client):
     ) -> cases_pb2.RecordMeasureResponse:
         """CaseService.RecordMeasure.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.RecordMeasureRequest,
             request,
@@ -1021,7 +1021,7 @@ class CasesClient(Client):
     ) -> cases_pb2.RecordSentenceResponse:
         """CaseService.RecordSentence.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.RecordSentenceRequest,
             request,
@@ -1045,7 +1045,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListPartiesResponse, cases_pb2.Party]:
         """CaseService.ListParties: the parties, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListPartiesRequest,
             request,
@@ -1066,7 +1066,7 @@ class CasesClient(Client):
     ) -> cases_pb2.PublishTypicalCaseResponse:
         """CaseService.PublishTypicalCase.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.PublishTypicalCaseRequest,
             request,
@@ -1088,7 +1088,7 @@ class CasesClient(Client):
     ) -> cases_pb2.DraftTypicalCaseResponse:
         """CaseService.DraftTypicalCase.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             cases_pb2.DraftTypicalCaseRequest,
             request,
@@ -1109,7 +1109,7 @@ class CasesClient(Client):
     ) -> cases_pb2.GetTypicalCaseResponse:
         """CaseService.GetTypicalCase.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.GetTypicalCaseRequest, request, name=name)
         return await self.call(
             self.stub.GetTypicalCase, request, timeout=timeout, metadata=metadata
@@ -1127,7 +1127,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListTypicalCasesResponse, cases_pb2.TypicalCase]:
         """CaseService.ListTypicalCases: the typical_cases, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListTypicalCasesRequest,
             request,
@@ -1151,7 +1151,7 @@ class CasesClient(Client):
     ) -> cases_pb2.GetStatsResponse:
         """CaseService.GetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.GetStatsRequest, request, subject=subject, filter=filter, group_by=group_by
         )
@@ -1167,7 +1167,7 @@ class CasesClient(Client):
     ) -> cases_pb2.BatchGetStatsResponse:
         """CaseService.BatchGetStats.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.BatchGetStatsRequest, request, requests=requests)
         return await self.call(self.stub.BatchGetStats, request, timeout=timeout, metadata=metadata)
 
@@ -1197,7 +1197,7 @@ class CasesClient(Client):
     ) -> AsyncPager[cases_pb2.ListAuditEntriesResponse, common_pb2.AuditEntry]:
         """CaseService.ListAuditEntries: the entries, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             cases_pb2.ListAuditEntriesRequest, request, page_size=page_size, page_token=page_token
         )
@@ -1213,7 +1213,7 @@ class CasesClient(Client):
     ) -> cases_pb2.VerifyAuditChainResponse:
         """CaseService.VerifyAuditChain.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(cases_pb2.VerifyAuditChainRequest, request, checkpoints=checkpoints)
         return await self.call(
             self.stub.VerifyAuditChain, request, timeout=timeout, metadata=metadata
@@ -1230,7 +1230,7 @@ class CasesClient(Client):
     ) -> campaigns_pb2.CreateCampaignResponse:
         """CampaignService.CreateCampaign.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             campaigns_pb2.CreateCampaignRequest, request, request_id=request_id, campaign=campaign
         )
@@ -1250,7 +1250,7 @@ class CasesClient(Client):
     ) -> campaigns_pb2.UpdateCampaignResponse:
         """CampaignService.UpdateCampaign.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             campaigns_pb2.UpdateCampaignRequest,
             request,
@@ -1272,7 +1272,7 @@ class CasesClient(Client):
     ) -> campaigns_pb2.GetCampaignResponse:
         """CampaignService.GetCampaign.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(campaigns_pb2.GetCampaignRequest, request, name=name)
         return await self.call(
             self.campaigns.GetCampaign, request, timeout=timeout, metadata=metadata
@@ -1289,7 +1289,7 @@ class CasesClient(Client):
     ) -> AsyncPager[campaigns_pb2.ListCampaignsResponse, campaigns_pb2.Campaign]:
         """CampaignService.ListCampaigns: the campaigns, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             campaigns_pb2.ListCampaignsRequest, request, page_size=page_size, page_token=page_token
         )
@@ -1309,7 +1309,7 @@ class CasesClient(Client):
     ) -> campaigns_pb2.RecordMeasureIssuedResponse:
         """CampaignService.RecordMeasureIssued.
 
-        Never retried."""
+        Retried only when a limit refuses it and it carries a request id."""
         request = flatten(
             campaigns_pb2.RecordMeasureIssuedRequest,
             request,
@@ -1333,7 +1333,7 @@ class CasesClient(Client):
     ) -> AsyncPager[campaigns_pb2.ListMeasuresIssuedResponse, campaigns_pb2.MeasureIssued]:
         """CampaignService.ListMeasuresIssued: the measures_issued, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             campaigns_pb2.ListMeasuresIssuedRequest,
             request,
@@ -1366,7 +1366,7 @@ class GatewayClient(Client):
     ) -> gateway_pb2.GetCampaignStatusResponse:
         """GatewayService.GetCampaignStatus.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             gateway_pb2.GetCampaignStatusRequest,
             request,
@@ -1402,7 +1402,7 @@ class GatewayClient(Client):
     ) -> gateway_pb2.GetCaseDossierResponse:
         """GatewayService.GetCaseDossier.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             gateway_pb2.GetCaseDossierRequest, request, name=name, actions_per_link=actions_per_link
         )
@@ -1424,7 +1424,7 @@ class GatewayClient(Client):
     ) -> gateway_pb2.GenerateBulletinResponse:
         """GatewayService.GenerateBulletin.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             gateway_pb2.GenerateBulletinRequest,
             request,
@@ -1448,7 +1448,7 @@ class GatewayClient(Client):
     ) -> gateway_pb2.LookupResponse:
         """GatewayService.Lookup.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(gateway_pb2.LookupRequest, request, query=query)
         return await self.call(self.stub.Lookup, request, timeout=timeout, metadata=metadata)
 
@@ -1463,7 +1463,7 @@ class GatewayClient(Client):
     ) -> AsyncPager[gateway_pb2.ListCampaignsResponse, campaigns_pb2.Campaign]:
         """GatewayService.ListCampaigns: the campaigns, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             gateway_pb2.ListCampaignsRequest, request, page_size=page_size, page_token=page_token
         )
@@ -1479,7 +1479,7 @@ class GatewayClient(Client):
     ) -> gateway_pb2.GetCampaignSeriesResponse:
         """GatewayService.GetCampaignSeries.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(gateway_pb2.GetCampaignSeriesRequest, request, query=query)
         return await self.call(
             self.stub.GetCampaignSeries, request, timeout=timeout, metadata=metadata
@@ -1497,7 +1497,7 @@ class GatewayClient(Client):
     ) -> AsyncPager[gateway_pb2.ListTypicalCasesResponse, cases_pb2.TypicalCase]:
         """GatewayService.ListTypicalCases: the typical_cases, page after page.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(
             gateway_pb2.ListTypicalCasesRequest,
             request,
@@ -1519,6 +1519,6 @@ class GatewayClient(Client):
     ) -> gateway_pb2.ListDeadlinesResponse:
         """GatewayService.ListDeadlines.
 
-        Retried on unavailable."""
+        Retried on UNAVAILABLE, and when a limit refuses it (after the delay asked)."""
         request = flatten(gateway_pb2.ListDeadlinesRequest, request, page_size=page_size)
         return await self.call(self.stub.ListDeadlines, request, timeout=timeout, metadata=metadata)

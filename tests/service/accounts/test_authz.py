@@ -130,7 +130,7 @@ def _bad_metadata(tokens: Tokens, kind: str) -> Metadata:
         token = jwt.encode({**claims, "exp": now + 600}, b"x" * 32, algorithm="HS256")
         return [("authorization", f"Bearer {token}")]
     if kind == "unsigned":
-        token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")
+        token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")  # type: ignore[arg-type]
         return [("authorization", f"Bearer {token}")]
     if kind == "unknown-department":
         token = jwt.encode(
