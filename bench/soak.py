@@ -30,8 +30,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import campaigns_pb2 as mpb
 from netnet.cases.v1 import cases_pb2 as cpb
+from netnet.cli.certs import write_dev_certs
 from netnet.client import AccountsClient, CasesClient, GatewayClient, NetNetError, SitesClient
 from netnet.client.channel import open_channel
+from netnet.client.tls import PLAINTEXT, ClientTLS
 from netnet.gateway.v1 import gateway_pb2 as gpb
 from netnet.sites.v1 import sites_pb2 as spb
 from tests.reliability.support import ServiceProcess
@@ -56,8 +58,8 @@ CALL_TIMEOUT = 5.0
 BATCHES, BATCH = 5, 100  # one import stream, every IMPORT_PAUSE seconds per department
 IMPORT_PAUSE = 5.0
 ACCOUNT_POOL, GROUP_POOL, IMPORT_POOL = 40, 10, 200
-# The transport and the limits are the caller's to choose; the stores are the stack's own.
-PASS_ENV = ("NETNET_TLS_", "NETNET_LIMITS")
+# The limits are the caller's to choose (NETNET_LIMITS); the stores are the stack's own.
+PASS_ENV = ("NETNET_LIMITS",)
 Md = list[tuple[str, str]]
 
 
@@ -108,6 +110,7 @@ class Watcher:
 
 @dataclass
 class Result:
+    transport: str
     seconds: float
     failures: list[str]
     restarts: list[tuple[float, str, str, int]]  # at, service, signal, exit code
@@ -120,12 +123,28 @@ class Result:
 
 class Stack:
     """The four processes as tests/reliability starts them, on one data directory, with
-    fixed ports (a restart comes back on the same one)."""
+    fixed ports (a restart comes back on the same one); over mutual TLS on certificates of
+    `netnet certs dev` unless told plaintext."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: bool = True) -> None:
         data = root / "data"
         passed = {k: v for k, v in os.environ.items() if k.startswith(PASS_ENV)}
         env = {"NETNET_KEY_FILE": str(root / "signing.key"), "NETNET_DRAIN_SECONDS": "2", **passed}
+        self.tls = PLAINTEXT
+        if tls:
+            certs = write_dev_certs(root / "certs")
+            env.update(
+                NETNET_TLS_CERT=str(certs["server"]),
+                NETNET_TLS_KEY=str(certs["server_key"]),
+                NETNET_TLS_CLIENT_CA=str(certs["ca"]),
+                # The gateway's channels to its sources present its own certificate.
+                NETNET_TLS_CA=str(certs["ca"]),
+                NETNET_TLS_CLIENT_CERT=str(certs["client-gateway"]),
+                NETNET_TLS_CLIENT_KEY=str(certs["client-gateway_key"]),
+            )
+            self.tls = ClientTLS.of(
+                str(certs["ca"]), str(certs["client-admin"]), str(certs["client-admin_key"])
+            )
         cases = ServiceProcess(data, env, "cases")
         env["NETNET_CASES_ADDR"] = cases.target
         accounts = ServiceProcess(data, env, "accounts")
@@ -137,11 +156,15 @@ class Stack:
 
     async def serving(self, name: str) -> None:
         process = self.processes[name]
-        channel = open_channel(process.target)
+        channel = self.channel(name)
         try:
             await process.wait_serving(channel)
         finally:
             await channel.close()
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        """A channel to a process, on the stack's transport."""
+        return open_channel(self.processes[name].target, tls=self.tls)
 
     async def start(self) -> None:
         self.processes["cases"].start()  # accounts and sites learn campaigns from it
@@ -183,11 +206,15 @@ def _sha(text: str) -> str:
 class Soak:
     def __init__(self, stack: Stack, seconds: float) -> None:
         self.stack, self.seconds = stack, seconds
-        targets = {n: p.target for n, p in stack.processes.items()}
-        self.accounts = AccountsClient(targets["accounts"], token="", timeout=CALL_TIMEOUT)
-        self.sites = SitesClient(targets["sites"], token="", timeout=CALL_TIMEOUT)
-        self.cases = CasesClient(targets["cases"], token="", timeout=CALL_TIMEOUT)
-        self.gateway = GatewayClient(targets["gateway"], token="", timeout=CALL_TIMEOUT)
+        self.channels = {name: stack.channel(name) for name in ORDER}
+        self.accounts = AccountsClient(
+            channel=self.channels["accounts"], token="", timeout=CALL_TIMEOUT
+        )
+        self.sites = SitesClient(channel=self.channels["sites"], token="", timeout=CALL_TIMEOUT)
+        self.cases = CasesClient(channel=self.channels["cases"], token="", timeout=CALL_TIMEOUT)
+        self.gateway = GatewayClient(
+            channel=self.channels["gateway"], token="", timeout=CALL_TIMEOUT
+        )
         self.sources = {"accounts": self.accounts, "sites": self.sites, "cases": self.cases}
         self.ledger = Ledger()
         self.failures: list[str] = []
@@ -598,8 +625,8 @@ class Soak:
             )
 
     async def close(self) -> None:
-        for client in (self.accounts, self.sites, self.cases, self.gateway):
-            await client.close()
+        for channel in self.channels.values():
+            await channel.close()
 
 
 # --- the samples and the report ----------------------------------------------------------
@@ -709,7 +736,8 @@ def plot(
 def summary(result: Result, rows: list[dict[str, float | str]]) -> str:
     window = max(1, min(60, len(rows) // 6))  # the first and the last minute (or sixth)
     lines = [
-        f"Net Net soak: {result.seconds:.0f} s, {len(result.restarts)} restarts, "
+        f"Net Net soak: {result.seconds:.0f} s over {result.transport}, "
+        f"{len(result.restarts)} restarts, "
         f"{'PASSED' if not result.failures else 'FAILED'}",
         "",
         f"process   peak RSS MB  growth MB ({window} s first to last)  peak fds  peak threads",
@@ -762,15 +790,16 @@ def _fresh(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-async def run(seconds: float, out: Path) -> Result:
-    """The soak for `seconds` of load, its stack and report under `out`."""
+async def run(seconds: float, out: Path, tls: bool = True) -> Result:
+    """The soak for `seconds` of load (over mutual TLS, or plaintext), its stack and report
+    under `out`."""
     await asyncio.to_thread(_fresh, out)
-    stack = Stack(out / "stack")
-    await stack.start()
+    stack = Stack(out / "stack", tls)
     soak = Soak(stack, seconds)
     sampler = Sampler(soak, out / "samples.csv")
     background: list[asyncio.Task[None]] = []
     try:
+        await stack.start()
         await soak.create_campaign()
         soak.t0 = time.monotonic()
         background = [asyncio.create_task(sampler.run())]
@@ -802,6 +831,7 @@ async def run(seconds: float, out: Path) -> Result:
         "cases": len(soak.ledger.cases),
     }
     result = Result(
+        "mutual TLS" if tls else "plaintext",
         elapsed,
         soak.failures,
         soak.restarts,
@@ -824,8 +854,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path(os.environ.get("SOAK_OUT") or "artifacts/soak")
     )
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        default=os.environ.get("SOAK_TLS") == "0",
+        help="without TLS (default: mutual TLS on certificates made for the run; SOAK_TLS=0)",
+    )
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.seconds, args.out))
+    result = asyncio.run(run(args.seconds, args.out, not args.plaintext))
     print((args.out / "summary.txt").read_text(), end="")
     print(f"\n{args.out / 'samples.csv'}, {args.out / 'soak.png'}, {args.out / 'summary.txt'}")
     return 1 if result.failures else 0
