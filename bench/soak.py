@@ -649,13 +649,15 @@ class Sampler:
 
     def _process(self, name: str) -> dict[str, float | str]:
         proc = self.soak.stack.processes[name].proc
+        blank: dict[str, float | str] = {f"{name}_{c}": "" for c in COLUMNS}
+        if proc is None or proc.poll() is not None:
+            return blank  # between a stop and a start
         try:
-            assert proc is not None and proc.poll() is None
             p = self._procs.setdefault(proc.pid, psutil.Process(proc.pid))
             with p.oneshot():
                 values = (p.memory_info().rss / 2**20, p.num_fds(), p.num_threads())
-        except (AssertionError, psutil.Error):
-            return {f"{name}_{c}": "" for c in COLUMNS}  # between a stop and a start
+        except psutil.Error:
+            return blank
         return {f"{name}_{c}": round(v, 1) for c, v in zip(COLUMNS, values, strict=True)}
 
     async def run(self) -> None:
@@ -671,14 +673,17 @@ class Sampler:
                     row.update(self._process(name))
                 calls = sorted(self.soak.latencies.pop(second - 1, []))
                 row["calls"] = len(calls)
-                row["p50_ms"] = round(calls[len(calls) // 2], 2) if calls else ""
-                row["p99_ms"] = (
-                    round(calls[min(len(calls) - 1, len(calls) * 99 // 100)], 2) if calls else ""
-                )
+                row["p50_ms"] = _quantile(calls, 0.5)
+                row["p99_ms"] = _quantile(calls, 0.99)
                 row["errors"] = self.soak.errors_at.pop(second - 1, 0)
                 out.writerow(row)
                 f.flush()
                 self.rows.append(row)
+
+
+def _quantile(ordered: list[float], q: float) -> float | str:
+    """The q-quantile of sorted values (nearest rank), blank for none."""
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 2) if ordered else ""
 
 
 def _series(rows: list[dict[str, float | str]], column: str) -> list[float]:
@@ -782,7 +787,7 @@ def summary(result: Result, rows: list[dict[str, float | str]]) -> str:
 
 
 def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2] if values else 0.0
+    return float(_quantile(sorted(values), 0.5) or 0.0)
 
 
 def _fresh(out: Path) -> None:
