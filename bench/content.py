@@ -13,8 +13,9 @@ from bench import servers
 from bench.backend import Backend, Bare, Store, Table, bare_write
 from bench.importing import STREAM_TIMEOUT, ImportResult, Rate
 from netnet.client import SitesClient
+from netnet.client.tokens import ensure_key_pair
 from netnet.sites.v1 import sites_pb2 as pb
-from services.common.auth import ensure_key, issue_token
+from services.common.auth import issue_token
 from services.common.hashing import hash64
 from services.common.storage.migrations import RUNTIME_MIGRATIONS
 from services.sites.__main__ import SPEC
@@ -100,7 +101,7 @@ async def import_dispositions(
     data_dir = store.directory
     owner, cases_addr = await servers.campaign_owner(data_dir, owner_url)
     server = servers.service_process(data_dir, "sites", cases_addr, database_url=store.url)
-    key = ensure_key(servers.key_file(data_dir))
+    key = ensure_key_pair(servers.key_file(data_dir))
     try:
         port = await server.start()
     except BaseException:

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bench import data, servers
 from gateway import status
 from gateway.clients import Backends
 from netnet.accounts.v1 import accounts_pb2
 from netnet.client import AccountsClient, GatewayClient
+from netnet.client.tokens import ensure_key_pair
 from netnet.gateway.v1 import gateway_pb2 as pb
-from services.common.auth import ensure_key, issue_token
+from services.common.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("gateway", "accounts", "sites", "cases")
@@ -118,7 +121,7 @@ async def _p50(call: Callable[[], Awaitable[object]], rounds: int) -> float:
     return statistics.median(times)
 
 
-async def _load(stack: Stack, key: bytes, n: int, prefix: str) -> None:
+async def _load(stack: Stack, key: Ed25519PrivateKey, n: int, prefix: str) -> None:
     async with AccountsClient(stack.addrs["accounts"], token="") as accounts:
         dataset = data.dataset(n, time.time_ns() // 1000, prefix=prefix)
         for department, rows in dataset.by_department.items():
@@ -130,14 +133,14 @@ async def _load(stack: Stack, key: bytes, n: int, prefix: str) -> None:
                 raise AssertionError(f"load was not clean: {reply.summary}")
 
 
-def _token(key: bytes, department: str, role: str = "operator") -> str:
+def _token(key: Ed25519PrivateKey, department: str, role: str = "operator") -> str:
     return issue_token(key, operator="bench", department=department, roles=[role], ttl_seconds=3600)
 
 
 LOAD_CHUNK = 500_000  # records generated and imported at a time into a large store
 
 
-async def _records(stack: Stack, key: bytes) -> int:
+async def _records(stack: Stack, key: Ed25519PrivateKey) -> int:
     """The account records a store holds (counted by the service)."""
     md = [("authorization", f"Bearer {_token(key, 'office', 'analyst')}")]
     async with AccountsClient(stack.addrs["accounts"], token="") as accounts:
@@ -152,7 +155,7 @@ async def _large_store(store: Path, large: int, rounds: int, database_url: str =
     stack = Stack(store, database_url)
     await stack.start()
     try:
-        key = ensure_key(store / "signing.key")
+        key = ensure_key_pair(store / "signing.key")
         loaded = await _records(stack, key)
         if not loaded:
             await servers.create_campaigns(stack.addrs["cases"], key)
@@ -186,7 +189,7 @@ async def run(
     stack = Stack(workdir, database_url)
     await stack.start()
     try:
-        key = ensure_key(workdir / "signing.key")
+        key = ensure_key_pair(workdir / "signing.key")
         await servers.create_campaigns(stack.addrs["cases"], key)
         md = (("authorization", f"Bearer {_token(key, 'office', 'analyst')}"),)
         query = status.Query(data.CAMPAIGNS[0], (), None, None)

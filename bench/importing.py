@@ -11,11 +11,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bench import data, servers
 from bench.backend import SQLITE_NAME, Backend, Bare, Store, Table, bare_write
 from netnet.client import AccountsClient
+from netnet.client.tokens import ensure_key_pair
 from services.accounts.__main__ import SPEC
-from services.common.auth import ensure_key, issue_token
+from services.common.auth import issue_token
 from services.common.importer import MAX_BATCH
 from services.common.storage.migrations import RUNTIME_MIGRATIONS
 
@@ -113,7 +116,7 @@ async def import_actions(
     data_dir = store.directory
     owner, cases_addr = await servers.campaign_owner(data_dir, owner_url)
     server = servers.service_process(data_dir, "accounts", cases_addr, database_url=store.url)
-    key = ensure_key(servers.key_file(data_dir))
+    key = ensure_key_pair(servers.key_file(data_dir))
     try:
         port = await server.start()
     except BaseException:
@@ -179,7 +182,7 @@ def _polled(poller: subprocess.Popen[str], first: str, import_started: float) ->
     )
 
 
-def _token(key: bytes, department: str) -> str:
+def _token(key: Ed25519PrivateKey, department: str) -> str:
     return issue_token(
         key, operator=ACTOR, department=department, roles=["operator"], ttl_seconds=3600
     )

@@ -20,13 +20,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bench import data, echo, servers
 from bench.backend import Backend, LockSampler
 from bench.importing import STREAM_TIMEOUT, _token
 from bench.unary import Client
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient
-from services.common.auth import ensure_key
+from netnet.client.tokens import ensure_key_pair
 
 DEPARTMENTS = ("cac", "mps")  # a stream each
 
@@ -93,7 +95,7 @@ async def import_streams(
     ports: list[int],
     streams: list[tuple[str, list[pb.ActionInput]]],
     batch: int,
-    key: bytes,
+    key: Ed25519PrivateKey,
     database_url: str,
 ) -> Turn:
     """The streams at once, the i-th to the i-th port (round the ports)."""
@@ -139,7 +141,7 @@ async def run(
         workdir, backend.database_url("replica_campaigns")
     )
     try:
-        key = ensure_key(servers.key_file(workdir))
+        key = ensure_key_pair(servers.key_file(workdir))
         now_us = time.time_ns() // 1000
         streams = []
         for i, department in enumerate(DEPARTMENTS):

@@ -21,8 +21,9 @@ from bench import servers
 from bench.backend import Backend
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient
+from netnet.client.tokens import ensure_key_pair
 from netnet.common.v1 import common_pb2
-from services.common.auth import ensure_key, issue_token
+from services.common.auth import issue_token
 
 PLATFORMS = ("weibo", "douyin", "kuaishou", "qq", "bilibili")
 ACTIONS = ("warn", "restrict", "ban", "ban", "ban")
@@ -93,7 +94,7 @@ async def run(workdir: Path, n: int, backend: Backend | None = None) -> SeedResu
     )
     try:
         port = await server.start()
-        key = ensure_key(servers.key_file(workdir))
+        key = ensure_key_pair(servers.key_file(workdir))
         token = issue_token(
             key, operator="seed", department=DEPARTMENT, roles=["operator"], ttl_seconds=7200
         )

@@ -13,12 +13,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench import data
 from netnet.cases.v1 import campaigns_pb2
 from netnet.client import CasesClient
-from services.common.auth import ensure_key, issue_token
+from netnet.client.tokens import ensure_key_pair
+from services.common.auth import issue_token
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0  # seconds for a server process to listen
@@ -93,9 +95,12 @@ def serving_port(line: str) -> int | None:
 
 
 def key_file(workdir: Path) -> Path:
-    """The run's token-signing key, shared by its servers (a token the accounts service
-    forwards to the campaigns' owner must be good there too)."""
-    return workdir / "signing.key"
+    """The run's issuer key, whose public set its servers share (a token the accounts
+    service forwards to the campaigns' owner must be good there too): made before the first
+    server starts, as the servers only read the public set."""
+    path = workdir / "signing.key"
+    ensure_key_pair(path)
+    return path
 
 
 def service_process(
@@ -129,7 +134,7 @@ def service_process(
     return ServerProcess(name, argv, env, workdir / f"{name}.log", serving_port)
 
 
-async def create_campaigns(addr: str, key: bytes) -> None:
+async def create_campaigns(addr: str, key: Ed25519PrivateKey) -> None:
     """The campaigns the bench's records name, around now (records are dated in the last
     month)."""
     token = issue_token(key, operator="bench", department="office", roles=["admin"])
@@ -162,7 +167,7 @@ async def campaign_owner(workdir: Path, database_url: str = "") -> tuple[ServerP
     port = await owner.start()
     addr = f"127.0.0.1:{port}"
     try:
-        await create_campaigns(addr, ensure_key(key_file(workdir)))
+        await create_campaigns(addr, ensure_key_pair(key_file(workdir)))
     except BaseException:
         owner.stop()
         raise
@@ -171,7 +176,7 @@ async def campaign_owner(workdir: Path, database_url: str = "") -> tuple[ServerP
 
 def credentials(workdir: Path, service: str, department: str) -> list[tuple[str, str]]:
     """A writer's token for a server, signed with the key it will read."""
-    key = ensure_key(key_file(workdir))
+    key = ensure_key_pair(key_file(workdir))
     token = issue_token(
         key, operator="bench", department=department, roles=["operator"], ttl_seconds=3600
     )

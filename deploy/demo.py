@@ -202,7 +202,7 @@ class Demo:
     """Loads through the SDK's clients; each call carries the token of the department that
     makes it (the clients themselves hold none)."""
 
-    def __init__(self, addrs: dict[str, str], key: bytes, scale: float) -> None:
+    def __init__(self, addrs: dict[str, str], key: Any, scale: float) -> None:
         self.accounts = AccountsClient(addrs["accounts"], token="")
         self.sites = SitesClient(addrs["sites"], token="")
         self.cases = CasesClient(addrs["cases"], token="")

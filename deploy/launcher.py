@@ -1,5 +1,6 @@
 """Local launcher behind `make run`: the services as child processes on SQLite under
-NETNET_DATA_DIR, a dev key and an admin token, health-checked; Ctrl-C stops them all, at once
+NETNET_DATA_DIR, a dev key pair (the issuer's private key, the servers' public key set), an
+admin token and the gateway's service token, health-checked; Ctrl-C stops them all, at once
 even while the demo campaign loads, and the launcher then ends by that SIGINT (a shell reports
 130). SIGHUP stops them the same way; SIGTERM too, with exit code 0. On Linux the services
 also go when the launcher is killed outright."""
@@ -25,16 +26,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 
 from deploy.demo import CAMPAIGN, Demo
+from deploy.keys import write_token
 from netnet.cli.progress import import_progress
 from netnet.cli.render import text as render
 from netnet.client.tls import PLAINTEXT, ClientTLS, sync_channel
-from services.common.auth import ensure_key, issue_token
+from netnet.client.tokens import ensure_key_pair
+from services.common.auth import issue_token
 from services.common.config import (
     ConfigError,
     Settings,
     data_dir,
+    gateway_token_file,
     key_file,
     load_settings,
+    public_keys_file,
     reference,
 )
 
@@ -46,7 +51,6 @@ PROCESSES = (
     ("gateway", "gateway"),
 )
 START_TIMEOUT = 60.0
-TOKEN_TTL = 30 * 86400
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 T = TypeVar("T")
 
@@ -157,19 +161,28 @@ def stop_all(children: list[Child], grace: float) -> None:
             child.process.wait()
 
 
+def dev_key() -> Any:
+    """The dev issuer's private key, made on first start, its public half in the set the
+    servers read (the servers never see the private key)."""
+    return ensure_key_pair(key_file(), public_keys_file())
+
+
 def write_admin_token(directory: Path) -> Path:
+    """A person's token (8 hours, issued again at each start), and the gateway's service
+    token (30 days), with which it learns the revocations from the services."""
+    key = dev_key()
+    write_token(
+        gateway_token_file(),
+        issue_token(key, operator="gateway", department="office", roles=["service"]),
+    )
     token = issue_token(
-        ensure_key(key_file()),
+        key,
         operator="admin",
         department="office",
         roles=["admin", "auditor", "analyst"],
-        ttl_seconds=TOKEN_TTL,
         known=reference().departments,
     )
-    path = directory / "admin.token"
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return path
+    return write_token(directory / "admin.token", token)
 
 
 def check_tls(settings: dict[str, Settings]) -> None:
@@ -292,7 +305,7 @@ def main() -> int:
 async def demo_and_status(children: list[Child]) -> str:
     """Load the demo campaign on first start (NETNET_DEMO_SCALE, 0 to skip); then the status."""
     addrs = {c.name: c.addr for c in children}
-    demo = Demo(addrs, ensure_key(key_file()), demo_scale())
+    demo = Demo(addrs, dev_key(), demo_scale())
     try:
         marker = data_dir() / "demo.loaded"
         if demo.scale > 0 and not marker.exists():

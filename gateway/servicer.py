@@ -596,4 +596,9 @@ def register(
     backends = Backends(addrs, runtime.settings.client_tls)
     runtime.on_stop.append(backends.close)
     pb_grpc.add_GatewayServiceServicer_to_server(GatewayServicer(runtime, backends), server)
-    return [pb.DESCRIPTOR.services_by_name["GatewayService"].full_name]
+    from gateway import revocations  # it uses forwarded() from here
+
+    return [
+        pb.DESCRIPTOR.services_by_name["GatewayService"].full_name,
+        *revocations.register(server, runtime, backends),
+    ]

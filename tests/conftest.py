@@ -64,10 +64,7 @@ async def serve(
     running: list[RunningServer] = []
 
     async def _start(spec: ServiceSpec, **overrides: object) -> RunningServer:
-        shared: dict[str, object] = {
-            "key_file": campaign_owner.key_file,
-            "cases_addr": campaign_owner.addr,
-        }
+        shared: dict[str, object] = {**campaign_owner.keys(), "cases_addr": campaign_owner.addr}
         settings = replace(
             service_settings(spec.name, data_dir),
             **{**shared, **overrides},  # type: ignore[arg-type]

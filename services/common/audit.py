@@ -2,10 +2,11 @@
 
 Each entry is linked to the one before by an HMAC-SHA256 under the audit key (a key of its own,
 apart from the token signing key), and commits to the rows its write produced (a hash of their
-columns that never change). Without the key, an edited entry cannot be given a link that
-verifies, and an edited or deleted row no longer matches its entry. What a key alone cannot
-show is an honest-looking earlier state: the newest entries cut and the head moved back. A
-checkpoint does: the head's seq and hash, signed with the key, kept outside the database.
+columns that never change); it names the token the change was made with (its jti). Without
+the key, an edited entry cannot be given a link that verifies, and an edited or deleted row
+no longer matches its entry. What a key alone cannot show is an honest-looking earlier state:
+the newest entries cut and the head moved back. A checkpoint does: the head's seq and hash,
+signed with the key, kept outside the database.
 
 Entries written before the chain was keyed (seq < keyed_from) are checked as they were
 written, as plain sha256 links; keyed_from itself is sealed with the key.
@@ -31,7 +32,7 @@ from services.common.storage.sql import add_row, group_value, keep_value
 
 COLUMNS = (
     "seq, time_us, operator, department, method, resource, request_id, outcome, prev_hash, "
-    "hash, data, data_hash"
+    "hash, data, data_hash, token_id"
 )
 KEY = "audit_key"  # in Conn.bound
 
@@ -50,6 +51,7 @@ class Entry:
     hash: str
     data: str = ""  # the rows committed to: "name:ids;..." (ids as runs, "4-9,12")
     data_hash: str = ""
+    token_id: str = ""  # the jti of the token the change was made with ("" before tokens had one)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,10 @@ def _plain_digest(e: Entry) -> str:
 
 
 def _link_message(e: Entry) -> str:
+    # The token's id joins the message only when the entry has one: entries written before
+    # entries named tokens keep the message they were linked with; blanking a token id
+    # changes the message, so the link no longer verifies.
+    extra = (e.token_id,) if e.token_id else ()
     return _message(
         e.seq,
         e.time_us,
@@ -193,6 +199,7 @@ def _link_message(e: Entry) -> str:
         e.prev_hash,
         e.data,
         e.data_hash,
+        *extra,
     )
 
 
@@ -316,6 +323,7 @@ def append(
         "",
         data,
         data_hash,
+        principal.token_id,
     )
     digest = mac(conn.bound[KEY], _link_message(e))
     add_row(
@@ -334,6 +342,7 @@ def append(
             digest,
             e.data,
             e.data_hash,
+            e.token_id,
         ),
     )
     keep_value(conn, "audit_head", (seq, digest), _write_head)

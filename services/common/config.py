@@ -28,7 +28,8 @@ class Settings:
     addr: str
     data_dir: Path
     database_path: Path
-    key_file: Path
+    key_file: Path  # the issuer's private key: servers never read it (only its place is checked)
+    public_keys_file: Path  # the public key set (JWKS) tokens are checked with
     audit_key_file: Path
     audit_checkpoint_dir: Path
     audit_checkpoint_seconds: float
@@ -56,6 +57,11 @@ class Settings:
     # gateway's to its sources, the dashboard's to the gateway, accounts' and sites' to cases).
     tls: tlsfiles.ServerTLS | None = None
     client_tls: ClientTLS = PLAINTEXT
+    # How often a server reads the revocations again (the store's, or on the gateway, the
+    # services'): a revoked token is refused everywhere within a few of these.
+    revocation_refresh_seconds: float = 1.0
+    # The gateway's own service token, to learn the revocations from the services.
+    gateway_token_file: Path = Path(".netnet/gateway.token")
 
 
 def _int(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -122,6 +128,18 @@ def data_dir(env: dict[str, str] | None = None) -> Path:
 def key_file(env: dict[str, str] | None = None) -> Path:
     env = dict(os.environ) if env is None else env
     return Path(env.get("NETNET_KEY_FILE") or data_dir(env) / "signing.key")
+
+
+def public_keys_file(env: dict[str, str] | None = None) -> Path:
+    """The public key set the servers check tokens with: beside the private key unless named."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_PUBLIC_KEYS_FILE") or key_file(env).with_name("public-keys.json"))
+
+
+def gateway_token_file(env: dict[str, str] | None = None) -> Path:
+    """The gateway's service token (made by the issuer, beside its key unless named)."""
+    env = dict(os.environ) if env is None else env
+    return Path(env.get("NETNET_GATEWAY_TOKEN_FILE") or key_file(env).with_name("gateway.token"))
 
 
 def audit_key_file(env: dict[str, str] | None = None) -> Path:
@@ -270,6 +288,7 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
             else directory / f"{service}.db"
         ),
         key_file=key_file(env),
+        public_keys_file=public_keys_file(env),
         audit_key_file=audit_key_file(env),
         audit_checkpoint_dir=audit_checkpoint_dir(env),
         audit_checkpoint_seconds=_float(
@@ -298,4 +317,8 @@ def load_settings(service: str, env: dict[str, str] | None = None) -> Settings:
         http_addr=dashboard,
         tls=tls,
         client_tls=own_tls,
+        revocation_refresh_seconds=_float(
+            env, "NETNET_REVOCATION_REFRESH_SECONDS", 1.0, 0.05, 60.0
+        ),
+        gateway_token_file=gateway_token_file(env),
     )

@@ -12,6 +12,8 @@ class Principal:
     department: str
     region: str
     roles: frozenset[str]
+    token_id: str = ""  # the token's jti: audit entries name the token a change was made with
+    issued_at: int = 0  # the token's iat (seconds): an operator's revocation cut-off applies
 
     def has(self, *roles: str) -> bool:
         return not self.roles.isdisjoint(roles)

@@ -132,6 +132,7 @@ def audit_entry(e: audit.Entry) -> common_pb2.AuditEntry:
         hash=e.hash,
         data=e.data,
         data_hash=e.data_hash,
+        token_id=e.token_id,
     )
 
 

@@ -13,7 +13,7 @@ import math
 import os
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Container, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -23,8 +23,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.common import metrics, storage
-from services.common.auth import principal_from_metadata
-from services.common.context import principal_var, request_id_var
+from services.common.auth import Verifier
+from services.common.context import Principal, principal_var, request_id_var
 from services.common.errors import (
     AlreadyExists,
     DomainError,
@@ -157,14 +157,12 @@ class Calls:
     def __init__(
         self,
         service: str,
-        key: bytes,
-        departments: Container[str],
+        verifier: Verifier,
         stopping: asyncio.Event | None = None,
         limiter: Limiter | None = None,
     ) -> None:
         self.service = service
-        self.key = key
-        self.departments = departments  # the deployment's: a token must name one
+        self.verifier = verifier  # the key set, the deployment's departments, revocations
         # Set when the service drains: a new call is refused (UNAVAILABLE: retry elsewhere)
         # at once, not left to race the server's own stop; calls in flight go on.
         self.stopping = stopping or asyncio.Event()
@@ -227,6 +225,7 @@ class Calls:
             try:
                 call.begin(streams)
                 async for response in behavior(request, context):
+                    call.still_good()
                     yield response
             except BaseException as e:
                 await call.fail(e)
@@ -245,6 +244,7 @@ class _Call:
         self.start = time.perf_counter()
         self.department = ""
         self.release: Callable[[], None] | None = None  # the stream slot it holds
+        self.principal: Principal | None = None
 
     def begin(self, streams: str | None) -> None:
         """Bind the request id and the principal; refuse the call when the service drains,
@@ -258,13 +258,19 @@ class _Call:
         principal_var.set(None)
         if self.owner.stopping.is_set():
             raise Unavailable("the service is shutting down", reason="DRAINING")
-        principal = principal_from_metadata(self.owner.key, metadata, self.owner.departments)
+        principal = self.owner.verifier.principal(metadata)
         principal_var.set(principal)
+        self.principal = principal
         self.department = principal.department
         if streams is None:
             self.owner.limiter.admit(principal)
         else:
             self.release = self.owner.limiter.open(principal, streams)
+
+    def still_good(self) -> None:
+        """A stream's caller still holds a token the server takes (not revoked meanwhile)."""
+        if self.principal is not None:
+            self.owner.verifier.still_good(self.principal)
 
     async def fail(self, error: BaseException) -> None:
         if isinstance(error, storage.Unreachable):

@@ -15,8 +15,8 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from services.common import audit, metrics, reflection, rollups, storage
-from services.common.auth import ensure_key
+from services.common import audit, metrics, reflection, revocation, rollups, storage
+from services.common.auth import KeySetError, Revocations, Verifier, ensure_key, key_set
 from services.common.changes import ChangeFeed
 from services.common.clock import Clock
 from services.common.config import ConfigError, Settings, load_settings
@@ -48,6 +48,10 @@ class Runtime:
     checkpointed: int = 0  # the audit entry last checkpointed by this process
     # The server's certificate files when it serves TLS (a companion serves the same ones).
     tls_files: CertificateFiles | None = None
+    # Checks each call's token: the public key set, and the revocations this process knows.
+    verifier: Verifier | None = None
+    # More background loops a servicer's registration adds (the gateway's revocations).
+    loops: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,12 @@ def backend(settings: Settings, setup: Callable[[Conn], None] | None) -> Backend
 
 
 async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = None) -> RunningServer:
-    key = ensure_key(settings.key_file)
+    # Only the public key set: the private key stays with the issuer (netnet token issue).
+    try:
+        keys = key_set(settings.public_keys_file)
+    except KeySetError as e:
+        raise OSError(str(e)) from None
+    verifier = Verifier(keys, settings.reference.departments, Revocations())
     audit_key = ensure_key(settings.audit_key_file) if spec.migrations else b""
     server = grpc.aio.server(options=server_options(settings))
     health_servicer = health.aio.HealthServicer()
@@ -177,25 +186,22 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
     )
     tls_files = CertificateFiles(settings.tls) if settings.tls else None
     runtime = Runtime(
-        settings, db, ChangeFeed(db), clock or Clock(), audit_key=audit_key, tls_files=tls_files
+        settings,
+        db,
+        ChangeFeed(db),
+        clock or Clock(),
+        audit_key=audit_key,
+        tls_files=tls_files,
+        verifier=verifier,
     )
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
-    names = spec.register(
-        cast(
-            grpc.aio.Server,
-            Registrar(
-                server,
-                Calls(
-                    spec.name,
-                    key,
-                    settings.reference.departments,
-                    runtime.stopping,
-                    Limiter(settings.limits),
-                ),
-            ),
-        ),
-        runtime,
+    registrar = cast(
+        grpc.aio.Server,
+        Registrar(server, Calls(spec.name, verifier, runtime.stopping, Limiter(settings.limits))),
     )
+    names = spec.register(registrar, runtime)
+    if spec.migrations:  # the gateway serves its own (it records at every service)
+        names += revocation.register(registrar, runtime)
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable(server, [*names, health.SERVICE_NAME])
@@ -218,6 +224,8 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
             if spec.migrations
             else []
         )
+        if spec.migrations:  # no revoked token is taken for a moment after a restart
+            await revocation.refresh(runtime)
         for start_companion in spec.companions:
             companion = await start_companion(runtime, port)
             if companion is not None:
@@ -229,8 +237,13 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         await server.stop(0)
         await db.close()
         raise
-    loops = [*spec.background, *([_checkpoints] if audit_key else [])]
+    loops = [
+        *spec.background,
+        *([_checkpoints] if audit_key else []),
+        *([revocation.refresh_forever] if spec.migrations else []),
+    ]
     tasks = [asyncio.create_task(loop(runtime)) for loop in loops]
+    tasks += [asyncio.create_task(loop()) for loop in runtime.loops]
     for name in ["", *names]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info(

@@ -1,7 +1,8 @@
 """`python -m services.common.tokens ARGS` is `netnet token issue ARGS` on this deployment's key.
 
-The key (NETNET_KEY_FILE, or signing.key under NETNET_DATA_DIR) is made on first use, as the
-servers make it; a department must be one of the deployment's reference data."""
+The issuer's private key (NETNET_KEY_FILE, or signing.key under NETNET_DATA_DIR) is made on
+first use, as `make run` makes it, with its public half in the set the servers read
+(NETNET_PUBLIC_KEYS_FILE); a department must be one of the deployment's reference data."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import argparse
 import sys
 
 from netnet.cli.app import USAGE, app
-from services.common.auth import ensure_key
-from services.common.config import ConfigError, key_file, reference
+from netnet.client.tokens import ensure_key_pair
+from services.common.config import ConfigError, key_file, public_keys_file, reference
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown department {department!r}", file=sys.stderr)
         return USAGE
     path = key_file()
-    ensure_key(path)
+    ensure_key_pair(path, public_keys_file())
     try:
         app(["token", "issue", "--key-file", str(path), *args], prog_name="netnet")
     except SystemExit as done:

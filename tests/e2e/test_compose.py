@@ -26,6 +26,7 @@ import jsonschema
 import psycopg
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -34,7 +35,7 @@ from netnet.cli.certs import SERVER_NAMES, write_dev_certs
 from netnet.client import AccountsClient, CasesClient, GatewayClient
 from netnet.client.channel import open_channel
 from netnet.client.tls import PLAINTEXT, ClientTLS, sync_channel
-from netnet.client.tokens import issue_token
+from netnet.client.tokens import issue_token, read_private_key
 from netnet.common.v1 import common_pb2
 from netnet.gateway.v1 import gateway_pb2
 from services.common.audit import parse_checkpoint
@@ -93,10 +94,20 @@ def test_four_services_and_a_postgres_profile(compose: dict[str, Any]) -> None:
         drain = float(env["NETNET_DRAIN_SECONDS"])
         assert _seconds(service["stop_grace_period"]) > drain, name
         assert service["healthcheck"]["test"][-1] == name
-        assert env["NETNET_KEY_FILE"].startswith("/keys/")
+        # The public key set only: the issuer's private key is on a volume no server mounts.
+        assert env["NETNET_PUBLIC_KEYS_FILE"].startswith("/keys/")
+        assert "NETNET_KEY_FILE" not in env
         assert any(v.startswith("keys:") for v in service["volumes"])
+        assert not any(v.startswith("issuer:") for v in service["volumes"]), name
         if name != "gateway":
             assert any(v.endswith(":/data") for v in service["volumes"]), name
+    keys = services["keys"]
+    assert keys["restart"] == "no" and keys["environment"]["NETNET_KEY_FILE"].startswith("/issuer/")
+    assert [n for n, s in services.items() if "issuer:/issuer" in s.get("volumes", [])] == ["keys"]
+    for name in SOURCES:  # the public set is there before a server starts
+        assert services[name]["depends_on"] == {
+            "keys": {"condition": "service_completed_successfully"}
+        }
     gateway = services["gateway"]
     assert set(gateway["depends_on"]) == {"accounts", "sites", "cases"}
     for source, port in (("ACCOUNTS", 50051), ("SITES", 50052), ("CASES", 50053)):
@@ -173,12 +184,15 @@ def test_the_postgres_profile_runs_the_stack_on_postgresql(compose: dict[str, An
             if not key.endswith("_ADDR") and key != "NETNET_DATA_DIR":
                 assert env[key] == value, (name, key)
         assert _listen_port(pg) == _listen_port(plain), name
-        assert _volume_of(compose, pg, env["NETNET_KEY_FILE"]) == "keys", name
+        assert _volume_of(compose, pg, env["NETNET_PUBLIC_KEYS_FILE"]) == "keys", name
     for name in SOURCES:
         pg = services[PG[name]]
         env = pg["environment"]
         assert pg["deploy"]["replicas"] == 2, name
-        assert pg["depends_on"] == {"postgres": {"condition": "service_healthy"}}, name
+        assert pg["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "keys": {"condition": "service_completed_successfully"},
+        }, name
         url = urlsplit(env["NETNET_DATABASE_URL"])
         assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432), name
         assert (url.username, url.password, url.path) == (
@@ -330,7 +344,7 @@ class Layout:
         # A container sees only its own environment (not this session's NETNET_*).
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("NETNET_")}
         full = {**inherited, **env, "NETNET_LOG_FORMAT": "json", **self.overrides}
-        check = service["healthcheck"]["test"]
+        check = service.get("healthcheck", {}).get("test", ["CMD"])  # keys: a one-shot
         assert check[0] == "CMD", check
         self.root.mkdir(parents=True, exist_ok=True)
         return Container(
@@ -407,6 +421,7 @@ def test_each_service_starts_from_the_file_and_turns_healthy(
     """No Docker engine here: each service's command and environment run as a local process,
     with container addresses and paths mapped onto loopback ports and a temporary directory."""
     layout = Layout(compose, tmp_path, {name: [_free_port()] for name in SERVICES})
+    _issue_keys(layout)
     containers = [layout.container(name) for name in SERVICES]
     try:
         for c in containers:  # one after the other, as the gateway's depends_on has it
@@ -416,6 +431,15 @@ def test_each_service_starts_from_the_file_and_turns_healthy(
         codes = _stop(containers)
     for c in containers:
         assert codes[c.label] == 0, f"{c.label} did not stop cleanly: {c.tail()}"
+
+
+def _issue_keys(layout: Layout) -> Container:
+    """The one-shot `keys` service, run to its end before the servers (their depends_on)."""
+    keys = layout.container("keys")
+    keys.start()
+    assert keys.process is not None
+    assert keys.process.wait(60) == 0, keys.tail()
+    return keys
 
 
 def _handled(port: int, method: str) -> float:
@@ -435,7 +459,10 @@ ACTIONS = 40  # enough that round-robin reaches both replicas even on a loaded m
 
 
 async def _record_and_ask(
-    key: bytes, targets: dict[str, str], campaign: str, tls: ClientTLS = PLAINTEXT
+    key: Ed25519PrivateKey,
+    targets: dict[str, str],
+    campaign: str,
+    tls: ClientTLS = PLAINTEXT,
 ) -> gateway_pb2.CampaignStatus:
     """Through the SDK, as a user would: a campaign on cases, account actions on accounts,
     the campaign's status from the gateway (over TLS with tls)."""
@@ -482,7 +509,9 @@ class _Dial:
             await channel.close()
 
 
-async def _verify_each(key: bytes, replicas: list[str]) -> list[common_pb2.AuditVerification]:
+async def _verify_each(
+    key: Ed25519PrivateKey, replicas: list[str]
+) -> list[common_pb2.AuditVerification]:
     """The audit chain as each replica (dialed alone) verifies it."""
     auditor = issue_token(key, operator="cy", department="office", roles=["auditor"])
     verifications = []
@@ -535,6 +564,7 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         # Not in the file: audit checkpoints every 0.2 s rather than every minute.
         overrides={"NETNET_AUDIT_CHECKPOINT_SECONDS": "0.2"},
     )
+    issuer = _issue_keys(layout)
     sources = [layout.container(PG[s], i) for s in SOURCES for i in range(replicas[PG[s]])]
     gateway = layout.container(PG["gateway"])
     assert len(sources) == 6
@@ -544,7 +574,7 @@ def test_the_postgres_profile_serves_from_two_replicas_of_each_source(
         _await_healthy(sources)
         gateway.start()  # its depends_on: every source healthy
         _await_healthy([gateway])
-        key = Path(gateway.env["NETNET_KEY_FILE"]).read_text().strip().encode()
+        key = read_private_key(Path(issuer.env["NETNET_KEY_FILE"]))
         # The SDK dials what the gateway dials: every replica of a source.
         targets = {s: gateway.env[f"NETNET_{s.upper()}_ADDR"] for s in [*SOURCES, "gateway"]}
         status = asyncio.run(_record_and_ask(key, targets, "compose-pg"))
@@ -633,8 +663,11 @@ def test_the_tls_profile_runs_the_sqlite_stack_over_mutual_tls(compose: dict[str
     gateway = services[TLS["gateway"]]
     assert gateway["ports"] == services["gateway"]["ports"]
     assert gateway["depends_on"] == {TLS[s]: {"condition": "service_healthy"} for s in SOURCES}
+    for name in SOURCES:  # the issuer's key set is there before a source starts
+        assert services[TLS[name]]["depends_on"] == services[name]["depends_on"], name
     image = services["gateway"]["image"]
-    named = {n for n, s in services.items() if s.get("image") == image}
+    # Every server is named in the dev certificate (the issuer, keys, serves nothing).
+    named = {n for n, s in services.items() if s.get("image") == image and n != "keys"}
     assert named <= set(SERVER_NAMES), named - set(SERVER_NAMES)
 
 
@@ -650,6 +683,7 @@ def test_the_tls_profile_serves_over_mutual_tls(compose: dict[str, Any], tmp_pat
     layout = Layout(
         compose, tmp_path / "run", {n: [_free_port()] for n in names}, binds={source: certs}
     )
+    issuer = _issue_keys(layout)
     sources = [layout.container(TLS[s]) for s in SOURCES]
     gateway = layout.container(TLS["gateway"])
     admin = ClientTLS.of(
@@ -661,7 +695,7 @@ def test_the_tls_profile_serves_over_mutual_tls(compose: dict[str, Any], tmp_pat
         _await_healthy(sources)
         gateway.start()
         _await_healthy([gateway])
-        key = Path(gateway.env["NETNET_KEY_FILE"]).read_text().strip().encode()
+        key = read_private_key(Path(issuer.env["NETNET_KEY_FILE"]))
         targets = {s: gateway.env[f"NETNET_{s.upper()}_ADDR"] for s in SOURCES}
         targets["gateway"] = gateway.addr
         status = asyncio.run(_record_and_ask(key, targets, "compose-tls", admin))

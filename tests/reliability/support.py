@@ -18,8 +18,8 @@ from grpc_health.v1 import health_pb2
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient
+from netnet.client.tokens import ensure_key_pair
 from netnet.common.v1 import common_pb2
-from services.common.auth import ensure_key
 from tests.support.servers import free_port, watch_health
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,6 +197,12 @@ def service_env(
         }
     )
     env.update(extra)
+    if "NETNET_KEY_FILE" not in extra:
+        # The issuer's key pair, beside the data directory (as make run makes one): a server
+        # reads only its public set, and starts only with one.
+        issuer = data_dir.parent / f"{data_dir.name}-issuer" / "signing.key"
+        ensure_key_pair(issuer)
+        env["NETNET_KEY_FILE"] = str(issuer)
     return env
 
 
@@ -231,8 +237,11 @@ class ServiceProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.env = service_env(data_dir, self.port, service, **(env or {}))
-        # The server reads this same key (the deployment's, shared with the campaigns' owner).
-        self.key = ensure_key(Path(self.env.get("NETNET_KEY_FILE") or data_dir / "signing.key"))
+        # The server reads this key's public set (the deployment's, shared with the campaigns'
+        # owner); tests sign with the private key.
+        self.key = ensure_key_pair(
+            Path(self.env.get("NETNET_KEY_FILE") or data_dir / "signing.key")
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
 

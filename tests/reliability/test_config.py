@@ -70,6 +70,19 @@ def test_the_audit_key_cannot_be_the_token_key(data_dir: Path) -> None:
     assert not data_dir.exists()
 
 
+@pytest.mark.parametrize("service", ["accounts", "gateway"])
+def test_no_public_key_set_is_a_plain_error(data_dir: Path, service: str) -> None:
+    """A server starts only with the public key set (it never makes keys: the issuer does)."""
+    missing = data_dir / "nowhere" / "public-keys.json"
+    env = service_env(data_dir, free_port(), service, NETNET_PUBLIC_KEYS_FILE=str(missing))
+    result = run_service(env, service=service)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{service}: cannot start: no usable public key set at {missing}")
+    assert "NETNET_PUBLIC_KEYS_FILE" in last and "Traceback" not in result.stderr
+    assert not (data_dir / "signing.key").exists()
+
+
 def _listening() -> socket.socket:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import grpc
+import jwt
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient, NetNetError
 from netnet.common.v1 import common_pb2
+from netnet.common.v1 import revocation_pb2 as rpb
+from netnet.common.v1 import revocation_pb2_grpc as rpb_grpc
 from tests.reliability.support import Model, Plan, ServiceProcess, assert_stats_match, key_of
 from tests.support.servers import CampaignOwner, bearer
 from tests.support.stores import SessionDatabase
@@ -239,3 +242,39 @@ async def test_a_replica_killed_mid_import_and_the_stream_sent_again_to_the_othe
     await assert_stats_match(b.client, md, model)
     v = await _verify(b, auditor)
     assert v.ok, v
+
+
+async def test_a_revocation_at_one_replica_is_refused_by_the_other_within_seconds(
+    pair: tuple[Replica, Replica],
+) -> None:
+    """The replicas share the store, revocations included: a token revoked at one (its jti,
+    or its operator's cut-off) is refused by the other within 5 seconds, with no restart."""
+    a, b = pair
+    key = a.process.key
+    admin = bearer(key, "office", "admin", operator="root")
+    one, two = bearer(key, "cac", operator="ann"), bearer(key, "cac", operator="bo")
+    for md in (one, two):
+        for r in (a, b):
+            await r.client.get_stats(metadata=md)
+    assert a.channel is not None
+    stub = rpb_grpc.RevocationServiceStub(a.channel)
+    token = one[0][1].removeprefix("Bearer ")
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    await stub.RevokeToken(rpb.RevokeTokenRequest(token_id=jti), metadata=admin)
+    await stub.RevokeToken(rpb.RevokeTokenRequest(operator="bo"), metadata=admin)
+    for md in (one, two):
+        start = time.monotonic()
+        while True:
+            try:
+                await b.client.get_stats(metadata=md)
+            except NetNetError as e:
+                assert e.code == grpc.StatusCode.UNAUTHENTICATED
+                assert e.reason == "TOKEN_REVOKED"
+                break
+            assert time.monotonic() - start < 5.0, "the other replica still takes it"
+            await asyncio.sleep(0.05)
+    # And the one that recorded it refuses it at once.
+    with pytest.raises(NetNetError) as refused:
+        await a.client.get_stats(metadata=one)
+    assert refused.value.reason == "TOKEN_REVOKED"
+    await b.client.get_stats(metadata=bearer(key, "cac", operator="cy"))

@@ -50,9 +50,7 @@ def _record(request_id: str, uid: str, action: int = pb.ACTION_TYPE_BAN) -> pb.R
 async def _start(
     data_dir: Path, clock: ManualClock, owner: CampaignOwner
 ) -> tuple[RunningServer, grpc.aio.Channel]:
-    settings = replace(
-        service_settings(SPEC.name, data_dir), key_file=owner.key_file, cases_addr=owner.addr
-    )
+    settings = replace(service_settings(SPEC.name, data_dir), **owner.keys(), cases_addr=owner.addr)
     server = await start(SPEC, settings, clock)
     channel = await channel_to(server.port)
     return server, channel

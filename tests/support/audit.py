@@ -38,6 +38,7 @@ def keyed_link_under(e: common_pb2.AuditEntry, key: bytes) -> str:
         e.prev_hash,
         e.data,
         e.data_hash,
+        *([e.token_id] if e.token_id else []),
     ]
     message = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()

@@ -4,19 +4,23 @@ restarts on the old port, and waiting on health."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import threading
+import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import jwt
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from netnet.cases.v1 import campaigns_pb2
 from netnet.client import CasesClient
-from services.common.auth import ensure_key, issue_token
+from netnet.client.tokens import ensure_key_pair, kid_of, public_keys_file
+from services.common.auth import issue_token
 from services.common.clock import ManualClock
 from services.common.config import Settings, load_settings
 from services.common.server import RunningServer, ServiceSpec, start
@@ -63,7 +67,7 @@ def service_settings(service: str, data_dir: Path, more: dict[str, str] | None =
 
 
 def bearer(
-    key: bytes, department: str = "cac", *roles: str, operator: str = "tester", ttl: int = 3600
+    key: Any, department: str = "cac", *roles: str, operator: str = "tester", ttl: int = 3600
 ) -> Metadata:
     """Call metadata with a token signed with key (roles default to operator)."""
     token = issue_token(
@@ -77,15 +81,40 @@ def bearer(
 
 
 class Tokens:
-    """Issues tokens signed with the test deployment's key."""
+    """Issues tokens signed with the test deployment's private key."""
 
     def __init__(self, key_file: Path) -> None:
-        self.key = ensure_key(key_file)
+        self.key = ensure_key_pair(key_file)
 
     def __call__(
         self, department: str = "cac", *roles: str, operator: str = "tester", ttl: int = 3600
     ) -> Metadata:
         return bearer(self.key, department, *roles, operator=operator, ttl=ttl)
+
+    @staticmethod
+    def claims(**over: object) -> dict[str, object]:
+        """What our issuer puts in a token (an operator of cac, for 10 minutes), with over's
+        claims instead (None: left out)."""
+        now = int(time.time())
+        body: dict[str, object] = {
+            "iss": "netnet",
+            "aud": "netnet",
+            "sub": "eve",
+            "dept": "cac",
+            "roles": ["operator"],
+            "iat": now,
+            "exp": now + 600,
+            "jti": secrets.token_urlsafe(16),
+        }
+        body.update(over)
+        return {k: v for k, v in body.items() if v is not None}
+
+    def sign(self, claims: dict[str, object], key: Any = None, kid: str | None = None) -> str:
+        """claims as they are, signed with EdDSA under key (default: the deployment's), the
+        header naming kid (default: the key's own)."""
+        key = key or self.key
+        kid = kid_of(key.public_key()) if kid is None else kid
+        return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
 
 
 async def channel_to(port: int) -> grpc.aio.Channel:
@@ -102,20 +131,35 @@ class CampaignOwner:
     def __init__(self, data_dir: Path) -> None:
         from services.cases.__main__ import SPEC as CASES
 
+        # The issuer's key pair: the servers of every test read its public key set, and the
+        # gateways the service token beside it (where NETNET_KEY_FILE's defaults put them).
         self.key_file = data_dir / "signing.key"
-        self.key = ensure_key(self.key_file)
+        self.key = ensure_key_pair(self.key_file)
+        self.public_keys_file = public_keys_file(self.key_file)
+        self.gateway_token_file = self.key_file.with_name("gateway.token")
+        self.gateway_token_file.write_text(
+            issue_token(self.key, operator="gateway", department="office", roles=["service"])
+        )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         # On SQLite whatever the backend under test: the campaigns are the session's.
         sqlite = {"NETNET_DATABASE_URL": f"sqlite:///{data_dir / 'cases.db'}"}
-        settings = replace(service_settings("cases", data_dir, sqlite), key_file=self.key_file)
+        settings = replace(service_settings("cases", data_dir, sqlite), **self.keys())
         self.server = self.run(start(CASES, settings))
         self.addr = f"127.0.0.1:{self.server.port}"
         self.channel = self.run(self._channel())
         self.client = CasesClient(channel=self.channel, token="")
         for slug in SHARED_CAMPAIGNS:
             self.create(slug, SHARED_START_US, SHARED_END_US, SHARED_SPECIAL_ACTIONS)
+
+    def keys(self) -> dict[str, Any]:
+        """The settings that name the session's keys (as the server settings' fields)."""
+        return {
+            "key_file": self.key_file,
+            "public_keys_file": self.public_keys_file,
+            "gateway_token_file": self.gateway_token_file,
+        }
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)

@@ -7,7 +7,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from netnet.client.tokens import ALGORITHM
+from netnet.client.tokens import ALGORITHM, AUDIENCE, PERSON_TTL_SECONDS, ensure_key_pair
 from services.common import tokens
 
 
@@ -19,8 +19,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _claims(out: str, key_file: Path) -> dict[str, object]:
-    key = key_file.read_text().strip().encode()
-    return jwt.decode(out.strip(), key, algorithms=[ALGORITHM], issuer="netnet")  # type: ignore[no-any-return]
+    """The token's claims, checked with the public key beside the private one."""
+    token = out.strip()
+    jwks = jwt.PyJWKSet.from_json(key_file.with_name("public-keys.json").read_text())
+    key = jwks[jwt.get_unverified_header(token)["kid"]].key
+    return jwt.decode(token, key, algorithms=[ALGORITHM], issuer="netnet", audience=AUDIENCE)  # type: ignore[no-any-return]
 
 
 def test_issues_a_token_on_a_key_made_on_first_use(
@@ -31,13 +34,17 @@ def test_issues_a_token_on_a_key_made_on_first_use(
     claims = _claims(capsys.readouterr().out, data_dir / "signing.key")
     assert (claims["sub"], claims["dept"], claims["region"]) == ("alice", "cac", "330700")
     assert claims["roles"] == ["analyst", "operator"]
+    # A person's token: 8 hours unless asked otherwise; a random id of its own.
+    assert int(claims["exp"]) - int(claims["iat"]) == PERSON_TTL_SECONDS  # type: ignore[call-overload]
+    assert isinstance(claims["jti"], str) and len(claims["jti"]) >= 16
+    assert (data_dir / "signing.key").read_text().startswith("-----BEGIN PRIVATE KEY-----")
 
 
 def test_takes_the_options_of_netnet_token_issue(
     data_dir: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = tmp_path_factory.mktemp("keys") / "other.key"
-    other.write_text("ab" * 32)
+    ensure_key_pair(other)
     argv = ["--operator", "bob", "--department", "mps", "--role", "admin", "--ttl", "60"]
     assert tokens.main([*argv, "--key-file", str(other)]) == 0
     claims = _claims(capsys.readouterr().out, other)

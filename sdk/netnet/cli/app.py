@@ -34,10 +34,13 @@ from netnet.client import (
     NetNetError,
     SitesClient,
     Unavailable,
+    tokens,
 )
 from netnet.client.tls import CA_VAR, CLIENT_CERT_VAR, CLIENT_KEY_VAR, ClientTLS, TLSConfigError
 from netnet.client.tokens import ROLES, issue_token
 from netnet.common.v1 import common_pb2
+from netnet.common.v1 import revocation_pb2 as rpb
+from netnet.common.v1 import revocation_pb2_grpc as rpb_grpc
 from netnet.gateway.v1 import gateway_pb2 as gpb
 from netnet.sites.v1 import sites_pb2 as spb
 
@@ -53,11 +56,15 @@ cases_app = typer.Typer(help="Cases visible to your department.", no_args_is_hel
 import_app = typer.Typer(help="Bulk import from CSV or JSON lines.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The services' audit chains.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="The issuer's signing keys and the public key set.", no_args_is_help=True
+)
 app.add_typer(cases_app, name="cases")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
+app.add_typer(keys_app, name="keys")
 out = Console()
 err = Console(stderr=True)
 
@@ -379,30 +386,60 @@ def lookup(query: str) -> None:
         raise typer.Exit(PARTIAL)
 
 
+def _key_file(key_file: Path | None) -> Path:
+    import os
+
+    return key_file or Path(os.environ.get("NETNET_DATA_DIR") or ".netnet") / "signing.key"
+
+
+def _keys_file(keys_file: Path | None, key_file: Path) -> Path:
+    return keys_file or tokens.public_keys_file(key_file)
+
+
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="NETNET_KEY_FILE",
+        help="The issuer's private key (default $NETNET_DATA_DIR/signing.key).",
+    ),
+]
+PublicKeysFile = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="NETNET_PUBLIC_KEYS_FILE",
+        help="The public key set the servers read (default public-keys.json beside the key).",
+    ),
+]
+
+
+def _private_key(path: Path) -> Any:
+    try:
+        return tokens.read_private_key(path)
+    except OSError:
+        err.print(f"error: cannot read the issuer's key {path}")
+        raise typer.Exit(USAGE) from None
+    except ValueError as e:
+        err.print(f"error: {path}: {e}")
+        raise typer.Exit(USAGE) from None
+
+
 @token_app.command("issue")
 def token_issue(
     operator: Annotated[str, typer.Option(help="Who uses the token.")],
     department: Annotated[str, typer.Option(help="Department code, e.g. cac, mps, office.")],
     role: Annotated[list[str], typer.Option(help=f"One of {', '.join(ROLES)} (repeatable).")],
     region: Annotated[str, typer.Option(help="Six-digit division code.")] = "",
-    ttl: Annotated[int, typer.Option(help="Seconds the token is valid.")] = 86400,
-    key_file: Annotated[
-        Path | None,
+    ttl: Annotated[
+        int | None,
         typer.Option(
-            envvar="NETNET_KEY_FILE",
-            help="The deployment key (default $NETNET_DATA_DIR/signing.key).",
+            help="Seconds the token is valid (default: 8 hours; 30 days for a token whose "
+            "only role is service)."
         ),
     ] = None,
+    key_file: KeyFile = None,
 ) -> None:
-    """Issue a bearer token signed with the deployment's key (prints the token)."""
-    import os
-
-    path = key_file or Path(os.environ.get("NETNET_DATA_DIR") or ".netnet") / "signing.key"
-    try:
-        key = path.read_text().strip().encode()
-    except OSError:
-        err.print(f"error: cannot read the deployment key {path}")
-        raise typer.Exit(USAGE) from None
+    """Issue a bearer token signed with the issuer's private key (prints the token)."""
+    key = _private_key(_key_file(key_file))
     try:
         print(
             issue_token(
@@ -417,6 +454,75 @@ def token_issue(
     except ValueError as e:
         err.print(f"error: {e}")
         raise typer.Exit(USAGE) from None
+
+
+@token_app.command("revoke")
+def token_revoke(
+    jti: Annotated[str, typer.Option("--jti", help="The token's id (its jti claim).")] = "",
+    operator: Annotated[
+        str, typer.Option(help="Every token of this operator issued up to now.")
+    ] = "",
+) -> None:
+    """Revoke one token, or all of an operator's tokens issued up to now, at every service
+    and the gateway (needs an admin token; takes effect within seconds; safe to repeat)."""
+    if bool(jti) == bool(operator):
+        err.print("error: give exactly one of --jti and --operator")
+        raise typer.Exit(USAGE)
+
+    async def work() -> Any:
+        async with GatewayClient() as gw:
+            stub = rpb_grpc.RevocationServiceStub(gw.channel)
+            request = rpb.RevokeTokenRequest(token_id=jti, operator=operator)
+            return await gw.call(stub.RevokeToken, request)
+
+    reply = run(work).revocation
+    if reply.operator:
+        out.print(
+            f"revoked every token of {reply.operator} issued up to "
+            f"{reply.issued_before.ToDatetime():%Y-%m-%d %H:%M:%S} UTC"
+        )
+    else:
+        out.print(f"revoked token {reply.token_id}")
+
+
+@keys_app.command("list")
+def keys_list(key_file: KeyFile = None, public_keys_file: PublicKeysFile = None) -> None:
+    """The keys of the public set, and which one signs new tokens."""
+    path = _key_file(key_file)
+    signing = tokens.kid_of(_private_key(path).public_key()) if path.exists() else ""
+    for k in tokens.read_key_set(_keys_file(public_keys_file, path)):
+        kid = k.get("kid", "")
+        print(f"{kid}\t{'signs new tokens' if kid == signing else 'verifies only'}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_file: KeyFile = None, public_keys_file: PublicKeysFile = None) -> None:
+    """A new signing key: its public half joins the set (servers pick the set up within a
+    second), then it signs new tokens. The old key's tokens verify until it is removed."""
+    path = _key_file(key_file)
+    _private_key(path)
+    old, new = tokens.rotate(path, _keys_file(public_keys_file, path))
+    out.print(f"new signing key {new}; {old} verifies until `netnet keys remove {old}`")
+
+
+@keys_app.command("remove")
+def keys_remove(
+    kid: Annotated[str, typer.Argument(help="The key's id (netnet keys list).")],
+    key_file: KeyFile = None,
+    public_keys_file: PublicKeysFile = None,
+) -> None:
+    """Take a key out of the public set: every token it signed is refused from then on."""
+    path = _key_file(key_file)
+    signing = tokens.kid_of(_private_key(path).public_key()) if path.exists() else ""
+    try:
+        removed = tokens.remove_public_key(_keys_file(public_keys_file, path), kid, signing)
+    except ValueError as e:
+        err.print(f"error: {e}")
+        raise typer.Exit(USAGE) from None
+    if not removed:
+        err.print(f"error: no key {kid} in the set")
+        raise typer.Exit(USAGE)
+    out.print(f"removed {kid}: its tokens are refused from now on")
 
 
 def _checkpoint_lines(paths: list[Path]) -> list[Any]:

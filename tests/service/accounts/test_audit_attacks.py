@@ -68,7 +68,7 @@ def _checkpoints(path: Path) -> list[common_pb2.AuditCheckpoint]:
 def _settings(data_dir: Path, owner: CampaignOwner, more: dict[str, str] | None = None) -> Settings:
     """A server's settings of its own, with the session's token key and campaign owner."""
     return replace(
-        service_settings(SPEC.name, data_dir, more), key_file=owner.key_file, cases_addr=owner.addr
+        service_settings(SPEC.name, data_dir, more), **owner.keys(), cases_addr=owner.addr
     )
 
 

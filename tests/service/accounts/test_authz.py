@@ -11,9 +11,11 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient, AsyncPager
+from netnet.client.tokens import kid_of
 from netnet.common.v1 import common_pb2
 from tests.service.accounts.helpers import action, record, snapshot, stream
 from tests.support.rpc import Metadata, error_reason, expect_error
@@ -114,7 +116,7 @@ async def test_normal_path(client: AccountsClient, tokens: Tokens, name: str) ->
 
 def _bad_metadata(tokens: Tokens, kind: str) -> Metadata:
     now = int(time.time())
-    claims = {"iss": "netnet", "sub": "eve", "dept": "cac", "roles": ["admin", "auditor"]}
+    claims = tokens.claims(roles=["admin", "auditor"])
     if kind == "none":
         return []  # the client has no token of its own
     if kind == "expired":
@@ -126,24 +128,30 @@ def _bad_metadata(tokens: Tokens, kind: str) -> Metadata:
     if kind == "wrong-scheme":
         token = tokens("cac", "admin", "auditor")[0][1].split(" ", 1)[1]
         return [("authorization", f"Basic {token}")]
-    if kind == "other-key":
+    if kind == "other-key":  # HS256, as tokens were before: refused whatever its key
         token = jwt.encode({**claims, "exp": now + 600}, b"x" * 32, algorithm="HS256")
+        return [("authorization", f"Bearer {token}")]
+    if kind == "unknown-kid":
+        token = tokens.sign(claims, Ed25519PrivateKey.generate())
+        return [("authorization", f"Bearer {token}")]
+    if kind == "known-kid-other-key":
+        token = tokens.sign(claims, Ed25519PrivateKey.generate(), kid_of(tokens.key.public_key()))
         return [("authorization", f"Bearer {token}")]
     if kind == "unsigned":
         token = jwt.encode({**claims, "exp": now + 600}, None, algorithm="none")  # type: ignore[arg-type]
         return [("authorization", f"Bearer {token}")]
     if kind == "unknown-department":
-        token = jwt.encode(
-            {**claims, "dept": "nsa", "exp": now + 600}, tokens.key, algorithm="HS256"
-        )
+        token = tokens.sign({**claims, "dept": "nsa"})
         return [("authorization", f"Bearer {token}")]
-    if kind == "no-expiry":
-        token = jwt.encode(claims, tokens.key, algorithm="HS256")
+    if kind in ("no-expiry", "no-audience", "no-jti"):
+        left_out = {"no-expiry": "exp", "no-audience": "aud", "no-jti": "jti"}[kind]
+        token = tokens.sign({k: v for k, v in claims.items() if k != left_out})
+        return [("authorization", f"Bearer {token}")]
+    if kind == "wrong-audience":
+        token = tokens.sign({**claims, "aud": "elsewhere"})
         return [("authorization", f"Bearer {token}")]
     if kind == "wrong-issuer":
-        token = jwt.encode(
-            {**claims, "iss": "elsewhere", "exp": now + 600}, tokens.key, algorithm="HS256"
-        )
+        token = tokens.sign({**claims, "iss": "elsewhere"})
         return [("authorization", f"Bearer {token}")]
     raise AssertionError(kind)
 
@@ -155,9 +163,14 @@ BAD_TOKENS = [
     "empty-bearer",
     "wrong-scheme",
     "other-key",
+    "unknown-kid",
+    "known-kid-other-key",
     "unsigned",
     "unknown-department",
     "no-expiry",
+    "no-audience",
+    "no-jti",
+    "wrong-audience",
     "wrong-issuer",
 ]
 

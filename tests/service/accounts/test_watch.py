@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 
 import grpc
+import jwt
 
 from netnet.accounts.v1 import accounts_pb2 as pb
 from netnet.client import AccountsClient, NetNetError
 from netnet.common.v1 import common_pb2
+from netnet.common.v1 import revocation_pb2 as rpb
+from netnet.common.v1 import revocation_pb2_grpc as rpb_grpc
 from tests.service.accounts.helpers import action, record, stream
 from tests.support.rpc import Metadata, bad_fields, expect_error
 from tests.support.servers import Tokens
@@ -135,3 +138,24 @@ async def test_negative_after_seq(client: AccountsClient, tokens: Tokens) -> Non
             assert bad_fields(e) == ["after_seq"]
         else:
             raise AssertionError("a negative after_seq was accepted")
+
+
+async def test_a_watch_whose_token_is_revoked_ends_at_its_next_event(
+    client: AccountsClient, tokens: Tokens
+) -> None:
+    cac, watcher = tokens("cac"), tokens("mps", "analyst", operator="watcher")
+    async with watching(client, watcher) as w:
+        await record(client, cac, action("k0", "k0", campaign_id="c1"))
+        await w.next()
+        token = watcher[0][1].removeprefix("Bearer ")
+        jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+        stub = rpb_grpc.RevocationServiceStub(client.channel)
+        admin = tokens("office", "admin")
+        await stub.RevokeToken(rpb.RevokeTokenRequest(token_id=jti), metadata=admin)
+        await record(client, cac, action("k1", "k1", campaign_id="c1"))
+        try:
+            await w.next()
+        except NetNetError as e:
+            assert e.code == grpc.StatusCode.UNAUTHENTICATED and e.reason == "TOKEN_REVOKED"
+        else:
+            raise AssertionError("the revoked token's watch went on")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from typing import Any
 
 import grpc
-import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -372,19 +372,10 @@ def _request(service: str, method: str) -> Message:
     return getattr(module, descriptor.input_type.name)()  # type: ignore[no-any-return]
 
 
-def _foreign_token(tokens: Tokens, key: bytes | None = None, **claims: object) -> Metadata:
-    now = int(time.time())
-    body: dict[str, object] = {
-        "iss": "netnet",
-        "sub": "intruder",
-        "dept": "mps",
-        "roles": ["operator", "admin", "auditor"],
-        "iat": now,
-        "exp": now + 600,
-    }
+def _foreign_token(tokens: Tokens, key: Any = None, **claims: object) -> Metadata:
+    body = tokens.claims(sub="intruder", dept="mps", roles=["operator", "admin", "auditor"])
     body.update(claims)
-    body = {k: v for k, v in body.items() if v is not None}
-    token = jwt.encode(body, key or tokens.key, algorithm="HS256")
+    token = tokens.sign({k: v for k, v in body.items() if v is not None}, key)
     return [("authorization", f"Bearer {token}")]
 
 
@@ -432,7 +423,7 @@ async def test_bad_tokens_are_unauthenticated_and_write_nothing(
     elif kind == "expired":
         md = tokens("mps", ttl=-60)
     elif kind == "other-key":
-        md = _foreign_token(tokens, b"not-the-deployment-key-0123456789abcdef")
+        md = _foreign_token(tokens, Ed25519PrivateKey.generate())
     elif kind == "other-issuer":
         md = _foreign_token(tokens, iss="someone-else")
     elif kind == "unknown-department":

@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import cases_pb2 as cpb
@@ -77,7 +78,7 @@ async def test_no_token_or_a_bad_one_is_refused_at_the_gateway(
 ) -> None:
     case = next(iter(rec.cases))
     foreign = issue_token(
-        b"f" * 64, operator="x", department="office", roles=["admin"]
+        Ed25519PrivateKey.generate(), operator="x", department="office", roles=["admin"]
     )  # signed with another deployment's key
     expired = tokens("office", ttl=-10)
     for name, call in gateway_calls(rec.api, case).items():

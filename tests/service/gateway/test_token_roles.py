@@ -4,13 +4,11 @@ and at the gateway. Unknown roles beside a known one grant nothing; the known on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
 import grpc
-import jwt
 import pytest
 
 from netnet.accounts.v1 import accounts_pb2 as apb
@@ -31,9 +29,7 @@ Metadata = list[tuple[str, str]]
 
 def token_with_roles(tokens: Tokens, roles: Any, department: str = "cac") -> Metadata:
     """A token signed with the deployment's key, naming whatever roles claim it is given."""
-    now = int(time.time())
-    claims = {"iss": "netnet", "sub": "eve", "dept": department, "roles": roles}
-    token = jwt.encode({**claims, "iat": now, "exp": now + 600}, tokens.key, algorithm="HS256")
+    token = tokens.sign(tokens.claims(dept=department, roles=roles))
     return [("authorization", f"Bearer {token}")]
 
 

@@ -11,9 +11,11 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from netnet.client import NetNetError, SitesClient
+from netnet.client.tokens import kid_of
 from netnet.common.v1 import common_pb2
 from netnet.sites.v1 import sites_pb2 as pb
 from services.common.clock import ManualClock
@@ -175,10 +177,11 @@ def test_the_table_covers_every_rpc() -> None:
 
 def _bad_tokens(tokens: Tokens) -> dict[str, Metadata]:
     good = tokens("miit")[0][1].removeprefix("Bearer ")
-    forged = jwt.encode(
+    # Another deployment's key, under our key's kid.
+    forged = tokens.sign(
         {**jwt.decode(good, options={"verify_signature": False})},
-        "another deployment's signing key, long enough",
-        algorithm="HS256",
+        Ed25519PrivateKey.generate(),
+        kid_of(tokens.key.public_key()),
     )
     return {
         "none": [],  # the client has no token of its own

@@ -318,6 +318,7 @@ class AuditEntry(_message.Message):
     HASH_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
     DATA_HASH_FIELD_NUMBER: _builtins.int
+    TOKEN_ID_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     operator: _builtins.str
     department: _builtins.str
@@ -337,6 +338,10 @@ class AuditEntry(_message.Message):
     """
     data_hash: _builtins.str
     """Hex sha256 of those rows' unchanging columns as written."""
+    token_id: _builtins.str
+    """The id (jti) of the token the change was made with; empty for entries written before
+    tokens had one. Part of the keyed hash when present.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -354,10 +359,11 @@ class AuditEntry(_message.Message):
         hash: _builtins.str = ...,
         data: _builtins.str = ...,
         data_hash: _builtins.str = ...,
+        token_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "data_hash", b"data_hash", "department", b"department", "hash", b"hash", "method", b"method", "operator", b"operator", "outcome", b"outcome", "prev_hash", b"prev_hash", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "data_hash", b"data_hash", "department", b"department", "hash", b"hash", "method", b"method", "operator", b"operator", "outcome", b"outcome", "prev_hash", b"prev_hash", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time", "token_id", b"token_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
