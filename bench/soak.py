@@ -27,6 +27,7 @@ import grpc
 import psutil
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from deploy.keys import write_token
 from netnet.accounts.v1 import accounts_pb2 as apb
 from netnet.cases.v1 import campaigns_pb2 as mpb
 from netnet.cases.v1 import cases_pb2 as cpb
@@ -36,6 +37,7 @@ from netnet.client.channel import open_channel
 from netnet.client.tls import PLAINTEXT, ClientTLS
 from netnet.gateway.v1 import gateway_pb2 as gpb
 from netnet.sites.v1 import sites_pb2 as spb
+from services.common.auth import issue_token
 from tests.reliability.support import ServiceProcess
 from tests.support.servers import bearer
 
@@ -152,7 +154,11 @@ class Stack:
         env.update(NETNET_ACCOUNTS_ADDR=accounts.target, NETNET_SITES_ADDR=sites.target)
         gateway = ServiceProcess(data, env, "gateway")
         self.processes = {"accounts": accounts, "sites": sites, "cases": cases, "gateway": gateway}
-        self.key = cases.key
+        self.key = cases.key  # the issuer's private key: the servers read its public key set
+        # The gateway's service token, with which it reads the revocations (where make run
+        # writes it: beside the key).
+        service = issue_token(self.key, operator="gateway", department="office", roles=["service"])
+        write_token(root / "gateway.token", service)
 
     async def serving(self, name: str) -> None:
         process = self.processes[name]
