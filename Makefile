@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # The dashboard's chart library, served by the gateway itself (no CDN): copied, not committed.
 CHARTJS := gateway/dashboard/static/vendor/chart.umd.js
 
-.PHONY: install browser proto proto-check run test lint bench sdk clean copy-store
+.PHONY: install browser proto proto-check run test lint bench soak sdk clean copy-store
 
 install: $(STAMP) $(TOOLS) $(CHARTJS) browser
 
@@ -103,6 +103,13 @@ BACKEND ?= sqlite
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python -m bench --backend $(BACKEND) $(BENCH_ARGS)
+
+# The four processes under load for SOAK_SECONDS (default 600) while each in turn is restarted;
+# the checks, and a CSV, a plot and a summary under SOAK_OUT (default artifacts/soak).
+SOAK_SECONDS ?= 600
+SOAK_OUT ?= artifacts/soak
+soak: install
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS) --out $(SOAK_OUT)
 
 clean:
 	rm -rf $(VENV) .tools .netnet dist

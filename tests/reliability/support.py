@@ -206,13 +206,18 @@ def service_env(
     return env
 
 
+def module(service: str) -> str:
+    """The module that runs a process: services.<service>, or gateway."""
+    return "gateway" if service == "gateway" else f"services.{service}"
+
+
 def run_service(
     env: dict[str, str], timeout: float = 30.0, service: str = "accounts"
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m services.<service>` (or the gateway) to its end (for processes that
     must refuse to start)."""
     return subprocess.run(
-        [sys.executable, "-m", "gateway" if service == "gateway" else f"services.{service}"],
+        [sys.executable, "-m", module(service)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -222,8 +227,8 @@ def run_service(
 
 
 class ServiceProcess:
-    """`python -m services.<service>` (accounts unless told) on a data directory, logging to
-    files beside it (named after the data directory)."""
+    """`python -m services.<service>` (accounts unless told; or the gateway) on a data
+    directory, logging to files beside it (named after the data directory)."""
 
     def __init__(
         self, data_dir: Path, env: dict[str, str] | None = None, service: str = "accounts"
@@ -250,7 +255,7 @@ class ServiceProcess:
         log = self._log(self.runs)
         with open(f"{log}.out", "wb") as out, open(f"{log}.err", "wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.service}"],
+                [sys.executable, "-m", module(self.service)],
                 cwd=REPO,
                 env=self.env,
                 stdout=out,
