@@ -8,6 +8,7 @@ Health and reflection are registered on the server itself, unwrapped (open to al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import os
@@ -167,6 +168,9 @@ class Calls:
         # at once, not left to race the server's own stop; calls in flight go on.
         self.stopping = stopping or asyncio.Event()
         self.limiter = Limiter() if limiter is None else limiter
+        self.in_flight = 0  # calls begun and not yet ended
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._counted: dict[tuple[str, str], Any] = {}  # (method, code) -> labelled counter
         self._timed: dict[str, Any] = {}  # method -> labelled histogram
 
@@ -192,6 +196,11 @@ class Calls:
         return grpc.stream_stream_rpc_method_handler(
             self._stream(method, handler.stream_stream, "watches"), **kwargs
         )
+
+    async def drained(self, seconds: float) -> None:
+        """Return once no call is in flight, or after that many seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), seconds)
 
     def count(self, method: str, code: str, seconds: float) -> None:
         """The RPC in the metrics (labelled children looked up once per method and code)."""
@@ -240,6 +249,8 @@ class _Call:
 
     def __init__(self, owner: Calls, method: str, context: grpc.aio.ServicerContext) -> None:
         self.owner, self.method, self.context = owner, method, context
+        owner.in_flight += 1
+        owner._idle.clear()
         self.code = "OK"
         self.start = time.perf_counter()
         self.department = ""
@@ -299,6 +310,9 @@ class _Call:
         raise error
 
     def end(self) -> None:
+        self.owner.in_flight -= 1
+        if not self.owner.in_flight:
+            self.owner._idle.set()
         if self.release is not None:
             self.release()
         elapsed = time.perf_counter() - self.start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -107,8 +108,9 @@ class RunningServer:
         names: list[str],
         tasks: list[asyncio.Task[None]],
         companions: list[Companion],
+        calls: Calls,
     ) -> None:
-        self.server, self.port, self.runtime = server, port, runtime
+        self.server, self.port, self.runtime, self.calls = server, port, runtime, calls
         self._health, self._names, self._tasks = health_servicer, names, tasks
         self.companions = {c.name: c for c in companions}
 
@@ -122,7 +124,13 @@ class RunningServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for companion in self.companions.values():
             await companion.stop()
-        await self.server.stop(self.runtime.settings.drain_seconds if grace is None else grace)
+        # The calls in flight finish while new ones are refused by the interceptor (UNAVAILABLE,
+        # DRAINING: a client tries again elsewhere); then grpc's own stop, which would cancel a
+        # new call that raced it, and cancels what is still running after the grace.
+        grace = self.runtime.settings.drain_seconds if grace is None else grace
+        began = time.monotonic()
+        await self.calls.drained(grace)
+        await self.server.stop(max(grace - (time.monotonic() - began), 0.0))
         for close in self.runtime.on_stop:
             await close()
         if self.runtime.audit_key:
@@ -195,10 +203,8 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         verifier=verifier,
     )
     # The servicers' handlers go in wrapped by the per-call bookkeeping (see interceptor.py).
-    registrar = cast(
-        grpc.aio.Server,
-        Registrar(server, Calls(spec.name, verifier, runtime.stopping, Limiter(settings.limits))),
-    )
+    calls = Calls(spec.name, verifier, runtime.stopping, Limiter(settings.limits))
+    registrar = cast(grpc.aio.Server, Registrar(server, calls))
     names = spec.register(registrar, runtime)
     if spec.migrations:  # the gateway serves its own (it records at every service)
         names += revocation.register(registrar, runtime)
@@ -257,7 +263,7 @@ async def start(spec: ServiceSpec, settings: Settings, clock: Clock | None = Non
         rollups_rebuilt=rebuilt,
         **{c.name: c.url for c in companions},
     )
-    return RunningServer(server, port, runtime, health_servicer, names, tasks, companions)
+    return RunningServer(server, port, runtime, health_servicer, names, tasks, companions, calls)
 
 
 async def _serve(spec: ServiceSpec, settings: Settings) -> None:
