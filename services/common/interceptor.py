@@ -197,6 +197,15 @@ class Calls:
             self._stream(method, handler.stream_stream, "watches"), **kwargs
         )
 
+    def began(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def ended(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self._idle.set()
+
     async def drained(self, seconds: float) -> None:
         """Return once no call is in flight, or after that many seconds."""
         with contextlib.suppress(TimeoutError):
@@ -249,8 +258,7 @@ class _Call:
 
     def __init__(self, owner: Calls, method: str, context: grpc.aio.ServicerContext) -> None:
         self.owner, self.method, self.context = owner, method, context
-        owner.in_flight += 1
-        owner._idle.clear()
+        owner.began()
         self.code = "OK"
         self.start = time.perf_counter()
         self.department = ""
@@ -310,9 +318,7 @@ class _Call:
         raise error
 
     def end(self) -> None:
-        self.owner.in_flight -= 1
-        if not self.owner.in_flight:
-            self.owner._idle.set()
+        self.owner.ended()
         if self.release is not None:
             self.release()
         elapsed = time.perf_counter() - self.start

@@ -18,6 +18,7 @@ from services.common.storage import Conn
 from services.common.storage.postgres import Postgres
 from services.common.storage.sql import add_counts
 from services.common.storage.sqlite import Sqlite
+from services.common.storage.staged import Stage
 from services.common.storage.writer import Backend, Database
 
 MIGRATIONS = {
@@ -250,3 +251,23 @@ async def test_the_wal_is_checkpointed_and_starts_over(
     with sqlite3.connect(path) as conn:  # the database file itself has them
         (frames, checkpointed) = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:]
         assert frames == checkpointed
+
+
+async def test_a_stage_made_in_a_transaction_that_failed_is_made_again(db: Database) -> None:
+    """A stage's making is undone with the transaction it was made in: the next batch makes
+    it again rather than taking it for made (and failing on a table that is not there)."""
+    stage = Stage("staged_test", ("idx", "name"), text=frozenset({"name"}))
+
+    def load_then(fail: bool) -> Any:
+        def job(conn: Conn) -> int:
+            stage.load(conn, [(0, "a"), (1, "b")])
+            if fail:
+                raise ValueError("refused after the stage was made")
+            return int(conn.execute("SELECT COUNT(*) FROM staged_test").fetchone()[0])
+
+        return job
+
+    with pytest.raises(ValueError):
+        await db.write(load_then(True))
+    assert await db.write(load_then(False)) == 2
+    assert await db.write(load_then(False)) == 2  # emptied, not added to
